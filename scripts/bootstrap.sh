@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what Shoal needs on a fresh Debian machine: uv and the locked Python environment,
+# plus the system packages the tests and the demo use. Safe to run again (it skips what's there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v bwrap >/dev/null || need_apt+=(bubblewrap)
+command -v npm >/dev/null || need_apt+=(npm)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    echo "bootstrap: installing ${need_apt[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v uv >/dev/null; then
+    echo "bootstrap: installing uv" >&2
+    python3 -m pip install --quiet --disable-pip-version-check uv
+fi
+uv sync --locked --quiet

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, then lint, types, layer contracts and pytest.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/spec -x`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+bash scripts/services.sh
+
+echo "== ruff" >&2
+uv run --locked ruff check .
+uv run --locked ruff format --check .
+echo "== mypy --strict" >&2
+uv run --locked mypy
+echo "== import-linter" >&2
+uv run --locked lint-imports
+
+echo "== pytest" >&2
+set +e
+uv run --locked pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure, not a pass" >&2
+    exit 1
+fi
+exit "$status"

@@ -1,0 +1,33 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import shoal
+from shoal.api.errors import install_error_handlers
+from shoal.api.middleware import RequestContextMiddleware
+from shoal.api.paths import API_PREFIX
+from shoal.api.routes import audit, campaigns, health
+from shoal.services.context import AppContext
+
+__all__ = ["create_app"]
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    app = FastAPI(
+        title="Shoal",
+        summary="Declarative bulk pull-request campaigns across GitHub organizations",
+        description=shoal.__doc__ or "",
+        version=shoal.__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(campaigns.router)
+    app.include_router(audit.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,70 @@
+"""The audit log, read-only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from shoal.api.deps import Admin, Ctx, Viewer
+from shoal.api.paths import API_PREFIX
+from shoal.api.schemas import AuditEventOut
+from shoal.services import audit
+from shoal.services import campaigns as campaign_service
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=API_PREFIX, tags=["audit"])
+
+
+def _filter(
+    ctx: Ctx,
+    campaign: str | None,
+    actor: str | None,
+    action: str | None,
+    after: int | None,
+    limit: int,
+) -> audit.AuditFilter:
+    campaign_id = campaign_service.get_campaign(ctx, campaign).id if campaign else None
+    return audit.AuditFilter(
+        campaign_id=campaign_id, actor=actor, action=action, after_id=after, limit=limit
+    )
+
+
+@router.get("/audit", response_model=list[AuditEventOut], summary="List audit events")
+def list_audit(
+    ctx: Ctx,
+    _: Viewer,
+    campaign: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    after: Annotated[int | None, Query(description="Page after this event id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEventOut]:
+    flt = _filter(ctx, campaign, actor, action, after, limit)
+    return [AuditEventOut.of(e) for e in audit.list_events(ctx, flt)]
+
+
+@router.get("/audit/export", summary="Export audit events as JSON lines")
+def export_audit(
+    ctx: Ctx,
+    _: Admin,
+    campaign: str | None = None,
+    after: Annotated[int | None, Query(description="Start after this event id")] = None,
+) -> StreamingResponse:
+    flt = _filter(ctx, campaign, None, None, after, 1000)
+
+    def lines() -> Iterator[str]:
+        for event in audit.export_events(ctx, flt):
+            yield json.dumps(AuditEventOut.of(event).model_dump(mode="json")) + "\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.get("/audit/verify", summary="Check the audit log's hash chain")
+def verify_audit(ctx: Ctx, _: Admin) -> dict[str, object]:
+    check = audit.verify_chain(ctx)
+    return {"ok": check.ok, "checked": check.checked, "first_bad_id": check.first_bad_id}

@@ -1,0 +1,128 @@
+"""Campaigns and their spec versions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from shoal.api.deps import Ctx, Operator, Viewer
+from shoal.api.paths import API_PREFIX
+from shoal.api.schemas import (
+    ApplyOut,
+    CampaignIn,
+    CampaignOut,
+    SpecIn,
+    SpecIssueOut,
+    SpecValidationOut,
+    SpecVersionOut,
+    SpecVersionSummaryOut,
+)
+from shoal.domain.errors import InvalidInputError
+from shoal.services import campaigns
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=API_PREFIX, tags=["campaigns"])
+
+
+@router.get("/campaigns", response_model=list[CampaignOut], summary="List campaigns")
+def list_campaigns(
+    ctx: Ctx,
+    _: Viewer,
+    prefix: Annotated[str | None, Query(description="Only names starting with this")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[int | None, Query(description="Page after this campaign id")] = None,
+) -> list[CampaignOut]:
+    found = campaigns.list_campaigns(ctx, name_prefix=prefix, limit=limit, after_id=after)
+    return [CampaignOut.of(c) for c in found]
+
+
+@router.post("/campaigns", response_model=CampaignOut, status_code=201, summary="Create a campaign")
+def create_campaign(ctx: Ctx, principal: Operator, body: CampaignIn) -> CampaignOut:
+    created = campaigns.create_campaign(
+        ctx, name=body.name, description=body.description, principal=principal
+    )
+    return CampaignOut.of(created)
+
+
+@router.post(
+    "/campaigns/apply",
+    response_model=ApplyOut,
+    summary="Apply a spec: a new version when its hash changed, else a no-op",
+)
+def apply_spec(ctx: Ctx, principal: Operator, body: SpecIn) -> ApplyOut:
+    result = campaigns.apply_spec(ctx, body.spec, principal=principal)
+    return ApplyOut(
+        campaign=CampaignOut.of(result.campaign),
+        spec_version=SpecVersionSummaryOut.of(result.spec_version),
+        created_campaign=result.created_campaign,
+        created_version=result.created_version,
+    )
+
+
+@router.post(
+    "/specs/validate",
+    response_model=SpecValidationOut,
+    summary="Validate a spec without saving it",
+)
+def validate_spec(_: Viewer, body: SpecIn) -> SpecValidationOut:
+    result = campaigns.validate_spec(body.spec)
+    return SpecValidationOut(
+        valid=result.valid,
+        spec_hash=result.spec_hash,
+        name=result.name,
+        errors=[SpecIssueOut(**e) for e in result.errors],
+    )
+
+
+@router.get("/campaigns/{campaign}", response_model=CampaignOut, summary="Get a campaign")
+def get_campaign(ctx: Ctx, _: Viewer, campaign: str) -> CampaignOut:
+    return CampaignOut.of(campaigns.get_campaign(ctx, campaign))
+
+
+@router.get(
+    "/campaigns/{campaign}/specs",
+    response_model=list[SpecVersionSummaryOut],
+    summary="List a campaign's spec versions, oldest first",
+)
+def list_spec_versions(ctx: Ctx, _: Viewer, campaign: str) -> list[SpecVersionSummaryOut]:
+    _campaign, versions = campaigns.list_spec_versions(ctx, campaign)
+    return [SpecVersionSummaryOut.of(v) for v in versions]
+
+
+def _version_number(version: str) -> int | None:
+    if version == "latest":
+        return None
+    if not version.isdigit():
+        raise InvalidInputError(f"version must be a number or 'latest', got {version!r}")
+    return int(version)
+
+
+@router.get(
+    "/campaigns/{campaign}/specs/{version}",
+    response_model=SpecVersionOut,
+    summary="Get one spec version (a number or `latest`): YAML and normalized JSON",
+)
+def get_spec_version(ctx: Ctx, _: Viewer, campaign: str, version: str) -> SpecVersionOut:
+    owner, found = campaigns.get_spec_version(ctx, campaign, _version_number(version))
+    return SpecVersionOut(
+        campaign=owner.name,
+        version=found.version,
+        spec_hash=found.spec_hash,
+        created_at=found.created_at,
+        created_by=found.created_by,
+        yaml=found.yaml_text,
+        spec=campaigns.spec_document(found),
+    )
+
+
+@router.get(
+    "/campaigns/{campaign}/specs/{version}/yaml",
+    response_class=PlainTextResponse,
+    summary="The YAML of one spec version, as applied",
+)
+def get_spec_yaml(ctx: Ctx, _: Viewer, campaign: str, version: str) -> PlainTextResponse:
+    _owner, found = campaigns.get_spec_version(ctx, campaign, _version_number(version))
+    return PlainTextResponse(found.yaml_text, media_type="application/yaml")

@@ -1,0 +1,140 @@
+"""Request and response bodies of the REST API (pydantic: this is an edge)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shoal.domain.audit import AuditEvent
+from shoal.domain.campaigns import Campaign, SpecVersion
+
+__all__ = [
+    "ApplyOut",
+    "AuditEventOut",
+    "CampaignIn",
+    "CampaignOut",
+    "SpecIn",
+    "SpecIssueOut",
+    "SpecValidationOut",
+    "SpecVersionOut",
+    "SpecVersionSummaryOut",
+]
+
+MAX_SPEC_BYTES = 1024 * 1024
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$", description="Campaign slug.")
+    description: str = Field(default="", max_length=2000)
+
+
+class SpecIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Slightly above the spec's own 1 MiB limit so the spec parser reports the size precisely.
+    spec: str = Field(description="The campaign spec as YAML text.", max_length=2 * MAX_SPEC_BYTES)
+
+
+class CampaignOut(_Out):
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    latest_version: int | None
+    latest_spec_hash: str | None
+
+    @classmethod
+    def of(cls, c: Campaign) -> CampaignOut:
+        return cls(
+            id=c.id,
+            name=c.name,
+            description=c.description,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+            created_by=c.created_by,
+            latest_version=c.latest_version,
+            latest_spec_hash=c.latest_spec_hash,
+        )
+
+
+class SpecVersionSummaryOut(_Out):
+    version: int
+    spec_hash: str
+    created_at: datetime
+    created_by: str
+
+    @classmethod
+    def of(cls, v: SpecVersion) -> SpecVersionSummaryOut:
+        return cls(
+            version=v.version,
+            spec_hash=v.spec_hash,
+            created_at=v.created_at,
+            created_by=v.created_by,
+        )
+
+
+class SpecVersionOut(SpecVersionSummaryOut):
+    campaign: str
+    yaml: str = Field(description="The YAML exactly as applied.")
+    spec: dict[str, Any] = Field(description="The normalized spec (what the hash covers).")
+
+
+class ApplyOut(_Out):
+    campaign: CampaignOut
+    spec_version: SpecVersionSummaryOut
+    created_campaign: bool
+    created_version: bool
+
+
+class SpecIssueOut(_Out):
+    path: str
+    message: str
+    line: int | None
+    column: int | None
+
+
+class SpecValidationOut(_Out):
+    valid: bool
+    spec_hash: str | None
+    name: str | None
+    errors: list[SpecIssueOut]
+
+
+class AuditEventOut(_Out):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+    campaign_id: int | None
+    spec_version: int | None
+    target: str | None
+    repo: str | None
+    request_id: str | None
+    details: dict[str, Any]
+    hash: str
+
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditEventOut:
+        return cls(
+            id=e.id,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            outcome=e.outcome,
+            campaign_id=e.campaign_id,
+            spec_version=e.spec_version,
+            target=e.target,
+            repo=e.repo,
+            request_id=e.request_id,
+            details=e.details,
+            hash=e.hash,
+        )

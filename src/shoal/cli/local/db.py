@@ -1,0 +1,43 @@
+"""`shoal db upgrade|current`."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import typer
+
+from shoal.cli.local.settings import load_settings
+from shoal.cli.output import console
+from shoal.runtime.context import database_url
+from shoal.store import Database
+from shoal.store.migrate import current_revision, head_revision, upgrade
+
+__all__ = ["db_app"]
+
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def upgrade_cmd() -> None:
+    """Migrate the database schema to the newest version (safe to run concurrently)."""
+    settings = load_settings()
+    with ExitStack() as stack:
+        db = Database(database_url(settings, stack), pool_size=1)
+        stack.callback(db.dispose)
+        before = current_revision(db)
+        upgrade(db)
+        after = current_revision(db)
+    if before == after:
+        console.print(f"schema already at {after}")
+    else:
+        console.print(f"schema upgraded from {before or 'empty'} to {after}")
+
+
+@db_app.command("current")
+def current_cmd() -> None:
+    """Print the schema version of the database and of this Shoal build."""
+    settings = load_settings()
+    with ExitStack() as stack:
+        db = Database(database_url(settings, stack), pool_size=1)
+        stack.callback(db.dispose)
+        console.print(f"database: {current_revision(db) or 'empty'}  code: {head_revision()}")

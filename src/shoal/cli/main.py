@@ -1,0 +1,40 @@
+"""The `shoal` command: one Typer app with a sub-command per area."""
+
+from __future__ import annotations
+
+import typer
+
+from shoal.cli.local import admin, db, processes
+from shoal.cli.output import fail
+from shoal.cli.remote import audit, campaigns, login, specs
+from shoal.domain.errors import ShoalError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="shoal",
+    help="Declarative bulk pull-request campaigns across GitHub organizations.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+app.command()(login.login)
+app.command()(campaigns.validate)
+app.command()(campaigns.apply)
+app.add_typer(campaigns.campaigns_app, name="campaigns")
+app.add_typer(specs.specs_app, name="specs")
+app.add_typer(specs.spec_app, name="spec")
+app.add_typer(audit.audit_app, name="audit")
+app.command()(processes.up)
+app.command()(processes.api)
+app.command()(processes.worker)
+app.add_typer(db.db_app, name="db")
+app.add_typer(admin.admin_app, name="admin")
+
+
+def main() -> None:
+    try:
+        app()
+    except ShoalError as exc:
+        fail(exc.message)

@@ -1,0 +1,71 @@
+"""`shoal audit list|export|verify`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from shoal.cli.output import Output, OutputOpt, console, fail, print_json, print_table
+from shoal.cli.remote.client import client
+
+__all__ = ["audit_app"]
+
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+
+
+@audit_app.command("list")
+def list_events(
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. spec.apply.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """List audit events, oldest first."""
+    events: list[dict[str, Any]] = client().get(
+        "/audit", campaign=campaign, actor=actor, action=action, limit=limit
+    )
+    if output is Output.JSON:
+        print_json(events)
+        return
+    print_table(
+        None,
+        ["ID", "AT", "ACTOR", "ACTION", "OUTCOME", "TARGET", "SPEC"],
+        [
+            [
+                e["id"],
+                e["at"][:19],
+                e["actor"],
+                e["action"],
+                e["outcome"],
+                e["target"],
+                e["spec_version"],
+            ]
+            for e in events
+        ],
+    )
+
+
+@audit_app.command("export")
+def export(
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+) -> None:
+    """Write every audit event as JSON lines to stdout."""
+    text: str = client().request(
+        "GET", "/audit/export", params={"campaign": campaign} if campaign else {}
+    )
+    sys.stdout.write(text)
+
+
+@audit_app.command("verify")
+def verify(output: OutputOpt = Output.TABLE) -> None:
+    """Check the audit log's hash chain end to end."""
+    result = client().get("/audit/verify")
+    if output is Output.JSON:
+        print_json(result)
+    if not result["ok"]:
+        fail(f"audit chain broken at event {result['first_bad_id']}")
+    if output is Output.TABLE:
+        console.print(f"audit chain intact ({result['checked']} events)")

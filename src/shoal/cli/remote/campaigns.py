@@ -1,0 +1,113 @@
+"""`shoal validate`, `shoal apply`, `shoal campaigns list|show`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shoal.cli.output import Output, OutputOpt, console, fail, print_json, print_table
+from shoal.cli.remote.client import client
+from shoal.spec import SpecInvalidError, parse_spec
+
+__all__ = ["apply", "campaigns_app", "validate"]
+
+campaigns_app = typer.Typer(help="Read campaigns.", no_args_is_help=True)
+
+SpecFile = Annotated[
+    Path,
+    typer.Argument(exists=True, dir_okay=False, readable=True, help="A campaign spec (YAML)."),
+]
+
+
+def validate(file: SpecFile, output: OutputOpt = Output.TABLE) -> None:
+    """Validate a spec locally (no server needed) and print its spec_hash."""
+    try:
+        parsed = parse_spec(file.read_bytes(), source=str(file))
+    except SpecInvalidError as exc:
+        if output is Output.JSON:
+            print_json(
+                {"valid": False, "spec_hash": None, "errors": [i.to_dict() for i in exc.issues]}
+            )
+            raise typer.Exit(1) from None
+        lines = "\n".join(f"  - {issue.render()}" for issue in exc.issues)
+        fail(f"{file}: {len(exc.issues)} problem(s)\n{lines}")
+    if output is Output.JSON:
+        print_json({"valid": True, "spec_hash": parsed.spec_hash, "errors": []})
+        return
+    console.print(f"[green]valid[/] {file} (campaign {parsed.spec.name})")
+    console.print(f"spec_hash: {parsed.spec_hash}")
+
+
+def apply(file: SpecFile, output: OutputOpt = Output.TABLE) -> None:
+    """Apply a spec: creates the campaign or a new spec version (a no-op when unchanged)."""
+    result = client().post("/campaigns/apply", {"spec": file.read_text(errors="replace")})
+    if output is Output.JSON:
+        print_json(result)
+        return
+    campaign, version = result["campaign"], result["spec_version"]
+    if result["created_version"]:
+        verb = "created" if result["created_campaign"] else "updated"
+        console.print(
+            f"campaign [bold]{campaign['name']}[/] {verb}: spec version {version['version']} "
+            f"({version['spec_hash'][:12]})"
+        )
+    else:
+        console.print(
+            f"campaign [bold]{campaign['name']}[/] unchanged: spec version {version['version']} "
+            f"already has hash {version['spec_hash'][:12]}"
+        )
+
+
+@campaigns_app.command("list")
+def list_campaigns(
+    prefix: Annotated[str | None, typer.Option(help="Only names starting with this.")] = None,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """List campaigns."""
+    found: list[dict[str, Any]] = client().get("/campaigns", prefix=prefix, limit=500)
+    if output is Output.JSON:
+        print_json(found)
+        return
+    print_table(
+        None,
+        ["NAME", "VERSION", "SPEC HASH", "UPDATED", "DESCRIPTION"],
+        [
+            [
+                c["name"],
+                c["latest_version"],
+                (c["latest_spec_hash"] or "")[:12],
+                c["updated_at"][:19],
+                c["description"],
+            ]
+            for c in found
+        ],
+    )
+
+
+@campaigns_app.command("show")
+def show_campaign(
+    campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Show one campaign and its latest spec."""
+    api = client()
+    found = api.get(f"/campaigns/{campaign}")
+    latest = None
+    if found["latest_version"] is not None:
+        latest = api.get(f"/campaigns/{campaign}/specs/latest")
+    if output is Output.JSON:
+        print_json({"campaign": found, "latest_spec": latest})
+        return
+    console.print(f"[bold]{found['name']}[/]  {found['description']}")
+    console.print(f"created {found['created_at'][:19]} by {found['created_by']}")
+    if latest is None:
+        console.print("no spec applied yet")
+        return
+    console.print(
+        f"spec version {latest['version']} ({latest['spec_hash']}) "
+        f"applied {latest['created_at'][:19]} by {latest['created_by']}"
+    )
+    console.rule("spec")
+    console.print(latest["yaml"], markup=False, highlight=False)

@@ -1,0 +1,150 @@
+"""Settings: every knob Shoal reads, from `SHOAL_*` variables and an optional TOML file.
+
+Precedence, highest first: keyword arguments, environment (`SHOAL_*`), the file named by
+`SHOAL_CONFIG_FILE` (TOML), then the defaults below. Values that can carry credentials are
+`SecretStr`, so `repr()`, logs and error messages show `**********` instead of the value.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "shoal"
+
+
+class Settings(BaseSettings):
+    """Shoal's configuration. Field descriptions are the documentation (docs/settings.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOAL_", extra="forbid", frozen=True)
+
+    # --- state -------------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:pass@host:5432/db). Unset: an embedded "
+        "PostgreSQL is started under the data dir (single-node mode).",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL (redis://host:6379/0). Unset: an embedded Redis is started under "
+        "the data dir (single-node mode).",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory for embedded servers, the filesystem object store and caches.",
+    )
+    object_store: Literal["fs", "s3"] = Field(
+        default="fs", description="Where patches, logs and workspaces go: `fs` or `s3`."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint URL (unset: AWS)."
+    )
+    s3_bucket: str = Field(default="shoal", description="Bucket for Shoal's objects.")
+    s3_region: str = Field(default="us-east-1", description="S3 region.")
+    s3_access_key_id: SecretStr | None = Field(default=None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key."
+    )
+
+    # --- API ---------------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address the API server binds to.")
+    api_port: int = Field(default=8420, ge=1, le=65535, description="Port of the API server.")
+    public_url: str | None = Field(
+        default=None,
+        description="URL users and runners reach the API at (default http://api_host:api_port).",
+    )
+
+    # --- GitHub ------------------------------------------------------------------------
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="REST base URL: https://api.github.com, or https://HOST/api/v3 for GHES.",
+    )
+    github_graphql_url: str | None = Field(
+        default=None,
+        description="GraphQL URL (default derived from github_api_url: /graphql or /api/graphql).",
+    )
+    github_app_id: int | None = Field(default=None, description="GitHub App id.")
+    github_private_key: SecretStr | None = Field(
+        default=None, description="GitHub App private key (PEM text)."
+    )
+    github_private_key_path: Path | None = Field(
+        default=None, description="File holding the GitHub App private key (PEM)."
+    )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret GitHub signs webhook deliveries with."
+    )
+
+    # --- task queue and workers --------------------------------------------------------
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Tasks one worker process runs at the same time."
+    )
+    task_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Attempts before a task is dead-lettered."
+    )
+    task_backoff_base_s: float = Field(
+        default=2.0, gt=0, description="First retry delay; doubles with every attempt."
+    )
+    task_backoff_max_s: float = Field(
+        default=600.0, gt=0, description="Longest retry delay (before jitter)."
+    )
+    task_stall_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A running task whose heartbeat is older than this is taken back from its "
+        "(presumed dead) worker.",
+    )
+    task_heartbeat_s: float = Field(
+        default=15.0, gt=0, description="How often a worker refreshes its tasks' heartbeat."
+    )
+    task_poll_s: float = Field(
+        default=0.5, gt=0, description="Idle workers look for new tasks this often."
+    )
+
+    # --- publishing --------------------------------------------------------------------
+    max_prs_per_day_per_org: int = Field(
+        default=150, ge=1, description="Default publish budget: new PRs per org per day."
+    )
+    budget_timezone: str = Field(
+        default="UTC", description="Time zone whose midnight starts a new budget day."
+    )
+
+    # --- logging -----------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Least severe log level written."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="`json`, `console`, or `auto` (console on a TTY, else JSON)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("SHOAL_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def api_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"

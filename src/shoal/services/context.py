@@ -1,0 +1,21 @@
+"""What every use case needs, built once per process by the entrypoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis
+
+from shoal.config import Settings
+from shoal.domain.clock import Clock, SystemClock
+from shoal.store import Database
+
+__all__ = ["AppContext"]
+
+
+@dataclass(frozen=True)
+class AppContext:
+    settings: Settings
+    db: Database
+    redis: redis.Redis[bytes]
+    clock: Clock = field(default_factory=SystemClock)

@@ -1,0 +1,116 @@
+"""The audit log: append-only (a trigger rejects UPDATE, DELETE and TRUNCATE), hash-chained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from shoal.domain.audit import GENESIS_HASH, AuditEvent, NewAuditEvent, chain_hash
+from shoal.store.tables import audit_events
+
+__all__ = ["AuditFilter", "append_audit_event", "iter_audit_events", "list_audit_events"]
+
+# Held until commit, so each new row sees the previous row's hash: the chain has no forks.
+_AUDIT_CHAIN_LOCK = 0x5_0A2
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    campaign_id: int | None = None
+    actor: str | None = None
+    action: str | None = None
+    after_id: int | None = None
+    limit: int = 100
+
+
+def _event(row: RowMapping) -> AuditEvent:
+    return AuditEvent(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        outcome=row["outcome"],
+        campaign_id=row["campaign_id"],
+        spec_version=row["spec_version"],
+        target=row["target"],
+        repo=row["repo"],
+        request_id=row["request_id"],
+        details=row["details"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def append_audit_event(conn: Connection, event: NewAuditEvent, *, now: datetime) -> AuditEvent:
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_CHAIN_LOCK})
+    prev = conn.execute(
+        sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    prev_hash = prev or GENESIS_HASH
+    at = now
+    row = (
+        conn.execute(
+            sa.insert(audit_events)
+            .values(
+                at=at,
+                actor=event.actor,
+                action=event.action,
+                outcome=event.outcome,
+                campaign_id=event.campaign_id,
+                spec_version=event.spec_version,
+                target=event.target,
+                repo=event.repo,
+                request_id=event.request_id,
+                details=event.details,
+                prev_hash=prev_hash,
+                hash=chain_hash(prev_hash, at, event),
+            )
+            .returning(audit_events)
+        )
+        .mappings()
+        .one()
+    )
+    return _event(row)
+
+
+def _filtered(flt: AuditFilter) -> sa.Select[tuple[object, ...]]:
+    query = sa.select(audit_events).order_by(audit_events.c.id)
+    if flt.campaign_id is not None:
+        query = query.where(audit_events.c.campaign_id == flt.campaign_id)
+    if flt.actor is not None:
+        query = query.where(audit_events.c.actor == flt.actor)
+    if flt.action is not None:
+        query = query.where(audit_events.c.action == flt.action)
+    if flt.after_id is not None:
+        query = query.where(audit_events.c.id > flt.after_id)
+    return query
+
+
+def list_audit_events(conn: Connection, flt: AuditFilter) -> list[AuditEvent]:
+    return [_event(r) for r in conn.execute(_filtered(flt).limit(flt.limit)).mappings()]
+
+
+def iter_audit_events(
+    conn: Connection, flt: AuditFilter, batch: int = 1000
+) -> Iterator[AuditEvent]:
+    """Every matching event in id order, fetched in batches (for export and verification)."""
+    after = flt.after_id
+    while True:
+        page = list_audit_events(
+            conn,
+            AuditFilter(
+                campaign_id=flt.campaign_id,
+                actor=flt.actor,
+                action=flt.action,
+                after_id=after,
+                limit=batch,
+            ),
+        )
+        yield from page
+        if len(page) < batch:
+            return
+        after = page[-1].id

@@ -1,0 +1,1 @@
+"""Alembic migrations for Shoal's schema (run with `shoal db upgrade`)."""

@@ -1,0 +1,127 @@
+"""The `shoal` command as a user runs it: a subprocess talking to a real API server."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shoal.domain.auth import Role
+from tests.servers import RunningApi, running_api, api_settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bump-checkout-v4.yaml"
+SHOAL = [sys.executable, "-m", "shoal"]
+
+
+@pytest.fixture
+def api(db_url: str, redis_url: str) -> Iterator[RunningApi]:
+    with running_api(api_settings(db_url, redis_url)) as running:
+        yield running
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["SHOAL_LOG_FORMAT"] = "json"
+    env["COLUMNS"] = "200"
+    return env
+
+
+def shoal(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*SHOAL, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"shoal {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_validate_ok_prints_the_hash(cli_env: dict[str, str]) -> None:
+    human = shoal(cli_env, "validate", str(EXAMPLE))
+    machine = json.loads(shoal(cli_env, "validate", str(EXAMPLE), "-o", "json").stdout)
+    assert machine["valid"] is True and machine["errors"] == []
+    assert machine["spec_hash"] in human.stdout
+
+
+def test_validate_bad_spec_exits_nonzero_with_the_list(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text() + "\nbogus_field: 1\n")
+    human = shoal(cli_env, "validate", str(bad), check=False)
+    machine = shoal(cli_env, "validate", str(bad), "-o", "json", check=False)
+    assert human.returncode == 1 and machine.returncode == 1
+    assert "bogus_field" in human.stderr
+    report = json.loads(machine.stdout)
+    assert report["valid"] is False and report["spec_hash"] is None
+    assert report["errors"][0]["path"] == "bogus_field"
+    assert report["errors"][0]["line"] is not None
+
+
+def test_not_logged_in_is_a_clear_error(cli_env: dict[str, str]) -> None:
+    result = shoal(cli_env, "campaigns", "list", check=False)
+    assert result.returncode == 1
+    assert "not logged in" in result.stderr
+    assert "shoal login" in result.stderr
+
+
+def test_login_apply_list_show_history(api: RunningApi, cli_env: dict[str, str]) -> None:
+    shoal(cli_env, "login", "--url", api.url, "--token", api.tokens[Role.OPERATOR])
+    stored = Path(cli_env["XDG_CONFIG_HOME"]) / "shoal" / "cli.json"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    applied = json.loads(shoal(cli_env, "apply", str(EXAMPLE), "-o", "json").stdout)
+    again = shoal(cli_env, "apply", str(EXAMPLE))
+    name = applied["campaign"]["name"]
+    listed = json.loads(shoal(cli_env, "campaigns", "list", "-o", "json").stdout)
+    shown = json.loads(shoal(cli_env, "campaigns", "show", name, "-o", "json").stdout)
+    history = json.loads(shoal(cli_env, "specs", "history", name, "-o", "json").stdout)
+    table = shoal(cli_env, "campaigns", "list").stdout
+    assert applied["created_version"] is True
+    assert "unchanged" in again.stdout
+    assert [c["name"] for c in listed] == [name]
+    assert shown["latest_spec"]["yaml"] == EXAMPLE.read_text()
+    assert [v["version"] for v in history] == [1]
+    assert name in table
+
+
+def test_viewer_token_cannot_apply(api: RunningApi, cli_env: dict[str, str]) -> None:
+    shoal(cli_env, "login", "--url", api.url, "--token", api.tokens[Role.VIEWER])
+    result = shoal(cli_env, "apply", str(EXAMPLE), check=False)
+    assert result.returncode == 1
+    assert "operator role" in result.stderr
+
+
+def test_login_with_a_bad_token_stores_nothing(api: RunningApi, cli_env: dict[str, str]) -> None:
+    result = shoal(cli_env, "login", "--url", api.url, "--token", "shoal_wrong", check=False)
+    assert result.returncode == 1
+    assert not (Path(cli_env["XDG_CONFIG_HOME"]) / "shoal" / "cli.json").exists()
+
+
+def test_spec_schema_is_json_schema(cli_env: dict[str, str]) -> None:
+    schema = json.loads(shoal(cli_env, "spec", "schema").stdout)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert "steps" in schema["properties"]
+
+
+def test_admin_create_token_and_db_upgrade(
+    api: RunningApi, cli_env: dict[str, str], db_url: str
+) -> None:
+    env = {**cli_env, "SHOAL_DATABASE_URL": db_url, "SHOAL_REDIS_URL": "redis://127.0.0.1:6379/9"}
+    upgraded = shoal(env, "db", "upgrade")
+    assert "already at" in upgraded.stdout
+    minted = json.loads(shoal(env, "admin", "create-token", "--role", "admin", "-o", "json").stdout)
+    assert minted["token"].startswith("shoal_") and minted["role"] == "admin"
+    shoal(cli_env, "login", "--url", api.url, "--token", minted["token"])
+    events = json.loads(
+        shoal(cli_env, "audit", "list", "--action", "token.create", "-o", "json").stdout
+    )
+    assert any(e["actor"] == "system:local-admin" for e in events)
+    listed = shoal(env, "admin", "list-tokens", "-o", "json").stdout
+    assert minted["token"] not in listed
