@@ -51,12 +51,11 @@ def test_unknown_key_in_the_file_is_an_error(
         Settings()
 
 
-def test_settings_doc_is_current() -> None:
-    script = Path(__file__).resolve().parents[1] / "scripts" / "gen_settings_doc.py"
-    spec = importlib.util.spec_from_file_location("gen_settings_doc", script)
+def test_generated_docs_are_current() -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gen_docs.py"
+    spec = importlib.util.spec_from_file_location("gen_docs", script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.DOC.read_text() == module.render(), (
-        "docs/settings.md is stale: run `uv run python scripts/gen_settings_doc.py`"
-    )
+    for path, render in module.GENERATED.items():
+        assert path.read_text() == render(), f"{path} is stale: run `uv run python scripts/gen_docs.py`"

@@ -6,9 +6,10 @@ from fastapi import FastAPI
 
 import shoal
 from shoal.api.errors import install_error_handlers
+from shoal.api.metrics import app_registry
 from shoal.api.middleware import RequestContextMiddleware
 from shoal.api.paths import API_PREFIX
-from shoal.api.routes import audit, campaigns, health
+from shoal.api.routes import audit, campaigns, health, tasks
 from shoal.services.context import AppContext
 
 __all__ = ["create_app"]
@@ -25,9 +26,11 @@ def create_app(ctx: AppContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.metrics_registry = app_registry(ctx)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(campaigns.router)
     app.include_router(audit.router)
+    app.include_router(tasks.router)
     app.include_router(health.router)
     return app

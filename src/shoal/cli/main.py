@@ -6,7 +6,7 @@ import typer
 
 from shoal.cli.local import admin, db, processes
 from shoal.cli.output import fail
-from shoal.cli.remote import audit, campaigns, login, specs
+from shoal.cli.remote import audit, campaigns, login, specs, tasks
 from shoal.domain.errors import ShoalError
 
 __all__ = ["app", "main"]
@@ -26,6 +26,7 @@ app.add_typer(campaigns.campaigns_app, name="campaigns")
 app.add_typer(specs.specs_app, name="specs")
 app.add_typer(specs.spec_app, name="spec")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(tasks.tasks_app, name="tasks")
 app.command()(processes.up)
 app.command()(processes.api)
 app.command()(processes.worker)

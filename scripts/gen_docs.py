@@ -1,10 +1,12 @@
-"""Writes docs/settings.md from the Settings model (a test checks the file is current).
+"""Writes the generated docs: docs/settings.md from the Settings model and
+docs/campaign-spec.schema.json from the spec models. A test checks both are current.
 
-Run: uv run python scripts/gen_settings_doc.py
+Run: uv run python scripts/gen_docs.py
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -12,8 +14,11 @@ from pydantic import SecretStr
 from pydantic_core import PydanticUndefined
 
 from shoal.config import Settings
+from shoal.spec import spec_json_schema
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+SETTINGS_DOC = DOCS / "settings.md"
+SCHEMA_DOC = DOCS / "campaign-spec.schema.json"
 
 HEADER = """\
 # Settings
@@ -23,7 +28,7 @@ names one, a TOML file (keys are the lower-case names below without the prefix, 
 `api_port = 8420`). Environment variables win over the file. Secret values are never
 printed: `repr()`, logs and errors show `**********`.
 
-This table is generated from `src/shoal/config.py` by `scripts/gen_settings_doc.py`.
+This table is generated from `src/shoal/config.py` by `scripts/gen_docs.py`.
 
 | variable | type | default | secret | description |
 |---|---|---|---|---|
@@ -36,7 +41,11 @@ def _type_name(annotation: object) -> str:
     return text.replace("|", "or")
 
 
-def render() -> str:
+def render_schema() -> str:
+    return json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def render_settings() -> str:
     rows = []
     for name, field in Settings.model_fields.items():
         if field.default_factory is not None:
@@ -56,7 +65,10 @@ def render() -> str:
     return HEADER + "\n".join(rows) + "\n"
 
 
+GENERATED = {SETTINGS_DOC: render_settings, SCHEMA_DOC: render_schema}
+
 if __name__ == "__main__":
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(render())
-    sys.stdout.write(f"wrote {DOC}\n")
+    DOCS.mkdir(exist_ok=True)
+    for path, render in GENERATED.items():
+        path.write_text(render())
+        sys.stdout.write(f"wrote {path}\n")

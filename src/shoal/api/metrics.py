@@ -1,0 +1,46 @@
+"""Metrics read from the database at scrape time (queue depth and age), per application."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from shoal.services import tasks
+from shoal.services.context import AppContext
+
+__all__ = ["app_registry"]
+
+
+class QueueCollector(Collector):
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "shoal_tasks",
+            "Tasks that are queued, running or dead, by kind",
+            labels=["kind", "state"],
+        )
+        age = GaugeMetricFamily(
+            "shoal_task_queue_age_seconds",
+            "How long the oldest due queued task of each kind has waited",
+            labels=["kind"],
+        )
+        stats = tasks.queue_depth(self._ctx)
+        for (kind, state), count in sorted(stats.counts.items()):
+            depth.add_metric([kind, state.value], count)
+        for kind, seconds in sorted(stats.oldest_due_age_s.items()):
+            age.add_metric([kind], seconds)
+        yield depth
+        yield age
+
+
+def app_registry(ctx: AppContext) -> CollectorRegistry:
+    """A registry for this application's database-backed metrics (one per app, so several
+    apps in one process, as in tests, do not collide in the global registry)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(QueueCollector(ctx))
+    return registry
