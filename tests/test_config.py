@@ -58,4 +58,6 @@ def test_generated_docs_are_current() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     for path, render in module.GENERATED.items():
-        assert path.read_text() == render(), f"{path} is stale: run `uv run python scripts/gen_docs.py`"
+        assert path.read_text() == render(), (
+            f"{path} is stale: run `uv run python scripts/gen_docs.py`"
+        )

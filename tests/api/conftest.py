@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import RunningApi, running_api, api_settings
+from tests.servers import RunningApi, api_settings, running_api
 
 
 @pytest.fixture

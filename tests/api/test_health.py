@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.servers import RunningApi, running_api, api_settings
+from tests.servers import RunningApi, api_settings, running_api
 
 
 def test_healthz_readyz_metrics(api: RunningApi) -> None:

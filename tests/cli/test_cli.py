@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shoal.domain.auth import Role
-from tests.servers import RunningApi, running_api, api_settings
+from tests.servers import RunningApi, api_settings, running_api
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bump-checkout-v4.yaml"
 SHOAL = [sys.executable, "-m", "shoal"]

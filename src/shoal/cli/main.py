@@ -34,6 +34,20 @@ app.add_typer(db.db_app, name="db")
 app.add_typer(admin.admin_app, name="admin")
 
 
+@app.command(
+    "sim",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sim(ctx: typer.Context) -> None:
+    """The bundled GitHub simulator (`shoal sim serve --help`)."""
+    # Imported on use: the simulator is a separate product and the other commands start faster
+    # without loading it.
+    from shoal.sim.cli import sim_app
+
+    sim_app(ctx.args, prog_name="shoal sim")
+
+
 def main() -> None:
     try:
         app()

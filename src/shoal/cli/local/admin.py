@@ -9,8 +9,6 @@ import typer
 from shoal.cli.local.settings import load_settings
 from shoal.cli.output import Output, OutputOpt, console, print_json, print_table
 from shoal.domain.auth import Role
-from shoal.runtime.context import app_context
-from shoal.services import tokens
 
 __all__ = ["admin_app"]
 
@@ -27,6 +25,9 @@ def create_token(
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Mint an API token. It is printed once and stored only as a hash."""
+    from shoal.runtime.context import app_context
+    from shoal.services import tokens
+
     settings = load_settings()
     with app_context(settings, migrate=True) as ctx:
         token, secret = tokens.create_token(ctx, name=name, role=role, actor=_LOCAL_ACTOR)
@@ -40,6 +41,9 @@ def create_token(
 @admin_app.command("list-tokens")
 def list_tokens(output: OutputOpt = Output.TABLE) -> None:
     """List API tokens (never their secrets)."""
+    from shoal.runtime.context import app_context
+    from shoal.services import tokens
+
     settings = load_settings()
     with app_context(settings) as ctx:
         found = tokens.list_tokens(ctx)
@@ -68,6 +72,9 @@ def list_tokens(output: OutputOpt = Output.TABLE) -> None:
 @admin_app.command("revoke-token")
 def revoke_token(token_id: Annotated[int, typer.Argument(help="The token's id.")]) -> None:
     """Revoke an API token at once."""
+    from shoal.runtime.context import app_context
+    from shoal.services import tokens
+
     settings = load_settings()
     with app_context(settings) as ctx:
         tokens.revoke(ctx, token_id, actor=_LOCAL_ACTOR)

@@ -8,9 +8,6 @@ import typer
 
 from shoal.cli.local.settings import load_settings
 from shoal.cli.output import console
-from shoal.runtime.context import database_url
-from shoal.store import Database
-from shoal.store.migrate import current_revision, head_revision, upgrade
 
 __all__ = ["db_app"]
 
@@ -20,6 +17,10 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 @db_app.command("upgrade")
 def upgrade_cmd() -> None:
     """Migrate the database schema to the newest version (safe to run concurrently)."""
+    from shoal.runtime.context import database_url
+    from shoal.store import Database
+    from shoal.store.migrate import current_revision, upgrade
+
     settings = load_settings()
     with ExitStack() as stack:
         db = Database(database_url(settings, stack), pool_size=1)
@@ -36,6 +37,10 @@ def upgrade_cmd() -> None:
 @db_app.command("current")
 def current_cmd() -> None:
     """Print the schema version of the database and of this Shoal build."""
+    from shoal.runtime.context import database_url
+    from shoal.store import Database
+    from shoal.store.migrate import current_revision, head_revision
+
     settings = load_settings()
     with ExitStack() as stack:
         db = Database(database_url(settings, stack), pool_size=1)

@@ -8,9 +8,6 @@ import structlog
 
 from shoal.cli.local.settings import load_settings
 from shoal.cli.output import console
-from shoal.runtime.context import app_context
-from shoal.runtime.serve import api_server
-from shoal.runtime.workers import run_worker_process, start_worker_thread
 
 __all__ = ["api", "up", "worker"]
 
@@ -23,6 +20,10 @@ def up() -> None:
     With no SHOAL_DATABASE_URL / SHOAL_REDIS_URL, embedded PostgreSQL and Redis are started
     under the data dir; the schema is migrated on start.
     """
+    from shoal.runtime.context import app_context
+    from shoal.runtime.serve import api_server
+    from shoal.runtime.workers import start_worker_thread
+
     settings = load_settings()
     with app_context(settings, migrate=True) as ctx:
         stop = threading.Event()
@@ -42,6 +43,9 @@ def up() -> None:
 
 def api() -> None:
     """Run only the API server."""
+    from shoal.runtime.context import app_context
+    from shoal.runtime.serve import api_server
+
     settings = load_settings()
     with app_context(settings) as ctx:
         api_server(ctx).run()
@@ -49,6 +53,9 @@ def api() -> None:
 
 def worker() -> None:
     """Run only a worker (claims tasks until SIGTERM; finishes or releases the current ones)."""
+    from shoal.runtime.context import app_context
+    from shoal.runtime.workers import run_worker_process
+
     settings = load_settings()
     with app_context(settings) as ctx:
         run_worker_process(ctx)

@@ -1,0 +1,114 @@
+"""Syntax of the names a spec refers to: campaigns, GitHub accounts, repos, refs, images, env vars.
+
+Each check returns None when the name is fine, or a short reason that completes the sentence
+"'x' is not a valid ...: <reason>", so the models can phrase the whole message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = [
+    "CAMPAIGN_NAME_PATTERN",
+    "ENV_NAME_PATTERN",
+    "IMAGE_PATTERN",
+    "REPO_REF_PATTERN",
+    "git_branch_problem",
+    "is_campaign_name",
+    "is_env_name",
+    "is_login",
+    "is_pinned_image",
+    "is_repo_name",
+    "is_step_name",
+    "is_team",
+    "is_topic",
+]
+
+# A DNS label that starts with a letter: it becomes part of branch names, Job names and labels.
+CAMPAIGN_NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_LOGIN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+_TEAM_SLUG = r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}"
+_REPO_NAME = r"[A-Za-z0-9._-]{1,100}"
+_TOPIC = r"[a-z0-9][a-z0-9-]{0,49}"
+_STEP_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
+# registry[:port]/path[:tag]@sha256:<64 hex>; the tag is allowed but the digest is what counts.
+_IMAGE_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY = r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?"
+IMAGE_PATTERN = (
+    rf"^(?:{_REGISTRY}/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+    r"@sha256:[0-9a-f]{64}$"
+)
+# JSON Schema only checks the shape; git_branch_problem() checks the branch part fully.
+REPO_REF_PATTERN = r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}(@.+)?$"
+
+_FORBIDDEN_REF_CHARS = " ~^:?*[\\"
+_BRANCH_RULES: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda name: not name, "it is empty"),
+    (lambda name: len(name.encode()) > 255, "longer than 255 bytes"),
+    (lambda name: name in {"@", "HEAD"}, "reserved by git"),
+    (lambda name: name.startswith("-"), "starts with '-'"),
+    (lambda name: ".." in name, "contains '..'"),
+    (lambda name: "@{" in name, "contains '@{'"),
+    (lambda name: name.startswith("/") or name.endswith("/"), "starts or ends with '/'"),
+    (lambda name: "//" in name, "contains '//'"),
+    (lambda name: name.endswith("."), "ends with '.'"),
+)
+
+
+def is_campaign_name(name: str) -> bool:
+    return re.fullmatch(CAMPAIGN_NAME_PATTERN, name) is not None
+
+
+def is_env_name(name: str) -> bool:
+    return re.fullmatch(ENV_NAME_PATTERN, name) is not None
+
+
+def is_login(name: str) -> bool:
+    return re.fullmatch(_LOGIN, name) is not None
+
+
+def is_team(name: str) -> bool:
+    """`org/team-slug`, as GitHub expects for team review requests."""
+    org, slash, team = name.partition("/")
+    return bool(slash) and is_login(org) and re.fullmatch(_TEAM_SLUG, team) is not None
+
+
+def is_repo_name(name: str) -> bool:
+    return re.fullmatch(_REPO_NAME, name) is not None and name not in {".", ".."}
+
+
+def is_topic(name: str) -> bool:
+    return re.fullmatch(_TOPIC, name) is not None
+
+
+def is_step_name(name: str) -> bool:
+    return re.fullmatch(_STEP_NAME, name) is not None
+
+
+def is_pinned_image(reference: str) -> bool:
+    return re.fullmatch(IMAGE_PATTERN, reference) is not None
+
+
+def git_branch_problem(name: str) -> str | None:
+    """Why `git check-ref-format --branch` would refuse `name`, or None if it accepts it."""
+    for broken, reason in _BRANCH_RULES:
+        if broken(name):
+            return reason
+    bad = next((char for char in name if _is_bad_ref_char(char)), None)
+    if bad is not None:
+        return _BAD_CHAR_REASONS.get(bad, f"contains {bad!r}")
+    for component in name.split("/"):
+        if component.startswith(".") or component.endswith(".lock"):
+            return f"part {component!r} starts with '.' or ends with '.lock'"
+    return None
+
+
+def _is_bad_ref_char(char: str) -> bool:
+    return char in _FORBIDDEN_REF_CHARS or char in _BAD_CHAR_REASONS
+
+
+_BAD_CHAR_REASONS = {" ": "contains a space"} | {
+    chr(code): "contains a control character" for code in [*range(0x20), 0x7F]
+}
