@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
 from shoal.domain.campaigns import Campaign, SpecVersion
@@ -27,6 +29,9 @@ __all__ = [
     "spec_document",
     "validate_spec",
 ]
+
+
+log = structlog.get_logger("shoal.campaigns")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +148,15 @@ def apply_spec(ctx: AppContext, yaml_text: str, *, principal: Principal) -> Appl
             now=now,
         )
         campaign = campaign_store.get_campaign(conn, campaign_id)
+    with structlog.contextvars.bound_contextvars(campaign_id=campaign.id):
+        log.info(
+            "spec_applied",
+            campaign=campaign.name,
+            spec_version=version.version,
+            spec_hash=version.spec_hash,
+            created_version=created_version,
+            actor=principal.name,
+        )
     return ApplyResult(campaign, version, created_campaign, created_version)
 
 
