@@ -1,0 +1,227 @@
+"""The claim loop: keep up to `concurrency` tasks running, each in a thread of its own."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Collection, Sequence
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from shoal.config import Settings
+from shoal.domain.backoff import Backoff
+from shoal.domain.clock import Clock
+from shoal.domain.tasks import Outcome, OutcomeKind, Task, TaskState
+from shoal.store import Database
+from shoal.store.tasks import claim, complete, release
+from shoal.worker.leader import Leader, PeriodicDuty, stalled_task_reset
+from shoal.worker.leases import Leases
+from shoal.worker.metrics import PrometheusMetrics, WorkerMetrics
+from shoal.worker.registry import HandlerContext, HandlerRegistry, run_handler
+from shoal.worker.wakeup import listen_for_tasks
+
+__all__ = ["DEFAULT_GRACE_S", "Worker", "default_worker_id"]
+
+log = structlog.get_logger("shoal.worker")
+
+# Below Kubernetes' default 30 s termination grace, so unfinished tasks are released before
+# the pod is killed.
+DEFAULT_GRACE_S = 25.0
+_STOP_CHECK_S = 0.1
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Claims due tasks and runs their handlers until told to stop.
+
+    On stop it claims nothing more, lets running handlers finish within `grace_s`, and gives
+    back (releases) the tasks that did not. If a handler thread dies without an outcome (a
+    `BaseException` such as `SystemExit`), the worker dies with it, as a crashed process
+    would: its tasks are neither completed nor released, and the stalled-task reset of the
+    leader takes them back. The clock must advance (`SystemClock` outside tests).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        registry: HandlerRegistry,
+        settings: Settings,
+        clock: Clock,
+        *,
+        worker_id: str | None = None,
+        concurrency: int | None = None,
+        kinds: Collection[str] | None = None,
+        rng: random.Random | None = None,
+        duties: Sequence[PeriodicDuty] = (),
+        metrics: WorkerMetrics | None = None,
+        grace_s: float = DEFAULT_GRACE_S,
+        listen: bool = True,
+    ) -> None:
+        self.worker_id = worker_id or default_worker_id()
+        self._db = db
+        self._registry = registry
+        self._settings = settings
+        self._clock = clock
+        self._concurrency = concurrency or settings.worker_concurrency
+        # None claims every kind, so a task nobody can handle is dead-lettered, not stuck.
+        self._kinds = None if kinds is None else tuple(kinds)
+        rng = rng or random.Random()  # noqa: S311 (retry jitter, not a secret)
+        self._backoff = Backoff(settings.task_backoff_base_s, settings.task_backoff_max_s, rng)
+        self._duties = (stalled_task_reset(settings.task_stall_timeout_s), *duties)
+        self._metrics = metrics or PrometheusMetrics()
+        self._grace_s = grace_s
+        self._listen = listen
+        self._leases = Leases()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._crash: BaseException | None = None
+        self._context = HandlerContext(db, clock, self.worker_id, self._stopping)
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set; returns once every task is finished or released."""
+        halt = threading.Event()
+        helpers = self._start_helpers(halt)
+        log.info("worker_started", worker_id=self.worker_id, concurrency=self._concurrency)
+        crashed = False
+        try:
+            self._claim_until(stop)
+        except BaseException:
+            crashed = True
+            raise
+        finally:
+            try:
+                self._stopping.set()
+                if not crashed:
+                    self._finish_or_release()
+            finally:
+                halt.set()
+                for helper in helpers:
+                    helper.join(timeout=5.0)
+                log.info("worker_stopped", worker_id=self.worker_id, crashed=crashed)
+
+    def _start_helpers(self, halt: threading.Event) -> list[threading.Thread]:
+        s = self._settings
+        targets = [
+            (
+                "heartbeat",
+                lambda: self._leases.keep_alive(
+                    self._db, self._clock, self.worker_id, s.task_heartbeat_s, halt
+                ),
+            ),
+            ("leader", lambda: Leader(self._db, self._clock, self._duties).run(halt)),
+        ]
+        if self._listen:
+            check_s = min(max(s.task_poll_s, 0.05), 1.0)
+            wake = self._wake.set
+            targets.append(
+                ("wakeup", lambda: listen_for_tasks(self._db, wake, halt, check_every_s=check_s))
+            )
+        threads = [
+            threading.Thread(target=target, name=f"shoal-{name}", daemon=True)
+            for name, target in targets
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _claim_until(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self._crash is not None:
+                raise self._crash
+            self._wake.clear()
+            free = self._concurrency - len(self._leases)
+            claimed = self._claim(free) if free > 0 else 0
+            # Wait when every slot is busy (a finishing task wakes us) or the queue ran dry
+            # (an enqueue notification or the poll interval wakes us).
+            if free == 0 or claimed < free:
+                self._idle(stop, self._settings.task_poll_s)
+
+    def _idle(self, stop: threading.Event, seconds: float) -> None:
+        """Wait for a wake-up, `stop`, or `seconds`, whichever comes first."""
+        deadline = self._clock.monotonic() + seconds
+        while not (stop.is_set() or self._wake.is_set()):
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                return
+            # `stop` belongs to the caller and cannot wake us, so look at it this often.
+            self._wake.wait(min(remaining, _STOP_CHECK_S))
+
+    def _claim(self, limit: int) -> int:
+        started = self._clock.monotonic()
+        try:
+            with self._db.transaction() as conn:
+                tasks = claim(
+                    conn,
+                    worker_id=self.worker_id,
+                    now=self._clock.now(),
+                    kinds=self._kinds,
+                    limit=limit,
+                )
+        except SQLAlchemyError:
+            log.warning("task_claim_failed", exc_info=True)
+            return 0
+        self._metrics.claimed(self._clock.monotonic() - started, len(tasks))
+        for task in tasks:
+            self._leases.add(task)
+            threading.Thread(
+                target=self._execute,
+                args=(task, started),
+                name=f"shoal-task-{task.id}",
+                daemon=True,
+            ).start()
+        return len(tasks)
+
+    def _execute(self, task: Task, claimed_at: float) -> None:
+        try:
+            with structlog.contextvars.bound_contextvars(task_id=task.id, task_kind=task.kind):
+                outcome = run_handler(self._registry, task, self._context)
+                label = self._record(task, outcome)
+            self._metrics.finished(task.kind, label, self._clock.monotonic() - claimed_at)
+        except BaseException as exc:
+            # Exceptions became outcomes above; this is the thread being torn down.
+            self._crash = exc
+        finally:
+            self._leases.drop(task.id)
+            self._wake.set()
+
+    def _record(self, task: Task, outcome: Outcome) -> str:
+        """Store the outcome; returns the metrics label for it."""
+        try:
+            with self._db.transaction() as conn:
+                state = complete(conn, task, outcome, now=self._clock.now(), backoff=self._backoff)
+        except SQLAlchemyError:
+            log.exception("task_outcome_unrecorded", outcome=outcome.kind.value)
+            return "unrecorded"  # the stalled-task reset will hand the task out again
+        if state is None:
+            log.warning("task_lease_lost", outcome=outcome.kind.value)
+            return "lease_lost"
+        if state is TaskState.DEAD:
+            log.error("task_dead", error=outcome.error, attempts=task.attempts)
+            return TaskState.DEAD.value
+        if outcome.kind is OutcomeKind.RETRY:
+            log.warning("task_retry", error=outcome.error, attempts=task.attempts)
+        return outcome.kind.value
+
+    def _finish_or_release(self) -> None:
+        deadline = self._clock.monotonic() + self._grace_s
+        while len(self._leases) and self._clock.monotonic() < deadline:
+            self._wake.clear()
+            if len(self._leases):
+                self._wake.wait(min(_STOP_CHECK_S, max(deadline - self._clock.monotonic(), 0.0)))
+        for task in self._leases.tasks():
+            try:
+                with self._db.transaction() as conn:
+                    released = release(conn, task, now=self._clock.now())
+            except SQLAlchemyError:
+                log.exception("task_release_failed", task_id=task.id)
+                continue
+            if released:
+                log.warning("task_released", task_id=task.id, task_kind=task.kind)
+            self._leases.drop(task.id)
