@@ -27,12 +27,14 @@ def sqlalchemy_url(url: str) -> str:
 class Database:
     """A connection pool to Shoal's PostgreSQL database."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = True
+    ) -> None:
         self.engine: Engine = sa.create_engine(
             sqlalchemy_url(url),
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            pool_pre_ping=pre_ping,
             echo=echo,
         )
 

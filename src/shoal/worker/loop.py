@@ -32,6 +32,7 @@ log = structlog.get_logger("shoal.worker")
 # the pod is killed.
 DEFAULT_GRACE_S = 25.0
 _STOP_CHECK_S = 0.1
+_CLAIM_COALESCE_S = 0.01
 
 
 def default_worker_id() -> str:
@@ -137,6 +138,11 @@ class Worker:
                 raise self._crash
             self._wake.clear()
             free = self._concurrency - len(self._leases)
+            if 0 < free < self._concurrency // 2:
+                # Most slots are busy: let a few more tasks finish so that one claim
+                # transaction fills several slots instead of one each.
+                stop.wait(_CLAIM_COALESCE_S)
+                free = self._concurrency - len(self._leases)
             claimed = self._claim(free) if free > 0 else 0
             # Wait when every slot is busy (a finishing task wakes us) or the queue ran dry
             # (an enqueue notification or the poll interval wakes us).
