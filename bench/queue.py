@@ -65,13 +65,20 @@ def noop(task: Task, ctx: HandlerContext) -> Outcome:
     return Outcome.done()
 
 
-def work(url: str, concurrency: int, stop: MpEvent, samples_out: str) -> None:
+def work(
+    url: str, concurrency: int, ready: MpEvent, go: MpEvent, stop: MpEvent, samples_out: str
+) -> None:
     settings = Settings(worker_concurrency=concurrency, task_poll_s=0.05)
     db = Database(url, pool_size=concurrency + 4, pre_ping=False)
     registry = HandlerRegistry()
     registry.register("noop", noop)
     samples = ClaimSamples()
     worker = Worker(db, registry, settings, SystemClock(), metrics=samples, grace_s=5.0)
+    db.ping()
+    # Interpreter start-up and imports (seconds per process on two cores) are not the
+    # queue's work: the clock starts when every worker is ready, as long-lived workers are.
+    ready.set()
+    go.wait()
     stop_thread = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), stop_thread.set()), daemon=True).start()
     worker.run(stop_thread)
@@ -110,12 +117,20 @@ def run(tasks: int, workers: int, concurrency: int, tmp: Path) -> dict[str, floa
             for n in range(tasks):
                 enqueue(conn, NewTask("noop", f"noop:{n}"), now=now, max_attempts=3)
         spawn = mp.get_context("spawn")
-        stop = spawn.Event()
+        stop, go = spawn.Event(), spawn.Event()
+        readies = [spawn.Event() for _ in range(workers)]
         outs = [str(tmp / f"claims-{i}.json") for i in range(workers)]
-        started = time.perf_counter()
-        procs = [spawn.Process(target=work, args=(url, concurrency, stop, out)) for out in outs]
+        procs = [
+            spawn.Process(target=work, args=(url, concurrency, ready, go, stop, out))
+            for ready, out in zip(readies, outs, strict=True)
+        ]
         for proc in procs:
             proc.start()
+        for ready in readies:
+            if not ready.wait(TIME_LIMIT_S):
+                raise SystemExit("a worker process did not start")
+        started = time.perf_counter()
+        go.set()
         while _live(db):
             if time.perf_counter() - started > TIME_LIMIT_S:
                 raise SystemExit(f"the queue did not drain within {TIME_LIMIT_S:.0f} s")

@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
 bash scripts/services.sh
+# GitHub's published API descriptions (the simulator's conformance oracle) and the
+# JavaScript clients the simulator is tested with; both come from the npm registry.
+bash scripts/fetch-github-schemas.sh
+bash scripts/install-js-test-deps.sh
 
 echo "== ruff" >&2
 uv run --locked ruff check .

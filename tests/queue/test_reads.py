@@ -13,7 +13,6 @@ from shoal.store.tasks import (
     TaskFilter,
     claim,
     complete,
-    count_by_state,
     find_task,
     get_task,
     list_tasks,
@@ -52,20 +51,6 @@ def test_list_filters_and_pages(db: Database, clock: FrozenClock, backoff: Backo
     assert [t.id for t in first_page + second_page] == queued
     assert [t.id for t in dead_ones] == [dead]
     assert [t.id for t in by_key] == [queued[3]]
-
-
-def test_count_by_state(db: Database, clock: FrozenClock, backoff: Backoff) -> None:
-    for n in range(3):
-        put(db, "sync", f"s{n}", now=clock.now())
-    _kill(db, clock, backoff, "p0")
-    with db.transaction() as conn:
-        claim(conn, worker_id="w1", now=clock.now(), kinds=["sync"])
-        counts = count_by_state(conn)
-    assert counts == {
-        ("sync", TaskState.QUEUED): 2,
-        ("sync", TaskState.RUNNING): 1,
-        ("publish", TaskState.DEAD): 1,
-    }
 
 
 def test_retry_dead_requeues_with_a_fresh_budget(

@@ -1,15 +1,19 @@
-"""Retry pacing: exponential backoff with full jitter.
+"""Retry policy: what a handler's outcome does to its task, and how long a retry waits.
 
-Full jitter (a uniform draw between zero and the exponential ceiling) spreads the retries of
-tasks that failed together, e.g. when GitHub had an outage, so they do not come back in step.
+Retries wait an exponential backoff with full jitter (a uniform draw between zero and the
+exponential ceiling), which spreads the retries of tasks that failed together, e.g. during a
+GitHub outage, so that they do not come back in step.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-__all__ = ["Backoff"]
+from shoal.domain.tasks import Outcome, OutcomeKind, Task, TaskState
+
+__all__ = ["Backoff", "Transition", "transition"]
 
 # 2**63 times any sane base is far above every cap; stopping there avoids float overflow.
 _MAX_EXPONENT = 63
@@ -34,3 +38,38 @@ class Backoff:
 
     def delay_s(self, attempt: int) -> float:
         return self.ceiling_s(attempt) * self.rng.random()
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The state a claimed task moves to when its attempt ends.
+
+    `wake`: a re-run asked for while the task ran (see the store) happens after this outcome.
+    `uncount`: attempts to give back, since waiting (`requeue_after`) is not a failure.
+    `run_after`: None keeps the current value.
+    """
+
+    state: TaskState
+    run_after: datetime | None = None
+    error: str | None = None
+    wake: bool = False
+    uncount: int = 0
+
+
+def transition(task: Task, outcome: Outcome, *, now: datetime, backoff: Backoff) -> Transition:
+    match outcome.kind:
+        case OutcomeKind.DONE:
+            return Transition(TaskState.DONE, wake=True)
+        case OutcomeKind.REQUEUE_AFTER:
+            run_after = now + timedelta(seconds=max(outcome.delay_s, 0.0))
+            return Transition(TaskState.QUEUED, run_after, wake=True, uncount=1)
+        case OutcomeKind.RETRY if task.attempts >= task.max_attempts:
+            error = f"{outcome.error} (gave up after {task.attempts} attempts)"
+            return Transition(TaskState.DEAD, error=error)
+        case OutcomeKind.RETRY:
+            delay = outcome.delay_s if outcome.delay_s >= 0 else backoff.delay_s(task.attempts)
+            run_after = now + timedelta(seconds=delay)
+            return Transition(TaskState.QUEUED, run_after, error=outcome.error)
+        case OutcomeKind.DEAD:
+            return Transition(TaskState.DEAD, error=outcome.error)
+    raise AssertionError(f"unhandled outcome kind {outcome.kind}")

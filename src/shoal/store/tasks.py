@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,14 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from shoal.domain.backoff import Backoff
+from shoal.domain.backoff import Backoff, transition
 from shoal.domain.errors import NotFoundError
-from shoal.domain.tasks import NewTask, Outcome, OutcomeKind, Task, TaskId, TaskState
+from shoal.domain.tasks import NewTask, Outcome, Task, TaskId, TaskState
 from shoal.store.tables import tasks
 
 # fmt: off
 __all__ = [
-    "NOTIFY_CHANNEL", "STALLED_ERROR", "TaskFilter", "claim", "complete", "count_by_state",
+    "NOTIFY_CHANNEL", "STALLED_ERROR", "TaskFilter", "claim", "complete", "complete_many",
     "enqueue", "find_task", "get_task", "heartbeat", "list_tasks", "release", "reset_stalled",
     "retry_dead",
 ]
@@ -37,8 +37,7 @@ __all__ = [
 NOTIFY_CHANNEL = "shoal_tasks"
 STALLED_ERROR = "worker stopped heartbeating"
 
-# The NOTIFY (channel NOTIFY_CHANNEL) is delivered at commit, so idle workers wake only for
-# tasks that exist.
+# NOTIFY (on NOTIFY_CHANNEL) is delivered at commit: idle workers wake only for real tasks.
 _ENQUEUE = sa.text("""
 WITH live AS (
     INSERT INTO tasks AS t
@@ -74,30 +73,38 @@ FROM picked WHERE t.id = picked.id
 RETURNING t.*
 """)
 
-# A task that ends dead while an enqueue asked for a re-run gets a fresh row for that run (the
-# dead row stays as the record of the failure).
-# `wake` is true for outcomes after which a pending re-run should happen (done, requeue_after);
-# SET expressions read the row as it was, so `rerun` here is the value before this update.
+# One statement records many outcomes (a worker flushes what finished since its last round
+# trip). SET expressions read rows as they were, so `t.rerun` is the value before the update;
+# `o.wake` says whether a re-run asked for meanwhile should follow this outcome. A task that
+# ends dead while a re-run was asked for gets a fresh row (the dead one records the failure).
 _COMPLETE = sa.text("""
-WITH fin AS (
-    UPDATE tasks SET
-        state = CASE WHEN rerun AND :wake THEN 'queued' ELSE :state END,
-        run_after = CASE WHEN rerun AND :wake
-                         THEN LEAST(run_after, COALESCE(:run_after, run_after))
-                         ELSE COALESCE(:run_after, run_after) END,
-        attempts = CASE WHEN rerun AND :state = 'done' THEN 0 ELSE attempts - :uncount END,
-        last_error = CASE WHEN :state = 'done' THEN NULL ELSE COALESCE(:error, last_error) END,
-        rerun = rerun AND :state = 'dead',
-        finished_at = CASE WHEN :state = 'queued' OR (rerun AND :wake) THEN NULL ELSE :now END,
+WITH o AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS bigint[]), CAST(:holders AS text[]), CAST(:attempts AS int[]),
+        CAST(:states AS text[]), CAST(:run_afters AS timestamptz[]), CAST(:errors AS text[]),
+        CAST(:wakes AS boolean[]), CAST(:uncounts AS int[])
+    ) AS o (id, holder, attempts, state, run_after, error, wake, uncount)
+), fin AS (
+    UPDATE tasks AS t SET
+        state = CASE WHEN t.rerun AND o.wake THEN 'queued' ELSE o.state END,
+        run_after = CASE WHEN t.rerun AND o.wake
+                         THEN LEAST(t.run_after, COALESCE(o.run_after, t.run_after))
+                         ELSE COALESCE(o.run_after, t.run_after) END,
+        attempts = CASE WHEN t.rerun AND o.state = 'done' THEN 0 ELSE t.attempts - o.uncount END,
+        last_error = CASE WHEN o.state = 'done' THEN NULL ELSE COALESCE(o.error, t.last_error) END,
+        rerun = t.rerun AND o.state = 'dead',
+        finished_at = CASE WHEN o.state = 'queued' OR (t.rerun AND o.wake) THEN NULL ELSE :now END,
         locked_by = NULL, heartbeat_at = NULL, updated_at = :now
-    WHERE id = :id AND state = 'running' AND locked_by = :worker_id AND attempts = :attempts
-    RETURNING kind, dedupe_key, payload, max_attempts, state, rerun
+    FROM o
+    WHERE t.id = o.id AND t.state = 'running' AND t.locked_by = o.holder
+        AND t.attempts = o.attempts
+    RETURNING t.id, t.kind, t.dedupe_key, t.payload, t.max_attempts, t.state, t.rerun
 ), again AS (
     INSERT INTO tasks (kind, dedupe_key, payload, max_attempts, run_after, created_at, updated_at)
     SELECT kind, dedupe_key, payload, max_attempts, :now, :now, :now
     FROM fin WHERE state = 'dead' AND rerun
 )
-SELECT state FROM fin
+SELECT id, state FROM fin
 """)
 
 _RESET_STALLED = sa.text("""
@@ -121,7 +128,6 @@ WITH stalled AS (
 SELECT count(*) FROM fin
 """)
 
-# Giving a task back is not a failure: the attempt is not counted.
 _RELEASE = sa.text("""
 UPDATE tasks SET state = 'queued', attempts = attempts - 1, run_after = :now, rerun = false,
     locked_by = NULL, heartbeat_at = NULL, updated_at = :now
@@ -176,12 +182,8 @@ def claim(
     limit: int = 1,
 ) -> list[Task]:
     """Take up to `limit` due tasks, oldest first, skipping rows other workers are taking."""
-    params = {
-        "worker_id": worker_id,
-        "now": now,
-        "limit": limit,
-        "kinds": None if kinds is None else list(kinds),
-    }
+    kind_list = None if kinds is None else list(kinds)
+    params = {"worker_id": worker_id, "now": now, "limit": limit, "kinds": kind_list}
     rows = conn.execute(_CLAIM, params).mappings().all()
     return sorted((_task(row) for row in rows), key=lambda t: (t.run_after, t.id))
 
@@ -194,24 +196,30 @@ def complete(
     Returns None, changing nothing, when the lease was lost (the task was reset as stalled or
     released) so that a late worker cannot overwrite the next holder's state.
     """
-    state, run_after, error = TaskState.DONE.value, None, outcome.error
-    wake, uncount = outcome.kind in (OutcomeKind.DONE, OutcomeKind.REQUEUE_AFTER), 0
-    if outcome.kind is OutcomeKind.REQUEUE_AFTER:
-        state, uncount = TaskState.QUEUED.value, 1
-        run_after = now + timedelta(seconds=max(outcome.delay_s, 0.0))
-    elif outcome.kind is OutcomeKind.RETRY and task.attempts >= task.max_attempts:
-        state = TaskState.DEAD.value
-        error = f"{outcome.error} (gave up after {task.attempts} attempts)"
-    elif outcome.kind is OutcomeKind.RETRY:
-        delay = outcome.delay_s if outcome.delay_s >= 0 else backoff.delay_s(task.attempts)
-        state, run_after = TaskState.QUEUED.value, now + timedelta(seconds=delay)
-    elif outcome.kind is OutcomeKind.DEAD:
-        state = TaskState.DEAD.value
-    lease = {"id": task.id, "worker_id": task.locked_by, "attempts": task.attempts, "now": now}
-    change: dict[str, object] = {"state": state, "run_after": run_after, "error": error}
-    change |= {"wake": wake, "uncount": uncount}
-    state_now = conn.execute(_COMPLETE, lease | change).scalar_one_or_none()
-    return None if state_now is None else TaskState(state_now)
+    return complete_many(conn, [(task, outcome)], now=now, backoff=backoff)[0]
+
+
+def complete_many(
+    conn: Connection,
+    finished: Sequence[tuple[Task, Outcome]],
+    *,
+    now: datetime,
+    backoff: Backoff,
+) -> list[TaskState | None]:
+    """`complete` for several claimed tasks in one statement; states in the same order."""
+    if not finished:
+        return []
+    changes = [transition(task, outcome, now=now, backoff=backoff) for task, outcome in finished]
+    held = [task for task, _ in finished]
+    params: dict[str, object] = {"ids": [t.id for t in held], "now": now}
+    params |= {"holders": [t.locked_by for t in held], "attempts": [t.attempts for t in held]}
+    params |= {"states": [c.state.value for c in changes], "wakes": [c.wake for c in changes]}
+    params["run_afters"] = [c.run_after for c in changes]
+    params["uncounts"] = [c.uncount for c in changes]
+    # PostgreSQL text cannot hold NUL, and one bad message must not sink the whole batch.
+    params["errors"] = [None if c.error is None else c.error.replace("\x00", "") for c in changes]
+    states = {row.id: TaskState(row.state) for row in conn.execute(_COMPLETE, params)}
+    return [states.get(task.id) for task in held]
 
 
 def release(conn: Connection, task: Task, *, now: datetime) -> bool:
@@ -264,14 +272,6 @@ def list_tasks(conn: Connection, task_filter: TaskFilter) -> list[Task]:
     if task_filter.after_id is not None:
         query = query.where(tasks.c.id > task_filter.after_id)
     return [_task(row) for row in conn.execute(query).mappings()]
-
-
-def count_by_state(conn: Connection) -> dict[tuple[str, TaskState], int]:
-    """Task counts per (kind, state), for queue-depth metrics."""
-    query = sa.select(tasks.c.kind, tasks.c.state, sa.func.count()).group_by(
-        tasks.c.kind, tasks.c.state
-    )
-    return {(kind, TaskState(state)): n for kind, state, n in conn.execute(query)}
 
 
 def retry_dead(conn: Connection, task_id: TaskId, *, now: datetime) -> TaskId:

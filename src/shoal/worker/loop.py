@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import random
 import socket
 import threading
@@ -15,12 +16,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from shoal.config import Settings
 from shoal.domain.backoff import Backoff
 from shoal.domain.clock import Clock
-from shoal.domain.tasks import Outcome, OutcomeKind, Task, TaskState
+from shoal.domain.tasks import Task
 from shoal.store import Database
-from shoal.store.tasks import claim, complete, release
+from shoal.store.tasks import claim, complete_many, release
 from shoal.worker.leader import Leader, PeriodicDuty, stalled_task_reset
 from shoal.worker.leases import Leases
 from shoal.worker.metrics import PrometheusMetrics, WorkerMetrics
+from shoal.worker.outcomes import Finished, Outbox
 from shoal.worker.registry import HandlerContext, HandlerRegistry, run_handler
 from shoal.worker.wakeup import listen_for_tasks
 
@@ -32,7 +34,6 @@ log = structlog.get_logger("shoal.worker")
 # the pod is killed.
 DEFAULT_GRACE_S = 25.0
 _STOP_CHECK_S = 0.1
-_CLAIM_COALESCE_S = 0.01
 
 
 def default_worker_id() -> str:
@@ -80,9 +81,12 @@ class Worker:
         self._grace_s = grace_s
         self._listen = listen
         self._leases = Leases()
+        self._outbox = Outbox(self._leases, clock, self._metrics)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._crash: BaseException | None = None
+        # Claimed tasks for the handler threads; None tells one of them to exit.
+        self._runnable: queue.SimpleQueue[tuple[Task, float] | None] = queue.SimpleQueue()
         self._context = HandlerContext(db, clock, self.worker_id, self._stopping)
 
     def run(self, stop: threading.Event) -> None:
@@ -92,7 +96,7 @@ class Worker:
         log.info("worker_started", worker_id=self.worker_id, concurrency=self._concurrency)
         crashed = False
         try:
-            self._claim_until(stop)
+            self._work_until(stop)
         except BaseException:
             crashed = True
             raise
@@ -103,6 +107,8 @@ class Worker:
                     self._finish_or_release()
             finally:
                 halt.set()
+                for _ in range(self._concurrency):
+                    self._runnable.put(None)
                 for helper in helpers:
                     helper.join(timeout=5.0)
                 log.info("worker_stopped", worker_id=self.worker_id, crashed=crashed)
@@ -128,25 +134,26 @@ class Worker:
             threading.Thread(target=target, name=f"shoal-{name}", daemon=True)
             for name, target in targets
         ]
-        for thread in threads:
+        # Handler threads live as long as the worker (starting a thread per task costs more
+        # than a short handler does). They are not joined: one may be stuck in a handler whose
+        # task was released, and it exits once that handler returns.
+        handlers = [
+            threading.Thread(target=self._serve_handlers, name=f"shoal-handler-{n}", daemon=True)
+            for n in range(self._concurrency)
+        ]
+        for thread in threads + handlers:
             thread.start()
         return threads
 
-    def _claim_until(self, stop: threading.Event) -> None:
+    def _work_until(self, stop: threading.Event) -> None:
         while not stop.is_set():
             if self._crash is not None:
                 raise self._crash
             self._wake.clear()
-            free = self._concurrency - len(self._leases)
-            if 0 < free < self._concurrency // 2:
-                # Most slots are busy: let a few more tasks finish so that one claim
-                # transaction fills several slots instead of one each.
-                stop.wait(_CLAIM_COALESCE_S)
-                free = self._concurrency - len(self._leases)
-            claimed = self._claim(free) if free > 0 else 0
+            limit, claimed = self._round_trip(claim_tasks=True)
             # Wait when every slot is busy (a finishing task wakes us) or the queue ran dry
             # (an enqueue notification or the poll interval wakes us).
-            if free == 0 or claimed < free:
+            if limit == 0 or claimed < limit:
                 self._idle(stop, self._settings.task_poll_s)
 
     def _idle(self, stop: threading.Event, seconds: float) -> None:
@@ -159,68 +166,61 @@ class Worker:
             # `stop` belongs to the caller and cannot wake us, so look at it this often.
             self._wake.wait(min(remaining, _STOP_CHECK_S))
 
-    def _claim(self, limit: int) -> int:
+    def _round_trip(self, *, claim_tasks: bool) -> tuple[int, int]:
+        """One transaction: record the outcomes that arrived, then fill the free slots.
+
+        Returns how many tasks it asked for and how many it got.
+        """
+        finished = self._outbox.take()
+        limit = self._concurrency - len(self._leases) + len(finished) if claim_tasks else 0
+        if not finished and limit == 0:
+            return 0, 0
         started = self._clock.monotonic()
         try:
             with self._db.transaction() as conn:
-                tasks = claim(
-                    conn,
-                    worker_id=self.worker_id,
-                    now=self._clock.now(),
-                    kinds=self._kinds,
-                    limit=limit,
-                )
+                now = self._clock.now()
+                done = [(item.task, item.outcome) for item in finished]
+                states = complete_many(conn, done, now=now, backoff=self._backoff)
+                tasks = []
+                if limit:
+                    tasks = claim(
+                        conn, worker_id=self.worker_id, now=now, kinds=self._kinds, limit=limit
+                    )
         except SQLAlchemyError:
-            log.warning("task_claim_failed", exc_info=True)
-            return 0
-        self._metrics.claimed(self._clock.monotonic() - started, len(tasks))
+            log.warning("task_round_trip_failed", exc_info=True)
+            self._outbox.record_each(self._db, finished, self._backoff)
+            return limit, 0
+        if limit:
+            self._metrics.claimed(self._clock.monotonic() - started, len(tasks))
+        self._outbox.settle(finished, states)
         for task in tasks:
             self._leases.add(task)
-            threading.Thread(
-                target=self._execute,
-                args=(task, started),
-                name=f"shoal-task-{task.id}",
-                daemon=True,
-            ).start()
-        return len(tasks)
+            self._runnable.put((task, started))
+        return limit, len(tasks)
 
-    def _execute(self, task: Task, claimed_at: float) -> None:
-        try:
-            with structlog.contextvars.bound_contextvars(task_id=task.id, task_kind=task.kind):
-                outcome = run_handler(self._registry, task, self._context)
-                label = self._record(task, outcome)
-            self._metrics.finished(task.kind, label, self._clock.monotonic() - claimed_at)
-        except BaseException as exc:
-            # Exceptions became outcomes above; this is the thread being torn down.
-            self._crash = exc
-        finally:
-            self._leases.drop(task.id)
+    def _serve_handlers(self) -> None:
+        while (item := self._runnable.get()) is not None:
+            task, claimed_at = item
+            try:
+                with structlog.contextvars.bound_contextvars(task_id=task.id, task_kind=task.kind):
+                    outcome = run_handler(self._registry, task, self._context)
+            except BaseException as exc:
+                # Exceptions became outcomes in run_handler; this is the thread being torn down.
+                self._crash = exc
+                self._leases.drop(task.id)
+                self._wake.set()
+                return
+            self._outbox.put(Finished(task, outcome, claimed_at))
             self._wake.set()
-
-    def _record(self, task: Task, outcome: Outcome) -> str:
-        """Store the outcome; returns the metrics label for it."""
-        try:
-            with self._db.transaction() as conn:
-                state = complete(conn, task, outcome, now=self._clock.now(), backoff=self._backoff)
-        except SQLAlchemyError:
-            log.exception("task_outcome_unrecorded", outcome=outcome.kind.value)
-            return "unrecorded"  # the stalled-task reset will hand the task out again
-        if state is None:
-            log.warning("task_lease_lost", outcome=outcome.kind.value)
-            return "lease_lost"
-        if state is TaskState.DEAD:
-            log.error("task_dead", error=outcome.error, attempts=task.attempts)
-            return TaskState.DEAD.value
-        if outcome.kind is OutcomeKind.RETRY:
-            log.warning("task_retry", error=outcome.error, attempts=task.attempts)
-        return outcome.kind.value
 
     def _finish_or_release(self) -> None:
         deadline = self._clock.monotonic() + self._grace_s
         while len(self._leases) and self._clock.monotonic() < deadline:
             self._wake.clear()
+            self._round_trip(claim_tasks=False)
             if len(self._leases):
                 self._wake.wait(min(_STOP_CHECK_S, max(deadline - self._clock.monotonic(), 0.0)))
+        self._round_trip(claim_tasks=False)  # outcomes that came in at the last moment
         for task in self._leases.tasks():
             try:
                 with self._db.transaction() as conn:

@@ -1,0 +1,157 @@
+"""``shoal sim``: run the GitHub simulator from the command line.
+
+``serve`` seeds the world, then prints what a client needs (URLs, App id and key path,
+installation ids, a user token, the admin API); with ``-o json`` that is one JSON object
+on the first line of stdout, and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from shoal.sim.config import Mode, RateLimitConfig, SimConfig
+from shoal.sim.seed import SeedResult, apply_seed, load_seed_file
+from shoal.sim.server import create_app
+from shoal.sim.simulator import Simulator
+
+sim_app = typer.Typer(help="The bundled GitHub simulator.", no_args_is_help=True)
+log = logging.getLogger("shoal.sim")
+
+
+def _loopback(host: str) -> str:
+    address = socket.gethostbyname(host)
+    if not ipaddress.ip_address(address).is_loopback:
+        raise typer.BadParameter("the simulator only binds loopback addresses", param_hint="--host")
+    return address
+
+
+def _write_keys(sim: Simulator, result: SeedResult) -> dict[str, str]:
+    keys_dir = sim.config.data_dir / "keys"
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for app in result.apps:
+        path = keys_dir / f"{app['slug']}.pem"
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(app["private_key_pem"])
+        paths[app["slug"]] = str(path)
+    return paths
+
+
+def connection_info(sim: Simulator, base: str, result: SeedResult) -> dict[str, Any]:
+    keys = _write_keys(sim, result)
+    apps = [
+        {
+            "id": a["id"],
+            "slug": a["slug"],
+            "client_id": a["client_id"],
+            "private_key_path": keys[a["slug"]],
+            "webhook_secret": a["webhook_secret"],
+            "installations": a["installations"],
+            "permissions": a["permissions"],
+        }
+        for a in result.apps
+    ]
+    first: dict[str, Any] = apps[0] if apps else {}
+    token = result.tokens[0] if result.tokens else {}
+    ghes = sim.config.ghes
+    return {
+        "mode": sim.config.mode.value,
+        "rest_url": f"{base}/api/v3" if ghes else base,
+        "graphql_url": f"{base}/api/graphql" if ghes else f"{base}/graphql",
+        "git_url": base,
+        "web_url": base,
+        "app_id": first.get("id"),
+        "client_id": first.get("client_id"),
+        "private_key_path": first.get("private_key_path"),
+        "webhook_secret": first.get("webhook_secret"),
+        "installations": first.get("installations", {}),
+        "apps": apps,
+        "user": {"login": token.get("user"), "token": token.get("token")},
+        "admin_url": f"{base}/_sim",
+        "admin_token": sim.config.admin_token,
+        "data_dir": str(sim.config.data_dir),
+        "repos": result.repos,
+        "seed_seconds": round(result.seconds, 3),
+    }
+
+
+@sim_app.command()
+def serve(
+    seed: Annotated[Path | None, typer.Option(help="Seed YAML describing the world.")] = None,
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8787,
+    host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
+    ghes: Annotated[bool, typer.Option(help="Behave like GitHub Enterprise Server.")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Where git data and keys go.")] = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="text or json")] = "text",
+    admin_token: Annotated[str, typer.Option(help="Admin API token (random if empty).")] = "",
+    random_seed: Annotated[int, typer.Option("--random-seed", help="Seed for ids.")] = 0,
+) -> None:
+    """Serve a simulated GitHub on 127.0.0.1 until interrupted."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    address = _loopback(host)
+    mode = Mode.GHES if ghes else Mode.DOTCOM
+    directory = data_dir or Path(tempfile.mkdtemp(prefix="shoal-sim-"))
+    config = SimConfig(
+        directory.resolve(),
+        mode=mode,
+        seed=random_seed,
+        admin_token=admin_token,
+        rate_limits=RateLimitConfig.for_mode(mode),
+    )
+    sim = Simulator(config)
+    document = load_seed_file(seed) if seed else None
+    if document is not None and document.seed is not None:
+        config.seed = document.seed
+    result = apply_seed(sim, document) if document else SeedResult()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, port))
+    # Listen before announcing the URL, so a script can connect the moment it reads it.
+    sock.listen(2048)
+    bound = sock.getsockname()
+    info = connection_info(sim, f"http://{bound[0]}:{bound[1]}", result)
+    sim.webhooks.serve(f"http://{bound[0]}:{bound[1]}")
+    if output == "json":
+        sys.stdout.write(json.dumps(info) + "\n")
+    else:
+        for key, value in info.items():
+            shown = json.dumps(value) if isinstance(value, dict | list) else value
+            sys.stdout.write(f"{key}: {shown}\n")
+    sys.stdout.flush()
+    log.info(
+        "seeded %d repositories in %.2fs; serving on %s",
+        result.repos,
+        result.seconds,
+        info["web_url"],
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(sim), log_level="warning", lifespan="on", access_log=False, backlog=2048
+        )
+    )
+    server.run(sockets=[sock])
+
+
+@sim_app.command()
+def version() -> None:
+    """Print the simulated GitHub API version."""
+    sys.stdout.write("2022-11-28\n")
+
+
+def main() -> None:
+    sim_app()
+
+
+if __name__ == "__main__":
+    main()
