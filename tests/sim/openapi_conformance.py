@@ -43,9 +43,26 @@ def install_schemas() -> Path:
     return PACKAGE
 
 
+def _allow_null_in_nullable_enums(node: Any) -> None:
+    """OpenAPI 3.0.3 says `nullable: true` admits null even where an `enum` omits it; the
+    validator reads the enum literally. GitHub sends e.g. `conclusion: null` for a running
+    check run, so spell the null out in such enums."""
+    if isinstance(node, dict):
+        enum = node.get("enum")
+        if node.get("nullable") is True and isinstance(enum, list) and None not in enum:
+            enum.append(None)
+        for value in node.values():
+            _allow_null_in_nullable_enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            _allow_null_in_nullable_enums(value)
+
+
 @cache
 def load_spec(name: str) -> dict[str, Any]:
-    return dict(json.loads((PACKAGE / f"{name}.json").read_text()))
+    spec = dict(json.loads((PACKAGE / f"{name}.json").read_text()))
+    _allow_null_in_nullable_enums(spec)
+    return spec
 
 
 @dataclass
