@@ -1,12 +1,14 @@
-"""Backoff: the exponential ceiling, its cap, and full jitter below it."""
+"""Retry policy: the exponential ceiling, its cap, full jitter, and what outcomes do."""
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shoal.domain.backoff import Backoff
+from shoal.domain.backoff import Backoff, Transition, transition
+from shoal.domain.tasks import Outcome, Task, TaskId, TaskState
 
 
 class _FixedDraw(random.Random):
@@ -77,3 +79,76 @@ def test_jittered_delays_stay_within_bounds_and_spread_out() -> None:
 def test_rejects_non_positive_settings(base: float, cap: float) -> None:
     with pytest.raises(ValueError, match="positive"):
         Backoff(base, cap, random.Random(1))
+
+
+_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _claimed(attempts: int, max_attempts: int = 3) -> Task:
+    return Task(
+        id=TaskId(1),
+        kind="sync",
+        dedupe_key="sync:1",
+        payload={},
+        state=TaskState.RUNNING,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        run_after=_NOW,
+        locked_by="w1",
+        heartbeat_at=_NOW,
+        last_error=None,
+        created_at=_NOW,
+        finished_at=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("attempts", "outcome", "expected"),
+    [
+        (1, Outcome.done(), Transition(TaskState.DONE, wake=True)),
+        (
+            2,
+            Outcome.requeue_after(30),
+            Transition(TaskState.QUEUED, _NOW + timedelta(seconds=30), wake=True, uncount=1),
+        ),
+        (
+            1,
+            Outcome.retry("502"),
+            Transition(TaskState.QUEUED, _NOW + timedelta(seconds=1.0), error="502"),
+        ),
+        (
+            2,
+            Outcome.retry("502"),
+            Transition(TaskState.QUEUED, _NOW + timedelta(seconds=2.0), error="502"),
+        ),
+        (
+            1,
+            Outcome.retry("rate limited", delay_s=90),
+            Transition(TaskState.QUEUED, _NOW + timedelta(seconds=90), error="rate limited"),
+        ),
+        (
+            3,
+            Outcome.retry("502"),
+            Transition(TaskState.DEAD, error="502 (gave up after 3 attempts)"),
+        ),
+        (1, Outcome.dead("archived"), Transition(TaskState.DEAD, error="archived")),
+    ],
+    ids=[
+        "done-lets-a-pending-rerun-happen",
+        "requeue-after-gives-the-attempt-back",
+        "first-retry-backs-off-base",
+        "second-retry-doubles",
+        "retry-with-its-own-delay",
+        "retry-out-of-attempts-is-dead",
+        "dead-is-dead",
+    ],
+)
+def test_transition(attempts: int, outcome: Outcome, expected: Transition) -> None:
+    backoff = Backoff(1.0, 60.0, _FixedDraw(0.999999999))
+    got = transition(_claimed(attempts), outcome, now=_NOW, backoff=backoff)
+    assert got.state is expected.state
+    assert (got.error, got.wake, got.uncount) == (expected.error, expected.wake, expected.uncount)
+    if expected.run_after is None:
+        assert got.run_after is None
+    else:
+        assert got.run_after == pytest.approx(expected.run_after, abs=timedelta(milliseconds=1))

@@ -10,7 +10,7 @@ from shoal.domain.backoff import Backoff
 from shoal.domain.clock import FrozenClock
 from shoal.domain.tasks import Outcome, Task, TaskState
 from shoal.store import Database
-from shoal.store.tasks import claim, complete
+from shoal.store.tasks import claim, complete, complete_many, release
 from tests.queue.conftest import MAX_ATTEMPTS, fetch, put, scalar
 
 
@@ -136,3 +136,39 @@ def test_pending_rerun_with_other_outcomes(
     else:
         assert 0 <= delay <= backoff.ceiling_s(1)
     assert scalar(db, "SELECT rerun FROM tasks WHERE id = :id", id=task_id) is False
+
+
+def test_complete_many_records_a_batch_and_reports_each_state_in_order(
+    db: Database, clock: FrozenClock, backoff: Backoff
+) -> None:
+    ids = [put(db, "sync", f"k{n}", now=clock.now()) for n in range(4)]
+    with db.transaction() as conn:
+        claimed = claim(conn, worker_id="w1", now=clock.now(), limit=4)
+    lost = claimed[3]
+    with db.transaction() as conn:
+        assert release(conn, lost, now=clock.now())
+    outcomes = [Outcome.done(), Outcome.retry("502"), Outcome.dead("gone"), Outcome.done()]
+
+    with db.transaction() as conn:
+        states = complete_many(
+            conn, list(zip(claimed, outcomes, strict=True)), now=clock.now(), backoff=backoff
+        )
+
+    assert states == [TaskState.DONE, TaskState.QUEUED, TaskState.DEAD, None]
+    assert [fetch(db, task_id).state for task_id in ids] == [
+        TaskState.DONE,
+        TaskState.QUEUED,
+        TaskState.DEAD,
+        TaskState.QUEUED,
+    ]
+    with db.transaction() as conn:
+        assert complete_many(conn, [], now=clock.now(), backoff=backoff) == []
+
+
+def test_an_error_message_with_a_nul_byte_is_stored(
+    db: Database, clock: FrozenClock, backoff: Backoff
+) -> None:
+    task_id = put(db, "sync", "a", now=clock.now())
+    task = _claim_one(db, clock)
+    _finish(db, clock, backoff, task, Outcome.dead("bad\x00bytes"))
+    assert fetch(db, task_id).last_error == "badbytes"

@@ -73,10 +73,9 @@ FROM picked WHERE t.id = picked.id
 RETURNING t.*
 """)
 
-# One statement records many outcomes (a worker flushes what finished since its last round
-# trip). SET expressions read rows as they were, so `t.rerun` is the value before the update;
-# `o.wake` says whether a re-run asked for meanwhile should follow this outcome. A task that
-# ends dead while a re-run was asked for gets a fresh row (the dead one records the failure).
+# One statement records many outcomes. SET reads rows as they were (`t.rerun` is the old value);
+# `o.wake` says whether a re-run asked for meanwhile follows this outcome. A task ending dead
+# with a re-run pending gets a fresh row (the dead one stays as the record of the failure).
 _COMPLETE = sa.text("""
 WITH o AS (
     SELECT * FROM unnest(
@@ -96,8 +95,9 @@ WITH o AS (
         finished_at = CASE WHEN o.state = 'queued' OR (t.rerun AND o.wake) THEN NULL ELSE :now END,
         locked_by = NULL, heartbeat_at = NULL, updated_at = :now
     FROM o
-    WHERE t.id = o.id AND t.state = 'running' AND t.locked_by = o.holder
-        AND t.attempts = o.attempts
+    -- The redundant ANY keeps primary-key lookups even when the statistics are stale.
+    WHERE t.id = ANY(CAST(:ids AS bigint[])) AND t.id = o.id AND t.state = 'running'
+        AND t.locked_by = o.holder AND t.attempts = o.attempts
     RETURNING t.id, t.kind, t.dedupe_key, t.payload, t.max_attempts, t.state, t.rerun
 ), again AS (
     INSERT INTO tasks (kind, dedupe_key, payload, max_attempts, run_after, created_at, updated_at)

@@ -1,9 +1,10 @@
 """The worker: claims tasks from the PostgreSQL queue and runs their handlers.
 
-It owns the claim loop and its concurrency, the leases of running tasks (heartbeats), wake-ups
-on new tasks (LISTEN/NOTIFY), the leader's periodic duties (the stalled-task reset), graceful
-shutdown, and the worker's metrics. Handlers are registered by task kind; they are
-level-triggered and return an `Outcome` (`done`, `requeue_after`, `retry`, `dead`).
+It owns the claim loop and its handler threads, the batching of outcomes into the loop's
+transactions, the leases of running tasks (heartbeats), wake-ups on new tasks (LISTEN/NOTIFY),
+the leader's periodic duties (the stalled-task reset), graceful shutdown, and the worker's
+metrics. Handlers are registered by task kind; they are level-triggered and return an
+`Outcome` (`done`, `requeue_after`, `retry`, `dead`).
 """
 
 from shoal.worker.entrypoint import run_worker

@@ -1,4 +1,4 @@
-"""The claim loop: keep up to `concurrency` tasks running, each in a thread of its own."""
+"""The claim loop: keep up to `concurrency` tasks running in a pool of handler threads."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def default_worker_id() -> str:
 
 class Worker:
     """Claims due tasks and runs their handlers until told to stop.
+
+    Handlers run in `concurrency` threads. The loop's one transaction per round trip records
+    every outcome that arrived since the last one and claims tasks for the free slots, so a
+    busy worker pays one commit for many tasks.
 
     On stop it claims nothing more, lets running handlers finish within `grace_s`, and gives
     back (releases) the tasks that did not. If a handler thread dies without an outcome (a
