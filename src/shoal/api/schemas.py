@@ -7,9 +7,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoal.domain.audit import AuditEvent
-from shoal.domain.campaigns import Campaign, SpecVersion
-
 __all__ = [
     "ApplyOut",
     "AuditEventOut",
@@ -26,7 +23,8 @@ MAX_SPEC_BYTES = 1024 * 1024
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # `from_attributes`: bodies are read straight off the domain's frozen dataclasses.
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class CampaignIn(BaseModel):
@@ -51,34 +49,12 @@ class CampaignOut(_Out):
     latest_version: int | None
     latest_spec_hash: str | None
 
-    @classmethod
-    def of(cls, c: Campaign) -> CampaignOut:
-        return cls(
-            id=c.id,
-            name=c.name,
-            description=c.description,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-            created_by=c.created_by,
-            latest_version=c.latest_version,
-            latest_spec_hash=c.latest_spec_hash,
-        )
-
 
 class SpecVersionSummaryOut(_Out):
     version: int
     spec_hash: str
     created_at: datetime
     created_by: str
-
-    @classmethod
-    def of(cls, v: SpecVersion) -> SpecVersionSummaryOut:
-        return cls(
-            version=v.version,
-            spec_hash=v.spec_hash,
-            created_at=v.created_at,
-            created_by=v.created_by,
-        )
 
 
 class SpecVersionOut(SpecVersionSummaryOut):
@@ -121,20 +97,3 @@ class AuditEventOut(_Out):
     request_id: str | None
     details: dict[str, Any]
     hash: str
-
-    @classmethod
-    def of(cls, e: AuditEvent) -> AuditEventOut:
-        return cls(
-            id=e.id,
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            outcome=e.outcome,
-            campaign_id=e.campaign_id,
-            spec_version=e.spec_version,
-            target=e.target,
-            repo=e.repo,
-            request_id=e.request_id,
-            details=e.details,
-            hash=e.hash,
-        )

@@ -40,6 +40,20 @@ class AuditEvent:
     prev_hash: str
     hash: str
 
+    def content(self) -> NewAuditEvent:
+        """What was recorded, without the stored id, time and chain: what `hash` covers."""
+        return NewAuditEvent(
+            actor=self.actor,
+            action=self.action,
+            outcome=self.outcome,
+            campaign_id=self.campaign_id,
+            spec_version=self.spec_version,
+            target=self.target,
+            repo=self.repo,
+            request_id=self.request_id,
+            details=self.details,
+        )
+
 
 GENESIS_HASH = "0" * 64
 

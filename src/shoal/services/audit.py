@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from shoal.domain.audit import GENESIS_HASH, AuditEvent, NewAuditEvent, chain_hash
+from shoal.domain.audit import GENESIS_HASH, AuditEvent, chain_hash
 from shoal.services.context import AppContext
 from shoal.store import audit as audit_store
 from shoal.store.audit import AuditFilter
@@ -35,21 +35,7 @@ def verify_chain(ctx: AppContext) -> ChainCheck:
     prev = GENESIS_HASH
     checked = 0
     for event in export_events(ctx, AuditFilter()):
-        expected = chain_hash(
-            prev,
-            event.at,
-            NewAuditEvent(
-                actor=event.actor,
-                action=event.action,
-                outcome=event.outcome,
-                campaign_id=event.campaign_id,
-                spec_version=event.spec_version,
-                target=event.target,
-                repo=event.repo,
-                request_id=event.request_id,
-                details=event.details,
-            ),
-        )
+        expected = chain_hash(prev, event.at, event.content())
         if event.prev_hash != prev or event.hash != expected:
             return ChainCheck(False, checked, event.id)
         prev = event.hash

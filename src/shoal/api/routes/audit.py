@@ -45,7 +45,7 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventOut]:
     flt = _filter(ctx, campaign, actor, action, after, limit)
-    return [AuditEventOut.of(e) for e in audit.list_events(ctx, flt)]
+    return [AuditEventOut.model_validate(e) for e in audit.list_events(ctx, flt)]
 
 
 @router.get("/audit/export", summary="Export audit events as JSON lines")
@@ -59,7 +59,7 @@ def export_audit(
 
     def lines() -> Iterator[str]:
         for event in audit.export_events(ctx, flt):
-            yield json.dumps(AuditEventOut.of(event).model_dump(mode="json")) + "\n"
+            yield json.dumps(AuditEventOut.model_validate(event).model_dump(mode="json")) + "\n"
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 

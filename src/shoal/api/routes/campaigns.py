@@ -36,7 +36,7 @@ def list_campaigns(
     after: Annotated[int | None, Query(description="Page after this campaign id")] = None,
 ) -> list[CampaignOut]:
     found = campaigns.list_campaigns(ctx, name_prefix=prefix, limit=limit, after_id=after)
-    return [CampaignOut.of(c) for c in found]
+    return [CampaignOut.model_validate(c) for c in found]
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201, summary="Create a campaign")
@@ -44,7 +44,7 @@ def create_campaign(ctx: Ctx, principal: Operator, body: CampaignIn) -> Campaign
     created = campaigns.create_campaign(
         ctx, name=body.name, description=body.description, principal=principal
     )
-    return CampaignOut.of(created)
+    return CampaignOut.model_validate(created)
 
 
 @router.post(
@@ -55,8 +55,8 @@ def create_campaign(ctx: Ctx, principal: Operator, body: CampaignIn) -> Campaign
 def apply_spec(ctx: Ctx, principal: Operator, body: SpecIn) -> ApplyOut:
     result = campaigns.apply_spec(ctx, body.spec, principal=principal)
     return ApplyOut(
-        campaign=CampaignOut.of(result.campaign),
-        spec_version=SpecVersionSummaryOut.of(result.spec_version),
+        campaign=CampaignOut.model_validate(result.campaign),
+        spec_version=SpecVersionSummaryOut.model_validate(result.spec_version),
         created_campaign=result.created_campaign,
         created_version=result.created_version,
     )
@@ -79,7 +79,7 @@ def validate_spec(_: Viewer, body: SpecIn) -> SpecValidationOut:
 
 @router.get("/campaigns/{campaign}", response_model=CampaignOut, summary="Get a campaign")
 def get_campaign(ctx: Ctx, _: Viewer, campaign: str) -> CampaignOut:
-    return CampaignOut.of(campaigns.get_campaign(ctx, campaign))
+    return CampaignOut.model_validate(campaigns.get_campaign(ctx, campaign))
 
 
 @router.get(
@@ -89,7 +89,7 @@ def get_campaign(ctx: Ctx, _: Viewer, campaign: str) -> CampaignOut:
 )
 def list_spec_versions(ctx: Ctx, _: Viewer, campaign: str) -> list[SpecVersionSummaryOut]:
     _campaign, versions = campaigns.list_spec_versions(ctx, campaign)
-    return [SpecVersionSummaryOut.of(v) for v in versions]
+    return [SpecVersionSummaryOut.model_validate(v) for v in versions]
 
 
 def _version_number(version: str) -> int | None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shoal.api.deps import Ctx, Operator, Viewer
 from shoal.api.paths import API_PREFIX
-from shoal.domain.tasks import Task, TaskState
+from shoal.domain.tasks import TaskState
 from shoal.services import tasks
 
 __all__ = ["router"]
@@ -19,7 +19,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
 
 
 class TaskOut(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True)
     id: int
     kind: str
     dedupe_key: str
@@ -33,24 +33,6 @@ class TaskOut(BaseModel):
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
-
-    @classmethod
-    def of(cls, t: Task) -> TaskOut:
-        return cls(
-            id=t.id,
-            kind=t.kind,
-            dedupe_key=t.dedupe_key,
-            payload=t.payload,
-            state=t.state,
-            attempts=t.attempts,
-            max_attempts=t.max_attempts,
-            run_after=t.run_after,
-            locked_by=t.locked_by,
-            heartbeat_at=t.heartbeat_at,
-            last_error=t.last_error,
-            created_at=t.created_at,
-            finished_at=t.finished_at,
-        )
 
 
 class RetryOut(BaseModel):
@@ -69,7 +51,7 @@ def list_tasks(
     found = tasks.list_tasks(
         ctx, states=tuple(state or ()), kinds=tuple(kind or ()), after_id=after, limit=limit
     )
-    return [TaskOut.of(t) for t in found]
+    return [TaskOut.model_validate(t) for t in found]
 
 
 @router.post(
