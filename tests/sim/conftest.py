@@ -17,6 +17,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from githubkit import AppInstallationAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
 
 from shoal.sim.client import SimClient
 from shoal.sim.clock import SimClock
@@ -261,6 +263,22 @@ def run_git(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPr
 def basic_header(token: str) -> str:
     raw = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     return f"http.extraHeader=Authorization: Basic {raw}"
+
+
+def githubkit_client(sim: RunningSim, org: str = "acme") -> GitHub[Any]:
+    """githubkit, unmodified, as the first App's installation on `org`."""
+    app = sim.app()
+    auth = AppInstallationAuthStrategy(
+        str(app["id"]), app["private_key_pem"], app["installations"][org]
+    )
+    # A private token cache: simulators seeded alike share app and installation ids.
+    return GitHub(
+        auth,
+        base_url=sim.rest_url,
+        http_cache=False,
+        auto_retry=False,
+        cache_strategy=MemCacheStrategy(),
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

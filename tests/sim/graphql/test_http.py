@@ -8,11 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from githubkit import AppInstallationAuthStrategy, GitHub
-from githubkit.cache import MemCacheStrategy
 from githubkit.exception import GraphQLFailed
 
-from tests.sim.conftest import RunningSim
+from tests.sim.conftest import RunningSim, githubkit_client
 
 WORLD: dict[str, Any] = {
     "orgs": [
@@ -46,25 +44,10 @@ query($q: String!, $after: String) {
 """
 
 
-def client(sim: RunningSim) -> GitHub[Any]:
-    app = sim.app()
-    auth = AppInstallationAuthStrategy(
-        str(app["id"]), app["private_key_pem"], app["installations"]["acme"]
-    )
-    # A private token cache: simulators seeded alike share app and installation ids.
-    return GitHub(
-        auth,
-        base_url=sim.rest_url,
-        http_cache=False,
-        auto_retry=False,
-        cache_strategy=MemCacheStrategy(),
-    )
-
-
 @pytest.mark.parametrize("ghes", [False, True], ids=["dotcom", "ghes"])
 def test_githubkit_graphql_discovery(make_sim: Callable[..., RunningSim], ghes: bool) -> None:
     sim = make_sim(WORLD, ghes=ghes)
-    with client(sim) as gh:
+    with githubkit_client(sim) as gh:
         data = gh.graphql(DISCOVERY, {"q": "org:acme archived:false"})
     search = data["search"]
     assert search["repositoryCount"] == 2
@@ -77,7 +60,7 @@ def test_githubkit_raises_graphql_failed_on_githubs_errors(
     make_sim: Callable[..., RunningSim],
 ) -> None:
     sim = make_sim(WORLD)
-    with client(sim) as gh, pytest.raises(GraphQLFailed) as failed:
+    with githubkit_client(sim) as gh, pytest.raises(GraphQLFailed) as failed:
         gh.graphql('{ organization(login: "acme") { repositories { nodes { name } } } }')
     errors = failed.value.response.errors
     assert errors is not None

@@ -5,29 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from github import Auth, Github
-from githubkit import AppInstallationAuthStrategy, GitHub
-from githubkit.cache import MemCacheStrategy
 
-from tests.sim.conftest import RunningSim
+from tests.sim.conftest import RunningSim, githubkit_client
 from tests.sim.pulls.conftest import ALICE, branch, git_push_branch, pull_world
-
-
-def githubkit_client(sim: RunningSim) -> GitHub[Any]:
-    app = sim.app()
-    auth = AppInstallationAuthStrategy(
-        str(app["id"]), app["private_key_pem"], app["installations"]["acme"]
-    )
-    return GitHub(
-        auth,
-        base_url=sim.rest_url,
-        http_cache=False,
-        auto_retry=False,
-        cache_strategy=MemCacheStrategy(),
-    )
 
 
 @pytest.mark.parametrize("ghes", [False, True], ids=["dotcom", "ghes"])
