@@ -125,3 +125,15 @@ def test_admin_create_token_and_db_upgrade(
     assert any(e["actor"] == "system:local-admin" for e in events)
     listed = shoal(env, "admin", "list-tokens", "-o", "json").stdout
     assert minted["token"] not in listed
+
+
+def test_apply_of_an_invalid_spec_lists_the_servers_problems(
+    api: RunningApi, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    shoal(cli_env, "login", "--url", api.url, "--token", api.tokens[Role.OPERATOR])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("timeout: 2m", "timeout: soon"))
+    result = shoal(cli_env, "apply", str(bad), check=False)
+    assert result.returncode == 1
+    assert "the campaign spec is invalid" in result.stderr
+    assert "steps[0].timeout: expected a duration like 5m, got 'soon' (line " in result.stderr

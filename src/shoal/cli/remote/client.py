@@ -8,6 +8,7 @@ import httpx
 
 from shoal.cli.output import fail
 from shoal.cli.remote.profile import Profile, load_profile
+from shoal.spec import SpecIssue
 
 __all__ = ["ApiClient", "client"]
 
@@ -59,10 +60,13 @@ def _raise_api_error(response: httpx.Response) -> None:
 
 
 def _render_problem(problem: dict[str, Any]) -> str:
-    text = f"{problem['path']}: {problem['message']}" if problem.get("path") else problem["message"]
-    if problem.get("line") is not None:
-        text += f" (line {problem['line']}, col {problem.get('column')})"
-    return text
+    # Spec issues and request problems share the shape; one renderer serves both.
+    return SpecIssue(
+        path=problem.get("path") or "",
+        message=problem["message"],
+        line=problem.get("line"),
+        column=problem.get("column"),
+    ).render()
 
 
 def client() -> ApiClient:
