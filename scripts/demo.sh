@@ -14,6 +14,7 @@ keep=false
 bash scripts/bootstrap.sh
 
 demo_dir="$PWD/var/demo"
+rm -rf "$demo_dir"   # every run tells the same story from an empty state
 mkdir -p "$demo_dir"
 export SHOAL_DATA_DIR="$demo_dir/data"
 export XDG_CONFIG_HOME="$demo_dir/config"   # the demo's CLI login stays out of yours
@@ -47,7 +48,7 @@ curl -fsS "$url/readyz"; echo
 
 step "minting an admin token (shoal admin create-token --role admin)"
 token=$(shoal admin create-token --role admin --name demo -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-shoal login --url "$url" --token "$token"
+SHOAL_TOKEN="$token" shoal login --url "$url"   # from the environment, not argv
 
 spec=examples/bump-checkout-v4.yaml
 step "validating $spec locally (shoal validate)"
