@@ -1,0 +1,61 @@
+"""Executions: the steps run for one Target in one Run, and what came out of them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["DiffFile", "ExecutionState", "FailureReason", "FileStatus"]
+
+
+class ExecutionState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    NO_CHANGE = "no_change"
+    PATCH = "patch"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in {ExecutionState.NO_CHANGE, ExecutionState.PATCH, ExecutionState.FAILED}
+
+
+class FailureReason(enum.StrEnum):
+    """Why an Execution failed: a stable code for filters, metrics and the UI."""
+
+    STEP_EXIT_CODE = "step_exit_code"
+    STEP_TIMEOUT = "step_timeout"
+    DIFF_TOO_LARGE = "diff_too_large"
+    BINARY_TOO_LARGE = "binary_too_large"
+    WORKSPACE_FETCH_FAILED = "workspace_fetch_failed"
+    REPO_NOT_FOUND = "repo_not_found"
+    REPO_EMPTY = "repo_empty"
+    CONDITION_INVALID = "condition_invalid"
+    SECRET_MISSING = "secret_missing"
+    SANDBOX_ERROR = "sandbox_error"
+    INTERNAL = "internal"
+
+
+class FileStatus(enum.StrEnum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    RENAMED = "renamed"
+    TYPE_CHANGED = "type_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class DiffFile:
+    """One file of a Patch. Paths that are not valid UTF-8 keep their bytes as `\\xNN` escapes.
+
+    `added`/`deleted` are line counts (0 for binary files); `size` is the file's size after
+    the change (before it, for a deleted file).
+    """
+
+    path: str
+    old_path: str | None
+    status: FileStatus
+    added: int
+    deleted: int
+    binary: bool
+    size: int
