@@ -114,6 +114,44 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="Idle workers look for new tasks this often."
     )
 
+    # --- selection and execution -------------------------------------------------------
+    selection_max_age_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="A source's repository list fetched by an earlier run within this many "
+        "seconds is reused instead of asking GitHub again (0: always fetch).",
+    )
+    executor: Literal["local"] = Field(
+        default="local",
+        description="Where steps run: `local` (bubblewrap sandbox on the worker's machine).",
+    )
+    execution_parallelism: int = Field(
+        default=4, ge=1, le=256, description="Executions one worker runs at the same time."
+    )
+    secrets_dir: Path | None = Field(
+        default=None,
+        description="Directory with one file per step secret, named by the secret (a mounted "
+        "Kubernetes Secret). Default: <data_dir>/secrets.",
+    )
+    max_patch_bytes: int = Field(
+        default=10 << 20, ge=1024, description="A larger patch fails with `diff_too_large`."
+    )
+    max_binary_file_bytes: int = Field(
+        default=5 << 20,
+        ge=0,
+        description="A changed binary file larger than this fails with `binary_too_large`.",
+    )
+    max_step_output_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Output kept per step (head and tail); the rest is counted and dropped.",
+    )
+    max_workspace_bytes: int = Field(
+        default=512 << 20,
+        ge=1024,
+        description="Largest repository tarball fetched for a workspace.",
+    )
+
     # --- publishing --------------------------------------------------------------------
     max_prs_per_day_per_org: int = Field(
         default=150, ge=1, description="Default publish budget: new PRs per org per day."
@@ -144,6 +182,10 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @property
+    def step_secrets_dir(self) -> Path:
+        return self.secrets_dir or self.data_dir / "secrets"
 
     @property
     def api_url(self) -> str:

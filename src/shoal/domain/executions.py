@@ -31,7 +31,7 @@ class FailureReason(enum.StrEnum):
     REPO_NOT_FOUND = "repo_not_found"
     REPO_EMPTY = "repo_empty"
     CONDITION_INVALID = "condition_invalid"
-    SECRET_MISSING = "secret_missing"
+    SECRET_MISSING = "secret_missing"  # noqa: S105 (a reason code, not a password)
     SANDBOX_ERROR = "sandbox_error"
     INTERNAL = "internal"
 

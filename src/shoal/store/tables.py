@@ -6,7 +6,19 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["api_tokens", "audit_events", "campaigns", "metadata", "spec_versions", "tasks"]
+__all__ = [
+    "api_tokens",
+    "audit_events",
+    "campaigns",
+    "diff_files",
+    "executions",
+    "metadata",
+    "run_sources",
+    "runs",
+    "spec_versions",
+    "targets",
+    "tasks",
+]
 
 metadata = sa.MetaData()
 
@@ -92,4 +104,93 @@ api_tokens = sa.Table(
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("last_used_at", sa.DateTime(timezone=True)),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+_ts = sa.DateTime(timezone=True)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("campaign_id", sa.BigInteger, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("spec_version_id", sa.BigInteger, sa.ForeignKey("spec_versions.id"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("created_at", _ts, nullable=False, server_default=_now),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("selection_done_at", _ts),
+    sa.Column("selection_error", sa.Text),
+    sa.Column("github_requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("graphql_points", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancelled_at", _ts),
+)
+
+run_sources = sa.Table(
+    "run_sources",
+    metadata,
+    sa.Column("run_id", sa.BigInteger, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("source_index", sa.Integer, primary_key=True),
+    sa.Column("source_key", sa.String(64), nullable=False),
+    sa.Column("fetched_at", _ts, nullable=False),
+    sa.Column("result", JSONB, nullable=False),
+    sa.Column("github_requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("graphql_points", sa.Integer, nullable=False, server_default="0"),
+)
+
+targets = sa.Table(
+    "targets",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("run_id", sa.BigInteger, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("repo", sa.Text, nullable=False),
+    sa.Column("repo_github_id", sa.BigInteger),
+    sa.Column("installation_id", sa.BigInteger),
+    sa.Column("included", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("base_branch", sa.Text),
+    sa.Column("base_sha", sa.Text),
+    sa.Column("meta", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+)
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("run_id", sa.BigInteger, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("target_id", sa.BigInteger, sa.ForeignKey("targets.id"), nullable=False, unique=True),
+    sa.Column("repo", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False, server_default="queued"),
+    sa.Column("reason", sa.Text),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("patch_key", sa.Text),
+    sa.Column("patch_sha256", sa.String(64)),
+    sa.Column("patch_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("files_changed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines_added", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lines_deleted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("log_key", sa.Text),
+    sa.Column("log_tail", sa.Text, nullable=False, server_default=""),
+    sa.Column("steps", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("started_at", _ts),
+    sa.Column("finished_at", _ts),
+    sa.Column("updated_at", _ts, nullable=False, server_default=_now),
+)
+
+diff_files = sa.Table(
+    "diff_files",
+    metadata,
+    sa.Column(
+        "execution_id",
+        sa.BigInteger,
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("ordinal", sa.Integer, primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("old_path", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("added", sa.Integer, nullable=False),
+    sa.Column("deleted", sa.Integer, nullable=False),
+    sa.Column("binary", sa.Boolean, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
 )

@@ -1,0 +1,232 @@
+"""Runs as users drive them: start a preview, watch it, read targets and executions, retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from shoal.domain.audit import NewAuditEvent
+from shoal.domain.auth import Principal
+from shoal.domain.errors import InvalidInputError, NotFoundError
+from shoal.domain.executions import ExecutionState
+from shoal.domain.runs import Execution, ExecutionId, Run, RunId, RunKind, RunProgress, Target
+from shoal.domain.tasks import NewTask
+from shoal.services.context import AppContext
+from shoal.store import audit as audit_store
+from shoal.store import campaigns as campaign_store
+from shoal.store import executions as execution_store
+from shoal.store import runs as run_store
+from shoal.store import targets as target_store
+from shoal.store import tasks as task_store
+
+__all__ = [
+    "EXECUTE_TASK",
+    "SELECT_TASK",
+    "RunView",
+    "execution_task",
+    "get_execution",
+    "get_run",
+    "list_executions",
+    "list_runs",
+    "list_targets",
+    "retry_execution",
+    "select_task",
+    "start_run",
+]
+
+log = structlog.get_logger("shoal.runs")
+
+SELECT_TASK = "run.select"
+EXECUTE_TASK = "execution.run"
+
+
+def select_task(run_id: RunId) -> NewTask:
+    return NewTask(kind=SELECT_TASK, dedupe_key=f"run:{run_id}:select", payload={"run_id": run_id})
+
+
+def execution_task(execution_id: ExecutionId) -> NewTask:
+    return NewTask(
+        kind=EXECUTE_TASK,
+        dedupe_key=f"execution:{execution_id}",
+        payload={"execution_id": execution_id},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    run: Run
+    progress: RunProgress
+    now: datetime
+
+    @property
+    def state(self) -> str:
+        return self.progress.state_of(self.run).value
+
+    @property
+    def eta_s(self) -> float | None:
+        return self.progress.eta_s(self.now)
+
+
+def start_run(
+    ctx: AppContext,
+    campaign_ref: str,
+    *,
+    kind: RunKind,
+    principal: Principal,
+    spec_version: int | None = None,
+) -> RunView:
+    """A new run of the campaign's latest (or given) spec version; selection starts at once."""
+    if kind is not RunKind.PREVIEW:
+        raise InvalidInputError(
+            f"runs of kind {kind.value!r} cannot be started yet; use 'preview'",
+            details={"kind": kind.value},
+        )
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        campaign = campaign_store.get_campaign(conn, campaign_ref)
+        version = spec_version or campaign.latest_version
+        if version is None:
+            raise InvalidInputError(
+                f"campaign {campaign.name!r} has no spec yet; apply one with `shoal apply FILE`"
+            )
+        spec = campaign_store.get_spec_version(conn, campaign.id, version)
+        run_id = run_store.insert_run(
+            conn,
+            campaign_id=campaign.id,
+            spec_version_id=spec.id,
+            kind=kind,
+            created_by=principal.name,
+            now=now,
+        )
+        task_store.enqueue(
+            conn, select_task(run_id), now=now, max_attempts=ctx.settings.task_max_attempts
+        )
+        audit_store.append_audit_event(
+            conn,
+            NewAuditEvent(
+                actor=principal.name,
+                action=f"run.{kind.value}",
+                campaign_id=campaign.id,
+                spec_version=version,
+                target=f"run:{run_id}",
+                request_id=principal.request_id,
+            ),
+            now=now,
+        )
+        run = run_store.get_run(conn, run_id)
+        progress = run_store.run_progress(conn, run_id)
+    log.info("run_started", run_id=run_id, campaign=campaign.name, kind=kind.value)
+    return RunView(run, progress, now)
+
+
+def get_run(ctx: AppContext, run_id: int) -> RunView:
+    with ctx.db.transaction() as conn:
+        run = run_store.get_run(conn, RunId(run_id))
+        progress = run_store.run_progress(conn, run.id)
+    return RunView(run, progress, ctx.clock.now())
+
+
+def list_runs(
+    ctx: AppContext, campaign_ref: str, *, limit: int = 50, before_id: int | None = None
+) -> list[RunView]:
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        campaign = campaign_store.get_campaign(conn, campaign_ref)
+        found = run_store.list_runs(
+            conn, run_store.RunFilter(campaign_id=campaign.id, limit=limit, after_id=before_id)
+        )
+        return [RunView(run, run_store.run_progress(conn, run.id), now) for run in found]
+
+
+def list_targets(
+    ctx: AppContext,
+    run_id: int,
+    *,
+    included: bool | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[Target]:
+    with ctx.db.transaction() as conn:
+        run_store.get_run(conn, RunId(run_id))
+        return target_store.list_targets(
+            conn,
+            target_store.TargetFilter(
+                run_id=RunId(run_id), included=included, after_id=after_id, limit=limit
+            ),
+        )
+
+
+def list_executions(
+    ctx: AppContext,
+    run_id: int,
+    *,
+    states: tuple[ExecutionState, ...] = (),
+    reasons: tuple[str, ...] = (),
+    repo_glob: str | None = None,
+    path_glob: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[Execution]:
+    with ctx.db.transaction() as conn:
+        run_store.get_run(conn, RunId(run_id))
+        return execution_store.list_executions(
+            conn,
+            execution_store.ExecutionFilter(
+                run_id=RunId(run_id),
+                states=states,
+                reasons=reasons,
+                repo_glob=repo_glob,
+                path_glob=path_glob,
+                after_id=after_id,
+                limit=limit,
+            ),
+        )
+
+
+def get_execution(ctx: AppContext, run_id: int, repo: str) -> tuple[Execution, Target]:
+    with ctx.db.transaction() as conn:
+        run_store.get_run(conn, RunId(run_id))
+        found = execution_store.find_execution(conn, RunId(run_id), repo)
+        if found is None:
+            target = target_store.find_target(conn, RunId(run_id), repo)
+            if target is not None:
+                raise NotFoundError(
+                    f"{target.repo} was excluded from run {run_id}: {target.reason}",
+                    details={"run": run_id, "repo": target.repo, "reason": target.reason},
+                )
+            raise NotFoundError(
+                f"run {run_id} has no execution for {repo!r}",
+                details={"run": run_id, "repo": repo},
+            )
+        return found, target_store.get_target(conn, found.target_id)
+
+
+def retry_execution(ctx: AppContext, run_id: int, repo: str, *, principal: Principal) -> Execution:
+    """Run a failed execution again under its own dedupe key: no second row, no new objects."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        run = run_store.get_run(conn, RunId(run_id))
+        found = execution_store.find_execution(conn, run.id, repo)
+        if found is None:
+            raise NotFoundError(f"run {run_id} has no execution for {repo!r}")
+        execution_store.requeue_failed(conn, found.id, now=now)
+        task_store.enqueue(
+            conn, execution_task(found.id), now=now, max_attempts=ctx.settings.task_max_attempts
+        )
+        audit_store.append_audit_event(
+            conn,
+            NewAuditEvent(
+                actor=principal.name,
+                action="execution.retry",
+                campaign_id=run.campaign_id,
+                spec_version=run.spec_version,
+                target=f"run:{run.id}",
+                repo=found.repo,
+                request_id=principal.request_id,
+                details={"previous_reason": found.reason},
+            ),
+            now=now,
+        )
+        return execution_store.get_execution(conn, found.id)

@@ -1,0 +1,245 @@
+"""Executions and their per-file diff summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from shoal.domain.errors import ConflictError, NotFoundError
+from shoal.domain.executions import DiffFile, ExecutionState, FileStatus
+from shoal.domain.globs import glob_literal_prefix, glob_to_regex
+from shoal.domain.runs import Execution, ExecutionId, RunId, TargetId
+from shoal.store.tables import diff_files, executions
+
+__all__ = [
+    "ExecutionFilter",
+    "FinishedExecution",
+    "find_execution",
+    "get_execution",
+    "insert_executions",
+    "list_diff_files",
+    "list_execution_ids",
+    "list_executions",
+    "record_finished",
+    "requeue_failed",
+    "start_execution",
+]
+
+# Postgres text cannot hold NUL; paths never contain one, messages from tools might.
+_NUL = "\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    run_id: RunId
+    states: tuple[ExecutionState, ...] = ()
+    reasons: tuple[str, ...] = ()
+    repo_glob: str | None = None
+    path_glob: str | None = None
+    after_id: int | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedExecution:
+    state: ExecutionState
+    reason: str | None
+    message: str
+    patch_key: str | None
+    patch_sha256: str | None
+    patch_bytes: int
+    log_key: str | None
+    log_tail: str
+    steps: list[dict[str, Any]]
+    files: tuple[DiffFile, ...] = field(default=())
+
+
+def _execution(row: RowMapping, files: tuple[DiffFile, ...] = ()) -> Execution:
+    return Execution(
+        id=ExecutionId(row["id"]),
+        run_id=RunId(row["run_id"]),
+        target_id=TargetId(row["target_id"]),
+        repo=row["repo"],
+        state=ExecutionState(row["state"]),
+        reason=row["reason"],
+        message=row["message"],
+        attempts=row["attempts"],
+        patch_key=row["patch_key"],
+        patch_sha256=row["patch_sha256"],
+        patch_bytes=row["patch_bytes"],
+        files_changed=row["files_changed"],
+        lines_added=row["lines_added"],
+        lines_deleted=row["lines_deleted"],
+        log_key=row["log_key"],
+        log_tail=row["log_tail"],
+        steps=row["steps"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        files=files,
+    )
+
+
+def insert_executions(conn: Connection, run_id: RunId, new: list[tuple[TargetId, str]]) -> None:
+    """One queued execution per included target; targets that have one already are skipped."""
+    if not new:
+        return
+    stmt = sa.dialects.postgresql.insert(executions).on_conflict_do_nothing(
+        index_elements=["target_id"]
+    )
+    conn.execute(stmt, [{"run_id": run_id, "target_id": t, "repo": repo} for t, repo in new])
+
+
+def list_execution_ids(conn: Connection, run_id: RunId) -> list[ExecutionId]:
+    query = sa.select(executions.c.id).where(executions.c.run_id == run_id)
+    return [ExecutionId(i) for i in conn.execute(query).scalars()]
+
+
+def get_execution(conn: Connection, execution_id: ExecutionId, *, lock: bool = False) -> Execution:
+    query = sa.select(executions).where(executions.c.id == execution_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFoundError(f"execution {execution_id} does not exist")
+    return _execution(row, list_diff_files(conn, execution_id))
+
+
+def find_execution(conn: Connection, run_id: RunId, repo: str) -> Execution | None:
+    row = (
+        conn.execute(
+            sa.select(executions).where(
+                executions.c.run_id == run_id, sa.func.lower(executions.c.repo) == repo.lower()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return _execution(row, list_diff_files(conn, ExecutionId(row["id"])))
+
+
+def list_diff_files(conn: Connection, execution_id: ExecutionId) -> tuple[DiffFile, ...]:
+    query = (
+        sa.select(diff_files)
+        .where(diff_files.c.execution_id == execution_id)
+        .order_by(diff_files.c.ordinal)
+    )
+    return tuple(
+        DiffFile(
+            path=row["path"],
+            old_path=row["old_path"],
+            status=FileStatus(row["status"]),
+            added=row["added"],
+            deleted=row["deleted"],
+            binary=row["binary"],
+            size=row["size"],
+        )
+        for row in conn.execute(query).mappings()
+    )
+
+
+def list_executions(conn: Connection, flt: ExecutionFilter) -> list[Execution]:
+    query = (
+        sa.select(executions)
+        .where(executions.c.run_id == flt.run_id)
+        .order_by(executions.c.id)
+        .limit(flt.limit)
+    )
+    if flt.states:
+        query = query.where(executions.c.state.in_([s.value for s in flt.states]))
+    if flt.reasons:
+        query = query.where(executions.c.reason.in_(flt.reasons))
+    if flt.repo_glob:
+        query = query.where(executions.c.repo.op("~*")(glob_to_regex(flt.repo_glob)))
+    if flt.path_glob:
+        prefix = glob_literal_prefix(flt.path_glob)
+        touches = sa.select(diff_files.c.execution_id).where(
+            diff_files.c.execution_id == executions.c.id,
+            diff_files.c.path.startswith(prefix, autoescape=True),
+            diff_files.c.path.op("~")(glob_to_regex(flt.path_glob)),
+        )
+        query = query.where(sa.exists(touches))
+    if flt.after_id is not None:
+        query = query.where(executions.c.id > flt.after_id)
+    return [_execution(row) for row in conn.execute(query).mappings()]
+
+
+def start_execution(conn: Connection, execution_id: ExecutionId, *, now: datetime) -> Execution:
+    """Mark a queued (or crashed-while-running) execution running; count the attempt."""
+    conn.execute(
+        executions.update()
+        .where(executions.c.id == execution_id)
+        .values(
+            state=ExecutionState.RUNNING.value,
+            attempts=executions.c.attempts + 1,
+            started_at=sa.func.coalesce(executions.c.started_at, now),
+            updated_at=now,
+        )
+    )
+    return get_execution(conn, execution_id)
+
+
+def record_finished(
+    conn: Connection, execution_id: ExecutionId, result: FinishedExecution, *, now: datetime
+) -> None:
+    """Store an outcome; the file list replaces whatever an earlier attempt left."""
+    conn.execute(diff_files.delete().where(diff_files.c.execution_id == execution_id))
+    conn.execute(
+        executions.update()
+        .where(executions.c.id == execution_id)
+        .values(
+            state=result.state.value,
+            reason=result.reason,
+            message=result.message.replace(_NUL, ""),
+            patch_key=result.patch_key,
+            patch_sha256=result.patch_sha256,
+            patch_bytes=result.patch_bytes,
+            files_changed=len(result.files),
+            lines_added=sum(f.added for f in result.files),
+            lines_deleted=sum(f.deleted for f in result.files),
+            log_key=result.log_key,
+            log_tail=result.log_tail.replace(_NUL, ""),
+            steps=result.steps,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+    if result.files:
+        conn.execute(
+            diff_files.insert(),
+            [
+                {
+                    "execution_id": execution_id,
+                    "ordinal": n,
+                    "path": f.path,
+                    "old_path": f.old_path,
+                    "status": f.status.value,
+                    "added": f.added,
+                    "deleted": f.deleted,
+                    "binary": f.binary,
+                    "size": f.size,
+                }
+                for n, f in enumerate(result.files)
+            ],
+        )
+
+
+def requeue_failed(conn: Connection, execution_id: ExecutionId, *, now: datetime) -> None:
+    """Queue a failed execution again; anything else is refused."""
+    updated = conn.execute(
+        executions.update()
+        .where(
+            executions.c.id == execution_id,
+            executions.c.state == ExecutionState.FAILED.value,
+        )
+        .values(state=ExecutionState.QUEUED.value, finished_at=None, updated_at=now)
+    ).rowcount
+    if updated != 1:
+        raise ConflictError(
+            f"execution {execution_id} has not failed; only failed executions can be retried"
+        )
