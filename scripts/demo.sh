@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Shoal's main job, end to end on embedded defaults: starts Shoal (embedded PostgreSQL and
-# Redis, filesystem object store) with its state under var/demo, mints an admin token, logs
-# the CLI in, applies an example campaign, re-applies it (a no-op), applies an edited version,
-# and shows the campaign, its spec history and the audit log.
+# Shoal's main job, end to end on embedded defaults: starts the bundled GitHub simulator
+# seeded with two organizations (a few hundred repositories of mixed languages, some archived,
+# some forks), starts Shoal (embedded PostgreSQL and Redis, filesystem object storage,
+# bubblewrap sandbox) with its state under var/demo, logs the CLI in, applies an example
+# campaign and previews it: selection with reasons, sandboxed steps in every repository,
+# patches and per-file diff summaries. A preview writes nothing to GitHub: the demo ends by
+# checking the simulator's mutation ledger is empty.
 #
 #   bash scripts/demo.sh           run the demo, then stop Shoal
 #   bash scripts/demo.sh --keep    leave Shoal running afterwards
@@ -27,16 +30,41 @@ shoal() { uv run --locked --quiet shoal "$@"; }
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+step "starting the GitHub simulator (shoal sim serve --seed examples/sim-acme.yaml)"
+sim_info="$demo_dir/sim.json"
+uv run --locked --quiet shoal sim serve --seed examples/sim-acme.yaml --port 0 \
+    --data-dir "$demo_dir/sim" -o json >"$sim_info" 2>"$demo_dir/sim.log" &
+sim_pid=$!
+up_pid=""
+stop_all() {
+    if [ "$keep" = false ]; then
+        for pid in $up_pid $sim_pid; do
+            if kill -0 "$pid" 2>/dev/null; then
+                kill -TERM "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+            fi
+        done
+    fi
+}
+trap stop_all EXIT
+for _ in $(seq 1 240); do
+    if [ -s "$sim_info" ]; then break; fi
+    if ! kill -0 "$sim_pid" 2>/dev/null; then
+        echo "the simulator exited early; its log:" >&2; tail -n 40 "$demo_dir/sim.log" >&2; exit 1
+    fi
+    sleep 0.5
+done
+sim_field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())[sys.argv[2]])' "$sim_info" "$1"; }
+export SHOAL_GITHUB_API_URL="$(sim_field rest_url)"
+export SHOAL_GITHUB_APP_ID="$(sim_field app_id)"
+export SHOAL_GITHUB_PRIVATE_KEY_PATH="$(sim_field private_key_path)"
+sim_admin_url="$(sim_field admin_url)"
+sim_admin_token="$(sim_field admin_token)"
+echo "simulated GitHub at $SHOAL_GITHUB_API_URL (App id $SHOAL_GITHUB_APP_ID)"
+
 step "starting Shoal (shoal up) on $url; logs in $demo_dir/shoal.log"
 uv run --locked --quiet shoal up >"$demo_dir/shoal.log" 2>&1 &
 up_pid=$!
-stop_shoal() {
-    if [ "$keep" = false ] && kill -0 "$up_pid" 2>/dev/null; then
-        kill -TERM "$up_pid" 2>/dev/null || true
-        wait "$up_pid" 2>/dev/null || true
-    fi
-}
-trap stop_shoal EXIT
 for _ in $(seq 1 120); do
     if curl -fsS "$url/readyz" >/dev/null 2>&1; then break; fi
     if ! kill -0 "$up_pid" 2>/dev/null; then
@@ -54,26 +82,36 @@ spec=examples/bump-checkout-v4.yaml
 step "validating $spec locally (shoal validate)"
 shoal validate "$spec"
 
-step "applying it (shoal apply)"
+step "applying it (shoal apply); applying it again is a no-op"
 shoal apply "$spec"
-step "applying it again: same spec_hash, so no new version"
 shoal apply "$spec"
 
-step "applying an edited copy: a new spec version"
-edited="$demo_dir/bump-checkout-v4.edited.yaml"
-sed 's/^  title: .*/  title: "ci: move workflows to actions\/checkout@v4"/' "$spec" >"$edited"
-shoal apply "$edited"
+step "previewing it (shoal preview): select, run the step in a sandbox per repository, diff"
+shoal preview bump-checkout-v4
+run_id=$(shoal runs list bump-checkout-v4 -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 
-step "shoal campaigns list"
-shoal campaigns list
-step "shoal specs history bump-checkout-v4"
-shoal specs history bump-checkout-v4
-step "shoal campaigns show bump-checkout-v4"
-shoal campaigns show bump-checkout-v4
+step "why repositories were left out (shoal runs targets $run_id --excluded)"
+shoal runs targets "$run_id" --excluded --limit 15
+
+step "which repositories the patches touch under .github/workflows/ (shoal runs show --path)"
+shoal runs show "$run_id" --path '.github/workflows/**' --limit 10
+
+step "one patch (shoal diff bump-checkout-v4 acme/payments)"
+shoal diff bump-checkout-v4 acme/payments
+
+step "its log (shoal runs logs $run_id acme/payments)"
+shoal runs logs "$run_id" acme/payments
+
+step "the preview wrote nothing to GitHub: the simulator's mutation ledger"
+mutations=$(curl -fsS -H "Authorization: Bearer $sim_admin_token" "$sim_admin_url/ledger" \
+    | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
+echo "mutations recorded by the simulator: $mutations"
+[ "$mutations" = 0 ] || { echo "a preview must not write to GitHub" >&2; exit 1; }
+
 step "shoal audit list"
 shoal audit list
 
 if [ "$keep" = true ]; then
-    printf '\nShoal keeps running (pid %s). Use the CLI with:\n  export XDG_CONFIG_HOME=%s\n  uv run shoal campaigns list\n' "$up_pid" "$XDG_CONFIG_HOME"
+    printf '\nShoal (pid %s) and the simulator (pid %s) keep running. Use the CLI with:\n  export XDG_CONFIG_HOME=%s\n  uv run shoal runs list bump-checkout-v4\n' "$up_pid" "$sim_pid" "$XDG_CONFIG_HOME"
     trap - EXIT
 fi

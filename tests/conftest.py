@@ -17,6 +17,9 @@ import redis
 from shoal.store import Database
 from shoal.store.migrate import upgrade
 
+# One SeaweedFS S3 server per session for every test that asks for it (`s3_server`).
+pytest_plugins = ["tests.s3server"]
+
 PG_ADMIN_URL = os.environ.get("SHOAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SHOAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 

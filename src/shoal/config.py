@@ -8,6 +8,7 @@ Precedence, highest first: keyword arguments, environment (`SHOAL_*`), the file 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -133,6 +134,12 @@ class Settings(BaseSettings):
         description="Directory with one file per step secret, named by the secret (a mounted "
         "Kubernetes Secret). Default: <data_dir>/secrets.",
     )
+    work_dir: Path | None = Field(
+        default=None,
+        description="Scratch space for workspaces. Sandboxed steps (uid 65534) must be able to "
+        "traverse its parents, so it must not sit under a private directory such as /root. "
+        "Default: shoal-work in the system temp dir.",
+    )
     max_patch_bytes: int = Field(
         default=10 << 20, ge=1024, description="A larger patch fails with `diff_too_large`."
     )
@@ -182,6 +189,10 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @property
+    def workspace_root(self) -> Path:
+        return self.work_dir or Path(tempfile.gettempdir()) / "shoal-work"
 
     @property
     def step_secrets_dir(self) -> Path:

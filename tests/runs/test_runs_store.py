@@ -121,7 +121,7 @@ def test_targets_and_executions_are_idempotent_and_searchable_by_path(ctx: AppCo
     assert detail.log_tail == "ok"
     assert (detail.files_changed, detail.lines_added) == (2, 2)
 
-    with pytest.raises(NotFoundError, match="excluded from run .*archived"):
+    with pytest.raises(NotFoundError, match=r"excluded from run .*archived"):
         runs.get_execution(ctx, run_id, "acme/old")
     with pytest.raises(ConflictError, match="only failed"):
         runs.retry_execution(ctx, run_id, "acme/web", principal=ALICE)

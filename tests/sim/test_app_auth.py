@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import jwt
 import pytest
-from github import Auth, Github, GithubIntegration
 from githubkit import AppAuthStrategy, GitHub
 from githubkit.cache import MemCacheStrategy
 
+from github import Auth, Github, GithubIntegration
 from tests.sim.conftest import RunningSim
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from shoal.cli.local import admin, db, processes
+from shoal.cli.local.runner import runner_app
 from shoal.cli.output import fail
-from shoal.cli.remote import audit, campaigns, login, specs, tasks
+from shoal.cli.remote import audit, campaigns, login, runs, specs, tasks
 from shoal.domain.errors import ShoalError
 
 __all__ = ["app", "main"]
@@ -22,7 +23,10 @@ app = typer.Typer(
 app.command()(login.login)
 app.command()(campaigns.validate)
 app.command()(campaigns.apply)
+app.command()(runs.preview)
+app.command()(runs.diff)
 app.add_typer(campaigns.campaigns_app, name="campaigns")
+app.add_typer(runs.runs_app, name="runs")
 app.add_typer(specs.specs_app, name="specs")
 app.add_typer(specs.spec_app, name="spec")
 app.add_typer(audit.audit_app, name="audit")
@@ -32,6 +36,7 @@ app.command()(processes.api)
 app.command()(processes.worker)
 app.add_typer(db.db_app, name="db")
 app.add_typer(admin.admin_app, name="admin")
+app.add_typer(runner_app, name="runner")
 
 
 @app.command(

@@ -2,33 +2,129 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+from pathlib import Path
 
+from shoal.domain.tasks import Outcome, Task
+from shoal.execution import ExecutionRequest, ExecutionResult
+from shoal.executors import BwrapSandbox
+from shoal.executors.local import LocalExecutor
+from shoal.github import GitHubApp
+from shoal.selection import GitHubReader
 from shoal.services.context import AppContext
-from shoal.worker import HandlerRegistry, run_worker
+from shoal.services.executing import ExecutionDeps, run_execution_task
+from shoal.services.github_reader import AppReader
+from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
+from shoal.services.secrets import DirectorySecretSource
+from shoal.services.selecting import SelectionDeps, run_select_task
+from shoal.worker import HandlerContext, HandlerRegistry, run_worker
 
-__all__ = ["build_registry", "run_worker_process", "start_worker_thread"]
+__all__ = ["WorkerComponents", "build_registry", "run_worker_process", "start_worker_thread"]
 
 
-def build_registry(ctx: AppContext) -> HandlerRegistry:
-    """Every task kind Shoal knows, with its handler. Capabilities register theirs here."""
-    _ = ctx
-    return HandlerRegistry()
+class WorkerComponents:
+    """The adapters a worker's handlers share, each built on first use: a worker that only
+    selects never probes the sandbox, and one without a GitHub App still starts (runs then
+    say what is missing)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._lock = threading.Lock()
+
+    @functools.cached_property
+    def github(self) -> GitHubApp:
+        with self._lock:
+            return GitHubApp.from_settings(
+                self.ctx.settings, redis_client=self.ctx.redis, clock=self.ctx.clock
+            )
+
+    def close(self) -> None:
+        if "github" in self.__dict__:
+            self.github.close()
+
+    def reader(self) -> GitHubReader:
+        return AppReader(self.github)
+
+    @functools.cached_property
+    def local_executor(self) -> LocalExecutor:
+        with self._lock:
+            settings = self.ctx.settings
+            return LocalExecutor(
+                BwrapSandbox(clock=self.ctx.clock),
+                work_root=settings.workspace_root,
+                parallelism=settings.execution_parallelism,
+            )
+
+    def execute(
+        self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
+    ) -> ExecutionResult:
+        # The sandbox is probed on first use; if it is unavailable, each execution fails with
+        # the reason and how to fix it instead of the worker refusing to start.
+        return self.local_executor.execute(request, tarball, out_dir)
+
+    @functools.cached_property
+    def execution(self) -> ExecutionDeps:
+        settings = self.ctx.settings
+        return ExecutionDeps(
+            db=self.ctx.db,
+            clock=self.ctx.clock,
+            settings=settings,
+            blobs=self.ctx.blobs,
+            github=self.github,
+            executor=self,
+            secrets=DirectorySecretSource(settings.step_secrets_dir),
+            work_root=settings.workspace_root,
+        )
+
+    @functools.cached_property
+    def selection(self) -> SelectionDeps:
+        return SelectionDeps(
+            db=self.ctx.db, clock=self.ctx.clock, settings=self.ctx.settings, reader=self.reader
+        )
+
+
+def build_registry(parts: WorkerComponents) -> HandlerRegistry:
+    """Every task kind Shoal knows, with its handler."""
+    registry = HandlerRegistry()
+
+    def select(task: Task, _: HandlerContext) -> Outcome:
+        return run_select_task(parts.selection, task)
+
+    def execute(task: Task, _: HandlerContext) -> Outcome:
+        return run_execution_task(parts.execution, task)
+
+    registry.register(SELECT_TASK, select)
+    registry.register(EXECUTE_TASK, execute)
+    return registry
 
 
 def run_worker_process(ctx: AppContext) -> None:
     """Run a worker in the main thread until SIGTERM/SIGINT."""
-    run_worker(ctx.settings, ctx.db, build_registry(ctx), clock=ctx.clock)
+    parts = WorkerComponents(ctx)
+    try:
+        run_worker(ctx.settings, ctx.db, build_registry(parts), clock=ctx.clock)
+    finally:
+        parts.close()
 
 
 def start_worker_thread(ctx: AppContext, stop: threading.Event) -> threading.Thread:
     """A worker beside the API server (`shoal up`); it stops when `stop` is set."""
-    thread = threading.Thread(
-        target=run_worker,
-        args=(ctx.settings, ctx.db, build_registry(ctx)),
-        kwargs={"install_signal_handlers": False, "stop_event": stop, "clock": ctx.clock},
-        name="shoal-worker",
-        daemon=True,
-    )
+
+    def work() -> None:
+        parts = WorkerComponents(ctx)
+        try:
+            run_worker(
+                ctx.settings,
+                ctx.db,
+                build_registry(parts),
+                install_signal_handlers=False,
+                stop_event=stop,
+                clock=ctx.clock,
+            )
+        finally:
+            parts.close()
+
+    thread = threading.Thread(target=work, name="shoal-worker", daemon=True)
     thread.start()
     return thread

@@ -224,7 +224,7 @@ def _respond(
     quota: Quota = sim.limits.quota(key, limit, charge=1 if charge and status != 304 else 0)
     headers.update(quota.headers())
     headers.update(reply.headers)
-    if request.method in MUTATING:
+    if request.method in MUTATING and route.ledgered:
         sim.ledger.record(
             time=sim.clock.time(),
             request_id=request_id,

@@ -106,6 +106,9 @@ class Route:
     docs: str  # path under https://docs.github.com/rest/
     creates_content: bool = False
     starlette_path: str = ""
+    # Credential exchanges (minting or revoking an installation token) change no repository,
+    # org or App state a client could be audited for, so the mutation ledger leaves them out.
+    ledgered: bool = True
 
     @property
     def operation(self) -> str:
@@ -125,6 +128,7 @@ class Router:
         docs: str,
         creates_content: bool = False,
         converters: dict[str, str] | None = None,
+        ledgered: bool = True,
     ) -> Callable[[Handler], Handler]:
         starlette_path = path
         for name, conv in (converters or {}).items():
@@ -132,7 +136,7 @@ class Router:
 
         def register(handler: Handler) -> Handler:
             self.routes.append(
-                Route(method, path, handler, auth, docs, creates_content, starlette_path)
+                Route(method, path, handler, auth, docs, creates_content, starlette_path, ledgered)
             )
             return handler
 

@@ -79,7 +79,13 @@ def run_handler(registry: HandlerRegistry, task: Task, ctx: HandlerContext) -> O
     except ShoalError as exc:
         error = _describe(exc, exc.message)
         log.warning("task_handler_failed", error=error, retryable=exc.retryable)
-        return Outcome.retry(error) if exc.retryable else Outcome.dead(error)
+        if not exc.retryable:
+            return Outcome.dead(error)
+        # Errors that know when to come back (a rate limit's reset, GitHub's retry-after)
+        # say so; the others get the queue's exponential backoff.
+        retry_after = getattr(exc, "retry_after_s", None)
+        delay = float(retry_after) if isinstance(retry_after, int | float) else None
+        return Outcome.retry(error, delay_s=delay)
     except Exception as exc:
         # Foreign messages can quote anything; the traceback stays in the log, and only the
         # type and message are stored with the task.

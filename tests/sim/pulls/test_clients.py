@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from github import Auth, Github
 
+from github import Auth, Github
 from tests.sim.conftest import RunningSim, githubkit_client
 from tests.sim.pulls.conftest import ALICE, branch, git_push_branch, pull_world
 

@@ -36,7 +36,8 @@ class ApiClient:
             return response.json()
         return response.text
 
-    def get(self, path: str, **params: Any) -> Any:
+    def get(self, path: str, /, **params: Any) -> Any:
+        # `path` is positional-only so a query parameter may be called `path` too.
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 
     def post(self, path: str, body: dict[str, Any]) -> Any:

@@ -140,6 +140,7 @@ def _narrow_repos(ctx: Ctx, inst: Installation, body: dict[str, Any]) -> list[Re
     "/app/installations/{installation_id}/access_tokens",
     auth=Auth.JWT,
     docs="apps/apps#create-an-installation-access-token-for-an-app",
+    ledgered=False,
 )
 def create_access_token(ctx: Ctx) -> Reply:
     inst = _own_installation(ctx, ctx.params["installation_id"])
@@ -229,6 +230,7 @@ def list_installation_repos(ctx: Ctx) -> Reply:
     "/installation/token",
     auth=Auth.INSTALLATION,
     docs="apps/installations#revoke-an-installation-access-token",
+    ledgered=False,
 )
 def revoke_token(ctx: Ctx) -> Reply:
     assert isinstance(ctx.caller, InstallationCaller)

@@ -1,0 +1,151 @@
+"""Runs: start a preview, follow its progress, read targets, executions, patches and logs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from shoal.api.deps import Ctx, Operator, Viewer
+from shoal.api.paths import API_PREFIX
+from shoal.api.run_schemas import (
+    ExecutionDetailOut,
+    ExecutionOut,
+    RunIn,
+    RunOut,
+    TargetOut,
+)
+from shoal.domain.executions import ExecutionState
+from shoal.services import artifacts, runs
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=API_PREFIX, tags=["runs"])
+
+
+@router.post(
+    "/campaigns/{campaign}/runs",
+    response_model=RunOut,
+    status_code=202,
+    summary="Start a run of the campaign's latest spec (kind `preview`: no GitHub writes)",
+)
+def start_run(ctx: Ctx, principal: Operator, campaign: str, body: RunIn) -> RunOut:
+    view = runs.start_run(
+        ctx, campaign, kind=body.kind, principal=principal, spec_version=body.spec_version
+    )
+    return RunOut.of(view)
+
+
+@router.get(
+    "/campaigns/{campaign}/runs", response_model=list[RunOut], summary="List a campaign's runs"
+)
+def list_runs(
+    ctx: Ctx,
+    _: Viewer,
+    campaign: str,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[int | None, Query(description="Page: runs older than this id")] = None,
+) -> list[RunOut]:
+    return [RunOut.of(v) for v in runs.list_runs(ctx, campaign, limit=limit, before_id=before)]
+
+
+@router.get("/runs/{run_id}", response_model=RunOut, summary="A run and its progress")
+def get_run(ctx: Ctx, _: Viewer, run_id: int) -> RunOut:
+    return RunOut.of(runs.get_run(ctx, run_id))
+
+
+@router.get(
+    "/runs/{run_id}/targets",
+    response_model=list[TargetOut],
+    summary="Repositories the run considered, with why each was included or excluded",
+)
+def list_targets(
+    ctx: Ctx,
+    _: Viewer,
+    run_id: int,
+    included: Annotated[bool | None, Query(description="Only included (or excluded)")] = None,
+    after: Annotated[int | None, Query(description="Page: targets after this id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[TargetOut]:
+    found = runs.list_targets(ctx, run_id, included=included, after_id=after, limit=limit)
+    return [TargetOut.of(t) for t in found]
+
+
+@router.get(
+    "/runs/{run_id}/executions",
+    response_model=list[ExecutionOut],
+    summary="Executions of a run, filtered by state, reason, repo glob or changed path glob",
+)
+def list_executions(
+    ctx: Ctx,
+    _: Viewer,
+    run_id: int,
+    state: Annotated[list[ExecutionState] | None, Query()] = None,
+    reason: Annotated[list[str] | None, Query()] = None,
+    repo: Annotated[str | None, Query(description="Glob over owner/name, e.g. acme/api-*")] = None,
+    path: Annotated[
+        str | None,
+        Query(
+            description="Only executions whose patch touches a path matching this glob, "
+            "e.g. .github/workflows/**"
+        ),
+    ] = None,
+    after: Annotated[int | None, Query(description="Page: executions after this id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ExecutionOut]:
+    found = runs.list_executions(
+        ctx,
+        run_id,
+        states=tuple(state or ()),
+        reasons=tuple(reason or ()),
+        repo_glob=repo,
+        path_glob=path,
+        after_id=after,
+        limit=limit,
+    )
+    return [ExecutionOut.of(e) for e in found]
+
+
+@router.get(
+    "/runs/{run_id}/executions/{owner}/{name}",
+    response_model=ExecutionDetailOut,
+    summary="One execution: state, reason, steps, log tail and per-file diff summary",
+)
+def get_execution(ctx: Ctx, _: Viewer, run_id: int, owner: str, name: str) -> ExecutionDetailOut:
+    execution, target = runs.get_execution(ctx, run_id, f"{owner}/{name}")
+    return ExecutionDetailOut.of_detail(execution, target)
+
+
+@router.get(
+    "/runs/{run_id}/executions/{owner}/{name}/patch",
+    response_class=StreamingResponse,
+    summary="The execution's patch (`git diff --binary`)",
+)
+def get_patch(ctx: Ctx, _: Viewer, run_id: int, owner: str, name: str) -> StreamingResponse:
+    chunks = artifacts.open_patch(ctx, run_id, f"{owner}/{name}")
+    return StreamingResponse(chunks, media_type="text/x-diff")
+
+
+@router.get(
+    "/runs/{run_id}/executions/{owner}/{name}/log",
+    response_class=StreamingResponse,
+    summary="The execution's whole log (secrets masked)",
+)
+def get_log(ctx: Ctx, _: Viewer, run_id: int, owner: str, name: str) -> StreamingResponse:
+    chunks = artifacts.open_log(ctx, run_id, f"{owner}/{name}")
+    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
+
+
+@router.post(
+    "/runs/{run_id}/executions/{owner}/{name}/retry",
+    response_model=ExecutionOut,
+    status_code=202,
+    summary="Run a failed execution again (same dedupe key: no duplicate rows or objects)",
+)
+def retry_execution(
+    ctx: Ctx, principal: Operator, run_id: int, owner: str, name: str
+) -> ExecutionOut:
+    return ExecutionOut.of(
+        runs.retry_execution(ctx, run_id, f"{owner}/{name}", principal=principal)
+    )

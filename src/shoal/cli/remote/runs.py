@@ -1,0 +1,293 @@
+"""`shoal preview`, `shoal runs list|show|targets|logs|retry`, `shoal diff`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+
+from shoal.cli.output import Output, OutputOpt, console, fail, print_json, print_table
+from shoal.cli.remote.client import ApiClient, client
+
+__all__ = ["diff", "preview", "runs_app"]
+
+runs_app = typer.Typer(help="Follow runs and read their results.", no_args_is_help=True)
+
+_FINAL = {"done", "failed", "cancelled"}
+
+
+def preview(
+    what: Annotated[
+        str, typer.Argument(help="A spec file (applied first) or the name of a campaign.")
+    ],
+    wait: Annotated[bool, typer.Option(help="Follow the run until it finishes.")] = True,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Preview a campaign: select repositories, run the steps, show the diffs. No GitHub writes."""
+    api = client()
+    campaign = what
+    path = Path(what)
+    if path.is_file():
+        applied = api.post("/campaigns/apply", {"spec": path.read_text(errors="replace")})
+        campaign = applied["campaign"]["name"]
+        if output is Output.TABLE:
+            version = applied["spec_version"]
+            console.print(
+                f"campaign [bold]{campaign}[/] spec version {version['version']} "
+                f"({version['spec_hash'][:12]})"
+            )
+    run = api.post(f"/campaigns/{campaign}/runs", {"kind": "preview"})
+    if output is Output.TABLE:
+        console.print(f"run [bold]{run['id']}[/] started")
+    if wait:
+        run = _follow(api, run, quiet=output is Output.JSON)
+    if output is Output.JSON:
+        print_json(run)
+        return
+    _print_summary(api, run)
+
+
+def _follow(api: ApiClient, run: dict[str, Any], *, quiet: bool) -> dict[str, Any]:
+    columns = (
+        TextColumn("[bold]{task.fields[phase]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("running {task.fields[running]}  failed {task.fields[failed]}"),
+        TextColumn("ETA {task.fields[eta]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False, disable=quiet) as bar:
+        task = bar.add_task("run", total=None, phase="selecting", running=0, failed=0, eta="-")
+        while True:
+            p = run["progress"]
+            eta = "-" if p["eta_s"] is None else f"{p['eta_s']:.0f}s"
+            phase = run["state"]
+            if run["state"] != "selecting":
+                phase = f"{p['included']} selected"
+            bar.update(
+                task,
+                total=p["included"] if run["state"] != "selecting" else None,
+                completed=p["finished"],
+                phase=phase,
+                running=p["running"],
+                failed=p["failed"],
+                eta=eta,
+            )
+            if run["state"] in _FINAL:
+                return run
+            time.sleep(0.5)
+            run = api.get(f"/runs/{run['id']}")
+
+
+def _print_summary(api: ApiClient, run: dict[str, Any]) -> None:
+    p = run["progress"]
+    console.print(
+        f"run {run['id']} [bold]{run['state']}[/]: {p['targets']} repositories considered, "
+        f"{p['included']} included, {p['excluded']} excluded; "
+        f"[green]{p['patch']} with a patch[/], {p['no_change']} unchanged, "
+        f"[red]{p['failed']} failed[/]"
+    )
+    if run["selection_error"]:
+        console.print(f"[yellow]selection:[/] {run['selection_error']}", markup=True)
+    if p["patch"]:
+        patches = api.get(f"/runs/{run['id']}/executions", state="patch", limit=20)
+        print_table(
+            "changed (first 20)",
+            ["REPO", "FILES", "+", "-"],
+            [
+                [e["repo"], e["files_changed"], e["lines_added"], e["lines_deleted"]]
+                for e in patches
+            ],
+        )
+    if p["failed"]:
+        failed = api.get(f"/runs/{run['id']}/executions", state="failed", limit=20)
+        print_table(
+            "failed (first 20)",
+            ["REPO", "REASON", "MESSAGE"],
+            [[e["repo"], e["reason"], e["message"]] for e in failed],
+        )
+    console.print(
+        f"details: shoal runs show {run['id']}   diffs: shoal diff {run['campaign']} OWNER/REPO"
+    )
+
+
+@runs_app.command("list")
+def list_runs(
+    campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """List a campaign's runs, newest first."""
+    found: list[dict[str, Any]] = client().get(f"/campaigns/{campaign}/runs")
+    if output is Output.JSON:
+        print_json(found)
+        return
+    print_table(
+        None,
+        ["RUN", "KIND", "STATE", "SPEC", "INCLUDED", "PATCH", "NO CHANGE", "FAILED", "CREATED"],
+        [
+            [
+                r["id"],
+                r["kind"],
+                r["state"],
+                r["spec_version"],
+                r["progress"]["included"],
+                r["progress"]["patch"],
+                r["progress"]["no_change"],
+                r["progress"]["failed"],
+                r["created_at"][:19],
+            ]
+            for r in found
+        ],
+    )
+
+
+@runs_app.command("show")
+def show_run(
+    run_id: Annotated[int, typer.Argument(help="Run id.")],
+    state: Annotated[
+        list[str] | None, typer.Option(help="Only executions in this state (repeatable).")
+    ] = None,
+    reason: Annotated[list[str] | None, typer.Option(help="Only this failure reason.")] = None,
+    repo: Annotated[str | None, typer.Option(help="Glob over owner/name.")] = None,
+    path: Annotated[
+        str | None, typer.Option(help="Only patches touching this path glob, e.g. '.github/**'.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many executions.")] = 200,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """A run's counts by status and its executions (filtered)."""
+    api = client()
+    run = api.get(f"/runs/{run_id}")
+    executions: list[dict[str, Any]] = api.get(
+        f"/runs/{run_id}/executions",
+        state=state,
+        reason=reason,
+        repo=repo,
+        path=path,
+        limit=limit,
+    )
+    if output is Output.JSON:
+        print_json({"run": run, "executions": executions})
+        return
+    p = run["progress"]
+    console.print(
+        f"run [bold]{run['id']}[/] ({run['kind']}) of {run['campaign']} spec "
+        f"v{run['spec_version']}: [bold]{run['state']}[/]"
+    )
+    print_table(
+        None,
+        ["TARGETS", "INCLUDED", "EXCLUDED", "QUEUED", "RUNNING", "PATCH", "NO CHANGE", "FAILED"],
+        [
+            [
+                p["targets"],
+                p["included"],
+                p["excluded"],
+                p["queued"],
+                p["running"],
+                p["patch"],
+                p["no_change"],
+                p["failed"],
+            ]
+        ],
+    )
+    console.print(
+        f"GitHub requests for selection: {run['github_requests']}, "
+        f"GraphQL points: {run['graphql_points']}"
+    )
+    if run["selection_error"]:
+        console.print(f"[yellow]selection:[/] {run['selection_error']}")
+    print_table(
+        None,
+        ["REPO", "STATE", "REASON", "FILES", "+", "-", "MESSAGE"],
+        [
+            [
+                e["repo"],
+                e["state"],
+                e["reason"],
+                e["files_changed"],
+                e["lines_added"],
+                e["lines_deleted"],
+                e["message"],
+            ]
+            for e in executions
+        ],
+    )
+
+
+@runs_app.command("targets")
+def list_targets(
+    run_id: Annotated[int, typer.Argument(help="Run id.")],
+    excluded: Annotated[bool, typer.Option(help="Only the excluded repositories.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Every repository the run considered and why it was included or excluded."""
+    found: list[dict[str, Any]] = client().get(
+        f"/runs/{run_id}/targets", included=False if excluded else None, limit=limit
+    )
+    if output is Output.JSON:
+        print_json(found)
+        return
+    print_table(
+        None,
+        ["REPO", "INCLUDED", "REASON", "BASE"],
+        [
+            [t["repo"], "yes" if t["included"] else "no", t["reason"], (t["base_sha"] or "")[:12]]
+            for t in found
+        ],
+    )
+
+
+@runs_app.command("logs")
+def logs(
+    run_id: Annotated[int, typer.Argument(help="Run id.")],
+    repo: Annotated[str, typer.Argument(help="owner/name")],
+) -> None:
+    """The whole log of one execution (secrets masked)."""
+    text = client().request("GET", f"/runs/{run_id}/executions/{repo}/log")
+    console.print(text, markup=False, highlight=False, end="")
+
+
+@runs_app.command("retry")
+def retry(
+    run_id: Annotated[int, typer.Argument(help="Run id.")],
+    repo: Annotated[str, typer.Argument(help="owner/name")],
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Run a failed execution again."""
+    found = client().post(f"/runs/{run_id}/executions/{repo}/retry", {})
+    if output is Output.JSON:
+        print_json(found)
+        return
+    console.print(f"{found['repo']}: queued again (attempt {found['attempts'] + 1})")
+
+
+def diff(
+    campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
+    repo: Annotated[str, typer.Argument(help="owner/name")],
+    run_id: Annotated[
+        int | None, typer.Option("--run", help="Run id (default: the campaign's latest run).")
+    ] = None,
+    color: Annotated[bool, typer.Option(help="Color the diff.")] = True,
+) -> None:
+    """The patch a run produced for one repository."""
+    api = client()
+    if run_id is None:
+        found: list[dict[str, Any]] = api.get(f"/campaigns/{campaign}/runs", limit=1)
+        if not found:
+            fail(f"campaign {campaign!r} has no runs yet", hint=f"run `shoal preview {campaign}`")
+        run_id = found[0]["id"]
+    execution = api.get(f"/runs/{run_id}/executions/{repo}")
+    if execution["state"] != "patch":
+        detail = f": {execution['message']}" if execution["message"] else ""
+        console.print(f"{execution['repo']}: {execution['state']}{detail}")
+        return
+    text = api.request("GET", f"/runs/{run_id}/executions/{repo}/patch")
+    if color and console.is_terminal:
+        console.print(Syntax(text, "diff", theme="ansi_dark", word_wrap=False))
+    else:
+        console.print(text, markup=False, highlight=False, end="")

@@ -1,0 +1,86 @@
+"""The Patch: the workspace's change as one binary git diff against the baseline, and its caps.
+
+`write_patch` streams the diff to a file, hashing it on the way, never holding it in memory;
+past the cap it only counts, so the failure can say how large the patch would have been.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from shoal.domain.errors import ShoalError
+from shoal.domain.executions import DiffFile, FileStatus
+from shoal.execution.summary import DIFF_ARGS
+from shoal.execution.workspace import Workspace
+
+__all__ = [
+    "BinaryTooLargeError",
+    "DiffTooLargeError",
+    "PatchFile",
+    "check_binary_sizes",
+    "format_size",
+    "write_patch",
+]
+
+_CHUNK = 1 << 20
+
+
+class DiffTooLargeError(ShoalError):
+    code = "diff_too_large"
+
+
+class BinaryTooLargeError(ShoalError):
+    code = "binary_too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class PatchFile:
+    path: Path
+    sha256: str
+    size: int
+
+
+def format_size(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def check_binary_sizes(files: tuple[DiffFile, ...], max_bytes: int) -> None:
+    """Checked before the Patch is written: a binary too large fails without building it."""
+    for file in files:
+        if file.binary and file.status is not FileStatus.DELETED and file.size > max_bytes:
+            raise BinaryTooLargeError(
+                f"binary file '{file.path}' is {format_size(file.size)}, larger than the "
+                f"limit of {format_size(max_bytes)} for binary files"
+            )
+
+
+def write_patch(workspace: Workspace, dest: Path, *, max_bytes: int) -> PatchFile:
+    """Write the Patch to `dest`; past `max_bytes`, delete it and raise DiffTooLargeError."""
+    args = [*DIFF_ARGS, "--binary", "--full-index", workspace.base_tree]
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.TemporaryFile() as stderr, dest.open("wb") as out:
+        process = workspace.git.start(args, stderr=stderr)
+        assert process.stdout is not None
+        with process:
+            while chunk := process.stdout.read(_CHUNK):
+                size += len(chunk)
+                if size <= max_bytes:
+                    out.write(chunk)
+                    digest.update(chunk)
+        if process.returncode != 0:
+            stderr.seek(0)
+            dest.unlink()
+            raise workspace.git.failure(args, process.returncode, stderr.read())
+    if size > max_bytes:
+        dest.unlink()
+        raise DiffTooLargeError(
+            f"the patch is {format_size(size)}, larger than the limit of {format_size(max_bytes)}"
+        )
+    return PatchFile(path=dest, sha256=digest.hexdigest(), size=size)

@@ -1,0 +1,78 @@
+"""`LocalExecutor`: runs whole Executions on this machine, a bounded number at a time.
+
+Each Execution gets a scratch directory of its own under `work_root` holding the workspace
+and its baseline; it is removed afterwards, whatever happened. The results go to the caller's
+`out_dir`, which this module never removes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from shoal.domain.errors import InvalidInputError
+from shoal.execution.runner import (
+    ExecutionRequest,
+    ExecutionResult,
+    prepare_workspace,
+    run_execution,
+)
+from shoal.executors.sandbox import StepSandbox
+
+__all__ = ["Executor", "LocalExecutor"]
+
+
+class Executor(Protocol):
+    def execute(
+        self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
+    ) -> ExecutionResult: ...
+
+
+class LocalExecutor:
+    """Executions in `sandbox`, at most `parallelism` at once (callers beyond that wait)."""
+
+    def __init__(self, sandbox: StepSandbox, *, work_root: Path, parallelism: int) -> None:
+        if parallelism < 1:
+            raise InvalidInputError(f"parallelism must be at least 1, got {parallelism}")
+        self._sandbox = sandbox
+        self._work_root = work_root
+        self._slots = threading.BoundedSemaphore(parallelism)
+
+    def execute(
+        self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
+    ) -> ExecutionResult:
+        with self._slots:
+            self._work_root.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(prefix="execution-", dir=self._work_root))
+            try:
+                # The sandbox (uid 65534) must traverse this dir to mount the workspace; 0711
+                # still keeps it from listing it and so from finding the baseline next door.
+                scratch.chmod(0o711)
+                workspace = prepare_workspace(tarball, scratch / "workspace")
+                self._sandbox.prepare(workspace.path)
+                return run_execution(request, workspace, self._sandbox, out_dir)
+            finally:
+                _remove_tree(scratch)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a tree a step wrote into, including dirs it made read-only."""
+
+    def make_writable(_func: Callable[..., object], failed: str, _exc: object) -> None:
+        if not os.path.lexists(failed):
+            return  # already removed by an earlier retry
+        parent = os.path.dirname(failed)
+        os.chmod(parent, os.stat(parent).st_mode | stat.S_IRWXU)
+        if os.path.isdir(failed) and not os.path.islink(failed):
+            os.chmod(failed, os.stat(failed).st_mode | stat.S_IRWXU)
+            shutil.rmtree(failed, onerror=make_writable)
+        else:
+            os.unlink(failed)
+
+    shutil.rmtree(path, onerror=make_writable)

@@ -1,0 +1,287 @@
+"""Governor v1: asked before every GitHub call, per installation, over Redis.
+
+It keeps GitHub's primary budgets (REST `core` requests and GraphQL points per hour, learned
+from `x-ratelimit-*` headers), a concurrency cap (a semaphore whose leases expire, so a dead
+process cannot leak slots) and pauses (after a secondary limit, until `retry-after`). A call
+that would have to wait longer than its `max_wait_s` gets a `RateLimitedError` carrying the
+resume time instead, so a task handler can requeue instead of blocking a worker thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import redis
+import structlog
+
+from shoal.domain.clock import Clock
+from shoal.governor import scripts
+from shoal.governor.errors import GovernorUnavailableError, RateLimitedError, RateLimitReason
+from shoal.governor.state import (
+    BucketState,
+    CallKind,
+    GovernorLimits,
+    GovernorState,
+    resource_of,
+)
+
+if TYPE_CHECKING:
+    from redis.commands.core import Script
+
+__all__ = ["Governor", "Lease"]
+
+log = structlog.get_logger("shoal.governor")
+
+RESOURCES = ("core", "graphql")
+
+
+class Lease:
+    """A concurrency slot; release it when the call's response is done (idempotent)."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release: Callable[[], None] | None = release
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class Governor:
+    def __init__(
+        self,
+        redis_client: redis.Redis[Any],
+        clock: Clock,
+        *,
+        limits: GovernorLimits | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        prefix: str = "shoal:gov",
+    ) -> None:
+        self.limits = limits or GovernorLimits()
+        self._redis = redis_client
+        self._clock = clock
+        self._sleep = sleep
+        self._new_id = new_id
+        self._prefix = prefix
+        self._acquire: Script = redis_client.register_script(scripts.ACQUIRE)
+        self._observe: Script = redis_client.register_script(scripts.OBSERVE)
+        self._charge: Script = redis_client.register_script(scripts.CHARGE)
+        self._pause: Script = redis_client.register_script(scripts.PAUSE)
+
+    # -- keys: the braces are a hash tag, so one installation's keys share a cluster slot ----
+
+    def _key(self, installation_id: int, name: str) -> str:
+        return f"{self._prefix}:{{{installation_id}}}:{name}"
+
+    @property
+    def _gc_ms(self) -> int:
+        return int(2 * self.limits.window_s * 1000)
+
+    def _run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return script(keys=keys, args=args)
+        except redis.RedisError as exc:
+            raise GovernorUnavailableError(
+                f"the rate governor cannot reach Redis ({type(exc).__name__}); "
+                "GitHub calls wait until it is back"
+            ) from exc
+
+    # -- the call path ------------------------------------------------------------------
+
+    def acquire(
+        self, installation_id: int, *, kind: CallKind, cost: int = 1, max_wait_s: float = 30.0
+    ) -> Lease:
+        """Wait (with the injected sleep) until the call may go out, then hold a slot.
+
+        Raises `RateLimitedError` when that would take longer than `max_wait_s`, and
+        `GovernorUnavailableError` when Redis is down.
+        """
+        if cost < 1:
+            raise ValueError("cost must be at least 1")
+        resource = resource_of(kind)
+        keys = [
+            self._key(installation_id, "pause"),
+            self._key(installation_id, f"bucket:{resource}"),
+            self._key(installation_id, "leases"),
+        ]
+        waited = 0.0
+        while True:
+            now = self._clock.now()
+            lease_id = self._new_id()
+            status, wait, detail = (
+                _text(v) or ""
+                for v in self._run(
+                    self._acquire,
+                    keys,
+                    [
+                        now.timestamp(),
+                        cost,
+                        self.limits.default_limit(resource),
+                        self.limits.window_s,
+                        self.limits.reserve,
+                        self.limits.max_concurrent,
+                        lease_id,
+                        now.timestamp() + self.limits.lease_s,
+                        self._gc_ms,
+                    ],
+                )
+            )
+            if status == "ok":
+                return Lease(functools.partial(self._release, keys[2], lease_id))
+            reason: RateLimitReason
+            if status == "concurrency":
+                # Slots free up when calls finish, usually long before a lease expires.
+                step, retry_after, reason = self.limits.poll_s, 1.0, "concurrency"
+            else:
+                step = retry_after = max(float(wait), 0.0)
+                reason = "paused" if status == "paused" else "exhausted"
+            if waited + step > max_wait_s:
+                raise self._limited(installation_id, resource, reason, detail, now, retry_after)
+            log.debug(
+                "github_call_waits",
+                installation_id=installation_id,
+                reason=reason,
+                wait_s=round(step, 3),
+            )
+            self._sleep(step)
+            waited += step
+
+    def _limited(
+        self,
+        installation_id: int,
+        resource: str,
+        reason: RateLimitReason,
+        detail: str,
+        now: datetime,
+        retry_after: float,
+    ) -> RateLimitedError:
+        what = {
+            "paused": f"paused after a {detail or 'rate'} limit",
+            "exhausted": f"out of its {resource} budget until the window resets",
+            "concurrency": f"at its cap of {self.limits.max_concurrent} concurrent calls",
+        }.get(reason, reason)
+        return RateLimitedError(
+            f"GitHub installation {installation_id} is {what}",
+            retry_at=now + timedelta(seconds=retry_after),
+            retry_after_s=retry_after,
+            reason=reason,
+            installation_id=installation_id,
+            details={"resource": resource},
+        )
+
+    def _release(self, leases_key: str, lease_id: str) -> None:
+        try:
+            self._redis.zrem(leases_key, lease_id)
+        except redis.RedisError as exc:
+            # The lease expires by itself; failing the finished call would be worse.
+            log.warning("governor_lease_not_released", error=type(exc).__name__)
+
+    # -- what responses teach ---------------------------------------------------------------
+
+    def observe(
+        self,
+        installation_id: int,
+        *,
+        resource: str,
+        limit: int,
+        remaining: int,
+        reset_at: datetime,
+    ) -> None:
+        """Adopt GitHub's own count from `x-ratelimit-{limit,remaining,reset}`."""
+        self._run(
+            self._observe,
+            [self._key(installation_id, f"bucket:{resource}")],
+            [limit, remaining, reset_at.timestamp(), self._gc_ms],
+        )
+
+    def charge(self, installation_id: int, *, kind: CallKind, cost: int) -> None:
+        """Spend `cost` more from the current window (a GraphQL query cost more than asked)."""
+        self._run(
+            self._charge,
+            [self._key(installation_id, f"bucket:{resource_of(kind)}")],
+            [self._clock.now().timestamp(), cost],
+        )
+
+    def pause(self, installation_id: int, *, until: datetime, reason: str) -> None:
+        """Hold every call of the installation until `until` (an existing longer pause wins)."""
+        self._run(
+            self._pause,
+            [self._key(installation_id, "pause")],
+            [until.timestamp(), reason, self._gc_ms],
+        )
+        log.info(
+            "github_installation_paused",
+            installation_id=installation_id,
+            until=until.isoformat(),
+            reason=reason,
+        )
+
+    def resume(self, installation_id: int) -> None:
+        try:
+            self._redis.delete(self._key(installation_id, "pause"))
+        except redis.RedisError as exc:
+            raise GovernorUnavailableError("the rate governor cannot reach Redis") from exc
+
+    # -- reporting ----------------------------------------------------------------------
+
+    def snapshot(self, installation_id: int) -> GovernorState:
+        now = self._clock.now()
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(self._key(installation_id, "pause"))
+                pipe.zcount(self._key(installation_id, "leases"), now.timestamp(), "+inf")
+                for resource in RESOURCES:
+                    pipe.hgetall(self._key(installation_id, f"bucket:{resource}"))
+                pause, in_flight, *buckets = pipe.execute()
+        except redis.RedisError as exc:
+            raise GovernorUnavailableError("the rate governor cannot reach Redis") from exc
+        pause = {_text(k): _text(v) for k, v in pause.items()}
+        until = float(pause.get("until") or 0)
+        paused = until > now.timestamp()
+        return GovernorState(
+            installation_id=installation_id,
+            paused_until=_moment(until) if paused else None,
+            pause_reason=pause.get("reason") if paused else None,
+            in_flight=int(in_flight),
+            max_concurrent=self.limits.max_concurrent,
+            buckets=tuple(
+                self._bucket(resource, raw, now)
+                for resource, raw in zip(RESOURCES, buckets, strict=True)
+            ),
+        )
+
+    def _bucket(self, resource: str, raw: dict[Any, Any], now: datetime) -> BucketState:
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        limit = int(float(fields.get("limit") or self.limits.default_limit(resource)))
+        reset = float(fields.get("reset") or 0)
+        if reset <= now.timestamp():
+            # The window is over (or never opened): the next call starts a full one.
+            return BucketState(resource, limit, limit, None)
+        return BucketState(
+            resource, limit, int(float(fields.get("remaining") or 0)), _moment(reset)
+        )

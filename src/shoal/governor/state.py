@@ -1,0 +1,69 @@
+"""The governor's settings and the state it reports (for metrics, the UI and tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+__all__ = ["BucketState", "CallKind", "GovernorLimits", "GovernorState", "resource_of"]
+
+CallKind = Literal["read", "write", "graphql"]
+
+
+def resource_of(kind: CallKind) -> str:
+    """The `x-ratelimit-resource` a kind of call is charged to."""
+    return "graphql" if kind == "graphql" else "core"
+
+
+@dataclass(frozen=True, slots=True)
+class GovernorLimits:
+    """GitHub's published per-installation limits, until response headers say otherwise.
+
+    `reserve` is left unspent in every window: it absorbs the requests already in flight when
+    a response reports `x-ratelimit-remaining` (keep it >= `max_concurrent`) and leaves room
+    for other clients of the same installation.
+    """
+
+    core_per_hour: int = 5_000
+    graphql_points_per_hour: int = 5_000
+    max_concurrent: int = 20
+    reserve: int = 50
+    window_s: float = 3600.0
+    # A lease outlives a dead process by at most this long; calls (even tarball downloads)
+    # are expected to finish well within it.
+    lease_s: float = 300.0
+    # How often a caller waiting for a concurrency slot looks again.
+    poll_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent < 1 or self.core_per_hour < 1 or self.graphql_points_per_hour < 1:
+            raise ValueError("governor limits must be positive")
+        if self.reserve < 0 or self.lease_s <= 0 or self.poll_s <= 0 or self.window_s <= 0:
+            raise ValueError("governor reserve, lease, poll and window must be positive")
+
+    def default_limit(self, resource: str) -> int:
+        return self.graphql_points_per_hour if resource == "graphql" else self.core_per_hour
+
+
+@dataclass(frozen=True, slots=True)
+class BucketState:
+    """One budget of an installation. `reset_at` is None until the first call opens a window."""
+
+    resource: str
+    limit: int
+    remaining: int
+    reset_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GovernorState:
+    installation_id: int
+    paused_until: datetime | None
+    pause_reason: str | None
+    in_flight: int
+    max_concurrent: int
+    buckets: tuple[BucketState, ...]
+
+    def bucket(self, resource: str) -> BucketState:
+        return next(b for b in self.buckets if b.resource == resource)

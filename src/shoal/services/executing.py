@@ -1,0 +1,262 @@
+"""The `execution.run` task: fetch the base commit, run the steps in a sandbox, store results.
+
+Level-triggered and idempotent: the task carries only the execution id. A finished execution
+is left alone; a crashed attempt (state still `running`) simply runs again and overwrites
+its own row, its own log object and (content-addressed) patch object.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from shoal.blobs import BlobNotFoundError, ObjectStore, put_content_addressed
+from shoal.config import Settings
+from shoal.domain.campaigns import SpecVersion
+from shoal.domain.clock import Clock
+from shoal.domain.errors import NotFoundError, ShoalError
+from shoal.domain.executions import ExecutionState, FailureReason
+from shoal.domain.runs import Execution, ExecutionId, Run, Target
+from shoal.domain.tasks import Outcome, Task
+from shoal.execution.runner import (
+    ExecutionRequest,
+    ExecutionResult,
+    RunnerLimits,
+    StepPlan,
+)
+from shoal.executors import SandboxUnavailableError
+from shoal.services.secrets import DirectorySecretSource, SecretMissingError
+from shoal.services.spec_cache import spec_of
+from shoal.spec import CampaignSpec
+from shoal.store import Database
+from shoal.store import campaigns as campaign_store
+from shoal.store import executions as execution_store
+from shoal.store import runs as run_store
+from shoal.store import targets as target_store
+
+__all__ = ["ExecutionDeps", "Executor", "TarballSource", "run_execution_task"]
+
+log = structlog.get_logger("shoal.executions")
+
+LOG_TAIL_BYTES = 16 * 1024
+
+
+class Executor(Protocol):
+    def execute(
+        self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
+    ) -> ExecutionResult: ...
+
+
+class TarballSource(Protocol):
+    """Downloads the tarball of one commit (the GitHub adapter, per installation)."""
+
+    def download_tarball(
+        self, installation_id: int, repo: str, sha: str, dest: Path, *, max_bytes: int
+    ) -> int: ...
+
+
+@dataclass(frozen=True)
+class ExecutionDeps:
+    db: Database
+    clock: Clock
+    settings: Settings
+    blobs: ObjectStore
+    github: TarballSource
+    executor: Executor
+    secrets: DirectorySecretSource
+    work_root: Path
+
+
+class _Failed(Exception):
+    def __init__(self, reason: FailureReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
+    execution_id = ExecutionId(int(task.payload["execution_id"]))
+    now = deps.clock.now()
+    with deps.db.transaction() as conn:
+        execution = execution_store.get_execution(conn, execution_id, lock=True)
+        if execution.state.finished:
+            return Outcome.done()
+        target = target_store.get_target(conn, execution.target_id)
+        run = run_store.get_run(conn, execution.run_id)
+        version = campaign_store.get_spec_version(conn, run.campaign_id, run.spec_version)
+        execution = execution_store.start_execution(conn, execution_id, now=now)
+    last_attempt = task.attempts + 1 >= task.max_attempts
+    with structlog.contextvars.bound_contextvars(
+        run_id=run.id, execution_id=execution.id, repo=execution.repo
+    ):
+        finished = _execute(deps, run, version, target, execution, last_attempt=last_attempt)
+        with deps.db.transaction() as conn:
+            execution_store.record_finished(conn, execution.id, finished, now=deps.clock.now())
+        log.info("execution_finished", state=finished.state.value, reason=finished.reason)
+    return Outcome.done()
+
+
+def _execute(
+    deps: ExecutionDeps,
+    run: Run,
+    version: SpecVersion,
+    target: Target,
+    execution: Execution,
+    *,
+    last_attempt: bool,
+) -> execution_store.FinishedExecution:
+    deps.work_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"exec-{execution.id}-", dir=deps.work_root) as tmp:
+        scratch = Path(tmp)
+        try:
+            spec = spec_of(version)
+            request = _request(deps, spec, run, version, target)
+            tarball = _workspace(deps, target, scratch, last_attempt=last_attempt)
+            out_dir = scratch / "out"
+            out_dir.mkdir()
+            try:
+                result = deps.executor.execute(request, tarball, out_dir)
+            except SandboxUnavailableError as exc:
+                raise _Failed(FailureReason.SANDBOX_ERROR, exc.message) from None
+        except _Failed as failed:
+            return execution_store.FinishedExecution(
+                state=ExecutionState.FAILED,
+                reason=failed.reason.value,
+                message=failed.message,
+                patch_key=None,
+                patch_sha256=None,
+                patch_bytes=0,
+                log_key=None,
+                log_tail=failed.message,
+                steps=[],
+            )
+        return _store_results(deps, run, execution, result)
+
+
+def _request(
+    deps: ExecutionDeps, spec: CampaignSpec, run: Run, version: SpecVersion, target: Target
+) -> ExecutionRequest:
+    names = sorted({name for step in spec.steps for name in step.secrets})
+    try:
+        secrets = deps.secrets.resolve(names)
+    except SecretMissingError as exc:
+        raise _Failed(FailureReason.SECRET_MISSING, exc.message) from None
+    owner, _, name = target.repo.partition("/")
+    context: dict[str, Any] = {
+        "repo": {
+            "owner": owner,
+            "name": name,
+            "full_name": target.repo,
+            "base_branch": target.base_branch,
+            "base_sha": target.base_sha,
+            **target.meta,
+        },
+        "campaign": {"id": run.campaign_id, "name": run.campaign},
+        "spec": {"version": version.version, "hash": version.spec_hash},
+    }
+    settings = deps.settings
+    return ExecutionRequest(
+        steps=tuple(
+            StepPlan(
+                name=step.name,
+                run=step.run,
+                env=dict(step.env),
+                secrets=tuple(step.secrets),
+                timeout_s=float(step.timeout),
+                condition=step.if_,
+            )
+            for step in spec.steps
+        ),
+        context=context,
+        secrets=secrets,
+        limits=RunnerLimits(
+            max_step_output_bytes=settings.max_step_output_bytes,
+            max_patch_bytes=settings.max_patch_bytes,
+            max_binary_file_bytes=settings.max_binary_file_bytes,
+        ),
+    )
+
+
+def workspace_key(target: Target) -> str:
+    return f"workspaces/{target.repo_github_id}/{target.base_sha}.tar.gz"
+
+
+def _workspace(deps: ExecutionDeps, target: Target, scratch: Path, *, last_attempt: bool) -> Path:
+    """The base commit's tarball: from the object store, or fetched once from GitHub."""
+    if target.base_sha is None or target.installation_id is None:
+        raise _Failed(FailureReason.REPO_EMPTY, f"{target.repo} has no base commit (empty?)")
+    path = scratch / "base.tar.gz"
+    key = workspace_key(target)
+    try:
+        deps.blobs.download(key, path)
+        return path
+    except BlobNotFoundError:
+        pass
+    try:
+        deps.github.download_tarball(
+            target.installation_id,
+            target.repo,
+            target.base_sha,
+            path,
+            max_bytes=deps.settings.max_workspace_bytes,
+        )
+    except NotFoundError:
+        raise _Failed(
+            FailureReason.REPO_NOT_FOUND,
+            f"GitHub no longer serves {target.repo} at {target.base_sha[:12]}: the repository "
+            "was deleted or renamed, or Shoal's App lost access to it since selection",
+        ) from None
+    except ShoalError as exc:
+        if exc.retryable and not last_attempt:
+            raise
+        raise _Failed(
+            FailureReason.WORKSPACE_FETCH_FAILED,
+            f"could not fetch {target.repo} at {target.base_sha[:12]}: {exc.message}",
+        ) from None
+    deps.blobs.put_file(key, path)
+    return path
+
+
+def _store_results(
+    deps: ExecutionDeps, run: Run, execution: Execution, result: ExecutionResult
+) -> execution_store.FinishedExecution:
+    log_key = f"logs/runs/{run.id}/executions/{execution.id}.log"
+    deps.blobs.put_file(log_key, result.log_path)
+    patch_key = None
+    if result.state is ExecutionState.PATCH and result.patch_path is not None:
+        patch_key = put_content_addressed(deps.blobs, "patches", result.patch_path).key
+    return execution_store.FinishedExecution(
+        state=result.state,
+        reason=result.reason.value if result.reason else None,
+        message=result.message,
+        patch_key=patch_key,
+        patch_sha256=result.patch_sha256,
+        patch_bytes=result.patch_bytes,
+        log_key=log_key,
+        log_tail=_tail(result.log_path),
+        steps=[
+            {
+                "name": s.name,
+                "skipped": s.skipped,
+                "exit_code": s.exit_code,
+                "timed_out": s.timed_out,
+                "duration_s": round(s.duration_s, 3),
+                "output_dropped": s.output_dropped,
+            }
+            for s in result.steps
+        ],
+        files=result.files,
+    )
+
+
+def _tail(path: Path) -> str:
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - LOG_TAIL_BYTES))
+        data = f.read()
+    return data.decode("utf-8", errors="replace")
