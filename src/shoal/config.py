@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     github_private_key_path: Path | None = Field(
         default=None, description="File holding the GitHub App private key (PEM)."
     )
+    github_max_concurrency: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        description="Requests in flight per installation, across all workers (GitHub allows 100).",
+    )
+    github_max_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest a worker thread waits for the rate governor before its task is "
+        "requeued for later instead.",
+    )
     github_webhook_secret: SecretStr | None = Field(
         default=None, description="Secret GitHub signs webhook deliveries with."
     )
@@ -92,6 +104,16 @@ class Settings(BaseSettings):
     # --- task queue and workers --------------------------------------------------------
     worker_concurrency: int = Field(
         default=4, ge=1, le=64, description="Tasks one worker process runs at the same time."
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`shoal worker` serves Prometheus metrics on this port (unset: none).",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's metrics port binds to (0.0.0.0 in a pod).",
     )
     task_max_attempts: int = Field(
         default=8, ge=1, le=100, description="Attempts before a task is dead-lettered."

@@ -132,3 +132,52 @@ def test_preview_selects_runs_and_reports_every_repo(make_stack: Callable[..., S
 
     # Preview never writes to GitHub.
     assert stack.mutations() == []
+
+
+BIG_WORLD: dict[str, Any] = {
+    "orgs": [
+        {
+            "login": "big",
+            "generate": [{"count": 1100, "name": "r-{i:04d}", "files": {"README.md": "# $name\n"}}],
+        }
+    ],
+    "apps": [
+        {
+            "slug": "shoal",
+            "permissions": {"contents": "read", "metadata": "read"},
+            "installations": [{"org": "big"}],
+        }
+    ],
+}
+
+BIG_SPEC = """\
+name: big-search
+on:
+  - search: "org:big"
+exclude:
+  - repo: "big/r-0*"
+  - repo: "big/r-10[1-9]*"
+steps:
+  - name: look
+    run: test -f README.md
+changeset:
+  title: look
+"""
+
+
+def test_a_search_past_1000_results_finds_every_repo(make_stack: Callable[..., Stack]) -> None:
+    stack = make_stack(BIG_WORLD)
+    run = stack.preview(BIG_SPEC)
+
+    assert run["state"] == "done", run
+    assert run["progress"]["targets"] == 1100  # GitHub stops at 1,000 per query
+    included = sorted(t["repo"] for t in stack.get(f"/runs/{run['id']}/targets", included=True))
+    assert included == [f"big/r-{i:04d}" for i in [*range(1000, 1010), 1100]]
+    excluded = stack.get(f"/runs/{run['id']}/targets", included=False, limit=1000)
+    assert {t["reason"] for t in excluded} == {
+        "exclude[0] (repo 'big/r-0*')",
+        "exclude[1] (repo 'big/r-10[1-9]*')",
+    }
+    assert run["progress"]["no_change"] == 11
+    assert 0 < run["github_requests"] <= 20, run["github_requests"]
+    assert run["graphql_points"] > 0

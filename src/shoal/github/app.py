@@ -28,7 +28,7 @@ from shoal.github.endpoints import GitHubEndpoints
 from shoal.github.etag import ETagCache
 from shoal.github.installation import InstallationClient
 from shoal.github.metrics import GitHubMetrics
-from shoal.governor import Governor
+from shoal.governor import Governor, GovernorLimits
 
 __all__ = ["USER_AGENT", "GitHubApp"]
 
@@ -119,9 +119,19 @@ class GitHubApp:
             private_key=_private_key(settings),
             redis_client=redis_client,
             clock=clock,
-            governor=governor or Governor(redis_client, clock, sleep=sleep),
+            governor=governor
+            or Governor(
+                redis_client,
+                clock,
+                sleep=sleep,
+                limits=GovernorLimits(
+                    max_concurrent=settings.github_max_concurrency,
+                    reserve=max(50, settings.github_max_concurrency),
+                ),
+            ),
             metrics=metrics or GitHubMetrics.shared(),
             sleep=sleep,
+            max_wait_s=settings.github_max_wait_s,
         )
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
+from prometheus_client import Counter, Histogram
 
 from shoal.blobs import BlobNotFoundError, ObjectStore, put_content_addressed
 from shoal.config import Settings
@@ -41,6 +42,18 @@ from shoal.store import targets as target_store
 __all__ = ["ExecutionDeps", "Executor", "TarballSource", "run_execution_task"]
 
 log = structlog.get_logger("shoal.executions")
+
+# Labels are code-chosen vocabularies (states and failure reasons), never repository names.
+EXECUTIONS = Counter(
+    "shoal_executions",
+    "Executions finished, by state and failure reason.",
+    ["state", "reason"],
+)
+EXECUTION_SECONDS = Histogram(
+    "shoal_execution_duration_seconds",
+    "Time from an execution's start to its stored result (workspace, steps, diff, upload).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)
 
 LOG_TAIL_BYTES = 16 * 1024
 
@@ -90,12 +103,15 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
         version = campaign_store.get_spec_version(conn, run.campaign_id, run.spec_version)
         execution = execution_store.start_execution(conn, execution_id, now=now)
     last_attempt = task.attempts + 1 >= task.max_attempts
+    started = deps.clock.monotonic()
     with structlog.contextvars.bound_contextvars(
         run_id=run.id, execution_id=execution.id, repo=execution.repo
     ):
         finished = _execute(deps, run, version, target, execution, last_attempt=last_attempt)
         with deps.db.transaction() as conn:
             execution_store.record_finished(conn, execution.id, finished, now=deps.clock.now())
+        EXECUTIONS.labels(finished.state.value, finished.reason or "").inc()
+        EXECUTION_SECONDS.observe(deps.clock.monotonic() - started)
         log.info("execution_finished", state=finished.state.value, reason=finished.reason)
     return Outcome.done()
 

@@ -57,5 +57,11 @@ def worker() -> None:
     from shoal.runtime.workers import run_worker_process
 
     settings = load_settings()
+    if settings.worker_metrics_port is not None:
+        # Workers serve no HTTP otherwise; Prometheus scrapes this port (the API's /metrics
+        # covers a worker only when both run in one process, as with `shoal up`).
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     with app_context(settings) as ctx:
         run_worker_process(ctx)
