@@ -70,7 +70,7 @@ def _first_time(conn: sa.Connection, table: str, key: str) -> bool:
 def handle(task: Task, ctx: HandlerContext) -> Outcome:
     key, behaviour = task.dedupe_key, task.payload["behaviour"]
     with ctx.db.transaction() as conn:
-        conn.execute(sa.text("INSERT INTO runs (key) VALUES (:key)"), {"key": key})
+        conn.execute(sa.text("INSERT INTO handler_runs (key) VALUES (:key)"), {"key": key})
         crash_now = behaviour.startswith("crash") and _first_time(conn, "crashes", key)
         fail_now = behaviour == "fail_once" and _first_time(conn, "failures", key)
     if behaviour == "poison":
@@ -103,7 +103,7 @@ def property_db(db_url: str) -> Iterator[Database]:
     try:
         with database.transaction() as conn:
             conn.exec_driver_sql("CREATE TABLE effects (key text NOT NULL, task_id bigint)")
-            for table in ("runs", "overlapping_runs"):
+            for table in ("handler_runs", "overlapping_runs"):
                 conn.exec_driver_sql(f"CREATE TABLE {table} (key text NOT NULL)")
             for table in ("crashes", "failures"):
                 conn.exec_driver_sql(f"CREATE TABLE {table} (key text PRIMARY KEY)")
@@ -166,7 +166,7 @@ def _rows(db: Database, sql: str) -> list[Any]:
 def test_every_effect_happens_exactly_once(property_db: Database, scenario: Scenario) -> None:
     db = property_db
     with db.transaction() as conn:
-        conn.exec_driver_sql("TRUNCATE tasks, effects, runs, overlapping_runs, crashes, failures")
+        conn.exec_driver_sql("TRUNCATE tasks, effects, handler_runs, overlapping_runs, crashes, failures")
     registry = HandlerRegistry()
     registry.register("effect", handle)
     now = SystemClock().now
@@ -211,5 +211,5 @@ def test_every_effect_happens_exactly_once(property_db: Database, scenario: Scen
             assert last_error.startswith(f"ValueError: poison {key} (gave up after")
         else:
             assert state == TaskState.DONE
-    runs = _rows(db, "SELECT count(*) FROM runs")[0][0]
+    runs = _rows(db, "SELECT count(*) FROM handler_runs")[0][0]
     assert runs >= len(enqueued) + len(crashed), "crashed attempts were run again"

@@ -30,7 +30,7 @@ SETTINGS: dict[str, Any] = {
 @pytest.fixture
 def runs_db(db: Database) -> Database:
     with db.transaction() as conn:
-        conn.exec_driver_sql("CREATE TABLE runs (task_id bigint NOT NULL, worker_id text NOT NULL)")
+        conn.exec_driver_sql("CREATE TABLE handler_runs (task_id bigint NOT NULL, worker_id text NOT NULL)")
     return db
 
 
@@ -67,22 +67,22 @@ def test_four_processes_complete_each_task_exactly_once(runs_db: Database, db_ur
             timeout_s=60,
         )
     assert [p.exitcode for p in processes] == [0, 0, 0, 0], "SIGTERM stops them cleanly"
-    assert scalar(runs_db, "SELECT count(*) FROM runs") == 2000
-    assert scalar(runs_db, "SELECT count(DISTINCT task_id) FROM runs") == 2000
+    assert scalar(runs_db, "SELECT count(*) FROM handler_runs") == 2000
+    assert scalar(runs_db, "SELECT count(DISTINCT task_id) FROM handler_runs") == 2000
     assert scalar(runs_db, "SELECT max(attempts) FROM tasks") == 1
-    assert scalar(runs_db, "SELECT count(DISTINCT worker_id) FROM runs") > 1
+    assert scalar(runs_db, "SELECT count(DISTINCT worker_id) FROM handler_runs") > 1
 
 
 def test_a_killed_process_s_task_is_taken_over_by_another(runs_db: Database, db_url: str) -> None:
     with worker_processes(db_url, 2) as processes:
         task_id = put(runs_db, "hang", "hang:1", now=SystemClock().now())
-        wait_until(lambda: scalar(runs_db, "SELECT count(*) FROM runs") == 1)
-        holder = scalar(runs_db, "SELECT worker_id FROM runs")
+        wait_until(lambda: scalar(runs_db, "SELECT count(*) FROM handler_runs") == 1)
+        holder = scalar(runs_db, "SELECT worker_id FROM handler_runs")
         victim = next(p for p in processes if f":{p.pid}:" in holder)
         victim.kill()  # SIGKILL: no shutdown code runs, the lease just stops being renewed
 
         wait_until(lambda: fetch(runs_db, task_id).state is TaskState.DONE, timeout_s=30)
     done = fetch(runs_db, task_id)
     assert done.attempts == 2
-    survivors = scalar(runs_db, "SELECT count(DISTINCT worker_id) FROM runs")
+    survivors = scalar(runs_db, "SELECT count(DISTINCT worker_id) FROM handler_runs")
     assert survivors == 2, "the second attempt ran in the other process"

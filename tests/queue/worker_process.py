@@ -18,7 +18,7 @@ from shoal.worker import HandlerContext, HandlerRegistry, run_worker
 def record_run(task: Task, ctx: HandlerContext) -> Outcome:
     with ctx.db.transaction() as conn:
         conn.execute(
-            sa.text("INSERT INTO runs (task_id, worker_id) VALUES (:task_id, :worker_id)"),
+            sa.text("INSERT INTO handler_runs (task_id, worker_id) VALUES (:task_id, :worker_id)"),
             {"task_id": task.id, "worker_id": ctx.worker_id},
         )
     return Outcome.done()
