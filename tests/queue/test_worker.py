@@ -134,6 +134,8 @@ def test_the_leader_takes_back_a_task_whose_worker_died(worker_db: Database) -> 
 def test_exactly_one_worker_leads(worker_db: Database) -> None:
     holders = (
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = CAST(:key AS oid)"
+        # Only this test's database: other databases of the server have leaders of their own.
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
     with (
         running_worker(worker_db, HandlerRegistry()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from shoal.store.tables import diff_files, executions
 __all__ = [
     "ExecutionFilter",
     "FinishedExecution",
+    "files_by_execution",
     "find_execution",
     "get_execution",
     "insert_executions",
@@ -141,6 +143,33 @@ def list_diff_files(conn: Connection, execution_id: ExecutionId) -> tuple[DiffFi
         )
         for row in conn.execute(query).mappings()
     )
+
+
+def files_by_execution(
+    conn: Connection, ids: Sequence[ExecutionId]
+) -> dict[ExecutionId, tuple[DiffFile, ...]]:
+    """The diff summaries of many executions in one query."""
+    found: dict[ExecutionId, list[DiffFile]] = {i: [] for i in ids}
+    if not ids:
+        return {}
+    query = (
+        sa.select(diff_files)
+        .where(diff_files.c.execution_id.in_(list(ids)))
+        .order_by(diff_files.c.execution_id, diff_files.c.ordinal)
+    )
+    for row in conn.execute(query).mappings():
+        found[ExecutionId(row["execution_id"])].append(
+            DiffFile(
+                path=row["path"],
+                old_path=row["old_path"],
+                status=FileStatus(row["status"]),
+                added=row["added"],
+                deleted=row["deleted"],
+                binary=row["binary"],
+                size=row["size"],
+            )
+        )
+    return {i: tuple(files) for i, files in found.items()}
 
 
 def list_executions(conn: Connection, flt: ExecutionFilter) -> list[Execution]:

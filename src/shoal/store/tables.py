@@ -9,10 +9,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 __all__ = [
     "api_tokens",
     "audit_events",
+    "budget_ledger",
     "campaigns",
+    "changesets",
     "diff_files",
     "executions",
     "metadata",
+    "org_budgets",
+    "publish_controls",
     "run_sources",
     "runs",
     "spec_versions",
@@ -193,4 +197,61 @@ diff_files = sa.Table(
     sa.Column("deleted", sa.Integer, nullable=False),
     sa.Column("binary", sa.Boolean, nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
+)
+
+_empty = sa.text("'{}'::jsonb")
+
+changesets = sa.Table(
+    "changesets",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("campaign_id", sa.BigInteger, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("repo", sa.Text, nullable=False),
+    sa.Column("org", sa.Text, nullable=False),
+    sa.Column("branch", sa.Text, nullable=False),
+    sa.Column("installation_id", sa.BigInteger),
+    sa.Column("repo_github_id", sa.BigInteger),
+    sa.Column("publish", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("desired", JSONB, nullable=False, server_default=_empty),
+    sa.Column("observed", JSONB, nullable=False, server_default=_empty),
+    sa.Column("pr_number", sa.Integer),
+    sa.Column("reconciler_state", sa.Text, nullable=False, server_default="idle"),
+    sa.Column("failure_reason", sa.Text),
+    sa.Column("failure_message", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("budget_eta", _ts),
+    sa.Column("publish_requested_at", _ts),
+    sa.Column("published_at", _ts),
+    sa.Column("created_at", _ts, nullable=False, server_default=_now),
+    sa.Column("updated_at", _ts, nullable=False, server_default=_now),
+)
+
+budget_ledger = sa.Table(
+    "budget_ledger",
+    metadata,
+    sa.Column("changeset_id", sa.BigInteger, sa.ForeignKey("changesets.id"), primary_key=True),
+    sa.Column("org", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("campaign_id", sa.BigInteger, nullable=False),
+    sa.Column("claimed_at", _ts, nullable=False),
+)
+
+org_budgets = sa.Table(
+    "org_budgets",
+    metadata,
+    sa.Column("org", sa.Text, primary_key=True),
+    sa.Column("max_prs_per_day", sa.Integer, nullable=False),
+    sa.Column("updated_at", _ts, nullable=False, server_default=_now),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+
+publish_controls = sa.Table(
+    "publish_controls",
+    metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("killed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", _ts, nullable=False, server_default=_now),
+    sa.Column("updated_by", sa.Text, nullable=False),
 )

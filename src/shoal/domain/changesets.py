@@ -1,0 +1,173 @@
+"""Changesets: the long-lived link between a campaign and one PR in one repository.
+
+Desired state (what the campaign wants), observed state (what GitHub last showed) and the
+reconciler's own state are kept apart; the state users see is derived from them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NewType
+
+__all__ = [
+    "Changeset",
+    "ChangesetId",
+    "ChangesetState",
+    "Desired",
+    "Observed",
+    "ReconcilerState",
+    "derive_state",
+]
+
+ChangesetId = NewType("ChangesetId", int)
+
+
+class ReconcilerState(enum.StrEnum):
+    IDLE = "idle"  # nothing asked of the reconciler
+    QUEUED = "queued"  # a reconcile task is queued
+    WAITING = "waiting"  # held back: budget, pause or kill switch (see budget_eta)
+    PROCESSING = "processing"
+    COMPLETED = "completed"  # GitHub matches the desired state
+    FAILED = "failed"  # permanently: failure_reason / failure_message say why
+
+
+class ChangesetState(enum.StrEnum):
+    """What users see; derived, never stored."""
+
+    UNPUBLISHED = "unpublished"
+    SCHEDULED = "scheduled"  # publish requested, waiting for its turn or the budget
+    PUBLISHING = "publishing"
+    DRAFT = "draft"
+    OPEN = "open"
+    MERGED = "merged"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What the campaign wants in this repository (set by publish, read by the reconciler)."""
+
+    publish: bool
+    draft: bool
+    base_branch: str
+    base_sha: str
+    default_branch: str
+    patch_key: str
+    patch_sha256: str
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    reviewers: tuple[str, ...]
+    team_reviewers: tuple[str, ...]
+    assignees: tuple[str, ...]
+    commit_message: str
+    author_name: str
+    author_email: str
+    campaign_name: str
+    spec_version: int
+    spec_hash: str
+    run_id: int
+    execution_id: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name in self.__slots__
+            for value in [getattr(self, name)]
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Desired:
+        values: dict[str, Any] = {
+            name: tuple(data[name]) if isinstance(data.get(name), list) else data[name]
+            for name in cls.__slots__
+        }
+        return cls(**values)
+
+    @property
+    def push_key(self) -> str:
+        """Identifies the commit this desired state makes: same key, same commit sha."""
+        return f"{self.base_sha}:{self.patch_sha256}:{self.spec_hash}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What Shoal last saw (or did) on GitHub."""
+
+    branch_sha: str | None = None
+    push_key: str | None = None
+    pr_number: int | None = None
+    pr_node_id: str | None = None
+    pr_state: str | None = None  # open | closed | merged
+    pr_url: str | None = None
+    draft: bool = False
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    adopted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name in self.__slots__
+            for value in [getattr(self, name)]
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Observed:
+        known: dict[str, Any] = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in data.items()
+            if name in cls.__slots__
+        }
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
+class Changeset:
+    id: ChangesetId
+    campaign_id: int
+    repo: str
+    org: str
+    branch: str
+    installation_id: int | None
+    repo_github_id: int | None
+    publish: bool
+    desired: Desired | None
+    observed: Observed
+    pr_number: int | None
+    reconciler_state: ReconcilerState
+    failure_reason: str | None
+    failure_message: str | None
+    attempts: int
+    budget_eta: datetime | None
+    publish_requested_at: datetime | None
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> ChangesetState:
+        return derive_state(self.publish, self.observed, self.reconciler_state)
+
+
+_PR_STATES = {"merged": ChangesetState.MERGED, "closed": ChangesetState.CLOSED}
+
+
+def derive_state(publish: bool, observed: Observed, reconciler: ReconcilerState) -> ChangesetState:
+    if observed.pr_state in _PR_STATES:
+        return _PR_STATES[observed.pr_state]
+    if reconciler is ReconcilerState.FAILED:
+        return ChangesetState.FAILED
+    if observed.pr_number is not None:
+        return ChangesetState.DRAFT if observed.draft else ChangesetState.OPEN
+    if not publish:
+        return ChangesetState.UNPUBLISHED
+    if reconciler is ReconcilerState.PROCESSING:
+        return ChangesetState.PUBLISHING
+    return ChangesetState.SCHEDULED

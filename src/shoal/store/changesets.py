@@ -1,0 +1,209 @@
+"""Changesets: desired, observed and reconciler state per (campaign, repo, branch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection, RowMapping
+
+from shoal.domain.changesets import (
+    Changeset,
+    ChangesetId,
+    Desired,
+    Observed,
+    ReconcilerState,
+)
+from shoal.domain.errors import NotFoundError
+from shoal.domain.globs import glob_to_regex
+from shoal.store.tables import changesets
+
+__all__ = [
+    "ChangesetFilter",
+    "NewChangeset",
+    "get_changeset",
+    "list_changesets",
+    "record_observed",
+    "set_reconciler_state",
+    "upsert_for_publish",
+    "waiting_in_org",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NewChangeset:
+    repo: str
+    org: str
+    branch: str
+    installation_id: int | None
+    repo_github_id: int | None
+    desired: Desired
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesetFilter:
+    campaign_id: int | None = None
+    org: str | None = None
+    repo_glob: str | None = None
+    reconciler_states: tuple[ReconcilerState, ...] = ()
+    publish: bool | None = None
+    after_id: int | None = None
+    limit: int = 1000
+
+
+def _changeset(row: RowMapping) -> Changeset:
+    desired = Desired.from_json(row["desired"]) if row["desired"] else None
+    return Changeset(
+        id=ChangesetId(row["id"]),
+        campaign_id=row["campaign_id"],
+        repo=row["repo"],
+        org=row["org"],
+        branch=row["branch"],
+        installation_id=row["installation_id"],
+        repo_github_id=row["repo_github_id"],
+        publish=row["publish"],
+        desired=desired,
+        observed=Observed.from_json(row["observed"] or {}),
+        pr_number=row["pr_number"],
+        reconciler_state=ReconcilerState(row["reconciler_state"]),
+        failure_reason=row["failure_reason"],
+        failure_message=row["failure_message"],
+        attempts=row["attempts"],
+        budget_eta=row["budget_eta"],
+        publish_requested_at=row["publish_requested_at"],
+        published_at=row["published_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def upsert_for_publish(
+    conn: Connection, campaign_id: int, new: Sequence[NewChangeset], *, now: datetime
+) -> list[ChangesetId]:
+    """Set the desired state to 'published' for each repo; observed state is kept.
+
+    A changeset that failed is queued again; one already open keeps its PR (the reconciler
+    brings it up to date with the new desired state)."""
+    if not new:
+        return []
+    stmt = insert(changesets).values(
+        [
+            {
+                "campaign_id": campaign_id,
+                "repo": c.repo,
+                "org": c.org,
+                "branch": c.branch,
+                "installation_id": c.installation_id,
+                "repo_github_id": c.repo_github_id,
+                "publish": True,
+                "desired": c.desired.to_json(),
+                "reconciler_state": ReconcilerState.QUEUED.value,
+                "publish_requested_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for c in new
+        ]
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["campaign_id", "repo", "branch"],
+        set_={
+            "publish": True,
+            "desired": stmt.excluded.desired,
+            "installation_id": stmt.excluded.installation_id,
+            "reconciler_state": ReconcilerState.QUEUED.value,
+            "failure_reason": None,
+            "failure_message": None,
+            "publish_requested_at": sa.func.coalesce(
+                changesets.c.publish_requested_at, stmt.excluded.publish_requested_at
+            ),
+            "updated_at": now,
+        },
+    ).returning(changesets.c.id)
+    return [ChangesetId(i) for i in conn.execute(upsert).scalars()]
+
+
+def get_changeset(conn: Connection, changeset_id: ChangesetId, *, lock: bool = False) -> Changeset:
+    query = sa.select(changesets).where(changesets.c.id == changeset_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFoundError(f"changeset {changeset_id} does not exist")
+    return _changeset(row)
+
+
+def list_changesets(conn: Connection, flt: ChangesetFilter) -> list[Changeset]:
+    query = sa.select(changesets).order_by(changesets.c.id).limit(flt.limit)
+    if flt.campaign_id is not None:
+        query = query.where(changesets.c.campaign_id == flt.campaign_id)
+    if flt.org is not None:
+        query = query.where(sa.func.lower(changesets.c.org) == flt.org.lower())
+    if flt.repo_glob:
+        query = query.where(changesets.c.repo.op("~*")(glob_to_regex(flt.repo_glob)))
+    if flt.reconciler_states:
+        query = query.where(
+            changesets.c.reconciler_state.in_([s.value for s in flt.reconciler_states])
+        )
+    if flt.publish is not None:
+        query = query.where(changesets.c.publish.is_(flt.publish))
+    if flt.after_id is not None:
+        query = query.where(changesets.c.id > flt.after_id)
+    return [_changeset(row) for row in conn.execute(query).mappings()]
+
+
+def set_reconciler_state(
+    conn: Connection,
+    changeset_id: ChangesetId,
+    state: ReconcilerState,
+    *,
+    now: datetime,
+    failure_reason: str | None = None,
+    failure_message: str | None = None,
+    budget_eta: datetime | None = None,
+    count_attempt: bool = False,
+) -> None:
+    values: dict[str, Any] = {
+        "reconciler_state": state.value,
+        "failure_reason": failure_reason,
+        "failure_message": failure_message,
+        "budget_eta": budget_eta,
+        "updated_at": now,
+    }
+    if count_attempt:
+        values["attempts"] = changesets.c.attempts + 1
+    conn.execute(changesets.update().where(changesets.c.id == changeset_id).values(**values))
+
+
+def record_observed(
+    conn: Connection, changeset_id: ChangesetId, observed: Observed, *, now: datetime
+) -> None:
+    values: dict[str, Any] = {
+        "observed": observed.to_json(),
+        "pr_number": observed.pr_number,
+        "updated_at": now,
+    }
+    if observed.pr_number is not None:
+        values["published_at"] = sa.func.coalesce(changesets.c.published_at, now)
+    conn.execute(changesets.update().where(changesets.c.id == changeset_id).values(**values))
+
+
+def waiting_in_org(conn: Connection, org: str) -> list[tuple[ChangesetId, int, datetime | None]]:
+    """Changesets of `org` that still need a PR created: (id, campaign id, requested at)."""
+    query = (
+        sa.select(changesets.c.id, changesets.c.campaign_id, changesets.c.publish_requested_at)
+        .where(
+            changesets.c.org == org,
+            changesets.c.publish.is_(True),
+            changesets.c.pr_number.is_(None),
+            changesets.c.reconciler_state.in_(
+                [ReconcilerState.QUEUED.value, ReconcilerState.WAITING.value]
+            ),
+        )
+        .order_by(changesets.c.publish_requested_at, changesets.c.id)
+    )
+    return [(ChangesetId(i), c, t) for i, c, t in conn.execute(query)]
