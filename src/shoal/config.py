@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         default=None,
         description="GraphQL URL (default derived from github_api_url: /graphql or /api/graphql).",
     )
+    github_git_url: str | None = Field(
+        default=None,
+        description="Base URL for git over HTTPS (default derived from github_api_url: "
+        "https://github.com, or https://HOST for GHES).",
+    )
     github_app_id: int | None = Field(default=None, description="GitHub App id.")
     github_private_key: SecretStr | None = Field(
         default=None, description="GitHub App private key (PEM text)."
@@ -96,6 +101,18 @@ class Settings(BaseSettings):
         ge=0,
         description="Longest a worker thread waits for the rate governor before its task is "
         "requeued for later instead.",
+    )
+    github_writes_per_minute: int = Field(
+        default=80,
+        ge=1,
+        description="Content-creating requests per installation per minute (GitHub's secondary "
+        "limit is 80; GHES administrators may set their own).",
+    )
+    github_writes_per_hour: int = Field(
+        default=500, ge=1, description="Content-creating requests per installation per hour."
+    )
+    github_min_write_interval_s: float = Field(
+        default=1.0, ge=0, description="Least time between two mutations of one installation."
     )
     github_webhook_secret: SecretStr | None = Field(
         default=None, description="Secret GitHub signs webhook deliveries with."
@@ -189,6 +206,14 @@ class Settings(BaseSettings):
         default="UTC", description="Time zone whose midnight starts a new budget day."
     )
 
+    # --- testing ---------------------------------------------------------------------
+    clock_speed: float = Field(
+        default=1.0,
+        gt=0,
+        description="Run Shoal's clock this many times faster than real time, to match the "
+        "GitHub simulator's sped-up clock in benchmarks and tests. Never in production.",
+    )
+
     # --- logging -----------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Least severe log level written."
@@ -211,6 +236,15 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @property
+    def git_url(self) -> str:
+        if self.github_git_url:
+            return self.github_git_url.rstrip("/")
+        api = self.github_api_url.rstrip("/")
+        if api == "https://api.github.com":
+            return "https://github.com"
+        return api.removesuffix("/api/v3")
 
     @property
     def workspace_root(self) -> Path:

@@ -7,7 +7,7 @@ import typer
 from shoal.cli.local import admin, db, processes
 from shoal.cli.local.runner import runner_app
 from shoal.cli.output import fail
-from shoal.cli.remote import audit, campaigns, login, runs, specs, tasks
+from shoal.cli.remote import audit, campaigns, login, publishing, runs, specs, tasks
 from shoal.domain.errors import ShoalError
 
 __all__ = ["app", "main"]
@@ -25,6 +25,13 @@ app.command()(campaigns.validate)
 app.command()(campaigns.apply)
 app.command()(runs.preview)
 app.command()(runs.diff)
+app.command()(publishing.publish)
+app.command()(publishing.status)
+app.command()(publishing.changesets)
+app.command()(publishing.kill)
+app.command()(publishing.unkill)
+app.command()(publishing.pause)
+app.command()(publishing.resume)
 app.add_typer(campaigns.campaigns_app, name="campaigns")
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(specs.specs_app, name="specs")

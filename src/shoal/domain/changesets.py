@@ -71,6 +71,8 @@ class Desired:
     spec_hash: str
     run_id: int
     execution_id: int
+    # The campaign's own share of each org's daily budget (spec policy), if it sets one.
+    daily_cap: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,8 +84,9 @@ class Desired:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Desired:
         values: dict[str, Any] = {
-            name: tuple(data[name]) if isinstance(data.get(name), list) else data[name]
+            name: tuple(data[name]) if isinstance(data[name], list) else data[name]
             for name in cls.__slots__
+            if name in data
         }
         return cls(**values)
 

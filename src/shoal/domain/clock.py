@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FrozenClock", "SystemClock"]
+__all__ = ["Clock", "FrozenClock", "ScaledClock", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -39,3 +39,28 @@ class FrozenClock:
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
+
+
+class ScaledClock:
+    """Real time running `speed` times faster from the moment it is made.
+
+    For benchmarks and tests that speed up the GitHub simulator's clock (its rate-limit
+    windows, retry-after) by the same factor; production runs at speed 1 (`SystemClock`).
+    `sleep` sleeps the scaled duration, so pacing decisions stay in clock time.
+    """
+
+    def __init__(self, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError("clock speed must be positive")
+        self.speed = speed
+        self._wall0 = datetime.now(UTC)
+        self._mono0 = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self._mono0 + (time.monotonic() - self._mono0) * self.speed
+
+    def now(self) -> datetime:
+        return self._wall0 + timedelta(seconds=(time.monotonic() - self._mono0) * self.speed)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0.0) / self.speed)

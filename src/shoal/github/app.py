@@ -127,6 +127,9 @@ class GitHubApp:
                 limits=GovernorLimits(
                     max_concurrent=settings.github_max_concurrency,
                     reserve=max(50, settings.github_max_concurrency),
+                    writes_per_minute=settings.github_writes_per_minute,
+                    writes_per_hour=settings.github_writes_per_hour,
+                    min_write_interval_s=settings.github_min_write_interval_s,
                 ),
             ),
             metrics=metrics or GitHubMetrics.shared(),

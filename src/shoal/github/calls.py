@@ -37,10 +37,12 @@ from shoal.github.etag import CachedResponse, ETagCache
 from shoal.github.metrics import GitHubMetrics
 from shoal.governor import CallKind, RateLimitedError
 
-__all__ = ["Call", "CallGovernor", "CallLease", "Caller", "Reply"]
+__all__ = ["GRAPHQL_ROUTE", "Call", "CallGovernor", "CallLease", "Caller", "Reply"]
 
 API_VERSION = "2022-11-28"
 ACCEPT = "application/vnd.github+json"
+# The route (and metrics label) of every GraphQL call, whichever budget it is paced by.
+GRAPHQL_ROUTE = "graphql"
 
 
 class CallLease(Protocol):
@@ -108,6 +110,12 @@ class Reply:
 
     def json(self) -> Any:
         return jsonlib.loads(self.content) if self.content else None
+
+    @property
+    def request_id(self) -> str | None:
+        """GitHub's `x-github-request-id`: what an audit row quotes to GitHub support."""
+        found: str | None = self.headers.get("x-github-request-id")
+        return found
 
     def next_url(self) -> str | None:
         link = httpx.Response(200, headers={"link": self.headers.get("link", "")}).links
@@ -261,7 +269,7 @@ class Caller:
             )
             response.close()
             raise error
-        if call.call_kind == "graphql" and not stream:
+        if call.route == GRAPHQL_ROUTE and not stream:
             self._check_graphql_limit(response)
         return response
 

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from shoal.domain.clock import Clock
 from shoal.github import archives
 from shoal.github.auth import TokenCache
-from shoal.github.calls import Call, Caller, Reply
+from shoal.github.calls import GRAPHQL_ROUTE, Call, Caller, Reply
 from shoal.github.errors import GitHubGraphQLError, classify_graphql_errors
 from shoal.governor import CallKind
 
@@ -29,11 +29,13 @@ class GraphQLCharger(Protocol):
 @dataclass(frozen=True, slots=True)
 class GraphQLReply:
     """`data` with the `errors` GitHub returned next to it (e.g. NOT_FOUND for one alias).
-    `cost` is `rateLimit.cost` when the query asked for it."""
+    `cost` is `rateLimit.cost` when the query asked for it; `request_id` is GitHub's
+    `x-github-request-id` (audit rows of mutations quote it)."""
 
     data: dict[str, Any]
     errors: tuple[dict[str, Any], ...]
     cost: int | None
+    request_id: str | None = None
 
 
 class InstallationClient:
@@ -53,6 +55,11 @@ class InstallationClient:
         self._graphql_url = graphql_url
         self._governor = governor
         self._clock = clock
+
+    @property
+    def clock(self) -> Clock:
+        """The clock errors are timed by (a GraphQL rate limit's `retry_at`)."""
+        return self._clock
 
     def token(self) -> SecretStr:
         """The installation token, for git over HTTP (`http.extraHeader`). Never log it."""
@@ -111,17 +118,24 @@ class InstallationClient:
     # -- GraphQL ------------------------------------------------------------------------
 
     def graphql_with_errors(
-        self, query: str, variables: Mapping[str, Any] | None = None
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        kind: CallKind = "graphql",
     ) -> GraphQLReply:
         """Run a query; errors that come with data (a missing repository behind one alias)
-        are returned, not raised. A response without data raises its typed error."""
+        are returned, not raised. A response without data raises its typed error.
+
+        Mutations pass `kind="write"`: the governor then paces them with the other writes
+        (GitHub's content-creation limits count GraphQL mutations too)."""
         reply = self._caller.call(
             Call(
                 "POST",
-                "graphql",
+                GRAPHQL_ROUTE,
                 url=self._graphql_url,
                 json={"query": query, "variables": dict(variables or {})},
-                kind="graphql",
+                kind=kind,
                 revalidate=False,
             )
         )
@@ -138,7 +152,7 @@ class InstallationClient:
             # The governor charged one point up front; without headers to correct it, the
             # query's own report is the truth.
             self._governor.charge(self.installation_id, kind="graphql", cost=cost - 1)
-        return GraphQLReply(data, errors, cost)
+        return GraphQLReply(data, errors, cost, reply.request_id)
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run a query; any error in the response raises its typed error."""

@@ -7,7 +7,8 @@ than let calls go out unpaced.
 """
 
 from shoal.governor.errors import GovernorUnavailableError, RateLimitedError, RateLimitReason
-from shoal.governor.governor import Governor, Lease
+from shoal.governor.governor import Governor
+from shoal.governor.lease import Lease
 from shoal.governor.state import (
     BucketState,
     CallKind,

@@ -10,10 +10,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shoal.domain.errors import UnavailableError
+from shoal.governor.state import GovernorLimits
 
-__all__ = ["GovernorUnavailableError", "RateLimitReason", "RateLimitedError"]
+__all__ = ["GovernorUnavailableError", "RateLimitReason", "RateLimitedError", "refusal"]
 
-RateLimitReason = Literal["primary", "secondary", "paused", "exhausted", "concurrency"]
+# `pacing`: a write waits for its turn under the content-creation limits (per minute, per
+# hour, minimum gap); the others name GitHub's limits or the governor's own state.
+RateLimitReason = Literal["primary", "secondary", "paused", "exhausted", "concurrency", "pacing"]
 
 
 class RateLimitedError(UnavailableError):
@@ -56,3 +59,36 @@ class GovernorUnavailableError(UnavailableError):
     def __init__(self, message: str, *, retry_after_s: float | None = 5.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+def refusal(
+    limits: GovernorLimits,
+    *,
+    installation_id: int,
+    resource: str,
+    reason: RateLimitReason,
+    detail: str,
+    retry_at: datetime,
+    retry_after_s: float,
+) -> RateLimitedError:
+    """The governor's own "not now", worded for people. `detail` is what the acquire script
+    said: the pause's reason, the budget's source, or the write limit that holds a write."""
+    pacing = {
+        "gap": f"at least {limits.min_write_interval_s:g} s apart",
+        "minute": f"at most {limits.writes_per_minute} a minute",
+        "hour": f"at most {limits.writes_per_hour} an hour",
+    }
+    what = {
+        "paused": f"paused after a {detail or 'rate'} limit",
+        "exhausted": f"out of its {resource} budget until the window resets",
+        "concurrency": f"at its cap of {limits.max_concurrent} concurrent calls",
+        "pacing": f"pacing its writes ({pacing.get(detail, 'content-creation limits')})",
+    }.get(reason, reason)
+    return RateLimitedError(
+        f"GitHub installation {installation_id} is {what}",
+        retry_at=retry_at,
+        retry_after_s=retry_after_s,
+        reason=reason,
+        installation_id=installation_id,
+        details={"resource": resource, **({"limit": detail} if reason == "pacing" else {})},
+    )

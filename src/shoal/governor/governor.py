@@ -1,10 +1,11 @@
-"""Governor v1: asked before every GitHub call, per installation, over Redis.
+"""Governor: asked before every GitHub call, per installation, over Redis.
 
 It keeps GitHub's primary budgets (REST `core` requests and GraphQL points per hour, learned
 from `x-ratelimit-*` headers), a concurrency cap (a semaphore whose leases expire, so a dead
-process cannot leak slots) and pauses (after a secondary limit, until `retry-after`). A call
-that would have to wait longer than its `max_wait_s` gets a `RateLimitedError` carrying the
-resume time instead, so a task handler can requeue instead of blocking a worker thread.
+process cannot leak slots), pauses (after a secondary limit, until `retry-after`) and, for
+writes, the content-creation pacing (per minute, per hour, a minimum gap; see `scripts`). A
+call that would have to wait longer than its `max_wait_s` gets a `RateLimitedError` carrying
+the resume time instead, so a task handler can requeue instead of blocking a worker thread.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -22,7 +22,8 @@ import structlog
 
 from shoal.domain.clock import Clock
 from shoal.governor import scripts
-from shoal.governor.errors import GovernorUnavailableError, RateLimitedError, RateLimitReason
+from shoal.governor.errors import GovernorUnavailableError, RateLimitReason, refusal
+from shoal.governor.lease import Lease
 from shoal.governor.state import (
     BucketState,
     CallKind,
@@ -34,31 +35,16 @@ from shoal.governor.state import (
 if TYPE_CHECKING:
     from redis.commands.core import Script
 
-__all__ = ["Governor", "Lease"]
+__all__ = ["Governor"]
 
 log = structlog.get_logger("shoal.governor")
 
 RESOURCES = ("core", "graphql")
-
-
-class Lease:
-    """A concurrency slot; release it when the call's response is done (idempotent)."""
-
-    def __init__(self, release: Callable[[], None]) -> None:
-        self._release: Callable[[], None] | None = release
-
-    def release(self) -> None:
-        release, self._release = self._release, None
-        if release is not None:
-            release()
-
-    def __enter__(self) -> Lease:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
+# The content-creation windows (the scripts use the same spans); the write log must outlive
+# the longer one.
+_MINUTE_S = 60.0
+_HOUR_S = 3600.0
+_WRITES_GC_MS = int(2 * _HOUR_S * 1000)
 
 
 def _text(value: Any) -> str | None:
@@ -69,6 +55,14 @@ def _text(value: Any) -> str | None:
 
 def _moment(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+# What each refusal of the acquire script means for the caller.
+_WAIT_REASONS: dict[str, RateLimitReason] = {
+    "paused": "paused",
+    "exhausted": "exhausted",
+    "pacing": "pacing",
+}
 
 
 class Governor:
@@ -92,6 +86,7 @@ class Governor:
         self._observe: Script = redis_client.register_script(scripts.OBSERVE)
         self._charge: Script = redis_client.register_script(scripts.CHARGE)
         self._pause: Script = redis_client.register_script(scripts.PAUSE)
+        self._next_write: Script = redis_client.register_script(scripts.NEXT_WRITE)
 
     # -- keys: the braces are a hash tag, so one installation's keys share a cluster slot ----
 
@@ -118,6 +113,8 @@ class Governor:
     ) -> Lease:
         """Wait (with the injected sleep) until the call may go out, then hold a slot.
 
+        A `write` also waits for its turn under the content-creation limits and is logged
+        when it goes (whatever GitHub then answers: a refused write may still have counted).
         Raises `RateLimitedError` when that would take longer than `max_wait_s`, and
         `GovernorUnavailableError` when Redis is down.
         """
@@ -128,7 +125,9 @@ class Governor:
             self._key(installation_id, "pause"),
             self._key(installation_id, f"bucket:{resource}"),
             self._key(installation_id, "leases"),
+            self._key(installation_id, "writes"),
         ]
+        limits = self.limits
         waited = 0.0
         while True:
             now = self._clock.now()
@@ -141,13 +140,18 @@ class Governor:
                     [
                         now.timestamp(),
                         cost,
-                        self.limits.default_limit(resource),
-                        self.limits.window_s,
-                        self.limits.reserve,
-                        self.limits.max_concurrent,
+                        limits.default_limit(resource),
+                        limits.window_s,
+                        limits.reserve,
+                        limits.max_concurrent,
                         lease_id,
-                        now.timestamp() + self.limits.lease_s,
+                        now.timestamp() + limits.lease_s,
                         self._gc_ms,
+                        1 if kind == "write" else 0,
+                        limits.writes_per_minute,
+                        limits.writes_per_hour,
+                        limits.min_write_interval_s,
+                        _WRITES_GC_MS,
                     ],
                 )
             )
@@ -159,9 +163,17 @@ class Governor:
                 step, retry_after, reason = self.limits.poll_s, 1.0, "concurrency"
             else:
                 step = retry_after = max(float(wait), 0.0)
-                reason = "paused" if status == "paused" else "exhausted"
+                reason = _WAIT_REASONS[status]
             if waited + step > max_wait_s:
-                raise self._limited(installation_id, resource, reason, detail, now, retry_after)
+                raise refusal(
+                    self.limits,
+                    installation_id=installation_id,
+                    resource=resource,
+                    reason=reason,
+                    detail=detail,
+                    retry_at=now + timedelta(seconds=retry_after),
+                    retry_after_s=retry_after,
+                )
             log.debug(
                 "github_call_waits",
                 installation_id=installation_id,
@@ -170,29 +182,6 @@ class Governor:
             )
             self._sleep(step)
             waited += step
-
-    def _limited(
-        self,
-        installation_id: int,
-        resource: str,
-        reason: RateLimitReason,
-        detail: str,
-        now: datetime,
-        retry_after: float,
-    ) -> RateLimitedError:
-        what = {
-            "paused": f"paused after a {detail or 'rate'} limit",
-            "exhausted": f"out of its {resource} budget until the window resets",
-            "concurrency": f"at its cap of {self.limits.max_concurrent} concurrent calls",
-        }.get(reason, reason)
-        return RateLimitedError(
-            f"GitHub installation {installation_id} is {what}",
-            retry_at=now + timedelta(seconds=retry_after),
-            retry_after_s=retry_after,
-            reason=reason,
-            installation_id=installation_id,
-            details={"resource": resource},
-        )
 
     def _release(self, leases_key: str, lease_id: str) -> None:
         try:
@@ -249,15 +238,41 @@ class Governor:
 
     # -- reporting ----------------------------------------------------------------------
 
+    def next_write_slot(self, installation_id: int) -> datetime:
+        """The earliest time a write of the installation could start (now if it could now),
+        given its pause, its core budget and the write pacing; for ETAs, it reserves nothing.
+        """
+        now = self._clock.now()
+        limits = self.limits
+        wait, _ = self._run(
+            self._next_write,
+            [
+                self._key(installation_id, "pause"),
+                self._key(installation_id, "bucket:core"),
+                self._key(installation_id, "writes"),
+            ],
+            [
+                now.timestamp(),
+                limits.reserve,
+                limits.writes_per_minute,
+                limits.writes_per_hour,
+                limits.min_write_interval_s,
+            ],
+        )
+        return now + timedelta(seconds=max(float(_text(wait) or 0), 0.0))
+
     def snapshot(self, installation_id: int) -> GovernorState:
         now = self._clock.now()
         try:
             with self._redis.pipeline(transaction=False) as pipe:
                 pipe.hgetall(self._key(installation_id, "pause"))
                 pipe.zcount(self._key(installation_id, "leases"), now.timestamp(), "+inf")
+                writes = self._key(installation_id, "writes")
+                pipe.zcount(writes, f"({now.timestamp() - _MINUTE_S}", "+inf")
+                pipe.zcount(writes, f"({now.timestamp() - _HOUR_S}", "+inf")
                 for resource in RESOURCES:
                     pipe.hgetall(self._key(installation_id, f"bucket:{resource}"))
-                pause, in_flight, *buckets = pipe.execute()
+                pause, in_flight, minute, hour, *buckets = pipe.execute()
         except redis.RedisError as exc:
             raise GovernorUnavailableError("the rate governor cannot reach Redis") from exc
         pause = {_text(k): _text(v) for k, v in pause.items()}
@@ -269,6 +284,8 @@ class Governor:
             pause_reason=pause.get("reason") if paused else None,
             in_flight=int(in_flight),
             max_concurrent=self.limits.max_concurrent,
+            writes_last_minute=int(minute),
+            writes_last_hour=int(hour),
             buckets=tuple(
                 self._bucket(resource, raw, now)
                 for resource, raw in zip(RESOURCES, buckets, strict=True)

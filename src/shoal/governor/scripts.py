@@ -5,18 +5,56 @@ tests can freeze them. Key TTLs only collect garbage: decisions compare the stor
 A budget is a token bucket that GitHub refills all at once: `remaining` tokens until `reset`,
 then `limit` again. That is how GitHub's primary limit works (a fixed hourly window reported
 in `x-ratelimit-*`), so a continuously refilling bucket would promise calls GitHub refuses.
+
+Writes are also paced against GitHub's content-creation limits (N a minute, M an hour, and a
+minimum gap) with a sliding log: a sorted set of the start times of the last hour's writes.
+GitHub does not say how it aligns those windows; fixed windows would let 2N writes through
+in a few seconds around a boundary, which a sliding count at GitHub refuses, while a sliding
+log never lets more than N start in any 60 seconds, whichever way GitHub counts. The log
+holds at most M entries per installation.
 """
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "CHARGE", "OBSERVE", "PAUSE"]
+__all__ = ["ACQUIRE", "CHARGE", "NEXT_WRITE", "OBSERVE", "PAUSE"]
 
-# KEYS: pause hash, bucket hash, leases sorted set (score = lease expiry)
+# write_wait(key, now, per minute, per hour, min gap) -> seconds until a write may start (<= 0:
+# now) and which limit holds it ('gap', 'minute' or 'hour'). Reads only. An entry at time t
+# counts in a window of `span` seconds while t > now - span.
+_WRITE_WAIT = """
+local function write_wait(key, now, per_minute, per_hour, gap)
+  local wait, limit = 0, ''
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] and tonumber(last[2]) + gap - now > wait then
+    wait, limit = tonumber(last[2]) + gap - now, 'gap'
+  end
+  local function window(span, cap, name)
+    local floor = string.format('(%.6f', now - span)
+    local n = redis.call('ZCOUNT', key, floor, '+inf')
+    if n >= cap then
+      -- Enough writes must leave the window that one more fits: the oldest n - cap + 1.
+      local e = redis.call('ZRANGEBYSCORE', key, floor, '+inf', 'WITHSCORES', 'LIMIT', n - cap, 1)
+      if tonumber(e[2]) + span - now > wait then
+        wait, limit = tonumber(e[2]) + span - now, name
+      end
+    end
+  end
+  window(60, per_minute, 'minute')
+  window(3600, per_hour, 'hour')
+  return wait, limit
+end
+"""
+
+# KEYS: pause hash, bucket hash, leases sorted set (score = lease expiry), writes sorted set
+#       (score = start time)
 # ARGV: now, cost, default limit, window seconds, reserve, max concurrent, lease id,
-#       lease expiry, gc ttl ms
+#       lease expiry, gc ttl ms, is write (0/1), writes per minute, writes per hour,
+#       min seconds between writes, writes gc ttl ms
 # Returns {status, seconds to wait, detail}; numbers as strings (Lua numbers returned to
-# Redis are truncated to integers).
-ACQUIRE = """
+# Redis are truncated to integers). Nothing is spent unless the call may go.
+ACQUIRE = (
+    _WRITE_WAIT
+    + """
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
 local paused_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
@@ -42,13 +80,53 @@ local floor = math.max(0, math.min(tonumber(ARGV[5]), limit - cost))
 if remaining - cost < floor then
   return {'exhausted', tostring(reset - now), source}
 end
+local write = ARGV[10] == '1'
+if write then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 3600)
+  local wait, held_by = write_wait(KEYS[4], now, tonumber(ARGV[11]), tonumber(ARGV[12]),
+    tonumber(ARGV[13]))
+  if wait > 0 then
+    return {'pacing', tostring(wait), held_by}
+  end
+end
 redis.call('HSET', KEYS[2], 'limit', limit, 'remaining', remaining - cost, 'reset', reset,
   'source', source)
 redis.call('PEXPIRE', KEYS[2], ARGV[9])
 redis.call('ZADD', KEYS[3], ARGV[8], ARGV[7])
 redis.call('PEXPIRE', KEYS[3], ARGV[9])
+if write then
+  redis.call('ZADD', KEYS[4], ARGV[1], ARGV[7])
+  redis.call('PEXPIRE', KEYS[4], ARGV[14])
+end
 return {'ok', '0', ''}
 """
+)
+
+# KEYS: pause hash, core bucket hash, writes sorted set.
+# ARGV: now, reserve, writes per minute, writes per hour, min seconds between writes
+# Returns {seconds until a write could start (<= 0: now), what holds it}; reads only.
+# In-flight calls are left out: a concurrency slot frees up in seconds, not minutes.
+NEXT_WRITE = (
+    _WRITE_WAIT
+    + """
+local now = tonumber(ARGV[1])
+local wait, held_by = write_wait(KEYS[3], now, tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]))
+local paused_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if paused_until - now > wait then
+  wait, held_by = paused_until - now, 'paused'
+end
+local b = redis.call('HMGET', KEYS[2], 'limit', 'remaining', 'reset')
+local limit, remaining, reset = tonumber(b[1]), tonumber(b[2]), tonumber(b[3]) or 0
+if remaining ~= nil and reset > now then
+  local floor = math.max(0, math.min(tonumber(ARGV[2]), limit - 1))
+  if remaining - 1 < floor and reset - now > wait then
+    wait, held_by = reset - now, 'exhausted'
+  end
+end
+return {tostring(wait), held_by}
+"""
+)
 
 # KEYS: bucket hash.  ARGV: limit, remaining, reset, gc ttl ms
 # GitHub's numbers replace ours, except a late response from an older window (its reset is

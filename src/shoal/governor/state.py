@@ -23,6 +23,11 @@ class GovernorLimits:
     `reserve` is left unspent in every window: it absorbs the requests already in flight when
     a response reports `x-ratelimit-remaining` (keep it >= `max_concurrent`) and leaves room
     for other clients of the same installation.
+
+    Writes (every call of kind `write`) are also held to GitHub's secondary limits on content
+    creation: at most `writes_per_minute` in any 60 s and `writes_per_hour` in any hour, each
+    starting at least `min_write_interval_s` after the previous one. Treating every mutation
+    as content-creating is stricter than GitHub, and never trips it.
     """
 
     core_per_hour: int = 5_000
@@ -35,10 +40,17 @@ class GovernorLimits:
     lease_s: float = 300.0
     # How often a caller waiting for a concurrency slot looks again.
     poll_s: float = 0.05
+    writes_per_minute: int = 80
+    writes_per_hour: int = 500
+    min_write_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1 or self.core_per_hour < 1 or self.graphql_points_per_hour < 1:
             raise ValueError("governor limits must be positive")
+        if self.writes_per_minute < 1 or self.writes_per_hour < 1:
+            raise ValueError("governor write limits must be positive")
+        if self.min_write_interval_s < 0:
+            raise ValueError("the governor's minimum write interval cannot be negative")
         if self.reserve < 0 or self.lease_s <= 0 or self.poll_s <= 0 or self.window_s <= 0:
             raise ValueError("governor reserve, lease, poll and window must be positive")
 
@@ -64,6 +76,9 @@ class GovernorState:
     in_flight: int
     max_concurrent: int
     buckets: tuple[BucketState, ...]
+    # Writes started in the last 60 s and the last hour (the content-creation windows).
+    writes_last_minute: int = 0
+    writes_last_hour: int = 0
 
     def bucket(self, resource: str) -> BucketState:
         return next(b for b in self.buckets if b.resource == resource)

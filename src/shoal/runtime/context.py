@@ -9,6 +9,7 @@ from contextlib import ExitStack, contextmanager
 import redis
 
 from shoal.config import Settings
+from shoal.domain.clock import Clock, ScaledClock, SystemClock
 from shoal.runtime.embedded import EmbeddedPostgres, EmbeddedRedis
 from shoal.services.context import AppContext
 from shoal.store import Database
@@ -45,4 +46,7 @@ def app_context(settings: Settings, *, migrate: bool = False) -> Iterator[AppCon
             upgrade(db)
         client = redis.Redis.from_url(redis_url(settings, stack))
         stack.callback(client.close)
-        yield AppContext(settings=settings, db=db, redis=client)
+        clock: Clock = (
+            SystemClock() if settings.clock_speed == 1 else ScaledClock(settings.clock_speed)
+        )
+        yield AppContext(settings=settings, db=db, redis=client, clock=clock)

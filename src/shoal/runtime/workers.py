@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from pathlib import Path
 
+from shoal.domain.clock import ScaledClock
 from shoal.domain.tasks import Outcome, Task
 from shoal.execution import ExecutionRequest, ExecutionResult
 from shoal.executors import BwrapSandbox
 from shoal.executors.local import LocalExecutor
 from shoal.github import GitHubApp
+from shoal.publish.gitpush import GitPublisher
 from shoal.selection import GitHubReader
 from shoal.services.context import AppContext
 from shoal.services.executing import ExecutionDeps, run_execution_task
 from shoal.services.github_reader import AppReader
+from shoal.services.github_writer import AppWriter
+from shoal.services.publishing import RECONCILE_TASK
+from shoal.services.reconciling import GitHubWriter, ReconcileDeps, run_reconcile_task
 from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
 from shoal.services.secrets import DirectorySecretSource
 from shoal.services.selecting import SelectionDeps, run_select_task
@@ -35,8 +41,11 @@ class WorkerComponents:
     @functools.cached_property
     def github(self) -> GitHubApp:
         with self._lock:
+            clock = self.ctx.clock
+            # A sped-up clock (benchmarks) sleeps in its own time; real clocks sleep for real.
+            sleep = clock.sleep if isinstance(clock, ScaledClock) else time.sleep
             return GitHubApp.from_settings(
-                self.ctx.settings, redis_client=self.ctx.redis, clock=self.ctx.clock
+                self.ctx.settings, redis_client=self.ctx.redis, clock=clock, sleep=sleep
             )
 
     def close(self) -> None:
@@ -78,6 +87,26 @@ class WorkerComponents:
         )
 
     @functools.cached_property
+    def git(self) -> GitPublisher:
+        return GitPublisher(
+            self.ctx.settings.workspace_root / "publish", git_base_url=self.ctx.settings.git_url
+        )
+
+    def writer(self) -> GitHubWriter:
+        return AppWriter(self.github, self.git, max_wait_s=self.ctx.settings.github_max_wait_s)
+
+    @functools.cached_property
+    def reconcile(self) -> ReconcileDeps:
+        return ReconcileDeps(
+            db=self.ctx.db,
+            clock=self.ctx.clock,
+            settings=self.ctx.settings,
+            blobs=self.ctx.blobs,
+            writer=self.writer,
+            work_root=self.ctx.settings.workspace_root / "publish",
+        )
+
+    @functools.cached_property
     def selection(self) -> SelectionDeps:
         return SelectionDeps(
             db=self.ctx.db, clock=self.ctx.clock, settings=self.ctx.settings, reader=self.reader
@@ -94,8 +123,12 @@ def build_registry(parts: WorkerComponents) -> HandlerRegistry:
     def execute(task: Task, _: HandlerContext) -> Outcome:
         return run_execution_task(parts.execution, task)
 
+    def reconcile(task: Task, _: HandlerContext) -> Outcome:
+        return run_reconcile_task(parts.reconcile, task)
+
     registry.register(SELECT_TASK, select)
     registry.register(EXECUTE_TASK, execute)
+    registry.register(RECONCILE_TASK, reconcile)
     return registry
 
 

@@ -193,17 +193,39 @@ def record_observed(
 
 
 def waiting_in_org(conn: Connection, org: str) -> list[tuple[ChangesetId, int, datetime | None]]:
-    """Changesets of `org` that still need a PR created: (id, campaign id, requested at)."""
-    query = (
-        sa.select(changesets.c.id, changesets.c.campaign_id, changesets.c.publish_requested_at)
+    """Changesets of `org` still waiting to open a PR, in the order the budget serves them:
+    round-robin across campaigns (each campaign's oldest request first), so campaigns sharing
+    an org budget take turns instead of the first big one starving the rest."""
+    turn = (
+        sa.func.row_number()
+        .over(
+            partition_by=changesets.c.campaign_id,
+            order_by=(changesets.c.publish_requested_at, changesets.c.id),
+        )
+        .label("turn")
+    )
+    inner = (
+        sa.select(
+            changesets.c.id,
+            changesets.c.campaign_id,
+            changesets.c.publish_requested_at,
+            turn,
+        )
         .where(
             changesets.c.org == org,
             changesets.c.publish.is_(True),
             changesets.c.pr_number.is_(None),
             changesets.c.reconciler_state.in_(
-                [ReconcilerState.QUEUED.value, ReconcilerState.WAITING.value]
+                [
+                    ReconcilerState.QUEUED.value,
+                    ReconcilerState.WAITING.value,
+                    ReconcilerState.PROCESSING.value,
+                ]
             ),
         )
-        .order_by(changesets.c.publish_requested_at, changesets.c.id)
+        .subquery()
+    )
+    query = sa.select(inner.c.id, inner.c.campaign_id, inner.c.publish_requested_at).order_by(
+        inner.c.turn, inner.c.campaign_id
     )
     return [(ChangesetId(i), c, t) for i, c, t in conn.execute(query)]

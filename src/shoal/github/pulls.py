@@ -1,0 +1,277 @@
+"""Pull-request operations for one installation: find by head branch, create (adopting an
+open duplicate), labels, reviewers, assignees, draft <-> ready, edit and close.
+
+Every call goes through `InstallationClient` (governor, metrics, typed errors); every
+mutation is sent with `kind="write"` and recorded as a `MutationRecord` in `mutations` so
+the caller writes one audit row per GitHub mutation. Methods that have nothing to do send
+nothing. The caller decides what to change (the reconciler's plan); this module only acts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from shoal.domain.errors import ConflictError, InvalidInputError
+from shoal.github.errors import GitHubValidationError
+from shoal.github.installation import InstallationClient
+from shoal.github.pulls_lookup import BATCH_SIZE, HeadLookup, RepoHead, find_by_heads
+from shoal.github.pulls_mutations import MutationLog, MutationRecord
+from shoal.github.pulls_observed import PULL_FIELDS, ObservedPR, pull_from_graphql, pull_from_rest
+
+__all__ = ["PullRequestRaceError", "PullRequests", "is_duplicate_pull", "split_reviewers"]
+
+REPO = "/repos/{owner}/{repo}"
+PULLS = f"{REPO}/pulls"
+PULL = f"{PULLS}/{{pull_number}}"
+ISSUE = f"{REPO}/issues/{{issue_number}}"
+
+# GitHub says "already exists" for a duplicate pull request only in the message of a
+# `custom` validation error; this is the one place that reads it.
+_DUPLICATE_PULL = "a pull request already exists"
+
+
+class PullRequestRaceError(ConflictError):
+    """GitHub said a pull request is open for the head, but it was gone when Shoal looked
+    (closed in between). Retryable: the next attempt sees which it is."""
+
+    code = "github_pull_request_race"
+    retryable = True
+
+
+def is_duplicate_pull(error: GitHubValidationError) -> bool:
+    """The 422 GitHub answers when an open pull request has the same head and base."""
+    return any(
+        item.get("code") == "custom"
+        and str(item.get("message", "")).lower().startswith(_DUPLICATE_PULL)
+        for item in error.errors
+    )
+
+
+def split_reviewers(
+    owner: str, users: Iterable[str], teams: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """User logins and team slugs for a review request on a repository of `owner`.
+
+    Users given as `org/team` and teams given as `org/team` or `team` become team slugs;
+    a team of another organization is refused (GitHub only asks the repository's own).
+    """
+    logins: list[str] = []
+    slugs: list[str] = []
+    for entry in [*users, *(t if "/" in t else f"{owner}/{t}" for t in teams)]:
+        org, slash, slug = entry.partition("/")
+        if not slash:
+            if entry not in logins:
+                logins.append(entry)
+            continue
+        if org.lower() != owner.lower() or not slug:
+            raise InvalidInputError(
+                f"team reviewer {entry!r} is not a team of {owner!r}",
+                details={"reviewer": entry, "owner": owner},
+            )
+        if slug not in slugs:
+            slugs.append(slug)
+    return logins, slugs
+
+
+class PullRequests:
+    """Pull requests of the repositories one installation can reach."""
+
+    def __init__(self, client: InstallationClient) -> None:
+        self._client = client
+        self._log = MutationLog(client)
+
+    @property
+    def mutations(self) -> tuple[MutationRecord, ...]:
+        """Every mutation sent so far, in order, failed ones included."""
+        return self._log.records
+
+    def take_mutations(self) -> tuple[MutationRecord, ...]:
+        return self._log.take()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def find_by_heads(
+        self, heads: Sequence[RepoHead], *, batch_size: int = BATCH_SIZE
+    ) -> HeadLookup:
+        """The pull request of each (owner, name, branch), one GraphQL request per batch."""
+        return find_by_heads(self._client, heads, batch_size=batch_size)
+
+    def get(self, owner: str, name: str, number: int) -> ObservedPR:
+        """One pull request with its reviewers and assignees."""
+        reply = self._client.request(
+            "GET", PULL, path={"owner": owner, "repo": name, "pull_number": number}
+        )
+        return pull_from_rest(reply.json())
+
+    def find_open(self, owner: str, name: str, *, head: str, base: str) -> ObservedPR | None:
+        """The open pull request from branch `head` into `base`, if there is one."""
+        reply = self._client.request(
+            "GET",
+            PULLS,
+            path={"owner": owner, "repo": name},
+            params={"head": f"{owner}:{head}", "base": base, "state": "open"},
+        )
+        found = reply.json()
+        return pull_from_rest(found[0]) if isinstance(found, list) and found else None
+
+    def repo_labels(self, owner: str, name: str) -> frozenset[str]:
+        """The repository's label names (the Shoal simulator's GraphQL has no
+        `Repository.labels`, so this is a paginated REST read, revalidated by ETag)."""
+        items = self._client.paginate(f"{REPO}/labels", path={"owner": owner, "repo": name})
+        return frozenset(str(item["name"]) for item in items)
+
+    # -- mutations ------------------------------------------------------------------------
+
+    def create(
+        self,
+        owner: str,
+        name: str,
+        *,
+        head: str,
+        base: str,
+        title: str,
+        body: str,
+        draft: bool = False,
+    ) -> ObservedPR:
+        """Open a pull request from branch `head` into `base`. If one is already open for
+        them, GitHub answers 422 and that one is returned with `adopted=True`."""
+        payload = {"head": head, "base": base, "title": title, "body": body, "draft": draft}
+        try:
+            reply = self._log.rest("POST", PULLS, owner=owner, name=name, json=payload)
+        except GitHubValidationError as error:
+            if not is_duplicate_pull(error):
+                raise
+            found = self.find_open(owner, name, head=head, base=base)
+            if found is None:
+                raise PullRequestRaceError(
+                    f"{owner}/{name}: a pull request from {head!r} into {base!r} was open, "
+                    "then gone",
+                    details={"repo": f"{owner}/{name}", "head": head, "base": base},
+                ) from error
+            return dataclasses.replace(found, adopted=True)
+        return pull_from_rest(reply.json())
+
+    def ensure_labels(
+        self,
+        owner: str,
+        name: str,
+        labels: Iterable[str],
+        existing: Iterable[str],
+        color: str,
+    ) -> int:
+        """Create the `labels` the repository lacks (names compare case-insensitively, as on
+        GitHub) with `color` (six hex digits, `#` allowed); returns how many were created.
+        A label someone created meanwhile (422 `already_exists`) is fine."""
+        have = {label.lower() for label in existing}
+        created = 0
+        for label in labels:
+            if label.lower() in have:
+                continue
+            have.add(label.lower())
+            try:
+                self._log.rest(
+                    "POST",
+                    f"{REPO}/labels",
+                    owner=owner,
+                    name=name,
+                    json={"name": label, "color": color.removeprefix("#").lower()},
+                )
+            except GitHubValidationError as error:
+                if not any(item.get("code") == "already_exists" for item in error.errors):
+                    raise
+                continue
+            created += 1
+        return created
+
+    def add_labels(
+        self, owner: str, name: str, number: int, labels: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Add `labels` to the pull request; returns all its labels. (GitHub creates unknown
+        labels in grey: call `ensure_labels` first for the campaign's color.)"""
+        if not labels:
+            return ()
+        reply = self._log.rest(
+            "POST",
+            f"{ISSUE}/labels",
+            owner=owner,
+            name=name,
+            path={"issue_number": number},
+            json={"labels": list(labels)},
+        )
+        return tuple(str(item["name"]) for item in reply.json())
+
+    def request_reviewers(
+        self, owner: str, name: str, number: int, users: Iterable[str], teams: Iterable[str] = ()
+    ) -> ObservedPR | None:
+        """Ask users and teams (see `split_reviewers`) to review; None when nobody is asked."""
+        logins, slugs = split_reviewers(owner, users, teams)
+        if not logins and not slugs:
+            return None
+        reply = self._log.rest(
+            "POST",
+            f"{PULL}/requested_reviewers",
+            owner=owner,
+            name=name,
+            path={"pull_number": number},
+            json={"reviewers": logins, "team_reviewers": slugs},
+        )
+        return pull_from_rest(reply.json())
+
+    def add_assignees(
+        self, owner: str, name: str, number: int, logins: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Assign users; returns everyone assigned now (GitHub silently drops users who
+        cannot be assigned)."""
+        if not logins:
+            return ()
+        reply = self._log.rest(
+            "POST",
+            f"{ISSUE}/assignees",
+            owner=owner,
+            name=name,
+            path={"issue_number": number},
+            json={"assignees": list(logins)},
+        )
+        return tuple(str(item["login"]) for item in reply.json().get("assignees") or [])
+
+    def mark_ready(self, owner: str, name: str, node_id: str) -> ObservedPR:
+        """Draft -> ready for review (GraphQL: REST cannot change `draft`)."""
+        return self._draft_mutation("markPullRequestReadyForReview", owner, name, node_id)
+
+    def convert_to_draft(self, owner: str, name: str, node_id: str) -> ObservedPR:
+        return self._draft_mutation("convertPullRequestToDraft", owner, name, node_id)
+
+    def update(
+        self,
+        owner: str,
+        name: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+    ) -> ObservedPR | None:
+        """Edit the title and/or body; None (and no request) when neither is given."""
+        fields = {k: v for k, v in {"title": title, "body": body}.items() if v is not None}
+        return self._edit(owner, name, number, fields) if fields else None
+
+    def close(self, owner: str, name: str, number: int) -> ObservedPR:
+        return self._edit(owner, name, number, {"state": "closed"})
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _edit(self, owner: str, name: str, number: int, fields: dict[str, Any]) -> ObservedPR:
+        reply = self._log.rest(
+            "PATCH", PULL, owner=owner, name=name, path={"pull_number": number}, json=fields
+        )
+        return pull_from_rest(reply.json())
+
+    def _draft_mutation(self, field: str, owner: str, name: str, node_id: str) -> ObservedPR:
+        document = (
+            f"mutation ShoalDraft($id: ID!) {{\n"
+            f"  {field}(input: {{pullRequestId: $id}}) {{ pullRequest {{ ...ShoalPull }} }}\n"
+            f"}}\nfragment ShoalPull on PullRequest {{{PULL_FIELDS}}}\n"
+        )
+        payload = self._log.graphql(field, document, {"id": node_id}, owner=owner, name=name)
+        return pull_from_graphql(payload.get("pullRequest") or {})

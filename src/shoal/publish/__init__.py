@@ -1,0 +1,36 @@
+"""Publishing: Patches become deterministic commits on campaign branches, pushed with git.
+
+`commits` fixes a commit's identity (message with Shoal's trailers, author, date) from the
+spec; `gitpush.GitPublisher` builds the commit on the base and pushes it over smart HTTP.
+"""
+
+from shoal.publish.commits import (
+    TRAILER_CAMPAIGN,
+    TRAILER_CAMPAIGN_ID,
+    TRAILER_SPEC_VERSION,
+    CommitSpec,
+    Person,
+    add_trailers,
+    commit_identity,
+    commit_timestamp,
+)
+from shoal.publish.git import CommandRunner, Completed, GitCommandError, run_command
+from shoal.publish.gitpush import GitPublisher, PatchDoesNotApplyError, PushResult
+
+__all__ = [
+    "TRAILER_CAMPAIGN",
+    "TRAILER_CAMPAIGN_ID",
+    "TRAILER_SPEC_VERSION",
+    "CommandRunner",
+    "CommitSpec",
+    "Completed",
+    "GitCommandError",
+    "GitPublisher",
+    "PatchDoesNotApplyError",
+    "Person",
+    "PushResult",
+    "add_trailers",
+    "commit_identity",
+    "commit_timestamp",
+    "run_command",
+]

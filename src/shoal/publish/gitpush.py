@@ -1,0 +1,286 @@
+"""Publishing a Patch as one commit on a campaign branch, pushed with the real `git` CLI.
+
+Per publish, in a private repository under `work_root` that is deleted afterwards: a shallow
+fetch of exactly the base commit, the Patch applied to an index (`git apply --cached`: no
+work tree is ever checked out), a tree and a commit whose identity comes from the spec
+(`commits.CommitSpec`), then one `git push --porcelain`. git's own ref advertisement says
+whether the branch already holds the commit: then nothing is sent (`pushed=False`), so a
+re-publish costs two network commands (fetch, push) and writes nothing.
+
+The installation token reaches git only as an `http.extraHeader` in the environment
+(`GIT_CONFIG_*`), never in a URL, argv or log, and is masked in any output kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import structlog
+from pydantic import SecretStr
+
+from shoal.domain.errors import ConflictError, InvalidInputError
+from shoal.github.errors import GitHubUnavailableError
+from shoal.github.push import BranchProtectedError, classify_push_failure
+from shoal.publish.commits import CommitSpec
+from shoal.publish.git import (
+    CommandRunner,
+    GitCommandError,
+    git_argv,
+    git_environment,
+    init_bare,
+    run_command,
+)
+from shoal.spec.names import git_branch_problem
+
+__all__ = ["GitPublisher", "PatchDoesNotApplyError", "PushResult"]
+
+log = structlog.get_logger("shoal.publish.git")
+
+_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_PORCELAIN = re.compile(r"^(?P<flag>.)\t(?P<src>[^:\t]*):(?P<dst>[^\t]+)\t(?P<summary>.*)$")
+_MESSAGE_LINES = 4
+
+
+class PatchDoesNotApplyError(ConflictError):
+    """The Patch does not apply to the base commit; `message` carries git's explanation."""
+
+    code = "patch_does_not_apply"
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    commit_sha: str
+    pushed: bool  # False: the branch already pointed at `commit_sha`
+    previous_sha: str | None  # where the branch pointed before; None: it did not exist
+    git_operations: int  # network git commands run (fetch, push), for request accounting
+    forced: bool = False  # the push replaced commits the branch had (`previous_sha`)
+
+
+def _basic_header(token: SecretStr) -> str:
+    raw = base64.b64encode(f"x-access-token:{token.get_secret_value()}".encode()).decode()
+    return f"Authorization: Basic {raw}"
+
+
+def _mask(text: str, token: SecretStr) -> str:
+    secret = token.get_secret_value()
+    forms = {secret, base64.b64encode(f"x-access-token:{secret}".encode()).decode()}
+    for form in sorted(forms, key=len, reverse=True):
+        if form:
+            text = text.replace(form, "***")
+    return text
+
+
+def _validate(repo: str, base_sha: str, branch: str, default_branch: str) -> None:
+    if not _REPO.match(repo) or ".." in repo:
+        raise InvalidInputError(f"{repo!r} is not a repository name (owner/name)")
+    if not _SHA.match(base_sha):
+        raise InvalidInputError(f"{base_sha!r} is not a full commit sha")
+    if problem := git_branch_problem(branch):
+        raise InvalidInputError(f"{branch!r} is not a valid branch name ({problem})")
+    if branch == default_branch:
+        # Shoal proposes changes through pull requests; it never writes the default branch.
+        raise BranchProtectedError(
+            f"refusing to push to {branch}: it is the default branch of {repo}",
+            ref=f"refs/heads/{branch}",
+            rules=("default branch",),
+        )
+
+
+class GitPublisher:
+    """Turns Patches into commits on campaign branches. Safe to share between threads:
+    each publish has its own repository, index, HOME and environment. `timeout_s` bounds
+    one whole publish; past it, git is killed and the publish fails as retryable."""
+
+    def __init__(
+        self,
+        work_root: Path,
+        *,
+        git_base_url: str,
+        timeout_s: float = 120,
+        runner: CommandRunner = run_command,
+    ) -> None:
+        parts = urlsplit(git_base_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+            # credentials travel only in the header: a URL ends up in git's messages
+            raise InvalidInputError("the git base URL must be an http(s) URL without credentials")
+        self.work_root = work_root
+        self.git_base_url = git_base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._runner = runner
+
+    def publish(
+        self,
+        repo: str,
+        base_sha: str,
+        patch: Path,
+        branch: str,
+        commit: CommitSpec,
+        token: SecretStr,
+        *,
+        default_branch: str,
+        force: bool,
+    ) -> PushResult:
+        """Commit `patch` on `base_sha` as `commit` and make `branch` point at it.
+
+        Without `force` an existing branch is only fast-forwarded (NonFastForwardError
+        otherwise). Raises BranchProtectedError for the default or a protected branch,
+        PatchDoesNotApplyError, and the types of `shoal.github.push.classify_push_failure`.
+        """
+        _validate(repo, base_sha, branch, default_branch)
+        if not patch.is_file() or patch.stat().st_size == 0:
+            raise InvalidInputError(f"the Patch {patch} is missing or empty: nothing to commit")
+        started = time.monotonic()
+        with self._repository() as git_dir:
+            url = f"{self.git_base_url}/{repo}.git"
+            session = _Session(git_dir, url, token, self._runner, self.timeout_s)
+            session.fetch(base_sha)
+            sha = session.commit(base_sha, patch.resolve(), commit)
+            result = session.push(sha, branch, force=force)
+        log.info(
+            "branch published",
+            repo=repo,
+            branch=branch,
+            commit_sha=sha,
+            pushed=result.pushed,
+            previous_sha=result.previous_sha,
+            forced=result.forced,
+            git_operations=result.git_operations,
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+        return result
+
+    @contextmanager
+    def _repository(self) -> Iterator[Path]:
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix="publish-", dir=self.work_root))
+        try:
+            git_dir = root / "repo.git"
+            init_bare(git_dir)
+            yield git_dir
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+class _Session:
+    """The git commands of one publish, against its private repository."""
+
+    def __init__(
+        self, git_dir: Path, url: str, token: SecretStr, runner: CommandRunner, timeout_s: float
+    ) -> None:
+        self._git_dir = git_dir
+        self._url = url
+        self._token = token
+        self._runner = runner
+        self._timeout_s = timeout_s
+        # One deadline for the whole publish: a slow fetch leaves less time to the push.
+        self._deadline = time.monotonic() + timeout_s
+        self._env = git_environment(git_dir)
+        self._network_env = {
+            **self._env,
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": _basic_header(token),
+        }
+        self.network_operations = 0
+
+    def _run(
+        self,
+        args: list[str],
+        *,
+        network: bool = False,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[int, str, str]:
+        argv = git_argv(self._git_dir, args)
+        environment = dict(self._network_env if network else self._env)
+        environment.update(env or {})
+        if network:
+            self.network_operations += 1
+        try:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            done = self._runner(
+                argv, env=environment, cwd=self._git_dir, stdin=stdin, timeout_s=left
+            )
+        except TimeoutError:
+            said = f"git {args[0]}: the publish took longer than {self._timeout_s:g} s"
+            if network:
+                raise GitHubUnavailableError(said) from None
+            raise GitCommandError(said) from None
+        stdout = _mask(done.stdout.decode("utf-8", "backslashreplace"), self._token)
+        stderr = _mask(done.stderr.decode("utf-8", "backslashreplace"), self._token)
+        return done.returncode, stdout, stderr
+
+    def _local(
+        self, args: list[str], *, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+    ) -> str:
+        code, stdout, stderr = self._run(args, stdin=stdin, env=env)
+        if code != 0:
+            raise GitCommandError(_failure(args[0], code, stderr))
+        return stdout.strip()
+
+    def fetch(self, base_sha: str) -> None:
+        code, _, stderr = self._run(
+            ["fetch", "--quiet", "--depth=1", "--no-tags", "--no-write-fetch-head",
+             "--no-recurse-submodules", self._url, base_sha],
+            network=True,
+        )  # fmt: skip
+        if code != 0:
+            raise classify_push_failure(stderr, code, operation="fetch")
+
+    def commit(self, base_sha: str, patch: Path, commit: CommitSpec) -> str:
+        self._local(["read-tree", base_sha])
+        code, _, stderr = self._run(
+            ["apply", "--cached", "--binary", "--whitespace=nowarn", "--", str(patch)]
+        )
+        if code != 0:
+            raise PatchDoesNotApplyError(
+                f"the Patch does not apply to {base_sha}: {_said(stderr)}",
+                details={"git": stderr.strip().splitlines()[:_MESSAGE_LINES]},
+            )
+        tree = self._local(["write-tree"])
+        return self._local(
+            ["commit-tree", tree, "-p", base_sha],
+            stdin=commit.message.encode(),
+            env=commit.environment(),
+        )
+
+    def push(self, sha: str, branch: str, *, force: bool) -> PushResult:
+        ref = f"refs/heads/{branch}"
+        args = ["push", "--porcelain", "--no-verify", "--no-signed"]
+        code, stdout, stderr = self._run(
+            [*args, *(["--force"] if force else []), self._url, f"{sha}:{ref}"], network=True
+        )
+        status = next((m for line in stdout.splitlines() if (m := _PORCELAIN.match(line))), None)
+        if code != 0 or status is None or status["flag"] == "!":
+            raise classify_push_failure(f"{stderr}\n{stdout}", code)
+        flag, summary = status["flag"], status["summary"]
+        if flag == "=":  # the branch already holds the commit: nothing was sent
+            return PushResult(sha, False, sha, self.network_operations)
+        if flag == "*":
+            return PushResult(sha, True, None, self.network_operations)
+        # " " fast-forward "old..new", "+" forced "old...new" (full shas: core.abbrev=40)
+        previous = summary.split("..", 1)[0] if flag in " +" else None
+        if previous is None or not _SHA.match(previous):
+            raise GitCommandError(f"git push: unexpected status line {status.group(0)!r}")
+        return PushResult(sha, True, previous, self.network_operations, forced=flag == "+")
+
+
+def _said(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    return "; ".join(lines[:_MESSAGE_LINES]) or "no message"
+
+
+def _failure(command: str, code: int, stderr: str) -> str:
+    return f"git {command} failed with exit code {code}: {_said(stderr)}"

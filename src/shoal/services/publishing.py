@@ -1,0 +1,307 @@
+"""Publishing as users drive it: publish (all, a filtered subset, one repo), status with
+budgets and ETAs, and the kill switch and pause, every one audited.
+
+Publishing only changes desired state and enqueues reconcile tasks, in one transaction; the
+reconciler (`services.reconciling`) is the only code that writes to GitHub.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from shoal.domain.audit import NewAuditEvent
+from shoal.domain.auth import Principal
+from shoal.domain.campaigns import CampaignId
+from shoal.domain.changesets import Changeset, ChangesetId, ChangesetState, Desired
+from shoal.domain.errors import InvalidInputError, NotFoundError
+from shoal.domain.executions import DiffFile, ExecutionState
+from shoal.domain.runs import Execution, Run, RunKind, Target
+from shoal.domain.tasks import NewTask
+from shoal.publish.templates import pull_request_context, render_pull_request
+from shoal.services.context import AppContext
+from shoal.services.spec_cache import spec_of
+from shoal.spec import CampaignSpec
+from shoal.store import audit as audit_store
+from shoal.store import campaigns as campaign_store
+from shoal.store import changesets as changeset_store
+from shoal.store import controls as control_store
+from shoal.store import executions as execution_store
+from shoal.store import runs as run_store
+from shoal.store import targets as target_store
+from shoal.store import tasks as task_store
+
+__all__ = [
+    "RECONCILE_TASK",
+    "PublishFilter",
+    "PublishResult",
+    "publish",
+    "reconcile_task",
+    "set_control",
+]
+
+log = structlog.get_logger("shoal.publish")
+
+RECONCILE_TASK = "changeset.reconcile"
+
+
+def reconcile_task(changeset_id: ChangesetId, *, delay_s: float = 0.0) -> NewTask:
+    return NewTask(
+        kind=RECONCILE_TASK,
+        dedupe_key=f"changeset:{changeset_id}",
+        payload={"changeset_id": changeset_id},
+        delay_s=delay_s,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PublishFilter:
+    repos: tuple[str, ...] = ()  # exact owner/name
+    repo_glob: str | None = None
+    org: str | None = None
+    path_glob: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in {
+                "repos": list(self.repos) or None,
+                "repo_glob": self.repo_glob,
+                "org": self.org,
+                "path_glob": self.path_glob,
+            }.items()
+            if v
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    campaign: str
+    run_id: int
+    spec_version: int
+    changesets: list[ChangesetId] = field(default_factory=list)
+
+
+def _latest_preview(conn: Any, campaign_id: CampaignId, version: int) -> Run:
+    found = run_store.list_runs(
+        conn, run_store.RunFilter(campaign_id=campaign_id, kind=RunKind.PREVIEW, limit=20)
+    )
+    for run in found:
+        if run.spec_version == version and run.selection_done_at is not None:
+            return run
+    raise InvalidInputError(
+        f"spec version {version} has no finished preview; run `shoal preview` first: "
+        "publishing opens PRs only for patches a preview has shown",
+        details={"spec_version": version},
+    )
+
+
+def _split_reviewers(reviewers: list[str], owner: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """User logins, and the slugs of the teams of the repository's own org: a campaign
+    across orgs names each org's team, and GitHub only asks a repository's own teams."""
+    users = tuple(r for r in reviewers if "/" not in r)
+    teams = tuple(
+        r.split("/", 1)[1]
+        for r in reviewers
+        if "/" in r and r.split("/", 1)[0].lower() == owner.lower()
+    )
+    return users, teams
+
+
+def _desired(
+    spec: CampaignSpec,
+    run: Run,
+    spec_hash: str,
+    execution: Execution,
+    target: Target,
+    files: tuple[DiffFile, ...],
+    *,
+    draft: bool | None,
+) -> Desired:
+    assert execution.patch_key and execution.patch_sha256 and target.base_sha
+    owner = target.repo.partition("/")[0]
+    context = pull_request_context(
+        repo=target.repo,
+        repo_meta=target.meta,
+        campaign_id=run.campaign_id,
+        campaign_name=run.campaign,
+        campaign_description=spec.description,
+        spec_version=run.spec_version,
+        spec_hash=spec_hash,
+        files=files,
+    )
+    title, body = render_pull_request(spec.changeset.title, spec.changeset.body, context)
+    users, teams = _split_reviewers(list(spec.changeset.reviewers), owner)
+    return Desired(
+        publish=True,
+        draft=spec.changeset.draft if draft is None else draft,
+        base_branch=target.base_branch or str(target.meta.get("default_branch") or "main"),
+        base_sha=target.base_sha,
+        default_branch=str(target.meta.get("default_branch") or target.base_branch or ""),
+        patch_key=execution.patch_key,
+        patch_sha256=execution.patch_sha256,
+        title=title,
+        body=body,
+        labels=tuple(spec.changeset.labels),
+        reviewers=users,
+        team_reviewers=teams,
+        assignees=tuple(spec.changeset.assignees),
+        commit_message=spec.changeset.commit.message or spec.changeset.title,
+        author_name=spec.changeset.commit.author.name,
+        author_email=spec.changeset.commit.author.email,
+        campaign_name=run.campaign,
+        spec_version=run.spec_version,
+        spec_hash=spec_hash,
+        run_id=run.id,
+        execution_id=execution.id,
+        daily_cap=spec.policy.publish.max_prs_per_day_per_org,
+    )
+
+
+def _selected(executions: list[Execution], flt: PublishFilter) -> list[Execution]:
+    wanted = {r.lower() for r in flt.repos}
+    chosen = []
+    for e in executions:
+        if wanted and e.repo.lower() not in wanted:
+            continue
+        if flt.org and e.repo.split("/", 1)[0].lower() != flt.org.lower():
+            continue
+        if flt.repo_glob and not fnmatch.fnmatch(e.repo.lower(), flt.repo_glob.lower()):
+            continue
+        chosen.append(e)
+    return chosen
+
+
+def publish(
+    ctx: AppContext,
+    campaign_ref: str,
+    *,
+    principal: Principal,
+    flt: PublishFilter = PublishFilter(),
+    draft: bool | None = None,
+) -> PublishResult:
+    """Ask for PRs for the patches of the latest spec version's preview (filtered)."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        campaign = campaign_store.get_campaign(conn, campaign_ref)
+        if campaign.latest_version is None:
+            raise InvalidInputError(f"campaign {campaign.name!r} has no spec yet")
+        version = campaign_store.get_spec_version(conn, campaign.id, campaign.latest_version)
+        spec = spec_of(version)
+        run = _latest_preview(conn, campaign.id, version.version)
+        patches = execution_store.list_executions(
+            conn,
+            execution_store.ExecutionFilter(
+                run_id=run.id,
+                states=(ExecutionState.PATCH,),
+                path_glob=flt.path_glob,
+                limit=100_000,
+            ),
+        )
+        chosen = _selected(patches, flt)
+        missing = sorted({r.lower() for r in flt.repos} - {e.repo.lower() for e in chosen})
+        if missing:
+            raise NotFoundError(
+                f"no patch to publish for {', '.join(missing)} in run {run.id}; "
+                f"`shoal runs show {run.id}` lists what each repository produced",
+                details={"repos": missing, "run": run.id},
+            )
+        files = execution_store.files_by_execution(conn, [e.id for e in chosen])
+        new = []
+        for execution in chosen:
+            target = target_store.get_target(conn, execution.target_id)
+            desired = _desired(
+                spec, run, version.spec_hash, execution, target, files[execution.id], draft=draft
+            )
+            new.append(
+                changeset_store.NewChangeset(
+                    repo=target.repo,
+                    org=target.repo.split("/", 1)[0].lower(),
+                    branch=spec.changeset.branch,
+                    installation_id=target.installation_id,
+                    repo_github_id=target.repo_github_id,
+                    desired=desired,
+                )
+            )
+        ids = changeset_store.upsert_for_publish(conn, campaign.id, new, now=now)
+        for changeset_id in ids:
+            task_store.enqueue(
+                conn,
+                reconcile_task(changeset_id),
+                now=now,
+                max_attempts=ctx.settings.task_max_attempts,
+            )
+        audit_store.append_audit_event(
+            conn,
+            NewAuditEvent(
+                actor=principal.name,
+                action="campaign.publish",
+                campaign_id=campaign.id,
+                spec_version=version.version,
+                target=f"campaign:{campaign.name}",
+                request_id=principal.request_id,
+                details={
+                    "changesets": len(ids),
+                    "run": run.id,
+                    "draft": draft,
+                    "filter": flt.describe(),
+                },
+            ),
+            now=now,
+        )
+    log.info("publish_requested", campaign=campaign.name, changesets=len(ids), run_id=run.id)
+    return PublishResult(campaign.name, run.id, version.version, ids)
+
+
+def set_control(
+    ctx: AppContext,
+    *,
+    principal: Principal,
+    campaign_ref: str | None,
+    killed: bool | None = None,
+    paused: bool | None = None,
+    reason: str = "",
+) -> str:
+    """Kill switch (global or campaign) and pause (campaign); takes effect before the next
+    mutation of every worker (they read controls right before each one)."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        campaign = None
+        if campaign_ref is not None:
+            campaign = campaign_store.get_campaign(conn, campaign_ref)
+            scope = control_store.campaign_scope(campaign.id)
+        elif paused is not None:
+            raise InvalidInputError("pause and resume apply to a campaign; name one")
+        else:
+            scope = control_store.GLOBAL
+        control_store.set_control(
+            conn, scope, killed=killed, paused=paused, reason=reason, actor=principal.name, now=now
+        )
+        action = {
+            (True, None): "publish.kill",
+            (False, None): "publish.unkill",
+            (None, True): "publish.pause",
+            (None, False): "publish.resume",
+        }[(killed, paused)]
+        audit_store.append_audit_event(
+            conn,
+            NewAuditEvent(
+                actor=principal.name,
+                action=action,
+                campaign_id=campaign.id if campaign else None,
+                target=scope,
+                request_id=principal.request_id,
+                details={"reason": reason},
+            ),
+            now=now,
+        )
+    log.warning(action.replace(".", "_"), scope=scope, reason=reason, actor=principal.name)
+    return scope
+
+
+def state_counts(changesets: list[Changeset]) -> dict[ChangesetState, int]:
+    return dict(Counter(c.state for c in changesets))
