@@ -166,7 +166,9 @@ def _rows(db: Database, sql: str) -> list[Any]:
 def test_every_effect_happens_exactly_once(property_db: Database, scenario: Scenario) -> None:
     db = property_db
     with db.transaction() as conn:
-        conn.exec_driver_sql("TRUNCATE tasks, effects, handler_runs, overlapping_runs, crashes, failures")
+        conn.exec_driver_sql(
+            "TRUNCATE tasks, effects, handler_runs, overlapping_runs, crashes, failures"
+        )
     registry = HandlerRegistry()
     registry.register("effect", handle)
     now = SystemClock().now

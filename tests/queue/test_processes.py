@@ -30,7 +30,9 @@ SETTINGS: dict[str, Any] = {
 @pytest.fixture
 def runs_db(db: Database) -> Database:
     with db.transaction() as conn:
-        conn.exec_driver_sql("CREATE TABLE handler_runs (task_id bigint NOT NULL, worker_id text NOT NULL)")
+        conn.exec_driver_sql(
+            "CREATE TABLE handler_runs (task_id bigint NOT NULL, worker_id text NOT NULL)"
+        )
     return db
 
 
