@@ -102,13 +102,29 @@ shoal diff bump-checkout-v4 acme/payments
 step "its log (shoal runs logs $run_id acme/payments)"
 shoal runs logs "$run_id" acme/payments
 
+ledger_size() {
+    curl -fsS -H "Authorization: Bearer $sim_admin_token" "$sim_admin_url/ledger" \
+        | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))'
+}
 step "the preview wrote nothing to GitHub: the simulator's mutation ledger"
-mutations=$(curl -fsS -H "Authorization: Bearer $sim_admin_token" "$sim_admin_url/ledger" \
-    | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
+mutations=$(ledger_size)
 echo "mutations recorded by the simulator: $mutations"
 [ "$mutations" = 0 ] || { echo "a preview must not write to GitHub" >&2; exit 1; }
 
-step "shoal audit list"
+step "publishing two repositories (shoal publish --repos ... --wait): branch, commit, PR"
+shoal publish bump-checkout-v4 --repos acme/payments --repos acme/checkout --wait
+
+step "shoal changesets bump-checkout-v4"
+shoal changesets bump-checkout-v4
+
+step "publishing them again changes nothing on GitHub (same commit, PR already open)"
+before=$(ledger_size)
+shoal publish bump-checkout-v4 --repos acme/payments --repos acme/checkout --wait >/dev/null
+after=$(ledger_size)
+echo "simulator mutations before: $before, after: $after"
+[ "$before" = "$after" ] || { echo "a second publish must not write again" >&2; exit 1; }
+
+step "shoal audit list: user actions and one row per GitHub mutation"
 shoal audit list
 
 if [ "$keep" = true ]; then

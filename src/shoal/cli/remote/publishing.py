@@ -13,8 +13,6 @@ from shoal.cli.remote.client import ApiClient, client
 
 __all__ = ["changesets", "kill", "pause", "publish", "resume", "status", "unkill"]
 
-_SETTLED = {"open", "draft", "merged", "closed", "failed", "unpublished"}
-
 
 def publish(
     campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
@@ -52,6 +50,14 @@ def publish(
         status(campaign, output=output)
 
 
+def _settled(changeset: dict[str, Any]) -> bool:
+    """Nothing left to do now: done, failed, or waiting for a later budget day."""
+    state = changeset["reconciler_state"]
+    return state in {"completed", "failed", "idle"} or (
+        state == "waiting" and changeset["failure_reason"] == "budget"
+    )
+
+
 def _follow(api: ApiClient, campaign: str, total: int) -> None:
     columns = (
         TextColumn("[bold]publishing"),
@@ -65,18 +71,17 @@ def _follow(api: ApiClient, campaign: str, total: int) -> None:
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("publish", total=total, open=0, failed=0, eta="-")
         while True:
-            s = api.get(f"/campaigns/{campaign}/status")
-            counts = s["counts"]
-            settled = sum(n for state, n in counts.items() if state in _SETTLED)
-            opened = counts.get("open", 0) + counts.get("draft", 0)
+            found: list[dict[str, Any]] = api.get(f"/campaigns/{campaign}/changesets")
+            active = [c for c in found if c["reconciler_state"] != "idle"]
+            etas = sorted(c["budget_eta"] for c in active if c["budget_eta"])
             bar.update(
                 task,
-                completed=settled,
-                open=opened,
-                failed=counts.get("failed", 0),
-                eta=(s["next_eta"] or "-")[:19],
+                completed=sum(_settled(c) for c in active),
+                open=sum(c["state"] in {"open", "draft"} for c in active),
+                failed=sum(c["state"] == "failed" for c in active),
+                eta=etas[0][:19] if etas else "-",
             )
-            if settled >= total:
+            if all(_settled(c) for c in active):
                 return
             time.sleep(1.0)
 
