@@ -264,7 +264,11 @@ class _Session:
         )
         status = next((m for line in stdout.splitlines() if (m := _PORCELAIN.match(line))), None)
         if code != 0 or status is None or status["flag"] == "!":
-            raise classify_push_failure(f"{stderr}\n{stdout}", code)
+            error = classify_push_failure(f"{stderr}\n{stdout}", code)
+            # GitHub received the push and refused it (a mutation it counts and the caller
+            # audits), unlike a ref git itself declined to send or a connection that failed.
+            error.details["received"] = "[remote rejected]" in f"{stdout}\n{stderr}"
+            raise error
         flag, summary = status["flag"], status["summary"]
         if flag == "=":  # the branch already holds the commit: nothing was sent
             return PushResult(sha, False, sha, self.network_operations)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from shoal.domain.changesets import Changeset, Desired, Observed
+from shoal.domain.errors import ShoalError
 from shoal.github import GitHubApp, InstallationClient
 from shoal.github.pulls import PullRequests
 from shoal.github.pulls_mutations import MutationRecord
 from shoal.github.pulls_observed import ObservedPR
 from shoal.publish.commits import commit_identity
 from shoal.publish.gitpush import GitPublisher
-from shoal.services.reconciling import Mutation
+from shoal.services.reconciling import FailedWriteError, Mutation
 
 __all__ = ["AppWriter"]
 
@@ -49,6 +52,31 @@ def _mutations(records: tuple[MutationRecord, ...]) -> list[Mutation]:
         )
         for r in records
     ]
+
+
+@contextmanager
+def _audited(pulls: PullRequests) -> Iterator[None]:
+    """A call that fails after some of its requests reached GitHub hands them on with the
+    error, so that they are audited like the ones that succeed."""
+    try:
+        yield
+    except Exception as exc:
+        sent = _mutations(pulls.take_mutations())
+        if not sent:
+            raise
+        raise FailedWriteError(exc, sent) from exc
+
+
+def _refused_push(changeset: Changeset, error: ShoalError) -> FailedWriteError:
+    refused = Mutation(
+        method="GIT",
+        endpoint="git push",
+        status=None,
+        request_id=None,
+        ok=False,
+        details={"operation": "git push", "branch": changeset.branch, "error": error.code},
+    )
+    return FailedWriteError(error, [refused])
 
 
 class AppWriter:
@@ -96,18 +124,23 @@ class AppWriter:
             campaign_id=changeset.campaign_id,
             spec_version=desired.spec_version,
         )
-        result = self._git.publish(
-            changeset.repo,
-            desired.base_sha,
-            patch,
-            changeset.branch,
-            commit,
-            client.token(),
-            default_branch=desired.default_branch or desired.base_branch,
-            # Shoal owns the branch once it pushed it; a branch it never pushed is only
-            # fast-forwarded, so someone else's work there is never overwritten.
-            force=changeset.observed.branch_sha is not None,
-        )
+        try:
+            result = self._git.publish(
+                changeset.repo,
+                desired.base_sha,
+                patch,
+                changeset.branch,
+                commit,
+                client.token(),
+                default_branch=desired.default_branch or desired.base_branch,
+                # Shoal owns the branch once it pushed it; a branch it never pushed is only
+                # fast-forwarded, so someone else's work there is never overwritten.
+                force=changeset.observed.branch_sha is not None,
+            )
+        except ShoalError as exc:
+            if exc.details.get("received"):
+                raise _refused_push(changeset, exc) from exc
+            raise
         observed = dataclasses.replace(
             changeset.observed, branch_sha=result.commit_sha, push_key=desired.push_key
         )
@@ -133,7 +166,7 @@ class AppWriter:
     def create_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         owner, name, desired = self._parts(changeset)
         pulls = PullRequests(self._client(changeset))
-        try:
+        with _audited(pulls):
             pr = pulls.create(
                 owner,
                 name,
@@ -143,8 +176,7 @@ class AppWriter:
                 body=desired.body,
                 draft=desired.draft,
             )
-        finally:
-            records = pulls.take_mutations()
+        records = pulls.take_mutations()
         return _observed(pr, changeset.observed), _mutations(records)
 
     def set_labels(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
@@ -152,12 +184,11 @@ class AppWriter:
         number = changeset.observed.pr_number
         assert number is not None
         pulls = PullRequests(self._client(changeset))
-        try:
+        with _audited(pulls):
             existing = pulls.repo_labels(owner, name)
             pulls.ensure_labels(owner, name, desired.labels, existing, LABEL_COLOR)
             labels = pulls.add_labels(owner, name, number, list(desired.labels))
-        finally:
-            records = pulls.take_mutations()
+        records = pulls.take_mutations()
         return dataclasses.replace(changeset.observed, labels=labels), _mutations(records)
 
     def request_reviewers(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
@@ -165,7 +196,7 @@ class AppWriter:
         number = changeset.observed.pr_number
         assert number is not None
         pulls = PullRequests(self._client(changeset))
-        try:
+        with _audited(pulls):
             pulls.request_reviewers(
                 owner,
                 name,
@@ -173,8 +204,7 @@ class AppWriter:
                 desired.reviewers,
                 desired.team_reviewers,
             )
-        finally:
-            records = pulls.take_mutations()
+        records = pulls.take_mutations()
         observed = dataclasses.replace(
             changeset.observed,
             reviewers=tuple(sorted({*changeset.observed.reviewers, *desired.reviewers})),
@@ -189,10 +219,9 @@ class AppWriter:
         number = changeset.observed.pr_number
         assert number is not None
         pulls = PullRequests(self._client(changeset))
-        try:
+        with _audited(pulls):
             pulls.add_assignees(owner, name, number, list(desired.assignees))
-        finally:
-            records = pulls.take_mutations()
+        records = pulls.take_mutations()
         # GitHub drops users it cannot assign without an error; remembering what was asked
         # keeps the planner from asking again forever.
         observed = dataclasses.replace(
@@ -206,8 +235,7 @@ class AppWriter:
         node_id = changeset.observed.pr_node_id
         assert node_id is not None
         pulls = PullRequests(self._client(changeset))
-        try:
+        with _audited(pulls):
             pr = pulls.mark_ready(owner, name, node_id)
-        finally:
-            records = pulls.take_mutations()
+        records = pulls.take_mutations()
         return _observed(pr, changeset.observed), _mutations(records)

@@ -8,6 +8,7 @@ reconciler (`services.reconciling`) is the only code that writes to GitHub.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,6 +177,18 @@ def _selected(executions: list[Execution], flt: PublishFilter) -> list[Execution
     return chosen
 
 
+def _in_turn(new: list[changeset_store.NewChangeset]) -> list[changeset_store.NewChangeset]:
+    """One installation's changesets after another's, in turn, each keeping its own order.
+
+    The queue hands tasks out in the order they were enqueued and GitHub paces writes per
+    installation: in repository order, every worker slot would wait on the first org's write
+    limits while the other orgs' installations sat idle."""
+    turns: dict[object, list[changeset_store.NewChangeset]] = {}
+    for c in new:
+        turns.setdefault(c.installation_id or c.org, []).append(c)
+    return [c for turn in itertools.zip_longest(*turns.values()) for c in turn if c is not None]
+
+
 def publish(
     ctx: AppContext,
     campaign_ref: str,
@@ -227,7 +240,7 @@ def publish(
                     desired=desired,
                 )
             )
-        ids = changeset_store.upsert_for_publish(conn, campaign.id, new, now=now)
+        ids = changeset_store.upsert_for_publish(conn, campaign.id, _in_turn(new), now=now)
         for changeset_id in ids:
             task_store.enqueue(
                 conn,

@@ -13,6 +13,7 @@ import dataclasses
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +34,7 @@ from shoal.store import budgets as budget_store
 from shoal.store import changesets as changeset_store
 from shoal.store import controls as control_store
 
-__all__ = ["GitHubWriter", "ReconcileDeps", "run_reconcile_task"]
+__all__ = ["FailedWriteError", "GitHubWriter", "ReconcileDeps", "run_reconcile_task"]
 
 log = structlog.get_logger("shoal.reconcile")
 
@@ -53,6 +54,16 @@ class Mutation:
     request_id: str | None
     ok: bool
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class FailedWriteError(Exception):
+    """A writer step failed after GitHub saw some of its requests (a push it refused, a PR
+    call answered 403): the reconciler audits `mutations`, then handles `error` as usual."""
+
+    def __init__(self, error: Exception, mutations: list[Mutation]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.mutations = mutations
 
 
 class GitHubWriter(Protocol):
@@ -84,10 +95,11 @@ class ReconcileDeps:
 
 
 class _Held(Exception):
-    def __init__(self, reason: str, delay_s: float) -> None:
+    def __init__(self, reason: str, delay_s: float, *, eta: datetime | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.delay_s = delay_s
+        self.eta = eta  # when a budget wait ends; kept on the changeset for status
 
 
 def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
@@ -107,7 +119,7 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
         try:
             _reconcile(deps, changeset)
         except _Held as held:
-            _set(deps, changeset, ReconcilerState.WAITING, reason=held.reason)
+            _set(deps, changeset, ReconcilerState.WAITING, reason=held.reason, eta=held.eta)
             return Outcome.requeue_after(held.delay_s)
         except ShoalError as exc:
             if exc.retryable and not last_attempt:
@@ -184,8 +196,25 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
         current = dataclasses.replace(changeset, observed=observed)
         if operation is Operation.CREATE_PR:
             _claim_budget(deps, current)
-        observed, mutations = _execute(deps, writer, operation, current)
-        _record(deps, current, observed, mutations)
+        observed = _step(deps, writer, operation, current)
+
+
+def _step(
+    deps: ReconcileDeps, writer: GitHubWriter, operation: Operation, changeset: Changeset
+) -> Observed:
+    """Run one operation and record what it produced with its audit rows. A failed one's
+    requests that reached GitHub are audited too (the ledger counts refusals), then its
+    error goes on to the task's handling."""
+    try:
+        observed, mutations = _execute(deps, writer, operation, changeset)
+    except FailedWriteError as failed:
+        error, sent = failed.error, failed.mutations
+    else:
+        _record(deps, changeset, observed, mutations)
+        return observed
+    # Raised outside the except block, so that the error's own context stays as it was.
+    _record(deps, changeset, changeset.observed, sent)
+    raise error
 
 
 def _execute(
@@ -222,12 +251,14 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
     tz = settings.budget_timezone
     with deps.db.transaction() as conn:
         cap = budget_store.org_cap(conn, changeset.org, settings.max_prs_per_day_per_org)
-        used = budget_store.budget_usage(conn, [changeset.org], budget_day(now, tz)).get(
-            changeset.org, 0
-        )
-        waiting = changeset_store.waiting_in_org(conn, changeset.org)
-        position = next((n for n, (cid, _, _) in enumerate(waiting, 1) if cid == changeset.id), 1)
-        if position <= cap - used:
+        today = budget_day(now, tz)
+        used = budget_store.budget_usage(conn, [changeset.org], today).get(changeset.org, 0)
+        waiting = changeset_store.waiting_in_org(conn, changeset.org, today)
+        # Not in the queue: the changeset already holds a claim (its create failed or its
+        # worker died after claiming), which claim_budget hands back without counting again.
+        turn = next((n for n, (cid, _, _) in enumerate(waiting, 1) if cid == changeset.id), None)
+        position = turn or 1
+        if turn is None or position <= cap - used:
             claim = budget_store.claim_budget(
                 conn,
                 changeset_id=changeset.id,
@@ -242,10 +273,9 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
                 return
             used, cap = claim.used, claim.cap
     eta = eta_for(position, used, cap, now, tz)
-    _set(deps, changeset, ReconcilerState.WAITING, reason="budget", eta=eta)
     delay = min(max((eta - now).total_seconds(), 1.0), MAX_BUDGET_WAIT_S)
     log.info("changeset_waiting_for_budget", org=changeset.org, eta=eta.isoformat())
-    raise _Held("budget", delay)
+    raise _Held("budget", delay, eta=eta)
 
 
 def _record(

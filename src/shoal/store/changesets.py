@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from shoal.domain.changesets import (
 )
 from shoal.domain.errors import NotFoundError
 from shoal.domain.globs import glob_to_regex
-from shoal.store.tables import changesets
+from shoal.store.tables import budget_ledger, changesets
 
 __all__ = [
     "ChangesetFilter",
@@ -192,18 +192,33 @@ def record_observed(
     conn.execute(changesets.update().where(changesets.c.id == changeset_id).values(**values))
 
 
-def waiting_in_org(conn: Connection, org: str) -> list[tuple[ChangesetId, int, datetime | None]]:
-    """Changesets of `org` still waiting to open a PR, in the order the budget serves them:
-    round-robin across campaigns (each campaign's oldest request first), so campaigns sharing
-    an org budget take turns instead of the first big one starving the rest."""
+def waiting_in_org(
+    conn: Connection, org: str, day: date | None = None
+) -> list[tuple[ChangesetId, int, datetime | None]]:
+    """Changesets of `org` still waiting for a budget claim to open a PR, in the order the
+    budget serves them: round-robin across campaigns (each campaign's oldest request first),
+    so campaigns sharing an org budget take turns instead of the first big one starving the
+    rest. Those holding a claim already are counted in the budget used, so not here; but a
+    campaign's turns start after the claims it made on budget day `day`, or a campaign that
+    claimed first would be first in line again for the rest of the day."""
+    claimed = (
+        sa.select(sa.func.count())
+        .where(
+            budget_ledger.c.org == org,
+            budget_ledger.c.day == day,
+            budget_ledger.c.campaign_id == changesets.c.campaign_id,
+        )
+        .scalar_subquery()
+        if day is not None
+        else sa.literal(0)
+    )
     turn = (
-        sa.func.row_number()
-        .over(
+        sa.func.row_number().over(
             partition_by=changesets.c.campaign_id,
             order_by=(changesets.c.publish_requested_at, changesets.c.id),
         )
-        .label("turn")
-    )
+        + claimed
+    ).label("turn")
     inner = (
         sa.select(
             changesets.c.id,
@@ -215,6 +230,7 @@ def waiting_in_org(conn: Connection, org: str) -> list[tuple[ChangesetId, int, d
             changesets.c.org == org,
             changesets.c.publish.is_(True),
             changesets.c.pr_number.is_(None),
+            ~sa.exists().where(budget_ledger.c.changeset_id == changesets.c.id),
             changesets.c.reconciler_state.in_(
                 [
                     ReconcilerState.QUEUED.value,
