@@ -500,6 +500,8 @@ def test_the_daily_budget_opens_what_fits_and_schedules_the_rest_for_tomorrow(
     assert datetime.fromisoformat(org["next_eta"]) == tomorrow
     assert datetime.fromisoformat(status["next_eta"]) == tomorrow
     assert _count(stack.mutations(), CREATE) == 2
+    # Waiting for tomorrow's budget leaves no branch behind today.
+    assert _count(stack.mutations(), PUSH) == 2
     assert_audit_matches_ledger(stack)
 
 

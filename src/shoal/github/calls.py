@@ -91,6 +91,9 @@ class Call:
     revalidate: bool = True  # GETs: conditional request through the ETag cache
     governed: bool = True  # False only for what is not an API call (archive downloads)
     authenticated: bool = True
+    # Told of every error answer that is sent again (a rate limit, an expired token): GitHub
+    # saw that attempt, so whoever audits mutations records it too.
+    on_retried: Callable[[ShoalError], None] | None = field(default=None, compare=False)
 
     @property
     def where(self) -> str:
@@ -198,12 +201,16 @@ class Caller:
                 throttled += 1
                 if not self._pause(exc) or throttled >= self._max_throttled_attempts:
                     raise
+                if call.on_retried is not None:
+                    call.on_retried(exc)
                 continue
-            except GitHubAuthError:
+            except GitHubAuthError as exc:
                 lease.release()
                 # A revoked or rotated installation token: mint a fresh one, once.
                 if reauthenticated or self._reauthenticate is None:
                     raise
+                if call.on_retried is not None:
+                    call.on_retried(exc)
                 self._reauthenticate()
                 reauthenticated = True
                 continue

@@ -192,7 +192,9 @@ def _reset_at(headers: Mapping[str, str], now: datetime) -> datetime:
 def _rate_limited(
     status: int, headers: Mapping[str, str], message: str, now: datetime, where: str
 ) -> RateLimitedError | None:
-    details = {"status": status, "endpoint": where}
+    details: dict[str, Any] = {"status": status, "endpoint": where}
+    if request_id := headers.get("x-github-request-id"):
+        details["request_id"] = request_id  # audit rows of refused mutations quote it
     retry_after = headers.get("retry-after")
     if retry_after is not None:
         try:

@@ -3,7 +3,7 @@ list, tarballs, and the token for git over HTTP. Everything goes through one `Ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from shoal.domain.clock import Clock
+from shoal.domain.errors import ShoalError
 from shoal.github import archives
 from shoal.github.auth import TokenCache
 from shoal.github.calls import GRAPHQL_ROUTE, Call, Caller, Reply
@@ -76,11 +77,21 @@ class InstallationClient:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         kind: CallKind | None = None,
+        on_retried: Callable[[ShoalError], None] | None = None,
     ) -> Reply:
         """Any REST call, e.g. `request("POST", "/repos/{owner}/{repo}/pulls", path=...,
-        json=...)`. Error statuses raise typed errors; GETs are conditional (ETag)."""
+        json=...)`. Error statuses raise typed errors; GETs are conditional (ETag).
+        `on_retried` hears of each error answer the call path sent again by itself."""
         return self._caller.call(
-            Call(method, route, path=path or {}, params=params, json=json, kind=kind)
+            Call(
+                method,
+                route,
+                path=path or {},
+                params=params,
+                json=json,
+                kind=kind,
+                on_retried=on_retried,
+            )
         )
 
     def paginate(
@@ -123,6 +134,7 @@ class InstallationClient:
         variables: Mapping[str, Any] | None = None,
         *,
         kind: CallKind = "graphql",
+        on_retried: Callable[[ShoalError], None] | None = None,
     ) -> GraphQLReply:
         """Run a query; errors that come with data (a missing repository behind one alias)
         are returned, not raised. A response without data raises its typed error.
@@ -137,6 +149,7 @@ class InstallationClient:
                 json={"query": query, "variables": dict(variables or {})},
                 kind=kind,
                 revalidate=False,
+                on_retried=on_retried,
             )
         )
         body = reply.json()

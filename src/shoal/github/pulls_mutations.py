@@ -2,14 +2,15 @@
 the caller can write one audit row per GitHub mutation, refused ones included.
 
 A mutation is recorded once GitHub may have seen it: it answered (any status), or the
-connection failed mid-way (status None: the outcome is unknown). Refusals that never left
+connection failed mid-way (status None: the outcome is unknown). An answer the call path
+sends again by itself (a rate limit, an expired token) is one more record. Refusals that never left
 the process (the governor's own "not now", no Redis, no token) are not GitHub mutations and
 are not recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +79,14 @@ class MutationLog:
         values: dict[str, str | int] = {"owner": owner, "repo": name, **(path or {})}
         record = _Pending(f"{method} {route}", method, route, f"{owner}/{name}")
         try:
-            reply = self._client.request(method, route, path=values, json=json, kind="write")
+            reply = self._client.request(
+                method,
+                route,
+                path=values,
+                json=json,
+                kind="write",
+                on_retried=self._refused(record),
+            )
         except ShoalError as error:
             self._fail(record, error, status=error.details.get("status"))
             raise
@@ -97,7 +105,9 @@ class MutationLog:
         """A GraphQL mutation on `owner/name`; returns `data[field]`, raises its typed error."""
         record = _Pending(f"mutation {field}", "POST", GRAPHQL_ROUTE, f"{owner}/{name}")
         try:
-            reply = self._client.graphql_with_errors(document, variables, kind="write")
+            reply = self._client.graphql_with_errors(
+                document, variables, kind="write", on_retried=self._refused(record)
+            )
         except ShoalError as error:
             self._fail(record, error, status=error.details.get("status"))
             raise
@@ -110,6 +120,10 @@ class MutationLog:
             raise refused
         self._records.append(record.done(200, reply.request_id, ok=True))
         return payload
+
+    def _refused(self, record: _Pending) -> Callable[[ShoalError], None]:
+        """Records an attempt GitHub refused and the call path sent again (a rate limit)."""
+        return lambda error: self._fail(record, error, status=error.details.get("status"))
 
     def _fail(self, record: _Pending, error: ShoalError, *, status: Any) -> None:
         if status is None and not _reached_github(error):

@@ -191,11 +191,15 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
         if found is not None:
             observed = found
             _record(deps, changeset, observed, [])
-    for operation in plan(changeset.desired, observed):
+    operations = plan(changeset.desired, observed)
+    if Operation.CREATE_PR in operations:
+        # The budget is claimed before anything is written, the push included: a changeset
+        # waiting for tomorrow's budget leaves no branch behind on GitHub today.
+        _check_controls(deps, changeset)
+        _claim_budget(deps, dataclasses.replace(changeset, observed=observed))
+    for operation in operations:
         _check_controls(deps, changeset)
         current = dataclasses.replace(changeset, observed=observed)
-        if operation is Operation.CREATE_PR:
-            _claim_budget(deps, current)
         observed = _step(deps, writer, operation, current)
 
 
