@@ -1,0 +1,582 @@
+"""A real preview of 1,000 small repositories, against a naive clone-sed-diff loop.
+
+Three processes, all bound to 127.0.0.1: the GitHub simulator (`python -m shoal.sim serve
+--ghes`), Shoal's worker (`python -m shoal worker`, its RSS sampled with psutil) and this
+script, which runs Shoal's API server in a thread and drives it over HTTP as the CLI does:
+apply the spec, start a preview, poll the run until it is done, page through its
+executions. Then the baseline on the same repositories: for a sample of them, one after the
+other, `git clone --depth 1` over the simulator's smart HTTP, the same `sed`, `git diff`.
+
+Prints one `name: value unit` line per figure (`repos`, `repos_per_s`,
+`baseline_repos_per_s`, `speedup_vs_baseline`, `per_repo_p50_ms`, `per_repo_p95_ms`,
+`worker_peak_rss_mib`) and writes them to bench/results/preview.json.
+
+    uv run python bench/preview.py [--runs N] [--concurrency C] [--parallelism P]
+
+Uses a throwaway database `shoal_bench_<random>` through SHOAL_BENCH_PG_URL (default
+postgresql://postgres@127.0.0.1:5432/postgres), dropped afterwards, and Redis db 13 of
+SHOAL_BENCH_REDIS (default redis://127.0.0.1:6379), flushed before every run. Every run
+starts from nothing: new simulator, database, object store and workspace cache.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the standard library's `queue`, which psycopg imports: keep
+# this script's folder off the import path so it gets the real one.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import argparse
+import base64
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import jwt
+import psutil
+import redis
+import yaml
+from pydantic import SecretStr
+
+from shoal.config import Settings
+from shoal.domain.auth import Role
+from shoal.observability.logs import configure_logging
+from shoal.runtime.serve import api_server
+from shoal.services import tokens
+from shoal.services.context import AppContext
+from shoal.store import Database
+from shoal.store.migrate import upgrade
+
+RESULTS = Path(__file__).resolve().parent / "results" / "preview.json"
+ADMIN_URL = os.environ.get("SHOAL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/13"
+ORG = "bench"
+STARTUP_TIMEOUT = 120.0
+RUN_TIMEOUT = 420.0
+FINAL = {"done", "failed", "cancelled"}
+UNITS = {
+    "repos": "repos",
+    "repos_per_s": "repos/s",
+    "baseline_repos_per_s": "repos/s",
+    "speedup_vs_baseline": "x",
+    "per_repo_p50_ms": "ms",
+    "per_repo_p95_ms": "ms",
+    "worker_peak_rss_mib": "MiB",
+}
+
+# 3-5 files per repository; every one has a workflow on actions/checkout@v3.
+FILES = {
+    "README.md": "# $name\nThe $name service ($language).\n",
+    ".github/workflows/ci.yml": (
+        "name: ci\non: [push, pull_request]\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v3\n      - run: make test\n"
+    ),
+}
+FILES_BY_LANGUAGE = {
+    "Python": {"Dockerfile": "FROM python:3.8-slim\n", "requirements.txt": "requests==2.25.1\n"},
+    "Go": {
+        "Dockerfile": "FROM golang:1.19\n",
+        "go.mod": "module example.com/$org/$name\n",
+        "main.go": "package main\n\nfunc main() {}\n",
+    },
+    "TypeScript": {"package.json": '{"name": "$name", "engines": {"node": ">=16"}}\n'},
+    "Java": {"Dockerfile": "FROM eclipse-temurin:11-jre\n"},
+}
+STEP = "sed -i 's#actions/checkout@v3#actions/checkout@v4#g' .github/workflows/ci.yml"
+SPEC = {
+    "name": "bench-preview",
+    "on": [{"org": ORG}],
+    "steps": [{"name": "bump-checkout", "run": STEP}],
+    "changeset": {"title": "ci: bump actions/checkout to v4"},
+}
+
+
+def seed_document(repos: int) -> dict[str, Any]:
+    return {
+        "seed": 13,
+        "orgs": [
+            {
+                "login": ORG,
+                "generate": [
+                    {
+                        "count": repos,
+                        "name": "svc-{i:04d}",
+                        "languages": list(FILES_BY_LANGUAGE),
+                        "default_branches": ["main", "main", "main", "master"],
+                        "files": FILES,
+                        "files_by_language": FILES_BY_LANGUAGE,
+                    }
+                ],
+            }
+        ],
+        "apps": [
+            {
+                "slug": "shoal",
+                "permissions": {"contents": "write", "metadata": "read"},
+                "installations": [{"org": ORG}],
+            }
+        ],
+    }
+
+
+def note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
+    stdout = process.stdout
+    assert stdout is not None
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line or not line[0]:
+        raise RuntimeError(f"simulator did not report ready within {timeout:.0f}s")
+    return line[0]
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+@contextmanager
+def running_sim(repos: int, work: Path) -> Iterator[tuple[dict[str, Any], psutil.Process]]:
+    """The simulator as its own process, in GHES mode: no rate limits, as on GHES."""
+    seed = work / "seed.yaml"
+    seed.write_text(yaml.safe_dump(seed_document(repos)))
+    argv = [sys.executable, "-m", "shoal.sim", "serve", "--seed", str(seed), "--port", "0"]
+    argv += ["--ghes", "--data-dir", str(work / "sim"), "-o", "json"]
+    with (work / "sim.log").open("w") as err:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            info: dict[str, Any] = json.loads(_first_line(process, STARTUP_TIMEOUT))
+            if info["repos"] != repos:
+                raise RuntimeError(f"seeded {info['repos']} repositories, not {repos}")
+            yield info, psutil.Process(process.pid)
+        finally:
+            _stop(process)
+
+
+def _admin(sql: str) -> None:
+    admin = Database(ADMIN_URL, pool_size=1)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(sql)
+    admin.dispose()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    name = f"shoal_bench_{uuid.uuid4().hex[:10]}"
+    _admin(f"CREATE DATABASE {name}")
+    url = ADMIN_URL.rpartition("/")[0] + f"/{name}"
+    try:
+        db = Database(url, pool_size=1)
+        upgrade(db)
+        db.dispose()
+        yield url
+    finally:
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def running_api(settings: Settings) -> Iterator[httpx.Client]:
+    """Shoal's API server in a thread of this process; a client with an admin token."""
+    db = Database(settings.database_url.get_secret_value())  # type: ignore[union-attr]
+    client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_URL)
+    ctx = AppContext(settings=settings, db=db, redis=client)
+    _, token = tokens.create_token(ctx, name="bench", role=Role.ADMIN, actor="bench")
+    server = api_server(ctx)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.02)
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(
+            base_url=f"{settings.api_url}/api/v1", headers=headers, timeout=60
+        ) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        client.close()
+        db.dispose()
+
+
+@contextmanager
+def running_worker(env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
+    """`shoal worker` as its own process; yields once it logged `worker_started`."""
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shoal", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while '"worker_started"' not in log.read_text():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not start; see {log}")
+                time.sleep(0.05)
+            yield psutil.Process(process.pid)
+        finally:
+            _stop(process)
+
+
+def _cpu(process: psutil.Process, *, children: bool = True) -> float:
+    """CPU time of a process, and of the children it has waited for (git, bwrap, sed)."""
+    try:
+        t = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return t.user + t.system + (t.children_user + t.children_system if children else 0.0)
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds so far: the machine's, and the parts of it that serve this preview."""
+
+    busy: float  # every core's non-idle time
+    worker: float
+    worker_children: float
+    sim: float
+    postgres: float  # the backends connected to this run's database
+    bench: float  # this process: the API server, polling, sampling
+
+    @classmethod
+    def take(cls, worker: psutil.Process, sim: psutil.Process, db_name: str) -> CpuSnapshot:
+        t = psutil.cpu_times()
+        backends = [
+            p
+            for p in psutil.process_iter(["name", "cmdline"])
+            if (p.info["name"] or "").startswith("postgres")
+            and db_name in " ".join(p.info["cmdline"] or ())
+        ]
+        own = _cpu(worker, children=False)
+        return cls(
+            busy=float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
+            worker=own,
+            worker_children=_cpu(worker) - own,
+            sim=_cpu(sim),
+            postgres=sum(_cpu(p, children=False) for p in backends),
+            bench=_cpu(psutil.Process()),
+        )
+
+    def since(self, start: CpuSnapshot) -> dict[str, float]:
+        """Seconds used since `start`, by part; `other` is the machine's work for others."""
+        used = {k: v - getattr(start, k) for k, v in vars(self).items()}
+        busy = used.pop("busy")
+        return used | {"other": busy - sum(used.values())}
+
+
+class RssSampler:
+    """Peak RSS of a process (every 100 ms) and of it with its children (bwrap, git, sed;
+    every 500 ms: listing children walks all of /proc, which costs CPU the run needs)."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self.own = 0
+        self.tree = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        ticks = 0
+        while not self._stop.wait(0.1):
+            ticks += 1
+            try:
+                own = self.process.memory_info().rss
+                children = self.process.children(recursive=True) if ticks % 5 == 0 else []
+            except psutil.Error:
+                return
+            tree = own
+            for child in children:
+                try:
+                    tree += child.memory_info().rss
+                except psutil.Error:
+                    continue  # exited between the listing and the read
+            self.own, self.tree = max(self.own, own), max(self.tree, tree)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _ok(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.url.path}: {response.status_code} {response.text}")
+    return response.json()
+
+
+def preview(http: httpx.Client) -> tuple[dict[str, Any], float]:
+    """Apply the spec, start a preview and wait for it; (final run, seconds observed)."""
+    name = _ok(http.post("/campaigns/apply", json={"spec": yaml.safe_dump(SPEC)}))
+    started = time.perf_counter()
+    run = _ok(http.post(f"/campaigns/{name['campaign']['name']}/runs", json={"kind": "preview"}))
+    while run["state"] not in FINAL:
+        if time.perf_counter() - started > RUN_TIMEOUT:
+            raise RuntimeError(f"run {run['id']} did not finish within {RUN_TIMEOUT:.0f}s: {run}")
+        time.sleep(0.5)  # as `shoal preview` does; the figures use the server's timestamps
+        run = _ok(http.get(f"/runs/{run['id']}"))
+    return run, time.perf_counter() - started
+
+
+def executions(http: httpx.Client, run_id: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while True:
+        params: dict[str, Any] = {"limit": 1000} | ({"after": found[-1]["id"]} if found else {})
+        page = _ok(http.get(f"/runs/{run_id}/executions", params=params))
+        if not page:
+            return found
+        found += page
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def installation_token(info: dict[str, Any]) -> str:
+    now = int(time.time())
+    claims = {"iat": now - 60, "exp": now + 540, "iss": str(info["app_id"])}
+    token = jwt.encode(claims, Path(info["private_key_path"]).read_text(), algorithm="RS256")
+    response = httpx.post(
+        f"{info['rest_url']}/app/installations/{info['installations'][ORG]}/access_tokens",
+        headers={"authorization": f"Bearer {token}", "accept": "application/vnd.github+json"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.json()["token"])
+
+
+def baseline(info: dict[str, Any], names: list[str], work: Path) -> float:
+    """Repos per second of clone + sed + diff, one repository after the other."""
+    raw = base64.b64encode(f"x-access-token:{installation_token(info)}".encode()).decode()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(HOME=str(work), GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0")
+    # The token goes in through the environment, never argv.
+    env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader")
+    env.update(GIT_CONFIG_VALUE_0=f"Authorization: Basic {raw}")
+    started = time.perf_counter()
+    for name in names:
+        clone = work / name
+        url = f"{info['git_url']}/{ORG}/{name}.git"
+        subprocess.run(
+            ["git", "clone", "--quiet", "--depth", "1", url, str(clone)],
+            env=env,
+            check=True,
+            timeout=60,
+        )
+        subprocess.run(["sh", "-c", STEP], cwd=clone, env=env, check=True, timeout=60)
+        diff = subprocess.run(
+            ["git", "diff"], cwd=clone, env=env, check=True, capture_output=True, timeout=60
+        )
+        if b"+      - uses: actions/checkout@v4" not in diff.stdout:
+            raise RuntimeError(f"{name}: the baseline's diff lacks the change")
+        shutil.rmtree(clone)
+    return len(names) / (time.perf_counter() - started)
+
+
+def py_spy(worker: psutil.Process, output: Path | None) -> subprocess.Popen[bytes] | None:
+    """Attach py-spy to the worker (wall clock: waits show where they happen), or nothing."""
+    if output is None:
+        return None
+    exe = shutil.which("py-spy")
+    if exe is None:
+        raise SystemExit("--py-spy needs py-spy: uv run --with py-spy python bench/preview.py")
+    argv = [exe, "record", "--pid", str(worker.pid), "--rate", "100", "--idle"]
+    argv += ["--format", "speedscope", "--output", str(output)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def worker_env(info: dict[str, Any], db_url: str, work: Path, args: argparse.Namespace) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env |= {
+        "SHOAL_DATABASE_URL": db_url,
+        "SHOAL_REDIS_URL": REDIS_URL,
+        "SHOAL_DATA_DIR": str(work / "data"),
+        "SHOAL_WORK_DIR": str(work / "workspaces"),
+        "SHOAL_OBJECT_STORE": "fs",
+        "SHOAL_GITHUB_API_URL": info["rest_url"],
+        "SHOAL_GITHUB_APP_ID": str(info["app_id"]),
+        "SHOAL_GITHUB_PRIVATE_KEY_PATH": info["private_key_path"],
+        "SHOAL_WORKER_CONCURRENCY": str(args.concurrency),
+        "SHOAL_EXECUTION_PARALLELISM": str(args.parallelism),
+        "SHOAL_LOG_FORMAT": "json",
+        "SHOAL_LOG_LEVEL": "info",
+    }
+    return env
+
+
+def run_once(args: argparse.Namespace) -> dict[str, float]:
+    # Sandboxed steps run as uid 65534, which must traverse the workspaces' parents.
+    work = Path(tempfile.mkdtemp(prefix="shoal-bench-preview-"))
+    work.chmod(0o711)
+    try:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        with running_sim(args.repos, work) as (info, sim), fresh_database() as db_url:
+            note(f"simulator seeded {info['repos']} repositories in {info['seed_seconds']:.1f}s")
+            settings = Settings(
+                database_url=SecretStr(db_url),
+                redis_url=SecretStr(REDIS_URL),
+                data_dir=work / "data",
+                api_port=free_port(),
+            )
+            env = worker_env(info, db_url, work, args)
+            with (
+                running_api(settings) as http,
+                running_worker(env, work / "worker.log") as worker,
+                RssSampler(worker) as rss,
+            ):
+                spy = py_spy(worker, args.py_spy)
+                db_name = db_url.rpartition("/")[2]
+                cpu_before = CpuSnapshot.take(worker, sim, db_name)
+                run, observed = preview(http)
+                cpu = CpuSnapshot.take(worker, sim, db_name).since(cpu_before)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                    spy.wait(timeout=120)
+                done = executions(http, run["id"])
+            states = Counter(e["state"] for e in done)
+            note(f"run {run['id']}: {run['state']}, executions {dict(states)}")
+            if run["state"] != "done" or states["patch"] != args.repos:
+                raise RuntimeError(f"expected {args.repos} patches: {run}")
+            created = _at(run["created_at"])
+            last = max(_at(e["finished_at"]) for e in done)
+            seconds = (last - created).total_seconds()
+            selection = (_at(run["selection_done_at"]) - created).total_seconds()
+            note(
+                f"preview took {seconds:.1f}s ({observed:.1f}s polled), selection {selection:.1f}s"
+            )
+            shown = ", ".join(f"{k.replace('_', ' ')} {v:.0f}s" for k, v in cpu.items())
+            note(f"CPU seconds during the preview: {shown}")
+            durations = [
+                (_at(e["finished_at"]) - _at(e["started_at"])).total_seconds() * 1000 for e in done
+            ]
+            cuts = statistics.quantiles(durations, n=100, method="inclusive")
+            names = sorted(e["repo"].partition("/")[2] for e in done)
+            sample = random.Random(7).sample(names, min(args.baseline_sample, len(names)))
+            (work / "baseline").mkdir()
+            base = baseline(info, sample, work / "baseline")
+        rate = run["progress"]["included"] / seconds
+        note(
+            f"worker peak RSS {rss.own / 2**20:.1f} MiB alone, "
+            f"{rss.tree / 2**20:.1f} MiB with its children"
+        )
+        return {
+            "repos": run["progress"]["included"],
+            "repos_per_s": rate,
+            "baseline_repos_per_s": base,
+            "speedup_vs_baseline": rate / base,
+            "per_repo_p50_ms": cuts[49],
+            "per_repo_p95_ms": cuts[94],
+            "worker_peak_rss_mib": rss.own / 2**20,
+            "worker_tree_peak_rss_mib": rss.tree / 2**20,
+            "selection_s": selection,
+            "cpu_ms_per_repo": (sum(cpu.values()) - cpu["other"]) * 1000 / len(done),
+            "cpu_other_share": cpu["other"] / (observed * (psutil.cpu_count() or 1)),
+        }
+    finally:
+        if args.log_dir:
+            args.log_dir.mkdir(parents=True, exist_ok=True)
+            for log in ("worker.log", "sim.log"):
+                if (work / log).exists():
+                    shutil.copy(work / log, args.log_dir / log)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=1, help="repeat and report medians")
+    parser.add_argument("--repos", type=int, default=1_000, help="repositories to seed")
+    parser.add_argument("--baseline-sample", type=int, default=200, help="repos the baseline times")
+    parser.add_argument("--concurrency", type=int, default=8, help="SHOAL_WORKER_CONCURRENCY")
+    parser.add_argument("--parallelism", type=int, default=8, help="SHOAL_EXECUTION_PARALLELISM")
+    parser.add_argument("--log-dir", type=Path, help="keep the worker's and simulator's logs here")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--py-spy", type=Path, help="profile the worker with py-spy into FILE")
+    args = parser.parse_args()
+    configure_logging("warning", "json")
+    # Stopped from outside (timeout, Ctrl-C): unwind, so the worker and simulator stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    measured: list[dict[str, float]] = []
+    for n in range(args.runs):
+        measured.append(run_once(args))
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in measured[-1].items())
+        note(f"run {n + 1}/{args.runs}: {shown}")
+
+    def median(name: str) -> float:
+        return statistics.median(r[name] for r in measured)
+
+    setup = (
+        f"worker_concurrency={args.concurrency}, execution_parallelism={args.parallelism}; "
+        "simulator in GHES mode (no rate limits)"
+    )
+    notes = {
+        "repos_per_s": f"included repos / (last execution finished - run created); {setup}; "
+        f"CPU of the worker, simulator, PostgreSQL backends and API: "
+        f"{median('cpu_ms_per_repo'):.0f} ms per repo; other work on the machine took "
+        f"{median('cpu_other_share'):.0%} of its CPU meanwhile",
+        "baseline_repos_per_s": f"sequential clone --depth 1 + sed + diff of "
+        f"{min(args.baseline_sample, args.repos)} repos sampled from {args.repos}",
+        "worker_peak_rss_mib": "the worker process alone, sampled every 100 ms; with its "
+        f"children (bwrap, git, sed): {median('worker_tree_peak_rss_mib'):.1f} MiB",
+        "per_repo_p50_ms": "execution finished_at - started_at",
+        "per_repo_p95_ms": "execution finished_at - started_at",
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for name, unit in UNITS.items():
+        values = [r[name] for r in measured]
+        value = round(median(name), 2)
+        print(f"{name}: {value:g} {unit}")
+        entry: dict[str, Any] = {"value": value, "unit": unit}
+        if args.runs > 1:
+            entry["runs"] = [round(v, 2) for v in values]
+        if name in notes:
+            entry["note"] = notes[name]
+        results[name] = entry
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
