@@ -427,7 +427,9 @@ def py_spy(worker: psutil.Process, output: Path | None) -> subprocess.Popen[byte
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def worker_env(info: dict[str, Any], db_url: str, work: Path, args: argparse.Namespace) -> Any:
+def worker_env(
+    info: dict[str, Any], db_url: str, work: Path, args: argparse.Namespace
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
     env |= {
         "SHOAL_DATABASE_URL": db_url,
@@ -451,7 +453,8 @@ def run_once(args: argparse.Namespace) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="shoal-bench-preview-"))
     work.chmod(0o711)
     try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        with redis.Redis.from_url(REDIS_URL) as client:
+            client.flushdb()  # no cached token or governor state from an earlier run
         with running_sim(args.repos, work) as (info, sim), fresh_database() as db_url:
             note(f"simulator seeded {info['repos']} repositories in {info['seed_seconds']:.1f}s")
             settings = Settings(
@@ -528,8 +531,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="repeat and report medians")
     parser.add_argument("--repos", type=int, default=1_000, help="repositories to seed")
     parser.add_argument("--baseline-sample", type=int, default=200, help="repos the baseline times")
-    parser.add_argument("--concurrency", type=int, default=12, help="SHOAL_WORKER_CONCURRENCY")
-    parser.add_argument("--parallelism", type=int, default=12, help="SHOAL_EXECUTION_PARALLELISM")
+    parser.add_argument("--concurrency", type=int, default=4, help="SHOAL_WORKER_CONCURRENCY")
+    parser.add_argument("--parallelism", type=int, default=4, help="SHOAL_EXECUTION_PARALLELISM")
     parser.add_argument("--log-dir", type=Path, help="keep the worker's and simulator's logs here")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--py-spy", type=Path, help="profile the worker with py-spy into FILE")

@@ -15,7 +15,7 @@ enqueues are never run. Prints, one `name: value unit` line each:
     uv run python bench/selection.py [--runs 3] [--repos 5000]
 
 Uses a throwaway database `shoal_bench_<random>` through SHOAL_BENCH_PG_URL (default
-postgresql://postgres@127.0.0.1:5432/postgres), dropped afterwards, and Redis db 12 of
+postgresql://postgres@127.0.0.1:5432/postgres), dropped afterwards, and Redis db 14 of
 SHOAL_BENCH_REDIS (default redis://127.0.0.1:6379), flushed before every run.
 """
 
@@ -67,7 +67,7 @@ from shoal.store.migrate import upgrade
 
 RESULTS = Path(__file__).resolve().parent / "results" / "selection.json"
 ADMIN_URL = os.environ.get("SHOAL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/12"
+REDIS_URL = os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/14"
 ORG = "fleet"
 PRINCIPAL = Principal("bench", Role.ADMIN)
 UNITS = {"repos_selected": "repos", "github_requests": "requests", "graphql_points": "points"}
@@ -247,6 +247,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=1, help="repeat and report medians")
     parser.add_argument("--repos", type=int, default=5_000, help="repositories to seed")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     configure_logging("warning", "json")
 
@@ -282,8 +283,8 @@ def main() -> None:
         if name in notes:
             entry["note"] = notes[name]
         results[name] = entry
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
