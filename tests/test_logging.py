@@ -60,3 +60,14 @@ def test_registered_secrets_are_redacted(
     [line] = _lines(capsys.readouterr().err)
     assert "ghs_supersecrettoken123" not in json.dumps(line)
     assert line["url"] == "https://x-access-token:***@github.example/acme/api"
+
+
+def test_http_client_request_lines_stay_out_of_the_log(
+    json_logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # httpx logs each request's full URL at INFO; a codeload redirect carries a token there.
+    configure_logging("info", "json")
+    logging.getLogger("httpx").info('HTTP Request: GET https://codeload.example/x?token=ghs_abc')
+    logging.getLogger("httpx").warning("a warning still shows")
+    [line] = _lines(capsys.readouterr().err)
+    assert line["event"] == "a warning still shows"

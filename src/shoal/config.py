@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     github_min_write_interval_s: float = Field(
         default=1.0, ge=0, description="Least time between two mutations of one installation."
     )
+    publish_check_branch_rules: bool = Field(
+        default=True,
+        description="Before pushing a campaign branch, ask GitHub for the rules that apply to it "
+        "(rules/branches) and fail the changeset if they require a pull request, checks or "
+        "deployments; off, only the push's own refusal tells.",
+    )
     github_webhook_secret: SecretStr | None = Field(
         default=None, description="Secret GitHub signs webhook deliveries with."
     )

@@ -348,12 +348,10 @@ def test_a_protected_campaign_branch_fails_with_the_rule_and_the_default_branch_
     assert "refs/heads/release/x" in protected["failure_message"]
     assert "pull request required" in protected["failure_message"]
     assert (free["state"], free["branch"]) == ("open", "release/x")
-    refusal = [
-        (e["outcome"], e["details"]["error"])
-        for e in stack.get("/audit", action="github.mutation", limit=1000)
-        if e["repo"] == "acme/svc-00"
-    ]
-    assert refusal == [("error", "branch_protected")]
+    # The branch's rules (rules/branches) said so before any push: nothing was written there.
+    assert [m for m in stack.mutations() if m["repo"] == "acme/svc-00"] == []
+    assert [e for e in stack.get("/audit", action="github.mutation", limit=1000)
+            if e["repo"] == "acme/svc-00"] == []  # fmt: skip
     pushes = len(stack.mutations())
 
     _preview(stack, "onmain", "branch: main")
@@ -363,6 +361,32 @@ def test_a_protected_campaign_branch_fails_with_the_rule_and_the_default_branch_
         assert (changeset["state"], changeset["failure_reason"]) == ("failed", "branch_protected")
         assert "default branch" in changeset["failure_message"], changeset
     assert len(stack.mutations()) == pushes  # no git push was even tried
+    assert_audit_matches_ledger(stack)
+
+
+def test_a_push_refused_by_protection_is_classified_and_audited(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # Without the rules check, the push itself meets the protection: GitHub's GH006 answer
+    # becomes the changeset's reason, and the refused push is audited like the ledger has it.
+    stack = make_stack(_world(2), publish_check_branch_rules=False, **FAST)
+    stack.sim.admin.protect_branch(
+        "acme", "svc-00", "release/x", required_status_checks=["ci/build"]
+    )
+    _preview(stack, "release", "branch: release/x")
+    _publish(stack, "release")
+    found = _settled(stack, "release")
+    protected, free = found["acme/svc-00"], found["acme/svc-01"]
+    assert (protected["state"], protected["failure_reason"]) == ("failed", "branch_protected")
+    assert "refs/heads/release/x" in protected["failure_message"]
+    assert "required status checks" in protected["failure_message"], protected
+    assert free["state"] == "open"
+    refusal = [
+        (e["outcome"], e["details"]["error"])
+        for e in stack.get("/audit", action="github.mutation", limit=1000)
+        if e["repo"] == "acme/svc-00"
+    ]
+    assert refusal == [("error", "branch_protected")]
     assert_audit_matches_ledger(stack)
 
 

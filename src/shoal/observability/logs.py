@@ -75,3 +75,7 @@ def configure_logging(
     root.setLevel(level.upper())
     # uvicorn's access log duplicates our request log line.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx and httpcore log every request URL at INFO/DEBUG; a download URL can carry a
+    # short-lived token in its query (codeload redirects do), and Shoal logs its own calls.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

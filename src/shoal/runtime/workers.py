@@ -93,7 +93,13 @@ class WorkerComponents:
         )
 
     def writer(self) -> GitHubWriter:
-        return AppWriter(self.github, self.git, max_wait_s=self.ctx.settings.github_max_wait_s)
+        settings = self.ctx.settings
+        return AppWriter(
+            self.github,
+            self.git,
+            max_wait_s=settings.github_max_wait_s,
+            check_branch_rules=settings.publish_check_branch_rules,
+        )
 
     @functools.cached_property
     def reconcile(self) -> ReconcileDeps:

@@ -13,6 +13,7 @@ from shoal.github import GitHubApp, InstallationClient
 from shoal.github.pulls import PullRequests
 from shoal.github.pulls_mutations import MutationRecord
 from shoal.github.pulls_observed import ObservedPR
+from shoal.github.rules import check_branch_rules
 from shoal.publish.commits import commit_identity
 from shoal.publish.gitpush import GitPublisher
 from shoal.services.reconciling import FailedWriteError, Mutation
@@ -82,10 +83,18 @@ def _refused_push(changeset: Changeset, error: ShoalError) -> FailedWriteError:
 class AppWriter:
     """Writes as the changeset's installation: git for the branch, REST/GraphQL for the PR."""
 
-    def __init__(self, app: GitHubApp, git: GitPublisher, *, max_wait_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        app: GitHubApp,
+        git: GitPublisher,
+        *,
+        max_wait_s: float = 30.0,
+        check_branch_rules: bool = True,
+    ) -> None:
         self._app = app
         self._git = git
         self._max_wait_s = max_wait_s
+        self._check_branch_rules = check_branch_rules
 
     def _client(self, changeset: Changeset) -> InstallationClient:
         if changeset.installation_id is None:
@@ -113,8 +122,18 @@ class AppWriter:
         return _observed(dataclasses.replace(pr, adopted=True), changeset.observed)
 
     def push(self, changeset: Changeset, patch: Path) -> tuple[Observed, list[Mutation]]:
-        _owner, _name, desired = self._parts(changeset)
+        owner, name, desired = self._parts(changeset)
         client = self._client(changeset)
+        if self._check_branch_rules and changeset.branch != desired.default_branch:
+            # A rule GitHub would refuse the push for fails the changeset before any write.
+            check_branch_rules(
+                client,
+                owner,
+                name,
+                changeset.branch,
+                creating=changeset.observed.branch_sha is None,
+                signed=False,
+            )
         commit = commit_identity(
             desired.spec_hash,
             message=desired.commit_message,
