@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -209,7 +210,12 @@ class Settings(BaseSettings):
         default=150, ge=1, description="Default publish budget: new PRs per org per day."
     )
     budget_timezone: str = Field(
-        default="UTC", description="Time zone whose midnight starts a new budget day."
+        default="UTC", description="Time zone of the budget day (an IANA name, e.g. Europe/Berlin)."
+    )
+    budget_day_starts_at: time = Field(
+        default=time(0),
+        description="Local time (in `budget_timezone`) at which a budget day starts and the "
+        "per-org budgets refill, e.g. 06:00.",
     )
 
     # --- testing ---------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -163,3 +163,51 @@ def test_a_refused_claim_becomes_a_retryable_error_until_the_refill() -> None:
     assert (error.retry_at, error.retry_after_s) == (TOMORROW, 12 * 3600)
     assert error.details["scope"] == "campaign"
     assert "used 3 of 3" in str(error)
+
+
+BERLIN = "Europe/Berlin"
+SIX = time(6)
+
+
+@pytest.mark.parametrize(
+    ("now", "day"),
+    [
+        (utc(2025, 1, 15, 4, 59, 59), date(2025, 1, 14)),  # 05:59:59 CET: still yesterday
+        (utc(2025, 1, 15, 5), date(2025, 1, 15)),  # 06:00 CET
+        (utc(2025, 1, 15, 22, 59), date(2025, 1, 15)),  # 23:59 CET: same day as the morning
+        (utc(2025, 7, 15, 3, 59), date(2025, 7, 14)),  # 05:59 CEST
+        (utc(2025, 7, 15, 4), date(2025, 7, 15)),  # 06:00 CEST
+    ],
+)
+def test_a_budget_day_can_start_at_another_local_time(now: datetime, day: date) -> None:
+    assert budget_day(now, BERLIN, starts_at=SIX) == day
+    assert day_start(day, BERLIN, starts_at=SIX) <= now < next_window(now, BERLIN, starts_at=SIX)
+    assert budget_day(next_window(now, BERLIN, starts_at=SIX), BERLIN, starts_at=SIX) == (
+        day + timedelta(days=1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("day", "starts_at", "start"),
+    [
+        # Berlin skips 02:00-03:00 on 2025-03-30: a day starting at 02:30 starts at the jump.
+        (date(2025, 3, 30), time(2, 30), utc(2025, 3, 30, 1)),
+        (date(2025, 3, 31), time(2, 30), utc(2025, 3, 31, 0, 30)),
+        # ...and repeats 02:00-03:00 on 2025-10-26: the first 02:30 starts the day.
+        (date(2025, 10, 26), time(2, 30), utc(2025, 10, 26, 0, 30)),
+        (date(2025, 10, 26), SIX, utc(2025, 10, 26, 5)),
+    ],
+    ids=["in-the-gap", "after-the-gap", "repeated-hour", "after-fall-back"],
+)
+def test_day_start_at_a_local_time_across_dst(day: date, starts_at: time, start: datetime) -> None:
+    assert day_start(day, BERLIN, starts_at=starts_at) == start
+    assert budget_day(start, BERLIN, starts_at=starts_at) == day
+    assert budget_day(start - timedelta(seconds=1), BERLIN, starts_at=starts_at) == (
+        day - timedelta(days=1)
+    )
+
+
+def test_eta_waits_for_the_configured_start_of_day() -> None:
+    now = utc(2025, 1, 15, 12)  # 13:00 CET, budget day 2025-01-15, full
+    assert eta_for(1, 5, 5, now, BERLIN, starts_at=SIX) == utc(2025, 1, 16, 5)
+    assert eta_for(6, 5, 5, now, BERLIN, starts_at=SIX) == utc(2025, 1, 17, 5)

@@ -5,8 +5,9 @@ while its budget still had room.
 
 Workers are threads with their own connections to the real PostgreSQL, started together, so
 their claims race for real. Each has its own frozen clock, a little skewed from the others,
-walking across midnight in a non-UTC zone: a worker still before midnight and one already
-past it claim from different days at the same moment.
+walking across the start of a budget day (midnight or another configured local time) in a
+non-UTC zone: a worker still before it and one already past it claim from different days at
+the same moment.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -43,6 +45,7 @@ class Step:
 @dataclass(frozen=True)
 class Scenario:
     zone: str
+    starts_at: dt_time  # the local time budget days start
     org_cap: int
     campaign_cap: int | None
     skews_s: tuple[float, ...]  # one per worker
@@ -64,6 +67,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
     return Scenario(
         zone=draw(st.sampled_from(ZONES)),
+        starts_at=draw(st.sampled_from([dt_time(0), dt_time(0), dt_time(6), dt_time(23, 30)])),
         org_cap=draw(st.integers(1, 4)),
         campaign_cap=draw(st.none() | st.integers(1, 3)),
         skews_s=tuple(
@@ -89,9 +93,9 @@ def _pool(seeded: Seeded) -> list[tuple[int, str, int]]:
     return pool
 
 
-def _before_midnight(zone: str) -> datetime:
-    local = datetime(2025, 3, 9, tzinfo=ZoneInfo(zone)) - timedelta(minutes=2)
-    return local.astimezone(ZoneInfo("UTC"))
+def _before_day_boundary(zone: str, starts_at: dt_time) -> datetime:
+    local = datetime.combine(date(2025, 3, 9), starts_at, tzinfo=ZoneInfo(zone))
+    return (local - timedelta(minutes=2)).astimezone(ZoneInfo("UTC"))
 
 
 def _run(db: Database, scenario: Scenario, pool: list[tuple[int, str, int]]) -> list[Attempt]:
@@ -99,7 +103,7 @@ def _run(db: Database, scenario: Scenario, pool: list[tuple[int, str, int]]) -> 
     errors: list[BaseException] = []
     record = threading.Lock()
     start = threading.Barrier(len(scenario.steps))
-    base = _before_midnight(scenario.zone)
+    base = _before_day_boundary(scenario.zone, scenario.starts_at)
 
     def worker(skew_s: float, steps: tuple[Step, ...]) -> None:
         clock = FrozenClock(base + timedelta(seconds=skew_s))
@@ -119,6 +123,7 @@ def _run(db: Database, scenario: Scenario, pool: list[tuple[int, str, int]]) -> 
                         tz=scenario.zone,
                         org_cap=scenario.org_cap,
                         campaign_cap=scenario.campaign_cap,
+                        starts_at=scenario.starts_at,
                     )
                     time.sleep(step.hold_s)
                     if step.crash:
@@ -166,7 +171,8 @@ def _check(db: Database, scenario: Scenario, attempts: list[Attempt]) -> None:
         if c.repeated:
             assert ledger.get(c.changeset_id) == (c.org, c.day)
         else:
-            assert c.day == budget_day(c.next_window - timedelta(seconds=1), scenario.zone)
+            last_second = c.next_window - timedelta(seconds=1)
+            assert c.day == budget_day(last_second, scenario.zone, starts_at=scenario.starts_at)
         if c.repeated or c.granted:
             continue
         if c.scope == "org":

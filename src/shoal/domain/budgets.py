@@ -1,8 +1,10 @@
 """The per-org daily PR budget, as arithmetic: budget days, claims and ETAs.
 
-A budget day is a calendar date in the configured time zone (`budget_timezone`): the budget of
-an org refills at that zone's midnight, not UTC's. Everything here is pure; the ledger that
-counts claims lives in `shoal.store.budgets`.
+A budget day is a calendar date in the configured time zone (`budget_timezone`), starting at
+the configured local time (`budget_day_starts_at`, midnight by default): an org's budget
+refills then, in that zone, not at UTC's midnight. A day starting at 06:00 runs from 06:00 to
+06:00 the next morning and is named by the date it starts on. Everything here is pure; the
+ledger that counts claims lives in `shoal.store.budgets`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shoal.domain.errors import InvalidInputError, ShoalError
 
 __all__ = [
+    "MIDNIGHT",
     "BudgetClaim",
     "BudgetExhaustedError",
     "BudgetScope",
@@ -24,6 +27,8 @@ __all__ = [
     "eta_for",
     "next_window",
 ]
+
+MIDNIGHT = time(0)
 
 # Which cap a claim was measured against: the org's daily cap or a campaign's share of it.
 BudgetScope = Literal["org", "campaign"]
@@ -37,36 +42,68 @@ def budget_zone(tz: str) -> ZoneInfo:
         raise InvalidInputError(f"unknown budget time zone {tz!r}") from exc
 
 
-def budget_day(now: datetime, tz: str) -> date:
+def _offset(starts_at: time) -> timedelta:
+    if starts_at.tzinfo is not None:
+        raise ValueError("a budget day's start is a local time of day, without a zone")
+    return timedelta(hours=starts_at.hour, minutes=starts_at.minute, seconds=starts_at.second)
+
+
+def budget_day(now: datetime, tz: str, *, starts_at: time = MIDNIGHT) -> date:
     """The budget day `now` (timezone-aware) falls on."""
     if now.tzinfo is None:
         raise ValueError("budget_day needs a timezone-aware datetime")
-    return now.astimezone(budget_zone(tz)).date()
+    # Wall-clock arithmetic: the day begins at `starts_at` on the local clock, DST or not.
+    local = now.astimezone(budget_zone(tz)).replace(tzinfo=None)
+    return (local - _offset(starts_at)).date()
 
 
-def day_start(day: date, tz: str) -> datetime:
-    """The instant (UTC) budget day `day` begins.
+def day_start(day: date, tz: str, *, starts_at: time = MIDNIGHT) -> datetime:
+    """The instant (UTC) budget day `day` begins: the first instant whose local time is at
+    least `starts_at` on `day`, so that `budget_day` of it is `day`.
 
-    Where a DST change skips local midnight, `fold=0` resolves the missing 00:00 with the
-    offset before the jump, which is exactly the instant of the jump: the day's real start.
+    A start time the clocks repeat (a DST fall-back) begins the day at its first occurrence;
+    one they skip (a spring-forward gap) at the jump, when the local clock passes it.
     """
-    local = datetime.combine(day, time(0), tzinfo=budget_zone(tz))
-    return local.astimezone(UTC)
+    zone = budget_zone(tz)
+    wall = datetime.combine(day, MIDNIGHT) + _offset(starts_at)
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == wall:
+        return first
+    # Skipped: `fold=1` reads `wall` with the offset after the jump, an instant before it;
+    # `fold=0` with the one before, an instant after it. The jump is the first second
+    # between the two whose local time is past `wall`.
+    lo = int(wall.replace(tzinfo=zone, fold=1).timestamp())
+    hi = int(first.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, zone).replace(tzinfo=None) >= wall:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
 
 
-def next_window(now: datetime, tz: str) -> datetime:
+def next_window(now: datetime, tz: str, *, starts_at: time = MIDNIGHT) -> datetime:
     """The start (UTC) of the budget day after the one `now` falls on: when budgets refill."""
-    day = budget_day(now, tz) + timedelta(days=1)
-    start = day_start(day, tz)
-    # Only a zone that turns its clocks back across midnight can put the next day's first
-    # midnight at or before `now`; the day after that is then the next refill.
+    day = budget_day(now, tz, starts_at=starts_at) + timedelta(days=1)
+    start = day_start(day, tz, starts_at=starts_at)
+    # Only a zone that turns its clocks back across the start time can put the next day's
+    # start at or before `now`; the day after that is then the next refill.
     while start <= now:
         day += timedelta(days=1)
-        start = day_start(day, tz)
+        start = day_start(day, tz, starts_at=starts_at)
     return start
 
 
-def eta_for(position_in_queue: int, used: int, cap: int, now: datetime, tz: str) -> datetime:
+def eta_for(
+    position_in_queue: int,
+    used: int,
+    cap: int,
+    now: datetime,
+    tz: str,
+    *,
+    starts_at: time = MIDNIGHT,
+) -> datetime:
     """When the `position_in_queue`-th waiting changeset of an org (1 = next in line) may
     open its PR, given `used` of today's `cap` already claimed.
 
@@ -82,8 +119,8 @@ def eta_for(position_in_queue: int, used: int, cap: int, now: datetime, tz: str)
     if position_in_queue <= left_today:
         return now
     days_ahead = -(-(position_in_queue - left_today) // cap)  # ceiling division
-    day = budget_day(now, tz) + timedelta(days=days_ahead)
-    return max(day_start(day, tz), next_window(now, tz))
+    day = budget_day(now, tz, starts_at=starts_at) + timedelta(days=days_ahead)
+    return max(day_start(day, tz, starts_at=starts_at), next_window(now, tz, starts_at=starts_at))
 
 
 @dataclass(frozen=True, slots=True)

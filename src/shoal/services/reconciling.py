@@ -252,10 +252,10 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
     assert changeset.desired is not None
     settings = deps.settings
     now = deps.clock.now()
-    tz = settings.budget_timezone
+    tz, starts_at = settings.budget_timezone, settings.budget_day_starts_at
     with deps.db.transaction() as conn:
         cap = budget_store.org_cap(conn, changeset.org, settings.max_prs_per_day_per_org)
-        today = budget_day(now, tz)
+        today = budget_day(now, tz, starts_at=starts_at)
         used = budget_store.budget_usage(conn, [changeset.org], today).get(changeset.org, 0)
         waiting = changeset_store.waiting_in_org(conn, changeset.org, today)
         # Not in the queue: the changeset already holds a claim (its create failed or its
@@ -272,11 +272,12 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
                 tz=tz,
                 org_cap=cap,
                 campaign_cap=changeset.desired.daily_cap,
+                starts_at=starts_at,
             )
             if claim.granted:
                 return
             used, cap = claim.used, claim.cap
-    eta = eta_for(position, used, cap, now, tz)
+    eta = eta_for(position, used, cap, now, tz, starts_at=starts_at)
     delay = min(max((eta - now).total_seconds(), 1.0), MAX_BUDGET_WAIT_S)
     log.info("changeset_waiting_for_budget", org=changeset.org, eta=eta.isoformat())
     raise _Held("budget", delay, eta=eta)

@@ -60,7 +60,7 @@ def list_changesets(
 def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
     now = ctx.clock.now()
     settings = ctx.settings
-    day = budget_day(now, settings.budget_timezone)
+    day = budget_day(now, settings.budget_timezone, starts_at=settings.budget_day_starts_at)
     with ctx.db.transaction() as conn:
         campaign = campaign_store.get_campaign(conn, campaign_ref)
         found = changeset_store.list_changesets(

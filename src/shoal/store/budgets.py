@@ -9,13 +9,13 @@ retry finds its committed claim instead of taking a second one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
-from shoal.domain.budgets import BudgetClaim, budget_day, next_window
+from shoal.domain.budgets import MIDNIGHT, BudgetClaim, budget_day, next_window
 from shoal.domain.errors import InvalidInputError
 from shoal.store.tables import budget_ledger, org_budgets
 
@@ -50,6 +50,7 @@ def claim_budget(
     tz: str,
     org_cap: int,
     campaign_cap: int | None = None,
+    starts_at: time = MIDNIGHT,
 ) -> BudgetClaim:
     """Claim today's budget for one PR of `changeset_id`, in the caller's transaction.
 
@@ -60,15 +61,15 @@ def claim_budget(
     """
     if org_cap < 0 or (campaign_cap is not None and campaign_cap < 0):
         raise InvalidInputError("budget caps cannot be negative")
-    day = budget_day(now, tz)
-    refill = next_window(now, tz)
+    day = budget_day(now, tz, starts_at=starts_at)
+    refill = next_window(now, tz, starts_at=starts_at)
     isolation = conn.execute(
         _LOCK, {"space": BUDGET_LOCK_SPACE, "org": org, "day": day.isoformat()}
     ).one()[1]
     if isolation != "read committed":
         raise RuntimeError(f"claim_budget needs READ COMMITTED, not {isolation}")
 
-    held = _held_claim(conn, changeset_id, org_cap, now, tz)
+    held = _held_claim(conn, changeset_id, org_cap, now, tz, starts_at)
     if held is not None:
         return held
 
@@ -97,7 +98,7 @@ def claim_budget(
     if inserted is None:
         # The same changeset claimed concurrently under another (org, day) lock (its worker's
         # clock said another day); the insert waited for that transaction, which committed.
-        again = _held_claim(conn, changeset_id, org_cap, now, tz)
+        again = _held_claim(conn, changeset_id, org_cap, now, tz, starts_at)
         if again is None:
             raise RuntimeError(f"budget claim of changeset {changeset_id} vanished")
         return again
@@ -105,7 +106,7 @@ def claim_budget(
 
 
 def _held_claim(
-    conn: Connection, changeset_id: int, cap: int, now: datetime, tz: str
+    conn: Connection, changeset_id: int, cap: int, now: datetime, tz: str, starts_at: time
 ) -> BudgetClaim | None:
     row = conn.execute(
         sa.select(budget_ledger.c.org, budget_ledger.c.day).where(
@@ -117,7 +118,15 @@ def _held_claim(
     org, day = row
     used = budget_usage(conn, [org], day)[org]
     return BudgetClaim(
-        changeset_id, org, day, True, used, cap, "org", next_window(now, tz), repeated=True
+        changeset_id,
+        org,
+        day,
+        True,
+        used,
+        cap,
+        "org",
+        next_window(now, tz, starts_at=starts_at),
+        repeated=True,
     )
 
 
