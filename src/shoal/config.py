@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     github_min_write_interval_s: float = Field(
         default=1.0, ge=0, description="Least time between two mutations of one installation."
     )
+    max_mutations_in_flight_per_org: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Changesets of one org (one App installation) writing to GitHub at the same "
+        "time, across all workers: a push, or a PR and the requests that complete it.",
+    )
     publish_check_branch_rules: bool = Field(
         default=True,
         description="Before pushing a campaign branch, ask GitHub for the rules that apply to it "

@@ -99,6 +99,10 @@ class GitHubApp:
             identity="app",
         )
 
+    @property
+    def governor(self) -> Governor:
+        return self._governor
+
     @classmethod
     def from_settings(
         cls,

@@ -22,7 +22,12 @@ import structlog
 
 from shoal.domain.clock import Clock
 from shoal.governor import scripts
-from shoal.governor.errors import GovernorUnavailableError, RateLimitReason, refusal
+from shoal.governor.errors import (
+    GovernorUnavailableError,
+    RateLimitedError,
+    RateLimitReason,
+    refusal,
+)
 from shoal.governor.lease import Lease
 from shoal.governor.state import (
     BucketState,
@@ -87,6 +92,7 @@ class Governor:
         self._charge: Script = redis_client.register_script(scripts.CHARGE)
         self._pause: Script = redis_client.register_script(scripts.PAUSE)
         self._next_write: Script = redis_client.register_script(scripts.NEXT_WRITE)
+        self._hold: Script = redis_client.register_script(scripts.HOLD)
 
     # -- keys: the braces are a hash tag, so one installation's keys share a cluster slot ----
 
@@ -180,6 +186,47 @@ class Governor:
                 reason=reason,
                 wait_s=round(step, 3),
             )
+            self._sleep(step)
+            waited += step
+
+    def hold_mutation_slot(
+        self, installation_id: int, *, max_in_flight: int, max_wait_s: float = 30.0
+    ) -> Lease:
+        """One of the installation's `max_in_flight` slots for a mutation (a push, a PR and
+        the requests that complete it), across all workers, held until released. A mutation
+        is a series of calls, each of which still acquires its own lease and write turn.
+        Raises `RateLimitedError` (reason `concurrency`) past `max_wait_s`."""
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        key = self._key(installation_id, "mutations")
+        waited = 0.0
+        while True:
+            now = self._clock.now()
+            hold_id = self._new_id()
+            expiry = now.timestamp() + self.limits.lease_s
+            status, wait = (
+                _text(v) or ""
+                for v in self._run(
+                    self._hold,
+                    [key],
+                    [now.timestamp(), max_in_flight, hold_id, expiry, self._gc_ms],
+                )
+            )
+            if status == "ok":
+                return Lease(functools.partial(self._release, key, hold_id))
+            step = self.limits.poll_s
+            if waited + step > max_wait_s:
+                # Holds end with their mutation, seconds from now; only a dead worker's waits
+                # for its expiry, which is no reason to stay away that long.
+                retry_after = min(max(float(wait), 1.0), 5.0)
+                raise RateLimitedError(
+                    f"installation {installation_id} already has {max_in_flight} mutations in "
+                    "flight (max_mutations_in_flight_per_org); the changeset waits its turn",
+                    retry_at=now + timedelta(seconds=retry_after),
+                    retry_after_s=retry_after,
+                    reason="concurrency",
+                    installation_id=installation_id,
+                )
             self._sleep(step)
             waited += step
 

@@ -16,7 +16,7 @@ holds at most M entries per installation.
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "CHARGE", "NEXT_WRITE", "OBSERVE", "PAUSE"]
+__all__ = ["ACQUIRE", "CHARGE", "HOLD", "NEXT_WRITE", "OBSERVE", "PAUSE"]
 
 # write_wait(key, now, per minute, per hour, min gap) -> seconds until a write may start (<= 0:
 # now) and which limit holds it ('gap', 'minute' or 'hour'). Reads only. An entry at time t
@@ -163,4 +163,20 @@ if tonumber(ARGV[1]) > current then
   return 1
 end
 return 0
+"""
+
+# A counting semaphore of expiring holds: the mutations in flight for one installation.
+# KEYS: holds sorted set (score = hold expiry)
+# ARGV: now, max holds, hold id, hold expiry, gc ttl ms
+# Returns {status, seconds until the oldest hold expires}: 'ok' (held) or 'full'.
+HOLD = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {'full', tostring(tonumber(first[2]) - now)}
+end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {'ok', '0'}
 """

@@ -7,12 +7,14 @@ import threading
 import time
 from pathlib import Path
 
+from shoal.domain.changesets import Changeset
 from shoal.domain.clock import ScaledClock
 from shoal.domain.tasks import Outcome, Task
 from shoal.execution import ExecutionRequest, ExecutionResult
 from shoal.executors import BwrapSandbox
 from shoal.executors.local import LocalExecutor
 from shoal.github import GitHubApp
+from shoal.governor import Lease
 from shoal.publish.gitpush import GitPublisher
 from shoal.selection import GitHubReader
 from shoal.services.context import AppContext
@@ -110,6 +112,17 @@ class WorkerComponents:
             blobs=self.ctx.blobs,
             writer=self.writer,
             work_root=self.ctx.settings.workspace_root / "publish",
+            mutation_slot=self._mutation_slot,
+        )
+
+    def _mutation_slot(self, changeset: Changeset) -> Lease:
+        if changeset.installation_id is None:
+            raise ValueError(f"changeset {changeset.id} has no installation")
+        settings = self.ctx.settings
+        return self.github.governor.hold_mutation_slot(
+            changeset.installation_id,
+            max_in_flight=settings.max_mutations_in_flight_per_org,
+            max_wait_s=settings.github_max_wait_s,
         )
 
     @functools.cached_property

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -84,6 +85,10 @@ class GitHubWriter(Protocol):
     def undraft(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]: ...
 
 
+def _no_slot(_: Changeset) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
 @dataclass(frozen=True)
 class ReconcileDeps:
     db: Database
@@ -92,6 +97,8 @@ class ReconcileDeps:
     blobs: ObjectStore
     writer: Callable[[], GitHubWriter]
     work_root: Path
+    # One of the org's slots for mutations in flight, held while an operation writes.
+    mutation_slot: Callable[[Changeset], AbstractContextManager[object]] = _no_slot
 
 
 class _Held(Exception):
@@ -210,7 +217,8 @@ def _step(
     requests that reached GitHub are audited too (the ledger counts refusals), then its
     error goes on to the task's handling."""
     try:
-        observed, mutations = _execute(deps, writer, operation, changeset)
+        with deps.mutation_slot(changeset):
+            observed, mutations = _execute(deps, writer, operation, changeset)
     except FailedWriteError as failed:
         error, sent = failed.error, failed.mutations
     else:
