@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from shoal.config import Settings
 from shoal.domain.auth import Role
+from shoal.domain.clock import Clock, SystemClock
 from shoal.runtime.serve import api_server
 from shoal.services import tokens
 from shoal.services.context import AppContext
@@ -49,10 +50,10 @@ def api_settings(db_url: str, redis_url: str, **overrides: object) -> Settings:
 
 
 @contextmanager
-def running_api(settings: Settings) -> Iterator[RunningApi]:
+def running_api(settings: Settings, *, clock: Clock | None = None) -> Iterator[RunningApi]:
     db = Database(settings.database_url.get_secret_value())  # type: ignore[union-attr]
     client = redis.Redis.from_url(settings.redis_url.get_secret_value())  # type: ignore[union-attr]
-    ctx = AppContext(settings=settings, db=db, redis=client)
+    ctx = AppContext(settings=settings, db=db, redis=client, clock=clock or SystemClock())
     minted = {
         role: tokens.create_token(ctx, name=f"test-{role.value}", role=role, actor="test")[1]
         for role in Role
