@@ -1,7 +1,11 @@
 """`classify_push_failure`: what git printed when GitHub (or the network) refused, as typed
-errors. The texts are GitHub's and git's own, as the simulator and github.com print them."""
+errors; `classify_ref_refusal`: the same refusals as the REST API's 422 on `git/refs`. The
+texts are GitHub's and git's own, as the simulator and github.com print them."""
 
 from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,9 +14,13 @@ from shoal.github import (
     GitHubAuthError,
     GitHubForbiddenError,
     GitHubNotFoundError,
+    GitHubPermissionError,
     GitHubUnavailableError,
+    GitHubValidationError,
+    classify_response,
 )
 from shoal.github.push import (
+    BranchChangedError,
     BranchProtectedError,
     ForcePushBannedError,
     GitRemoteError,
@@ -20,6 +28,7 @@ from shoal.github.push import (
     NonFastForwardError,
     PushRejectedError,
     classify_push_failure,
+    classify_ref_refusal,
 )
 
 SHA = "36adb184df50b9957c29c3eab91d3168a8881bc3"
@@ -275,3 +284,88 @@ def test_fetch_failures_say_fetch_and_keep_the_status() -> None:
     assert isinstance(error, GitHubUnavailableError)
     assert error.status == 502
     assert error.message.startswith("git fetch: ")
+
+
+UPDATE_REF = "PATCH /repos/{owner}/{repo}/git/refs/{ref}"
+REF = "refs/heads/release/1.x"
+
+
+def ref_refusal(message: str, status: int = 422) -> ShoalError:
+    """GitHub's answer to a ref update, through the adapter's classification first."""
+    body = json.dumps({"message": message, "documentation_url": "https://docs.github.com"})
+    answer = classify_response(
+        status,
+        {"x-github-request-id": "ABCD:1234"},
+        body.encode(),
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+        where=UPDATE_REF,
+    )
+    return classify_ref_refusal(answer, ref=REF)
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "rules"),
+    [
+        (
+            f"GH006: Protected branch update failed for {REF}. "
+            'Required status check "ci/test" is expected.',
+            BranchProtectedError,
+            ("required status checks",),
+        ),
+        (
+            f"GH006: Protected branch update failed for {REF}. "
+            "Changes must be made through a pull request.",
+            BranchProtectedError,
+            ("pull request required",),
+        ),
+        (
+            "Repository rule violations found\n\nCommits must have verified signatures.\n\n",
+            BranchProtectedError,
+            ("signed commits required",),
+        ),
+        (f"Protected branch update failed for {REF}.", BranchProtectedError, ()),
+        (
+            "refusing to allow a GitHub App to create or update workflow "
+            "`.github/workflows/ci.yml` without `workflows` permission",
+            MissingPermissionError,
+            None,
+        ),
+        ("GH003: Sorry, force-pushing to release/1.x is not allowed.", ForcePushBannedError, None),
+        ("Update is not a fast forward", NonFastForwardError, None),
+        ("Reference already exists", BranchChangedError, None),
+        ("Reference does not exist", BranchChangedError, None),
+        ("Object does not exist", GitHubValidationError, None),
+    ],
+    ids=[
+        "checks",
+        "pull-request",
+        "ruleset-signatures",
+        "protected-unknown-rule",
+        "workflows-permission",
+        "force-push-ban",
+        "not-fast-forward",
+        "created-meanwhile",
+        "deleted-meanwhile",
+        "other-422",
+    ],
+)
+def test_ref_refusals_through_the_api(
+    message: str, kind: type[ShoalError], rules: tuple[str, ...] | None
+) -> None:
+    error = ref_refusal(message)
+    assert type(error) is kind
+    # the answer's status and request id stay with it: the refusal's audit row quotes them
+    assert (error.details["status"], error.details["request_id"]) == (422, "ABCD:1234")
+    if rules is not None:
+        assert isinstance(error, BranchProtectedError)
+        assert (error.ref, error.rules) == (REF, rules)
+        assert REF in error.message
+        assert not error.retryable
+    assert error.retryable is (kind is BranchChangedError)
+
+
+def test_other_answers_to_a_ref_update_keep_their_type() -> None:
+    assert isinstance(
+        ref_refusal("Resource not accessible by integration", 403), GitHubPermissionError
+    )
+    assert isinstance(ref_refusal("Not Found", 404), GitHubNotFoundError)

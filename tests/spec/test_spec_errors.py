@@ -171,6 +171,11 @@ CASES: list[tuple[str, str | bytes, list[str]]] = [
         ],
     ),
     (
+        "bad-commit-mode",
+        VALID + "  commit: {mode: signed}\n",
+        ["changeset.commit.mode: expected 'git' or 'api', got 'signed' (line 9, col 18)"],
+    ),
+    (
         "empty-on",
         VALID.replace("on:\n  - org: acme\n", "on: []\n"),
         ["on: must list at least one source (search, org, repos or installation) (line 2, col 5)"],

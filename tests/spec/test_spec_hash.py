@@ -89,7 +89,7 @@ name: bump-checkout-v4
         '  title: "ci: bump actions/checkout to v4"\n'
         "  branch: shoal/bump-checkout-v4\n  base: null\n  body: ''\n"
         '  commit: {message: "ci: bump actions/checkout to v4", '
-        "author: {name: Shoal, email: shoal@localhost}}\n"
+        "author: {name: Shoal, email: shoal@localhost}, mode: git}\n"
         "  assignees: []\n  draft: false\n  auto_merge: {enabled: false, method: squash}\n",
     )
     .replace(
@@ -131,6 +131,7 @@ DIFFERENT = {
     "name": ("name: bump-checkout-v4", "name: bump-checkout-v5"),
     "description": ("Move workflows", "Moves workflows"),
     "draft": ("  title:", "  draft: true\n  title:"),
+    "commit-mode": ("  title:", "  commit: {mode: api}\n  title:"),
     "step-image": (
         "    timeout: 5m\n",
         "    timeout: 5m\n    image: alpine@sha256:" + "a" * 64 + "\n",
@@ -193,6 +194,7 @@ def test_canonical_json_is_compact_sorted_and_normalized() -> None:
     assert changeset["commit"] == {
         "message": "ci: bump actions/checkout to v4",
         "author": {"name": "Shoal", "email": "shoal@localhost"},
+        "mode": "git",
     }
     assert changeset["labels"] == ["ci", "dependencies"]
     assert changeset["reviewers"] == ["acme/platform", "alice"]

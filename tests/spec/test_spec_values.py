@@ -141,6 +141,7 @@ def test_defaults_are_filled_in() -> None:
         "Shoal",
         "shoal@localhost",
     )
+    assert changeset.commit.mode == "git"
     assert (changeset.draft, changeset.auto_merge.enabled, changeset.auto_merge.method) == (
         False,
         False,
@@ -198,3 +199,10 @@ def test_model_reports_duplicate_steps_without_the_parser() -> None:
     (error,) = caught.value.errors()
     assert error["loc"] == ("steps", 1, "name")
     assert error["msg"] == "duplicate step name 'a' (first used at steps[0])"
+
+
+def test_commit_mode_api_is_read_and_keeps_the_author_default() -> None:
+    text = MINIMAL.replace("{title: Bump}", "{title: Bump, commit: {mode: api}}")
+    assert text != MINIMAL
+    commit = parse_spec(text).spec.changeset.commit
+    assert (commit.mode, commit.author.name) == ("api", "Shoal")

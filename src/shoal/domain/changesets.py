@@ -73,6 +73,9 @@ class Desired:
     execution_id: int
     # The campaign's own share of each org's daily budget (spec policy), if it sets one.
     daily_cap: int | None = None
+    # How the commit is made: "git" (deterministic sha, pushed with git) or "api" (GitHub's
+    # Git Data API: signed and verified, authored by the App). Older rows lack it: git.
+    commit_mode: str = "git"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -74,8 +74,11 @@ class MutationLog:
         name: str,
         path: Mapping[str, str | int] | None = None,
         json: Any = None,
+        refusal: Callable[[ShoalError], ShoalError] | None = None,
     ) -> Reply:
-        """A REST mutation on `owner/name` (`route` is filled with owner, repo and `path`)."""
+        """A REST mutation on `owner/name` (`route` is filled with owner, repo and `path`).
+        `refusal` turns GitHub's refusal into a more precise error before it is recorded
+        and raised."""
         values: dict[str, str | int] = {"owner": owner, "repo": name, **(path or {})}
         record = _Pending(f"{method} {route}", method, route, f"{owner}/{name}")
         try:
@@ -88,8 +91,11 @@ class MutationLog:
                 on_retried=self._refused(record),
             )
         except ShoalError as error:
-            self._fail(record, error, status=error.details.get("status"))
-            raise
+            refused = refusal(error) if refusal is not None else error
+            self._fail(record, refused, status=refused.details.get("status"))
+            if refused is error:
+                raise
+            raise refused from error
         self._records.append(record.done(reply.status, reply.request_id, ok=True))
         return reply
 

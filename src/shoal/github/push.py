@@ -1,9 +1,11 @@
-"""What GitHub meant when `git push` or `git fetch` over smart HTTP failed.
+"""What GitHub meant when `git push` or `git fetch` over smart HTTP failed, or refused a
+branch update through the REST API (`git/refs`).
 
 git reports GitHub's answers only as text: `remote:` lines (GH006 protected branches, GH003
 force-push bans, GH013 rulesets), the reason after `[remote rejected]`, and curl's
-`The requested URL returned error: <status>`. This module is the only place that knows
-those texts; it turns them into Shoal's error types so that callers decide on types.
+`The requested URL returned error: <status>`. The REST API answers the same refusals with a
+422 whose message carries the same words. This module is the only place that knows those
+texts; it turns them into Shoal's error types so that callers decide on types.
 
 The text given here must already be free of credentials (the caller masks the token).
 """
@@ -21,9 +23,11 @@ from shoal.github.errors import (
     GitHubNotFoundError,
     GitHubPermissionError,
     GitHubUnavailableError,
+    GitHubValidationError,
 )
 
 __all__ = [
+    "BranchChangedError",
     "BranchProtectedError",
     "ForcePushBannedError",
     "GitRemoteError",
@@ -31,6 +35,7 @@ __all__ = [
     "NonFastForwardError",
     "PushRejectedError",
     "classify_push_failure",
+    "classify_ref_refusal",
 ]
 
 _OUTPUT_LINES = 6
@@ -125,6 +130,14 @@ class NonFastForwardError(GitHubConflictError):
     code = "non_fast_forward"
 
 
+class BranchChangedError(GitHubConflictError):
+    """The branch was created or deleted by someone else between Shoal's look and its
+    update. Retryable: the next attempt looks again."""
+
+    code = "branch_changed"
+    retryable = True
+
+
 class ForcePushBannedError(GitHubConflictError):
     """The repository forbids force pushes to the branch (GH003)."""
 
@@ -158,6 +171,17 @@ def _remote_messages(lines: list[str]) -> list[str]:
             if text:
                 messages.append(text)
     return messages
+
+
+# The REST API's words for a refused ref update (`POST git/refs`, `PATCH git/refs/{ref}`).
+_API_PROTECTED = re.compile(
+    r"protected branch update failed|repository rule violations? found|protected branch",
+    re.IGNORECASE,
+)
+_API_PROTECTED_REF = re.compile(r"update failed for (refs/\S+?)\.?(?:\s|$)", re.IGNORECASE)
+_API_NOT_FAST_FORWARD = re.compile(r"not a fast.forward", re.IGNORECASE)
+_API_FORCE_BANNED = re.compile(r"GH003|force-pushing to \S+ is not allowed", re.IGNORECASE)
+_API_REF_RACE = re.compile(r"reference (already exists|does not exist)", re.IGNORECASE)
 
 
 def _protected(output: str, lines: list[str], operation: str) -> BranchProtectedError | None:
@@ -232,3 +256,50 @@ def classify_push_failure(  # noqa: PLR0911 - a decision table, in the order git
     if returncode < 0:  # killed by a signal: nothing GitHub said
         return GitHubUnavailableError(f"{where}: git was killed (signal {-returncode})")
     return GitRemoteError(f"{where} failed with exit code {returncode}: {_summary(lines)}")
+
+
+def _with_answer(error: ShoalError, answer: ShoalError) -> ShoalError:
+    # Status, endpoint and request id stay with the refusal: its audit row quotes them.
+    for key, value in answer.details.items():
+        error.details.setdefault(key, value)
+    return error
+
+
+def classify_ref_refusal(error: ShoalError, *, ref: str) -> ShoalError:
+    """The typed error for GitHub's 422 refusal of an update of `ref` (`refs/heads/...`)
+    through the REST API; any other error is returned as it is."""
+    if not isinstance(error, GitHubValidationError):
+        return error
+    where = str(error.details.get("endpoint", ""))
+    said = error.message.removeprefix(f"{where}: ") if where else error.message
+    text = "\n".join([said, *(str(item.get("message", "")) for item in error.errors)])
+    if (workflow := _WORKFLOW.search(text)) is not None:
+        kind, path, permission, noun = workflow.groups()
+        refused: ShoalError = MissingPermissionError(
+            f"GitHub refuses to let a {kind} change the workflow {path} without the "
+            f"`{permission}` {noun}",
+            permission=permission,
+            path=path,
+        )
+    elif _API_FORCE_BANNED.search(text):
+        refused = ForcePushBannedError(f"GitHub refused to force-update {ref}: {said}")
+    elif _API_NOT_FAST_FORWARD.search(text):
+        refused = NonFastForwardError(
+            f"{ref} has commits that the new commit does not contain (not a fast forward)"
+        )
+    elif _API_REF_RACE.search(text):
+        refused = BranchChangedError(f"{ref} changed while Shoal was updating it: {said}")
+    else:
+        rules = tuple(dict.fromkeys(rule for pattern, rule in _RULES if pattern.search(text)))
+        if not rules and not _API_PROTECTED.search(text):
+            return error
+        found = _API_PROTECTED_REF.search(text)
+        target = found.group(1) if found else ref
+        reason = "; ".join(rules) or " ".join(text.split())
+        refused = BranchProtectedError(
+            f"GitHub refused to update the protected branch {target}: {reason}",
+            ref=target,
+            rules=rules,
+            details={"remote": [line for line in text.splitlines() if line.strip()]},
+        )
+    return _with_answer(refused, error)

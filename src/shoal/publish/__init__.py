@@ -2,6 +2,8 @@
 
 `commits` fixes a commit's identity (message with Shoal's trailers, author, date) from the
 spec; `gitpush.GitPublisher` builds the commit on the base and pushes it over smart HTTP.
+In API commit mode `apicommit.ApiCommitter` has GitHub make (and sign) the commit instead,
+through the Git Data API, from the same locally built tree.
 """
 
 from shoal.publish.commits import (

@@ -7,6 +7,9 @@ work tree is ever checked out), a tree and a commit whose identity comes from th
 whether the branch already holds the commit: then nothing is sent (`pushed=False`), so a
 re-publish costs two network commands (fetch, push) and writes nothing.
 
+`GitPublisher.prepare` stops before the commit: it hands the prepared tree to a publisher
+that makes the commit another way (`apicommit`, through GitHub's Git Data API).
+
 The installation token reaches git only as an `http.extraHeader` in the environment
 (`GIT_CONFIG_*`), never in a URL, argv or log, and is masked in any output kept.
 """
@@ -33,6 +36,7 @@ from shoal.github.push import BranchProtectedError, classify_push_failure
 from shoal.publish.commits import CommitSpec
 from shoal.publish.git import (
     CommandRunner,
+    Completed,
     GitCommandError,
     git_argv,
     git_environment,
@@ -41,7 +45,7 @@ from shoal.publish.git import (
 )
 from shoal.spec.names import git_branch_problem
 
-__all__ = ["GitPublisher", "PatchDoesNotApplyError", "PushResult"]
+__all__ = ["GitPublisher", "PatchDoesNotApplyError", "PreparedTree", "PushResult"]
 
 log = structlog.get_logger("shoal.publish.git")
 
@@ -64,6 +68,20 @@ class PushResult:
     previous_sha: str | None  # where the branch pointed before; None: it did not exist
     git_operations: int  # network git commands run (fetch, push), for request accounting
     forced: bool = False  # the push replaced commits the branch had (`previous_sha`)
+
+
+class PreparedTree:
+    """The Patch applied to the base commit as a tree, in a publish's private repository.
+    Valid only inside `GitPublisher.prepare`, which deletes the repository on exit."""
+
+    def __init__(self, session: _Session, base_sha: str, tree_sha: str) -> None:
+        self._session = session
+        self.base_sha = base_sha
+        self.tree_sha = tree_sha
+
+    def git(self, *args: str) -> bytes:
+        """The raw output of a local git command in the repository (no network)."""
+        return self._session.output(list(args))
 
 
 def _basic_header(token: SecretStr) -> str:
@@ -136,15 +154,12 @@ class GitPublisher:
         otherwise). Raises BranchProtectedError for the default or a protected branch,
         PatchDoesNotApplyError, and the types of `shoal.github.push.classify_push_failure`.
         """
-        _validate(repo, base_sha, branch, default_branch)
-        if not patch.is_file() or patch.stat().st_size == 0:
-            raise InvalidInputError(f"the Patch {patch} is missing or empty: nothing to commit")
         started = time.monotonic()
-        with self._repository() as git_dir:
-            url = f"{self.git_base_url}/{repo}.git"
-            session = _Session(git_dir, url, token, self._runner, self.timeout_s)
-            session.fetch(base_sha)
-            sha = session.commit(base_sha, patch.resolve(), commit)
+        with self.prepare(
+            repo, base_sha, patch, token, branch=branch, default_branch=default_branch
+        ) as prepared:
+            session = prepared._session
+            sha = session.commit_tree(prepared.tree_sha, base_sha, commit)
             result = session.push(sha, branch, force=force)
         log.info(
             "branch published",
@@ -158,6 +173,28 @@ class GitPublisher:
             duration_ms=round((time.monotonic() - started) * 1000),
         )
         return result
+
+    @contextmanager
+    def prepare(
+        self,
+        repo: str,
+        base_sha: str,
+        patch: Path,
+        token: SecretStr,
+        *,
+        branch: str,
+        default_branch: str,
+    ) -> Iterator[PreparedTree]:
+        """`patch` applied on `base_sha` (one fetch, then local commands only), for a
+        publish to `branch`. Raises what `publish` raises before its push."""
+        _validate(repo, base_sha, branch, default_branch)
+        if not patch.is_file() or patch.stat().st_size == 0:
+            raise InvalidInputError(f"the Patch {patch} is missing or empty: nothing to commit")
+        with self._repository() as git_dir:
+            url = f"{self.git_base_url}/{repo}.git"
+            session = _Session(git_dir, url, token, self._runner, self.timeout_s)
+            session.fetch(base_sha)
+            yield PreparedTree(session, base_sha, session.tree(base_sha, patch.resolve()))
 
     @contextmanager
     def _repository(self) -> Iterator[Path]:
@@ -201,6 +238,19 @@ class _Session:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
     ) -> tuple[int, str, str]:
+        done = self._execute(args, network=network, stdin=stdin, env=env)
+        stdout = _mask(done.stdout.decode("utf-8", "backslashreplace"), self._token)
+        stderr = _mask(done.stderr.decode("utf-8", "backslashreplace"), self._token)
+        return done.returncode, stdout, stderr
+
+    def _execute(
+        self,
+        args: list[str],
+        *,
+        network: bool = False,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Completed:
         argv = git_argv(self._git_dir, args)
         environment = dict(self._network_env if network else self._env)
         environment.update(env or {})
@@ -218,9 +268,7 @@ class _Session:
             if network:
                 raise GitHubUnavailableError(said) from None
             raise GitCommandError(said) from None
-        stdout = _mask(done.stdout.decode("utf-8", "backslashreplace"), self._token)
-        stderr = _mask(done.stderr.decode("utf-8", "backslashreplace"), self._token)
-        return done.returncode, stdout, stderr
+        return done
 
     def _local(
         self, args: list[str], *, stdin: bytes | None = None, env: Mapping[str, str] | None = None
@@ -229,6 +277,14 @@ class _Session:
         if code != 0:
             raise GitCommandError(_failure(args[0], code, stderr))
         return stdout.strip()
+
+    def output(self, args: list[str]) -> bytes:
+        """A local command's stdout as git wrote it (file contents, `-z` listings)."""
+        done = self._execute(args)
+        if done.returncode != 0:
+            stderr = _mask(done.stderr.decode("utf-8", "backslashreplace"), self._token)
+            raise GitCommandError(_failure(args[0], done.returncode, stderr))
+        return done.stdout
 
     def fetch(self, base_sha: str) -> None:
         code, _, stderr = self._run(
@@ -239,7 +295,7 @@ class _Session:
         if code != 0:
             raise classify_push_failure(stderr, code, operation="fetch")
 
-    def commit(self, base_sha: str, patch: Path, commit: CommitSpec) -> str:
+    def tree(self, base_sha: str, patch: Path) -> str:
         self._local(["read-tree", base_sha])
         code, _, stderr = self._run(
             ["apply", "--cached", "--binary", "--whitespace=nowarn", "--", str(patch)]
@@ -249,7 +305,9 @@ class _Session:
                 f"the Patch does not apply to {base_sha}: {_said(stderr)}",
                 details={"git": stderr.strip().splitlines()[:_MESSAGE_LINES]},
             )
-        tree = self._local(["write-tree"])
+        return self._local(["write-tree"])
+
+    def commit_tree(self, tree: str, base_sha: str, commit: CommitSpec) -> str:
         return self._local(
             ["commit-tree", tree, "-p", base_sha],
             stdin=commit.message.encode(),

@@ -1,4 +1,5 @@
-"""The reconciler's `GitHubWriter` port, implemented with the GitHub adapter and git."""
+"""The reconciler's `GitHubWriter` port, implemented with the GitHub adapter and git (or,
+in API commit mode, GitHub's Git Data API for the commit)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from shoal.domain.changesets import Changeset, Desired, Observed
 from shoal.domain.errors import ShoalError
@@ -14,7 +16,8 @@ from shoal.github.pulls import PullRequests
 from shoal.github.pulls_mutations import MutationRecord
 from shoal.github.pulls_observed import ObservedPR
 from shoal.github.rules import check_branch_rules
-from shoal.publish.commits import commit_identity
+from shoal.publish.apicommit import ApiCommitter
+from shoal.publish.commits import CommitSpec, commit_identity
 from shoal.publish.gitpush import GitPublisher
 from shoal.services.reconciling import FailedWriteError, Mutation
 
@@ -55,14 +58,18 @@ def _mutations(records: tuple[MutationRecord, ...]) -> list[Mutation]:
     ]
 
 
+class _Recording(Protocol):
+    def take_mutations(self) -> tuple[MutationRecord, ...]: ...
+
+
 @contextmanager
-def _audited(pulls: PullRequests) -> Iterator[None]:
+def _audited(recording: _Recording) -> Iterator[None]:
     """A call that fails after some of its requests reached GitHub hands them on with the
     error, so that they are audited like the ones that succeed."""
     try:
         yield
     except Exception as exc:
-        sent = _mutations(pulls.take_mutations())
+        sent = _mutations(recording.take_mutations())
         if not sent:
             raise
         raise FailedWriteError(exc, sent) from exc
@@ -81,7 +88,8 @@ def _refused_push(changeset: Changeset, error: ShoalError) -> FailedWriteError:
 
 
 class AppWriter:
-    """Writes as the changeset's installation: git for the branch, REST/GraphQL for the PR."""
+    """Writes as the changeset's installation: git (or the Git Data API, in API commit mode)
+    for the branch, REST/GraphQL for the PR."""
 
     def __init__(
         self,
@@ -124,6 +132,7 @@ class AppWriter:
     def push(self, changeset: Changeset, patch: Path) -> tuple[Observed, list[Mutation]]:
         owner, name, desired = self._parts(changeset)
         client = self._client(changeset)
+        through_api = desired.commit_mode == "api"
         if self._check_branch_rules and changeset.branch != desired.default_branch:
             # A rule GitHub would refuse the push for fails the changeset before any write.
             check_branch_rules(
@@ -132,7 +141,7 @@ class AppWriter:
                 name,
                 changeset.branch,
                 creating=changeset.observed.branch_sha is None,
-                signed=False,
+                signed=through_api,  # GitHub signs API commits (GitHub.com; not GHES)
             )
         commit = commit_identity(
             desired.spec_hash,
@@ -143,6 +152,8 @@ class AppWriter:
             campaign_id=changeset.campaign_id,
             spec_version=desired.spec_version,
         )
+        if through_api:
+            return self._commit_through_api(changeset, client, patch, commit)
         try:
             result = self._git.publish(
                 changeset.repo,
@@ -181,6 +192,28 @@ class AppWriter:
                 )
             )
         return observed, mutations
+
+    def _commit_through_api(
+        self, changeset: Changeset, client: InstallationClient, patch: Path, commit: CommitSpec
+    ) -> tuple[Observed, list[Mutation]]:
+        """API commit mode: GitHub makes (and signs) the commit; every request it saw is
+        audited, refused ones included. The spec's author is not used (see `apicommit`)."""
+        _owner, _name, desired = self._parts(changeset)
+        committer = ApiCommitter(self._git, client)
+        with _audited(committer):
+            result = committer.publish(
+                changeset.repo,
+                desired.base_sha,
+                patch,
+                changeset.branch,
+                commit.message,
+                default_branch=desired.default_branch or desired.base_branch,
+                force=changeset.observed.branch_sha is not None,
+            )
+        observed = dataclasses.replace(
+            changeset.observed, branch_sha=result.commit_sha, push_key=desired.push_key
+        )
+        return observed, _mutations(committer.take_mutations())
 
     def create_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         owner, name, desired = self._parts(changeset)

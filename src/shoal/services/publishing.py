@@ -160,6 +160,7 @@ def _desired(
         run_id=run.id,
         execution_id=execution.id,
         daily_cap=spec.policy.publish.max_prs_per_day_per_org,
+        commit_mode=spec.changeset.commit.mode,
     )
 
 

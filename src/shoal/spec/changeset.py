@@ -48,7 +48,17 @@ class Commit(SpecModel):
     )
     author: CommitAuthor = Field(
         default_factory=CommitAuthor,
-        description=f"Default: {DEFAULT_AUTHOR_NAME} <{DEFAULT_AUTHOR_EMAIL}>.",
+        description=f"Default: {DEFAULT_AUTHOR_NAME} <{DEFAULT_AUTHOR_EMAIL}>. Not used in api "
+        "mode.",
+    )
+    mode: Literal["git", "api"] = Field(
+        default="git",
+        description="How the commit is made. git: built and pushed with git, authored as "
+        "'author'; the same inputs give the same commit sha. api: created through GitHub's Git "
+        "Data API, so that GitHub signs it and marks it Verified; it is authored by the App "
+        "and 'author' is not used (a custom author or committer makes GitHub not sign it). "
+        "Its sha is not deterministic (GitHub dates it), so Shoal recognizes the commit by "
+        "its tree, parent and message instead.",
     )
 
 
