@@ -67,7 +67,7 @@ def test_http_client_request_lines_stay_out_of_the_log(
 ) -> None:
     # httpx logs each request's full URL at INFO; a codeload redirect carries a token there.
     configure_logging("info", "json")
-    logging.getLogger("httpx").info('HTTP Request: GET https://codeload.example/x?token=ghs_abc')
+    logging.getLogger("httpx").info("HTTP Request: GET https://codeload.example/x?token=ghs_abc")
     logging.getLogger("httpx").warning("a warning still shows")
     [line] = _lines(capsys.readouterr().err)
     assert line["event"] == "a warning still shows"

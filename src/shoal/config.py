@@ -122,6 +122,12 @@ class Settings(BaseSettings):
         description="Changesets of one org (one App installation) writing to GitHub at the same "
         "time, across all workers: a push, or a PR and the requests that complete it.",
     )
+    publish_label_color: str = Field(
+        default="5319e7",
+        pattern=r"^#?[0-9A-Fa-f]{6}$",
+        description="Color (six hex digits) of the labels Shoal creates in a repository that "
+        "lacks a label a campaign sets; labels that exist keep theirs.",
+    )
     publish_check_branch_rules: bool = Field(
         default=True,
         description="Before pushing a campaign branch, ask GitHub for the rules that apply to it "

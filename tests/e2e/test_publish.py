@@ -95,7 +95,7 @@ def _publish(stack: Stack, campaign: str, **body: Any) -> dict[str, Any]:
 def test_publish_opens_each_pr_once_with_every_template_field(
     make_stack: Callable[..., Stack],
 ) -> None:
-    stack = make_stack(world())
+    stack = make_stack(world(), publish_label_color="#0E8A16")
     run = stack.preview(SPEC)
     assert run["progress"]["patch"] == 3
     assert stack.mutations() == []
@@ -126,6 +126,8 @@ def test_publish_opens_each_pr_once_with_every_template_field(
     assert sorted(label["name"] for label in pr["labels"]) == ["dependencies", "shoal"], [
         (m["operation"], m["status"]) for m in stack.mutations()
     ]
+    # created by Shoal where missing, in the configured color
+    assert {label["color"] for label in pr["labels"]} == {"0e8a16"}
     assert [u["login"] for u in pr["requested_reviewers"]] == ["bob"]
     assert [t["slug"] for t in pr["requested_teams"]] == ["platform"]
     assert [u["login"] for u in pr["assignees"]] == ["alice"]

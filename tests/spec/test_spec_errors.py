@@ -88,6 +88,18 @@ CASES: list[tuple[str, str | bytes, list[str]]] = [
         ["steps[0].timout: unknown field; did you mean 'timeout'? (line 7, col 5)"],
     ),
     (
+        "nul-in-script-and-body",
+        VALID.replace("run: echo hi", 'run: "printf \\0 > f"').replace(
+            "title: Bump", 'title: Bump\n  body: "a\\0b"'
+        ),
+        [
+            "steps[0].run: cannot contain a NUL character; to write one from a script, use"
+            " printf '\\000' (line 6, col 10)",
+            "changeset.body: cannot contain a NUL character; to write one from a script, use"
+            " printf '\\000' (line 9, col 9)",
+        ],
+    ),
+    (
         "unknown-field-without-close-match",
         with_step("    retries: 3\n"),
         [

@@ -47,8 +47,10 @@ def blocking_rules(
     for rule in rules:
         kind = str(rule.get("type", ""))
         parameters = rule.get("parameters") or {}
-        if kind == "required_status_checks" and creating and parameters.get(
-            "do_not_enforce_on_create"
+        if (
+            kind == "required_status_checks"
+            and creating
+            and parameters.get("do_not_enforce_on_create")
         ):
             continue
         if kind in _ALWAYS_BLOCKING:

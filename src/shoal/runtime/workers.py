@@ -101,6 +101,7 @@ class WorkerComponents:
             self.git,
             max_wait_s=settings.github_max_wait_s,
             check_branch_rules=settings.publish_check_branch_rules,
+            label_color=settings.publish_label_color,
         )
 
     @functools.cached_property

@@ -23,8 +23,6 @@ from shoal.services.reconciling import FailedWriteError, Mutation
 
 __all__ = ["AppWriter"]
 
-LABEL_COLOR = "5319e7"
-
 
 def _observed(pr: ObservedPR, before: Observed) -> Observed:
     return dataclasses.replace(
@@ -98,11 +96,13 @@ class AppWriter:
         *,
         max_wait_s: float = 30.0,
         check_branch_rules: bool = True,
+        label_color: str = "5319e7",
     ) -> None:
         self._app = app
         self._git = git
         self._max_wait_s = max_wait_s
         self._check_branch_rules = check_branch_rules
+        self._label_color = label_color
 
     def _client(self, changeset: Changeset) -> InstallationClient:
         if changeset.installation_id is None:
@@ -238,7 +238,7 @@ class AppWriter:
         pulls = PullRequests(self._client(changeset))
         with _audited(pulls):
             existing = pulls.repo_labels(owner, name)
-            pulls.ensure_labels(owner, name, desired.labels, existing, LABEL_COLOR)
+            pulls.ensure_labels(owner, name, desired.labels, existing, self._label_color)
             labels = pulls.add_labels(owner, name, number, list(desired.labels))
         records = pulls.take_mutations()
         return dataclasses.replace(changeset.observed, labels=labels), _mutations(records)

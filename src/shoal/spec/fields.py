@@ -54,9 +54,18 @@ def _title(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    # A NUL cannot reach a shell, git or GitHub: each would cut the text there, or refuse it.
+    if "\x00" in value:
+        raise spec_error(
+            "cannot contain a NUL character; to write one from a script, use printf '\\000'"
+        )
+    return value
+
+
 def _script(value: str) -> str:
     # Block (`|`, `|-`) and plain scalars differ only in trailing newlines; shells do not care.
-    return _not_blank(value).rstrip() + "\n"
+    return _not_blank(_no_nul(value)).rstrip() + "\n"
 
 
 def _search(value: str) -> str:
@@ -217,11 +226,17 @@ CampaignName = Annotated[
     str, AfterValidator(_campaign_name), _string(names.CAMPAIGN_NAME_PATTERN, maxLength=63)
 ]
 SchemaVersion = Annotated[int, AfterValidator(_schema_version), WithJsonSchema({"const": 1})]
-Text = Annotated[str, AfterValidator(str.rstrip)]
+Text = Annotated[str, AfterValidator(_no_nul), AfterValidator(str.rstrip)]
 NonBlank = Annotated[str, AfterValidator(_not_blank), _string(minLength=1)]
-Title = Annotated[str, AfterValidator(_title), _string(minLength=1, maxLength=256)]
+Title = Annotated[
+    str, AfterValidator(_no_nul), AfterValidator(_title), _string(minLength=1, maxLength=256)
+]
 CommitMessage = Annotated[
-    str, AfterValidator(_not_blank), AfterValidator(str.rstrip), _string(minLength=1)
+    str,
+    AfterValidator(_no_nul),
+    AfterValidator(_not_blank),
+    AfterValidator(str.rstrip),
+    _string(minLength=1),
 ]
 Script = Annotated[str, AfterValidator(_script), _string(minLength=1)]
 SearchQuery = Annotated[str, AfterValidator(_search), _string(minLength=1, maxLength=256)]
