@@ -3,6 +3,7 @@ a worker (real PostgreSQL, Redis, bubblewrap, git), with filesystem or S3 object
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -81,6 +82,26 @@ class Stack:
     def mutations(self) -> list[dict[str, Any]]:
         """What Shoal asked GitHub to change (the test's own scenario changes left out)."""
         return [e for e in self.sim.admin.ledger() if e["actor"]["kind"] != "admin"]
+
+    def worker_env(self, **settings: object) -> dict[str, str]:
+        """The environment of a `shoal worker` process joining this stack (its database, Redis,
+        data and work directories, GitHub App, task polling), with `settings` on top."""
+        s = self.settings
+        app = self.sim.app()
+        assert s.database_url is not None and s.redis_url is not None
+        return {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/root"),
+            "SHOAL_DATABASE_URL": s.database_url.get_secret_value(),
+            "SHOAL_REDIS_URL": s.redis_url.get_secret_value(),
+            "SHOAL_DATA_DIR": str(s.data_dir),
+            "SHOAL_WORK_DIR": str(s.work_dir),
+            "SHOAL_GITHUB_API_URL": s.github_api_url,
+            "SHOAL_GITHUB_APP_ID": str(app["id"]),
+            "SHOAL_GITHUB_PRIVATE_KEY": app["private_key_pem"],
+            "SHOAL_TASK_POLL_S": str(s.task_poll_s),
+            "SHOAL_LOG_FORMAT": "json",
+        } | {f"SHOAL_{name.upper()}": str(value) for name, value in settings.items()}
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@ idempotency, adoption, budgets, protection and permission failures, kill switch 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
+from tests.e2e.publishing import CREATE_PR, PUSH, publish, settled
 
 WORKFLOW = "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v3\n"
 
@@ -74,24 +74,6 @@ changeset:
 """
 
 
-def _wait_settled(stack: Stack, campaign: str, *, timeout_s: float = 120) -> dict[str, Any]:
-    """Until the reconciler has nothing left to do for any changeset of the campaign."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        changesets = stack.get(f"/campaigns/{campaign}/changesets")
-        if all(c["reconciler_state"] in {"completed", "failed"} for c in changesets):
-            return dict(stack.get(f"/campaigns/{campaign}/status"))
-        assert time.monotonic() < deadline, changesets
-        time.sleep(0.2)
-
-
-def _publish(stack: Stack, campaign: str, **body: Any) -> dict[str, Any]:
-    with stack.client() as http:
-        response = http.post(f"/campaigns/{campaign}/publish", json=body)
-    assert response.status_code == 202, response.text
-    return dict(response.json())
-
-
 def test_publish_opens_each_pr_once_with_every_template_field(
     make_stack: Callable[..., Stack],
 ) -> None:
@@ -100,8 +82,9 @@ def test_publish_opens_each_pr_once_with_every_template_field(
     assert run["progress"]["patch"] == 3
     assert stack.mutations() == []
 
-    assert _publish(stack, "bump")["changesets"] == 3
-    status = _wait_settled(stack, "bump")
+    assert publish(stack, "bump")["changesets"] == 3
+    settled(stack, "bump")
+    status = stack.get("/campaigns/bump/status")
     assert status["counts"] == {"open": 3}, status
     assert status["orgs"][0] | {"day": "", "next_eta": None} == {
         "org": "acme",
@@ -135,13 +118,13 @@ def test_publish_opens_each_pr_once_with_every_template_field(
     assert "Shoal-Campaign: bump" in commit["commit"]["message"]
 
     ledger = assert_audit_matches_ledger(stack)
-    pushes = [m for m in ledger if m["operation"] == "git push"]
-    creates = [m for m in ledger if m["operation"] == "POST /repos/{owner}/{repo}/pulls"]
+    pushes = [m for m in ledger if m["operation"] == PUSH]
+    creates = [m for m in ledger if m["operation"] == CREATE_PR]
     assert len(pushes) == 3 and len(creates) == 3
 
     # Publishing again changes nothing on GitHub: same commit, PR already open and complete.
-    _publish(stack, "bump")
-    _wait_settled(stack, "bump")
+    publish(stack, "bump")
+    settled(stack, "bump")
     again = stack.mutations()
     assert again == ledger, [(m["operation"], m["repo"]) for m in again[len(ledger) :]]
     assert_audit_matches_ledger(stack)

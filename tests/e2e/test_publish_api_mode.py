@@ -8,31 +8,32 @@ with Shoal's audit log."""
 from __future__ import annotations
 
 import base64
-import dataclasses
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shoal.domain.changesets import Changeset, ChangesetId, Observed
-from shoal.runtime.workers import WorkerComponents, start_worker_thread
-from shoal.services.publishing import RECONCILE_TASK
-from shoal.services.reconciling import GitHubWriter, Mutation, run_reconcile_task
-from shoal.store import changesets as changeset_store
-from shoal.store import tasks as task_store
+from shoal.domain.changesets import Changeset, Observed
+from shoal.services.reconciling import GitHubWriter, Mutation
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
+from tests.e2e.publishing import (
+    CREATE_PR,
+    FAST,
+    Crash,
+    publish,
+    reconcile_once,
+    settled,
+    stored,
+    without,
+    worker_thread,
+)
 
-FAST = {"github_min_write_interval_s": 0.05}
 BLOBS = "POST /repos/{owner}/{repo}/git/blobs"
 TREES = "POST /repos/{owner}/{repo}/git/trees"
 COMMITS = "POST /repos/{owner}/{repo}/git/commits"
 CREATE_REF = "POST /repos/{owner}/{repo}/git/refs"
-CREATE_PR = "POST /repos/{owner}/{repo}/pulls"
 # The step writes a binary file (NUL bytes), an executable, a symlink, and deletes a file.
 STEP = r"""
 echo signed >> README.md
@@ -80,22 +81,6 @@ def _preview(stack: Stack, name: str, *changeset: str) -> None:
     assert done["state"] == "done" and done["progress"]["patch"] >= 1, done
 
 
-def _publish(stack: Stack, campaign: str) -> None:
-    with stack.client() as http:
-        response = http.post(f"/campaigns/{campaign}/publish", json={})
-    assert response.status_code == 202, response.text
-
-
-def _settled(stack: Stack, campaign: str, *, timeout_s: float = 120) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = {c["repo"]: c for c in stack.get(f"/campaigns/{campaign}/changesets")}
-        if all(c["reconciler_state"] in {"completed", "failed"} for c in found.values()):
-            return found
-        assert time.monotonic() < deadline, found
-        time.sleep(0.2)
-
-
 def _operations(stack: Stack, repo: str) -> list[str]:
     return [m["operation"] for m in stack.mutations() if m["repo"] == repo]
 
@@ -112,8 +97,8 @@ def test_api_mode_opens_prs_on_verified_commits_and_publishing_again_writes_noth
 ) -> None:
     stack = make_stack(_world(2), **FAST)
     _preview(stack, "signed")
-    _publish(stack, "signed")
-    found = _settled(stack, "signed")
+    publish(stack, "signed")
+    found = settled(stack, "signed")
     assert {r: c["state"] for r, c in found.items()} == {"acme/svc-0": "open", "acme/svc-1": "open"}
     for repo in found:
         # one blob (the binary; text travels inline), one tree, one commit, the branch, the PR
@@ -139,8 +124,8 @@ def test_api_mode_opens_prs_on_verified_commits_and_publishing_again_writes_noth
     assert base64.b64decode(logo["content"]) == b"PNG\0\1\2"
     ledger = assert_audit_matches_ledger(stack)
 
-    _publish(stack, "signed")
-    again = _settled(stack, "signed")
+    publish(stack, "signed")
+    again = settled(stack, "signed")
     assert stack.mutations() == ledger
     assert {r: c["pr_number"] for r, c in again.items()} == {
         r: c["pr_number"] for r, c in found.items()
@@ -148,100 +133,40 @@ def test_api_mode_opens_prs_on_verified_commits_and_publishing_again_writes_noth
     assert_audit_matches_ledger(stack)
 
 
-def _reconcile_with(
-    stack: Stack, changeset_id: int, push: Callable[[GitHubWriter, Changeset, Path], Any]
-) -> None:
-    """Run the changeset's queued reconcile task in this thread, its push replaced by `push`
-    (the queued task stays for the worker)."""
-    with stack.api.ctx.db.transaction() as conn:
-        [*_, task] = task_store.list_tasks(
-            conn,
-            task_store.TaskFilter(kinds=(RECONCILE_TASK,), dedupe_key=f"changeset:{changeset_id}"),
-        )
-    parts = WorkerComponents(stack.api.ctx)
-
-    class Writer:
-        def __init__(self, real: GitHubWriter) -> None:
-            self._real = real
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._real, name)
-
-        def push(self, changeset: Changeset, patch: Path) -> tuple[Observed, list[Mutation]]:
-            result: tuple[Observed, list[Mutation]] = push(self._real, changeset, patch)
-            return result
-
-    try:
-        deps = dataclasses.replace(parts.reconcile, writer=lambda: Writer(parts.writer()))
-        run_reconcile_task(deps, task)
-    finally:
-        parts.close()
-
-
-class _Crash(Exception):
-    """The worker dies here: the test's stand-in for a SIGKILL."""
-
-
-@contextmanager
-def _worker(stack: Stack) -> Iterator[None]:
-    """A worker for a while (the preview), so that the test can then run a handler itself."""
-    stop = threading.Event()
-    thread = start_worker_thread(stack.api.ctx, stop)
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive()
-
-
 def test_a_crash_after_the_commit_writes_nothing_more_on_the_retry(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = make_stack(_world(1), worker=False, **FAST)
-    with _worker(stack):
+    with worker_thread(stack):
         _preview(stack, "crash")
-    _publish(stack, "crash")
+    publish(stack, "crash")
     [changeset] = stack.get("/campaigns/crash/changesets")
     lost: list[Mutation] = []
 
-    def commit_then_crash(real: GitHubWriter, changeset: Changeset, patch: Path) -> Any:
+    def commit_then_crash(
+        real: GitHubWriter, changeset: Changeset, patch: Path
+    ) -> tuple[Observed, list[Mutation]]:
         _, mutations = real.push(changeset, patch)
         lost.extend(mutations)
-        raise _Crash  # GitHub holds the commit on the branch; nothing of it was recorded
+        raise Crash  # GitHub holds the commit on the branch; nothing of it was recorded
 
-    with pytest.raises(_Crash):
-        _reconcile_with(stack, changeset["id"], commit_then_crash)
+    with pytest.raises(Crash):
+        reconcile_once(stack, changeset["id"], push=commit_then_crash)
     assert _operations(stack, "acme/svc-0") == [BLOBS, TREES, COMMITS, CREATE_REF]
-    assert _stored(stack, changeset["id"]).observed.branch_sha is None
+    assert stored(stack, changeset["id"]).observed.branch_sha is None
     branch = _gh(stack, "/repos/acme/svc-0/git/ref/heads/shoal/crash")["object"]["sha"]
 
     stack.start_worker()
-    found = _settled(stack, "crash")["acme/svc-0"]
+    found = settled(stack, "crash")["acme/svc-0"]
     assert found["state"] == "open", found
     # The retry found its commit on the branch (same tree, parent and message): no new one.
     assert _operations(stack, "acme/svc-0") == [BLOBS, TREES, COMMITS, CREATE_REF, CREATE_PR]
-    assert _stored(stack, changeset["id"]).observed.branch_sha == branch
+    assert stored(stack, changeset["id"]).observed.branch_sha == branch
     [pr] = _gh(stack, "/repos/acme/svc-0/pulls")
     assert pr["head"]["sha"] == branch
     ids = {m.request_id for m in lost}
     assert len(ids) == 4 and None not in ids
-    assert_audit_matches_ledger(_without(stack, ids))
-
-
-@dataclasses.dataclass
-class _Unrecorded(Stack):
-    """The stack, leaving out of its ledger the mutations whose recording the test crashed on
-    purpose: GitHub saw them, but the transaction holding their audit rows never committed."""
-
-    lost: frozenset[str | None] = frozenset()
-
-    def mutations(self) -> list[dict[str, Any]]:
-        return [m for m in super().mutations() if m["request_id"] not in self.lost]
-
-
-def _without(stack: Stack, lost: set[str | None]) -> Stack:
-    return _Unrecorded(stack.sim, stack.api, stack.settings, stack.start_worker, frozenset(lost))
+    assert_audit_matches_ledger(without(stack, ids))
 
 
 def test_a_protected_branch_fails_the_changeset_with_the_rule(
@@ -252,8 +177,8 @@ def test_a_protected_branch_fails_the_changeset_with_the_rule(
     stack = make_stack(_world(2), publish_check_branch_rules=False, **FAST)
     stack.sim.admin.protect_branch("acme", "svc-0", "release/x", required_status_checks=["ci"])
     _preview(stack, "release", "branch: release/x")
-    _publish(stack, "release")
-    found = _settled(stack, "release")
+    publish(stack, "release")
+    found = settled(stack, "release")
     protected, free = found["acme/svc-0"], found["acme/svc-1"]
     assert (protected["state"], protected["failure_reason"]) == ("failed", "branch_protected")
     assert "refs/heads/release/x" in protected["failure_message"]
@@ -267,8 +192,3 @@ def test_a_protected_branch_fails_the_changeset_with_the_rule(
     assert refused[-1] == (CREATE_REF, "error", "branch_protected"), refused
     assert CREATE_PR not in _operations(stack, "acme/svc-0")
     assert_audit_matches_ledger(stack)
-
-
-def _stored(stack: Stack, changeset_id: int) -> Changeset:
-    with stack.api.ctx.db.transaction() as conn:
-        return changeset_store.get_changeset(conn, ChangesetId(changeset_id))

@@ -35,8 +35,9 @@ import sqlalchemy as sa
 from shoal.sim.clock import Clock
 from shoal.sim.config import RateLimitConfig
 from shoal.sim.faults import Fault, Faults
-from tests.e2e.audit_match import assert_audit_matches_ledger
+from tests.e2e.audit_match import assert_audit_matches_ledger, audited_mutations, mutation_key
 from tests.e2e.conftest import Stack
+from tests.e2e.publishing import CREATE_PR
 
 ORGS = ("acme", "globex", "initech")
 REPOS_PER_ORG = 100
@@ -48,7 +49,6 @@ STORM_S = 5
 ERROR_STATUS = 502
 CAMPAIGN = "chaos"
 BRANCH = f"shoal/{CAMPAIGN}"
-CREATE = "POST /repos/{owner}/{repo}/pulls"
 # Of the suite's 300 s per test: publishing must be done by then, the checks take the rest.
 SETTLED_WITHIN_S = 250.0
 # A request answered before its worker was killed is recorded by GitHub a little later; a
@@ -143,28 +143,10 @@ class Workers:
     kills: list[Kill] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
+        # The workers are set up like the API server.
         s = self.stack.settings
-        app = self.stack.sim.app()
-        assert s.database_url is not None and s.redis_url is not None
-        return {
-            "PATH": os.environ["PATH"],
-            "HOME": os.environ.get("HOME", "/root"),
-            "SHOAL_DATABASE_URL": s.database_url.get_secret_value(),
-            "SHOAL_REDIS_URL": s.redis_url.get_secret_value(),
-            "SHOAL_DATA_DIR": str(s.data_dir),
-            "SHOAL_WORK_DIR": str(s.work_dir),
-            "SHOAL_GITHUB_API_URL": s.github_api_url,
-            "SHOAL_GITHUB_APP_ID": str(app["id"]),
-            "SHOAL_GITHUB_PRIVATE_KEY": app["private_key_pem"],
-            "SHOAL_LOG_FORMAT": "json",
-            "SHOAL_LOG_LEVEL": "warning",
-            "SHOAL_TASK_POLL_S": "0.1",
-            # The workers are set up like the API server.
-            **{
-                f"SHOAL_{k.upper()}": str(getattr(s, k))
-                for k in (*SHOAL_SETTINGS, "budget_timezone")
-            },
-        }
+        overrides = {k: getattr(s, k) for k in (*SHOAL_SETTINGS, "budget_timezone")}
+        return self.stack.worker_env(log_level="warning", **overrides)
 
     def spawn(self) -> None:
         with self.log.open("ab") as out:
@@ -335,17 +317,6 @@ class _ThroughChaos(Stack):
         ]
 
 
-def _key(operation: str, repo: str | None, request_id: str | None) -> tuple[str, str, str]:
-    # As audit_match pairs them: git pushes by repository, REST calls by GitHub's request id.
-    return (operation, (repo or "").lower(), "" if operation == "git push" else request_id or "")
-
-
-def _audit(stack: Stack) -> list[dict[str, Any]]:
-    with stack.client() as http:
-        lines = http.get("/audit/export").text.splitlines()
-    return [e for e in map(json.loads, lines) if e["action"] == "github.mutation"]
-
-
 def _lost_to_kills(
     ledger: list[dict[str, Any]],
     audit: list[dict[str, Any]],
@@ -357,11 +328,11 @@ def _lost_to_kills(
     A killed handler loses at most its last mutation (each one is recorded before the next
     is sent), so one kill explains at most one entry per changeset it was running."""
     audited = Counter(
-        _key(e["details"].get("operation", ""), e["repo"], e["request_id"]) for e in audit
+        mutation_key(e["details"].get("operation", ""), e["repo"], e["request_id"]) for e in audit
     )
     by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for m in ledger:
-        by_key[_key(m["operation"], m["repo"], m["request_id"])].append(m)
+        by_key[mutation_key(m["operation"], m["repo"], m["request_id"])].append(m)
     kills_of: dict[str, list[float]] = defaultdict(list)
     for kill in kills:
         for changeset in kill.changesets:
@@ -416,7 +387,7 @@ def _path(endpoint: str, repo: str) -> re.Pattern[str]:
 
 
 def _assert_audit_matches_ledger(stack: Stack, workers: Workers, faults: _RecordedFaults) -> None:
-    ledger, audit = stack.mutations(), _audit(stack)
+    ledger, audit = stack.mutations(), audited_mutations(stack)
     with stack.api.ctx.db.transaction() as conn:
         repo_of = {int(i): r for i, r in conn.exec_driver_sql("SELECT id, repo FROM changesets")}
     lost = _lost_to_kills(ledger, audit, workers.kills, repo_of)
@@ -528,7 +499,7 @@ def test_publish_survives_killed_workers_faults_and_a_storm(
     # For whoever reads a failure, next to the workers' log.
     (tmp_path / "ledger.json").write_text(json.dumps(ledger, indent=1))
     (tmp_path / "kills.json").write_text(json.dumps([[k.at, sorted(k.changesets)] for k in kills]))
-    creates = Counter(m["status"] for m in ledger if m["operation"] == CREATE)
+    creates = Counter(m["status"] for m in ledger if m["operation"] == CREATE_PR)
     assert creates[201] == states["open"], creates
     _assert_audit_matches_ledger(stack, workers, faults)
     assert stack.get("/audit/verify")["ok"] is True  # the hash chain survived the kills

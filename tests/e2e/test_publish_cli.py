@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from shoal.domain.auth import Role
 from tests.cli.test_cli import shoal
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
+from tests.e2e.publishing import FAST, until
 
 WORLD: dict[str, Any] = {
     "orgs": [
@@ -47,19 +47,18 @@ changeset:
 def _until(stack: Stack, repo: str, states: set[str], *, timeout_s: float = 90) -> None:
     """Until the reconciler is in one of `states` for `repo` (polled over HTTP: cheaper
     than a CLI process per look)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = {c["repo"]: c for c in stack.get("/campaigns/notes/changesets")}
-        if repo in found and found[repo]["reconciler_state"] in states:
-            return
-        assert time.monotonic() < deadline, found
-        time.sleep(0.2)
+    until(
+        stack,
+        "notes",
+        lambda found: repo in found and found[repo]["reconciler_state"] in states,
+        timeout_s=timeout_s,
+    )
 
 
 def test_publish_follow_and_control_from_the_command_line(
     make_stack: Callable[..., Stack], tmp_path: Path
 ) -> None:
-    stack = make_stack(WORLD, github_min_write_interval_s=0.05)
+    stack = make_stack(WORLD, **FAST)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
     env |= {"XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "200"}
     shoal(env, "login", "--url", stack.api.url, "--token", stack.api.tokens[Role.ADMIN])

@@ -6,11 +6,8 @@ with Shoal's audit log."""
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,24 +15,28 @@ from typing import Any
 import pytest
 
 from shoal.domain.budgets import next_window
-from shoal.domain.changesets import Changeset, ChangesetId, Observed
-from shoal.domain.tasks import OutcomeKind, Task
-from shoal.runtime.workers import WorkerComponents, start_worker_thread
-from shoal.services.publishing import RECONCILE_TASK
-from shoal.services.reconciling import GitHubWriter, Mutation, run_reconcile_task
-from shoal.store import changesets as changeset_store
-from shoal.store import tasks as task_store
+from shoal.domain.changesets import Changeset, Observed
+from shoal.domain.tasks import OutcomeKind
+from shoal.services.reconciling import GitHubWriter, Mutation
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
+from tests.e2e.publishing import (
+    CREATE_PR,
+    FAST,
+    PUSH,
+    Changesets,
+    Crash,
+    changesets,
+    publish,
+    reconcile_once,
+    settled,
+    stored,
+    until,
+    without,
+    worker_thread,
+)
 
-FAST = {"github_min_write_interval_s": 0.05}
-PUSH = "git push"
-CREATE = "POST /repos/{owner}/{repo}/pulls"
 WORKFLOW = "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v3\n"
-
-Changesets = dict[str, dict[str, Any]]  # by repository
-Step = Callable[[GitHubWriter, Changeset], tuple[Observed, list[Mutation]]]
-PushStep = Callable[[GitHubWriter, Changeset, Path], tuple[Observed, list[Mutation]]]
 
 
 def _world(repos: int, *, workflows_permission: bool = True) -> dict[str, Any]:
@@ -72,65 +73,15 @@ def _spec(name: str, *changeset: str, run: str | None = None) -> str:
     )
 
 
-# -- driving the stack -----------------------------------------------------------------------
-
-
-@contextmanager
-def _worker(stack: Stack) -> Iterator[None]:
-    """A worker for a while (a preview), so that the test can then run handlers itself."""
-    stop = threading.Event()
-    thread = start_worker_thread(stack.api.ctx, stop)
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive()
-
-
 def _preview(stack: Stack, name: str, *changeset: str, run: str | None = None) -> None:
     done = stack.preview(_spec(name, *changeset, run=run))
     assert done["state"] == "done" and done["progress"]["patch"] >= 1, done
-
-
-def _publish(stack: Stack, campaign: str, **body: Any) -> dict[str, Any]:
-    with stack.client() as http:
-        response = http.post(f"/campaigns/{campaign}/publish", json=body)
-    assert response.status_code == 202, response.text
-    return dict(response.json())
 
 
 def _control(stack: Stack, path: str, on: bool) -> None:
     with stack.client() as http:
         response = http.put(path, json={"on": on, "reason": "e2e"})
     assert response.status_code == 200, response.text
-
-
-def _changesets(stack: Stack, campaign: str) -> Changesets:
-    return {c["repo"]: c for c in stack.get(f"/campaigns/{campaign}/changesets")}
-
-
-def _until(
-    stack: Stack, campaign: str, done: Callable[[Changesets], bool], *, timeout_s: float = 120
-) -> Changesets:
-    """The campaign's changesets (by repo) once `done` says so."""
-    deadline = time.monotonic() + timeout_s
-    while not done(found := _changesets(stack, campaign)):
-        assert time.monotonic() < deadline, [
-            (r, c["state"], c["reconciler_state"], c["budget_eta"], c["failure_message"])
-            for r, c in found.items()
-        ]
-        time.sleep(0.2)
-    return found
-
-
-def _settled(stack: Stack, campaign: str, *, timeout_s: float = 120) -> Changesets:
-    return _until(
-        stack,
-        campaign,
-        lambda cs: all(c["reconciler_state"] in {"completed", "failed"} for c in cs.values()),
-        timeout_s=timeout_s,
-    )
 
 
 def _count(ledger: list[dict[str, Any]], operation: str, repo: str | None = None) -> int:
@@ -142,86 +93,6 @@ def _pulls(stack: Stack, repo: str) -> list[dict[str, Any]]:
         return list(gh.get(f"/repos/{repo}/pulls", params={"state": "all"}).json())
 
 
-def _stored(stack: Stack, changeset_id: int) -> Changeset:
-    with stack.api.ctx.db.transaction() as conn:
-        return changeset_store.get_changeset(conn, ChangesetId(changeset_id))
-
-
-@dataclasses.dataclass
-class _Unrecorded(Stack):
-    """The stack, leaving out of its ledger the mutations whose recording the test crashed on
-    purpose: GitHub saw them, but the transaction holding their audit rows never committed."""
-
-    lost: frozenset[str] = frozenset()
-
-    def mutations(self) -> list[dict[str, Any]]:
-        return [m for m in super().mutations() if m["request_id"] not in self.lost]
-
-
-def _without(stack: Stack, lost: set[str]) -> Stack:
-    return _Unrecorded(stack.sim, stack.api, stack.settings, stack.start_worker, frozenset(lost))
-
-
-# -- running the reconcile handler with a doctored writer ------------------------------------
-
-
-class _Crash(Exception):
-    """The worker dies here: the test's stand-in for a SIGKILL between two steps."""
-
-
-class _Writer:
-    """The real writer, except for the steps the test replaces."""
-
-    def __init__(
-        self, real: GitHubWriter, *, push: PushStep | None = None, create: Step | None = None
-    ) -> None:
-        self._real = real
-        self._push = push
-        self._create = create
-
-    def lookup(self, changeset: Changeset) -> Observed | None:
-        return self._real.lookup(changeset)
-
-    def push(self, changeset: Changeset, patch: Path) -> tuple[Observed, list[Mutation]]:
-        step = self._push or (lambda real, c, p: real.push(c, p))
-        return step(self._real, changeset, patch)
-
-    def create_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        step = self._create or (lambda real, c: real.create_pr(c))
-        return step(self._real, changeset)
-
-    def set_labels(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        return self._real.set_labels(changeset)
-
-    def request_reviewers(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        return self._real.request_reviewers(changeset)
-
-    def set_assignees(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        return self._real.set_assignees(changeset)
-
-    def undraft(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        return self._real.undraft(changeset)
-
-
-def _reconcile_once(
-    stack: Stack, changeset_id: int, writer: Callable[[GitHubWriter], _Writer]
-) -> OutcomeKind:
-    """Run the queued reconcile task of one changeset in this thread, with `writer` around
-    the real one, as a worker would (the queued task stays for the real worker)."""
-    with stack.api.ctx.db.transaction() as conn:
-        tasks = task_store.list_tasks(
-            conn,
-            task_store.TaskFilter(kinds=(RECONCILE_TASK,), dedupe_key=f"changeset:{changeset_id}"),
-        )
-    task: Task = tasks[-1]
-    parts = WorkerComponents(stack.api.ctx)
-    try:
-        deps = dataclasses.replace(parts.reconcile, writer=lambda: writer(parts.writer()))
-        return run_reconcile_task(deps, task).kind
-    finally:
-        parts.close()
-
-
 # -- crashes ---------------------------------------------------------------------------------
 
 
@@ -229,34 +100,34 @@ def test_a_crash_between_push_and_create_pushes_once_and_opens_one_pr(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = make_stack(_world(2), worker=False, **FAST)
-    with _worker(stack):
+    with worker_thread(stack):
         _preview(stack, "crash")
-    _publish(stack, "crash")
-    ids = {repo: c["id"] for repo, c in _changesets(stack, "crash").items()}
+    publish(stack, "crash")
+    ids = {repo: c["id"] for repo, c in changesets(stack, "crash").items()}
 
     def no_create(real: GitHubWriter, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        raise _Crash  # the push was recorded; the worker dies before asking for the PR
+        raise Crash  # the push was recorded; the worker dies before asking for the PR
 
     def unrecorded_push(
         real: GitHubWriter, changeset: Changeset, patch: Path
     ) -> tuple[Observed, list[Mutation]]:
         real.push(changeset, patch)
-        raise _Crash  # pushed, but dies before the push is recorded
+        raise Crash  # pushed, but dies before the push is recorded
 
-    with pytest.raises(_Crash):
-        _reconcile_once(stack, ids["acme/svc-00"], lambda real: _Writer(real, create=no_create))
-    with pytest.raises(_Crash):
-        _reconcile_once(stack, ids["acme/svc-01"], lambda real: _Writer(real, push=unrecorded_push))
+    with pytest.raises(Crash):
+        reconcile_once(stack, ids["acme/svc-00"], create=no_create)
+    with pytest.raises(Crash):
+        reconcile_once(stack, ids["acme/svc-01"], push=unrecorded_push)
     crashed = stack.mutations()
     assert [(m["operation"], m["repo"]) for m in crashed] == [
         (PUSH, "acme/svc-00"),
         (PUSH, "acme/svc-01"),
     ]
-    assert _changesets(stack, "crash")["acme/svc-00"]["state"] == "scheduled"
-    assert _stored(stack, ids["acme/svc-01"]).observed.branch_sha is None
+    assert changesets(stack, "crash")["acme/svc-00"]["state"] == "scheduled"
+    assert stored(stack, ids["acme/svc-01"]).observed.branch_sha is None
 
     stack.start_worker()
-    found = _settled(stack, "crash")
+    found = settled(stack, "crash")
     assert {r: c["state"] for r, c in found.items()} == {
         "acme/svc-00": "open",
         "acme/svc-01": "open",
@@ -264,19 +135,19 @@ def test_a_crash_between_push_and_create_pushes_once_and_opens_one_pr(
     ledger = stack.mutations()
     for repo in ids:
         # svc-01's branch is pushed again with the same commit: git sends nothing
-        assert _count(ledger, PUSH, repo) == 1 and _count(ledger, CREATE, repo) == 1, ledger
+        assert _count(ledger, PUSH, repo) == 1 and _count(ledger, CREATE_PR, repo) == 1, ledger
         assert [p["number"] for p in _pulls(stack, repo)] == [found[repo]["pr_number"]]
-    assert_audit_matches_ledger(_without(stack, {crashed[1]["request_id"]}))
+    assert_audit_matches_ledger(without(stack, {crashed[1]["request_id"]}))
 
 
 def test_a_crash_after_create_adopts_the_pr_instead_of_opening_another(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = make_stack(_world(2), worker=False, **FAST)
-    with _worker(stack):
+    with worker_thread(stack):
         _preview(stack, "adopt")
-    _publish(stack, "adopt", repos=["acme/svc-00"])
-    changeset_id = _changesets(stack, "adopt")["acme/svc-00"]["id"]
+    publish(stack, "adopt", repos=["acme/svc-00"])
+    changeset_id = changesets(stack, "adopt")["acme/svc-00"]["id"]
     lost: list[Mutation] = []
 
     def create_then_crash(
@@ -284,33 +155,33 @@ def test_a_crash_after_create_adopts_the_pr_instead_of_opening_another(
     ) -> tuple[Observed, list[Mutation]]:
         _, mutations = real.create_pr(changeset)
         lost.extend(mutations)
-        raise _Crash  # GitHub opened the PR; the worker dies before recording it
+        raise Crash  # GitHub opened the PR; the worker dies before recording it
 
-    with pytest.raises(_Crash):
-        _reconcile_once(stack, changeset_id, lambda real: _Writer(real, create=create_then_crash))
+    with pytest.raises(Crash):
+        reconcile_once(stack, changeset_id, create=create_then_crash)
     [pr] = _pulls(stack, "acme/svc-00")
-    assert _stored(stack, changeset_id).observed.pr_number is None
+    assert stored(stack, changeset_id).observed.pr_number is None
 
     stack.start_worker()
-    found = _settled(stack, "adopt")["acme/svc-00"]
+    found = settled(stack, "adopt")["acme/svc-00"]
     assert (found["state"], found["pr_number"]) == ("open", pr["number"])
-    assert _stored(stack, changeset_id).observed.adopted
+    assert stored(stack, changeset_id).observed.adopted
     assert [p["number"] for p in _pulls(stack, "acme/svc-00")] == [pr["number"]]
     ledger = stack.mutations()
-    assert _count(ledger, CREATE) == 1 and _count(ledger, PUSH) == 1, ledger
+    assert _count(ledger, CREATE_PR) == 1 and _count(ledger, PUSH) == 1, ledger
     [create] = lost
     assert create.status == 201 and create.request_id
-    assert_audit_matches_ledger(_without(stack, {create.request_id}))
+    assert_audit_matches_ledger(without(stack, {create.request_id}))
 
 
 def test_a_pr_someone_opened_for_the_branch_is_adopted_on_422(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = make_stack(_world(2), worker=False, **FAST)
-    with _worker(stack):
+    with worker_thread(stack):
         _preview(stack, "theirs")
-    _publish(stack, "theirs", repos=["acme/svc-01"])
-    changeset_id = _changesets(stack, "theirs")["acme/svc-01"]["id"]
+    publish(stack, "theirs", repos=["acme/svc-01"])
+    changeset_id = changesets(stack, "theirs")["acme/svc-01"]["id"]
     opened: list[dict[str, Any]] = []
 
     def alice_first(real: GitHubWriter, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
@@ -320,14 +191,14 @@ def test_a_pr_someone_opened_for_the_branch_is_adopted_on_422(
         )
         return real.create_pr(changeset)
 
-    outcome = _reconcile_once(stack, changeset_id, lambda real: _Writer(real, create=alice_first))
+    outcome = reconcile_once(stack, changeset_id, create=alice_first)
     assert outcome is OutcomeKind.DONE
-    found = _changesets(stack, "theirs")["acme/svc-01"]
+    found = changesets(stack, "theirs")["acme/svc-01"]
     assert (found["state"], found["pr_number"]) == ("open", opened[0]["number"])
-    assert _stored(stack, changeset_id).observed.adopted
+    assert stored(stack, changeset_id).observed.adopted
     [pr] = _pulls(stack, "acme/svc-01")
     assert (pr["user"]["login"], pr["title"]) == ("alice", "alice's")
-    creates = [m for m in stack.mutations() if m["operation"] == CREATE]
+    creates = [m for m in stack.mutations() if m["operation"] == CREATE_PR]
     assert [m["status"] for m in creates] == [422]
     assert_audit_matches_ledger(stack)
 
@@ -341,8 +212,8 @@ def test_a_protected_campaign_branch_fails_with_the_rule_and_the_default_branch_
     stack = make_stack(_world(2), **FAST)
     stack.sim.admin.protect_branch("acme", "svc-00", "release/x", required_approving_review_count=1)
     _preview(stack, "release", "branch: release/x")
-    _publish(stack, "release")
-    found = _settled(stack, "release")
+    publish(stack, "release")
+    found = settled(stack, "release")
     protected, free = found["acme/svc-00"], found["acme/svc-01"]
     assert (protected["state"], protected["failure_reason"]) == ("failed", "branch_protected")
     assert "refs/heads/release/x" in protected["failure_message"]
@@ -355,8 +226,8 @@ def test_a_protected_campaign_branch_fails_with_the_rule_and_the_default_branch_
     pushes = len(stack.mutations())
 
     _preview(stack, "onmain", "branch: main")
-    _publish(stack, "onmain")
-    refused = _settled(stack, "onmain")
+    publish(stack, "onmain")
+    refused = settled(stack, "onmain")
     for changeset in refused.values():
         assert (changeset["state"], changeset["failure_reason"]) == ("failed", "branch_protected")
         assert "default branch" in changeset["failure_message"], changeset
@@ -374,8 +245,8 @@ def test_a_push_refused_by_protection_is_classified_and_audited(
         "acme", "svc-00", "release/x", required_status_checks=["ci/build"]
     )
     _preview(stack, "release", "branch: release/x")
-    _publish(stack, "release")
-    found = _settled(stack, "release")
+    publish(stack, "release")
+    found = settled(stack, "release")
     protected, free = found["acme/svc-00"], found["acme/svc-01"]
     assert (protected["state"], protected["failure_reason"]) == ("failed", "branch_protected")
     assert "refs/heads/release/x" in protected["failure_message"]
@@ -396,8 +267,8 @@ def test_an_app_without_workflows_permission_fails_the_workflow_changes_only(
     stack = make_stack(_world(2, workflows_permission=False), **FAST)
     bump = "sed -i s/checkout@v3/checkout@v4/ .github/workflows/ci.yml; echo bumped >> README.md"
     _preview(stack, "bump", run=bump)
-    _publish(stack, "bump")
-    found = _settled(stack, "bump")
+    publish(stack, "bump")
+    found = settled(stack, "bump")
     workflow, readme = found["acme/svc-00"], found["acme/svc-01"]
     assert (workflow["state"], workflow["failure_reason"]) == (
         "failed",
@@ -418,8 +289,8 @@ def test_the_kill_switch_stops_mutations_within_seconds_and_release_finishes(
 ) -> None:
     stack = make_stack(_world(20))  # GitHub's pacing as configured: 1 s between mutations
     _preview(stack, "many")
-    _publish(stack, "many")
-    _until(stack, "many", lambda cs: sum(c["state"] == "open" for c in cs.values()) >= 2)
+    publish(stack, "many")
+    until(stack, "many", lambda cs: sum(c["state"] == "open" for c in cs.values()) >= 2)
 
     _control(stack, "/controls/kill", True)
     killed_at = stack.sim.sim.clock.time()
@@ -433,7 +304,7 @@ def test_the_kill_switch_stops_mutations_within_seconds_and_release_finishes(
     assert stack.mutations() == after
     status = stack.get("/campaigns/many/status")
     assert status["killed"] is True
-    held = _changesets(stack, "many")
+    held = changesets(stack, "many")
     opened = sum(c["state"] == "open" for c in held.values())
     assert opened < 20 and status["counts"].get("scheduled", 0) == 20 - opened, status
     assert {c["reconciler_state"] for c in held.values() if c["state"] == "scheduled"} <= {
@@ -442,11 +313,11 @@ def test_the_kill_switch_stops_mutations_within_seconds_and_release_finishes(
     }
 
     _control(stack, "/controls/kill", False)
-    found = _settled(stack, "many", timeout_s=180)
+    found = settled(stack, "many", timeout_s=180)
     assert {c["state"] for c in found.values()} == {"open"}
     assert stack.get("/campaigns/many/status")["killed"] is False
     ledger = assert_audit_matches_ledger(stack)
-    assert _count(ledger, PUSH) == 20 and _count(ledger, CREATE) == 20
+    assert _count(ledger, PUSH) == 20 and _count(ledger, CREATE_PR) == 20
 
 
 def test_pause_holds_one_campaign_while_another_publishes_and_both_are_audited(
@@ -456,20 +327,20 @@ def test_pause_holds_one_campaign_while_another_publishes_and_both_are_audited(
     _preview(stack, "held")
     _preview(stack, "free")
     _control(stack, "/campaigns/held/pause", True)
-    _publish(stack, "held")
-    _publish(stack, "free")
-    assert {c["state"] for c in _settled(stack, "free").values()} == {"open"}
-    held = _until(
+    publish(stack, "held")
+    publish(stack, "free")
+    assert {c["state"] for c in settled(stack, "free").values()} == {"open"}
+    held = until(
         stack, "held", lambda cs: {c["reconciler_state"] for c in cs.values()} == {"waiting"}
     )
     assert {c["state"] for c in held.values()} == {"scheduled"}
     assert stack.get("/campaigns/held/status")["paused"] is True
     assert stack.get("/campaigns/free/status")["paused"] is False
-    assert _count(stack.mutations(), CREATE) == 2
+    assert _count(stack.mutations(), CREATE_PR) == 2
 
     _control(stack, "/campaigns/held/pause", False)
-    assert {c["state"] for c in _settled(stack, "held").values()} == {"open"}
-    assert _count(stack.mutations(), CREATE) == 4
+    assert {c["state"] for c in settled(stack, "held").values()} == {"open"}
+    assert _count(stack.mutations(), CREATE_PR) == 4
     events = stack.get("/audit", campaign="held", limit=1000)
     controls = [(e["action"], e["target"]) for e in events if e["action"].startswith("publish.")]
     scope = controls[0][1]
@@ -486,8 +357,8 @@ def test_the_daily_budget_opens_what_fits_and_schedules_the_rest_for_tomorrow(
 ) -> None:
     stack = make_stack(_world(5), max_prs_per_day_per_org=2, **FAST)
     _preview(stack, "capped")
-    _publish(stack, "capped")
-    found = _until(
+    publish(stack, "capped")
+    found = until(
         stack,
         "capped",
         lambda cs: (
@@ -523,7 +394,7 @@ def test_the_daily_budget_opens_what_fits_and_schedules_the_rest_for_tomorrow(
     )
     assert datetime.fromisoformat(org["next_eta"]) == tomorrow
     assert datetime.fromisoformat(status["next_eta"]) == tomorrow
-    assert _count(stack.mutations(), CREATE) == 2
+    assert _count(stack.mutations(), CREATE_PR) == 2
     # Waiting for tomorrow's budget leaves no branch behind today.
     assert _count(stack.mutations(), PUSH) == 2
     assert_audit_matches_ledger(stack)
@@ -535,15 +406,15 @@ def test_campaigns_sharing_an_org_budget_take_turns(make_stack: Callable[..., St
     _preview(stack, "second")
     # both queue before either may claim: the first, bigger or not, must not take it all
     _control(stack, "/controls/kill", True)
-    _publish(stack, "first")
-    _publish(stack, "second")
+    publish(stack, "first")
+    publish(stack, "second")
     _control(stack, "/controls/kill", False)
 
     def served(changesets: Changesets) -> bool:
         return all(c["state"] == "open" or c["budget_eta"] for c in changesets.values())
 
-    first = _until(stack, "first", served)
-    second = _until(stack, "second", served)
+    first = until(stack, "first", served)
+    second = until(stack, "second", served)
     opened = [sum(c["state"] == "open" for c in cs.values()) for cs in (first, second)]
     assert opened == [2, 2], (first, second)
     tomorrow = next_window(datetime.now(UTC), "UTC")

@@ -3,7 +3,6 @@ effect, and no execution row or stored object is duplicated."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -49,35 +48,15 @@ changeset:
 """
 
 
-def _env(stack: Stack) -> dict[str, str]:
-    s = stack.settings
-    app = stack.sim.app()
-    assert s.database_url is not None and s.redis_url is not None
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/root"),
-        "SHOAL_DATABASE_URL": s.database_url.get_secret_value(),
-        "SHOAL_REDIS_URL": s.redis_url.get_secret_value(),
-        "SHOAL_DATA_DIR": str(s.data_dir),
-        "SHOAL_WORK_DIR": str(s.work_dir),
-        "SHOAL_GITHUB_API_URL": s.github_api_url,
-        "SHOAL_GITHUB_APP_ID": str(app["id"]),
-        "SHOAL_GITHUB_PRIVATE_KEY": app["private_key_pem"],
-        "SHOAL_WORKER_CONCURRENCY": "4",
-        "SHOAL_TASK_STALL_TIMEOUT_S": "3",
-        "SHOAL_TASK_HEARTBEAT_S": "0.5",
-        "SHOAL_TASK_POLL_S": "0.1",
-        "SHOAL_LOG_FORMAT": "json",
-    }
-
-
 @contextmanager
 def worker_process(stack: Stack, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`shoal worker` as its own process, like a replica in a cluster."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-c", "from shoal.cli.main import main; main()", "worker"],
-            env=_env(stack),
+            env=stack.worker_env(
+                worker_concurrency=4, task_stall_timeout_s=3, task_heartbeat_s=0.5
+            ),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

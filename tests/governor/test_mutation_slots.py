@@ -3,8 +3,6 @@ that a dead worker's slot comes back."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +11,7 @@ import redis
 
 from shoal.domain.clock import FrozenClock, SystemClock
 from shoal.governor import Governor, GovernorLimits, RateLimitedError
-from tests.governor.conftest import Sleeper
+from tests.governor.conftest import Sleeper, peak_in_flight
 
 INST = 41
 OTHER = 42
@@ -55,27 +53,7 @@ def test_mutations_in_flight_never_pass_the_cap_across_threads(
     redis_client: redis.Redis[Any],
 ) -> None:
     governor = Governor(redis_client, SystemClock(), limits=GovernorLimits(poll_s=0.005))
-    lock = threading.Lock()
-    active = peak = 0
-    errors: list[BaseException] = []
-
-    def mutate() -> None:
-        nonlocal active, peak
-        try:
-            with governor.hold_mutation_slot(INST, max_in_flight=3, max_wait_s=20):
-                with lock:
-                    active += 1
-                    peak = max(peak, active)
-                time.sleep(0.02)
-                with lock:
-                    active -= 1
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=mutate) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    peak = peak_in_flight(
+        lambda: governor.hold_mutation_slot(INST, max_in_flight=3, max_wait_s=20), count=12
+    )
     assert peak == 3

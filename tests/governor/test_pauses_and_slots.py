@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -22,7 +20,7 @@ from shoal.governor import (
     GovernorUnavailableError,
     RateLimitedError,
 )
-from tests.governor.conftest import Sleeper
+from tests.governor.conftest import Sleeper, peak_in_flight
 
 INST = 7
 
@@ -80,30 +78,7 @@ def test_concurrency_cap_holds_across_threads(redis_client: redis.Redis[Any]) ->
     governor = Governor(
         redis_client, SystemClock(), limits=GovernorLimits(max_concurrent=3, poll_s=0.005)
     )
-    lock = threading.Lock()
-    active = 0
-    peak = 0
-    errors: list[BaseException] = []
-
-    def call() -> None:
-        nonlocal active, peak
-        try:
-            with governor.acquire(INST, kind="read", max_wait_s=20):
-                with lock:
-                    active += 1
-                    peak = max(peak, active)
-                time.sleep(0.02)
-                with lock:
-                    active -= 1
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call) for _ in range(15)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    peak = peak_in_flight(lambda: governor.acquire(INST, kind="read", max_wait_s=20), count=15)
     assert peak == 3
     assert governor.snapshot(INST).in_flight == 0
     assert governor.snapshot(INST).bucket("core").remaining == 5000 - 15

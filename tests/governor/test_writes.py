@@ -28,7 +28,7 @@ from tests.github.conftest import (  # noqa: F401 - fixtures
     make_sim,
     octokit_schemas,
 )
-from tests.governor.conftest import Sleeper
+from tests.governor.conftest import Sleeper, run_in_threads
 from tests.sim.conftest import RunningSim
 
 INST = 9
@@ -208,23 +208,14 @@ def test_threads_never_exceed_the_write_limits(
     )
     governor = Governor(redis_client, shared, limits=limits, sleep=shared.sleep)
     started: list[datetime] = []
-    errors: list[BaseException] = []
     record = threading.Lock()
 
     def worker() -> None:
-        try:
-            for _ in range(4):
-                with governor.acquire(INST, kind="write", max_wait_s=10_000), record:
-                    started.append(shared.local.last)
-        except BaseException as exc:
-            errors.append(exc)
+        for _ in range(4):
+            with governor.acquire(INST, kind="write", max_wait_s=10_000), record:
+                started.append(shared.local.last)
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    run_in_threads(worker, 6, timeout_s=60)
     assert len(started) == 24
     times = sorted(t.timestamp() for t in started)
     assert min(b - a for a, b in itertools.pairwise(times)) >= 2.0 - 1e-6
