@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -176,44 +175,70 @@ def test_next_write_slot_waits_for_an_exhausted_core_budget(
     assert governor.next_write_slot(INST) == clock.now()
 
 
-@dataclass
-class SharedClock:
-    """One frozen time for many threads; sleeping moves it on for everyone. Each thread
-    remembers the last time it read, which is the time its governor call used."""
+class VirtualTime:
+    """One frozen time for many threads that moves as real time would: only once every
+    thread sleeps (or has finished), and then to the earliest wake-up, so that sleeps overlap
+    instead of adding up. Each thread remembers the last time it read, which is the time its
+    governor call used."""
 
-    clock: FrozenClock
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    local: threading.local = field(default_factory=threading.local)
+    def __init__(self, clock: FrozenClock, threads: int) -> None:
+        self.clock = clock
+        self.local = threading.local()
+        self._cond = threading.Condition()
+        self._awake = threads
+        self._wakeups: list[float] = []
 
     def now(self) -> datetime:
-        with self.lock:
+        with self._cond:
             self.local.last = self.clock.now()
             return self.local.last  # type: ignore[no-any-return]
 
     def monotonic(self) -> float:
-        with self.lock:
+        with self._cond:
             return self.clock.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        with self.lock:
-            self.clock.advance(seconds)
+        with self._cond:
+            wake = self.clock.monotonic() + max(seconds, 0.0)
+            self._wakeups.append(wake)
+            self._awake -= 1
+            self._advance()
+            while self.clock.monotonic() < wake:
+                assert self._cond.wait(timeout=30), "virtual time stopped"
+            self._awake += 1
+
+    def finished(self) -> None:
+        with self._cond:
+            self._awake -= 1
+            self._advance()
+
+    def _advance(self) -> None:
+        if self._awake > 0 or not self._wakeups:
+            return
+        wake = min(self._wakeups)
+        self._wakeups = [w for w in self._wakeups if w > wake]
+        self.clock.advance(max(wake - self.clock.monotonic(), 0.0))
+        self._cond.notify_all()
 
 
-def test_threads_never_exceed_the_write_limits(
+def test_threads_never_exceed_the_write_limits_and_take_turns_in_order(
     redis_client: redis.Redis[Any], clock: FrozenClock
 ) -> None:
-    shared = SharedClock(clock)
     limits = GovernorLimits(
         writes_per_minute=4, writes_per_hour=15, min_write_interval_s=2.0, max_concurrent=3
     )
+    shared = VirtualTime(clock, threads=6)
     governor = Governor(redis_client, shared, limits=limits, sleep=shared.sleep)
     started: list[datetime] = []
     record = threading.Lock()
 
     def worker() -> None:
-        for _ in range(4):
-            with governor.acquire(INST, kind="write", max_wait_s=10_000), record:
-                started.append(shared.local.last)
+        try:
+            for _ in range(4):
+                with governor.acquire(INST, kind="write", max_wait_s=10_000), record:
+                    started.append(shared.local.last)
+        finally:
+            shared.finished()
 
     run_in_threads(worker, 6, timeout_s=60)
     assert len(started) == 24
@@ -224,6 +249,61 @@ def test_threads_never_exceed_the_write_limits(
         assert sum(1 for u in times[i:] if u < t + 3600) <= 15
     # 24 writes at 15 an hour: the last ones waited for the first hour to pass.
     assert times[-1] - times[0] >= 3600
+    # Booked turns, not races: nothing is wasted either. Four writes a minute, 2 s apart,
+    # then the hour: the 16th write starts exactly when the first leaves the hour.
+    assert times[15] - times[0] == pytest.approx(3600)
+    assert times[4] - times[0] == pytest.approx(60)
+
+
+def test_a_writer_that_comes_later_waits_behind_the_one_already_waiting(
+    redis_client: redis.Redis[Any], clock: FrozenClock
+) -> None:
+    shared = VirtualTime(clock, threads=2)
+    a_waits = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        a_waits.set()
+        shared.sleep(seconds)
+
+    limits = GovernorLimits(min_write_interval_s=1.0)
+    first = Governor(redis_client, shared, limits=limits, sleep=sleep)
+    later = Governor(redis_client, shared, limits=limits, sleep=shared.sleep)
+    first.acquire(INST, kind="write", max_wait_s=0).release()
+    start = clock.now().timestamp()
+    went: dict[str, float] = {}
+
+    def writer(name: str, governor: Governor) -> None:
+        try:
+            if name == "later":
+                assert a_waits.wait(timeout=10)
+            with governor.acquire(INST, kind="write", max_wait_s=60):
+                went[name] = shared.local.last.timestamp() - start
+        finally:
+            shared.finished()
+
+    threads = [
+        threading.Thread(target=writer, args=("first", first)),
+        threading.Thread(target=writer, args=("later", later)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    # Both wanted the turn 1 s after the last write; the first to ask got it, the other the
+    # next one: no race at the moment the turn comes.
+    assert went == {"first": pytest.approx(1.0), "later": pytest.approx(2.0)}
+
+
+def test_a_writer_that_may_not_wait_long_enough_books_no_turn(
+    make_governor: Callable[..., Governor],
+) -> None:
+    governor = make_governor(min_write_interval_s=1.0)
+    _write(governor)
+    slot = governor.next_write_slot(INST)
+    with pytest.raises(RateLimitedError) as refused:
+        _write(governor, max_wait_s=0.5)
+    assert refused.value.reason == "pacing"
+    assert governor.next_write_slot(INST) == slot
 
 
 # -- through the GitHub adapter: GitHub's own secondary limit on writes ----------------------

@@ -28,6 +28,7 @@ from shoal.governor.errors import (
     RateLimitReason,
     refusal,
 )
+from shoal.governor.holds import HoldKeeper
 from shoal.governor.lease import Lease
 from shoal.governor.state import (
     BucketState,
@@ -93,6 +94,7 @@ class Governor:
         self._pause: Script = redis_client.register_script(scripts.PAUSE)
         self._next_write: Script = redis_client.register_script(scripts.NEXT_WRITE)
         self._hold: Script = redis_client.register_script(scripts.HOLD)
+        self._holds = HoldKeeper(redis_client, clock, self.limits.mutation_hold_s)
 
     # -- keys: the braces are a hash tag, so one installation's keys share a cluster slot ----
 
@@ -119,8 +121,9 @@ class Governor:
     ) -> Lease:
         """Wait (with the injected sleep) until the call may go out, then hold a slot.
 
-        A `write` also waits for its turn under the content-creation limits and is logged
-        when it goes (whatever GitHub then answers: a refused write may still have counted).
+        A `write` also waits for its turn under the content-creation limits, first come first
+        served: its turn is booked in the write log when it has to wait (or when it goes
+        now), whatever GitHub then answers (a refused write may still have counted).
         Raises `RateLimitedError` when that would take longer than `max_wait_s`, and
         `GovernorUnavailableError` when Redis is down.
         """
@@ -135,6 +138,7 @@ class Governor:
         ]
         limits = self.limits
         waited = 0.0
+        turn_held = False
         while True:
             now = self._clock.now()
             lease_id = self._new_id()
@@ -158,12 +162,23 @@ class Governor:
                         limits.writes_per_hour,
                         limits.min_write_interval_s,
                         _WRITES_GC_MS,
+                        1 if turn_held else 0,
+                        max(max_wait_s - waited, 0.0),
                     ],
                 )
             )
             if status == "ok":
                 return Lease(functools.partial(self._release, keys[2], lease_id))
             reason: RateLimitReason
+            if status == "turn":
+                # This write's turn is booked: sleep until it, then only the other checks.
+                turn_held = True
+                step = max(float(wait), 0.0)
+                log.debug("github_write_waits_for_its_turn", installation_id=installation_id,
+                          wait_s=round(step, 3))  # fmt: skip
+                self._sleep(step)
+                waited += step
+                continue
             if status == "concurrency":
                 # Slots free up when calls finish, usually long before a lease expires.
                 step, retry_after, reason = self.limits.poll_s, 1.0, "concurrency"
@@ -195,7 +210,9 @@ class Governor:
         """One of the installation's `max_in_flight` slots for a mutation (a push, a PR and
         the requests that complete it), across all workers, held until released. A mutation
         is a series of calls, each of which still acquires its own lease and write turn.
-        Raises `RateLimitedError` (reason `concurrency`) past `max_wait_s`."""
+        The hold is renewed while this process lives (`HoldKeeper`); a dead process's holds
+        expire within `mutation_hold_s`. Raises `RateLimitedError` (reason `concurrency`)
+        past `max_wait_s`."""
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         key = self._key(installation_id, "mutations")
@@ -203,7 +220,7 @@ class Governor:
         while True:
             now = self._clock.now()
             hold_id = self._new_id()
-            expiry = now.timestamp() + self.limits.lease_s
+            expiry = now.timestamp() + self._holds.hold_s
             status, wait = (
                 _text(v) or ""
                 for v in self._run(
@@ -213,7 +230,8 @@ class Governor:
                 )
             )
             if status == "ok":
-                return Lease(functools.partial(self._release, key, hold_id))
+                self._holds.keep(key, hold_id)
+                return Lease(functools.partial(self._release_hold, key, hold_id))
             step = self.limits.poll_s
             if waited + step > max_wait_s:
                 # Holds end with their mutation, seconds from now; only a dead worker's waits
@@ -229,6 +247,15 @@ class Governor:
                 )
             self._sleep(step)
             waited += step
+
+    def renew_holds(self) -> None:
+        """Renew this process's mutation holds now (its keeper does so every third of
+        `mutation_hold_s`)."""
+        self._holds.renew()
+
+    def _release_hold(self, key: str, hold_id: str) -> None:
+        self._holds.drop(key, hold_id)
+        self._release(key, hold_id)
 
     def _release(self, leases_key: str, lease_id: str) -> None:
         try:

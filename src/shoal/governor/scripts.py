@@ -18,30 +18,36 @@ from __future__ import annotations
 
 __all__ = ["ACQUIRE", "CHARGE", "HOLD", "NEXT_WRITE", "OBSERVE", "PAUSE"]
 
-# write_wait(key, now, per minute, per hour, min gap) -> seconds until a write may start (<= 0:
-# now) and which limit holds it ('gap', 'minute' or 'hour'). Reads only. An entry at time t
-# counts in a window of `span` seconds while t > now - span.
+# write_wait(key, now, per minute, per hour, min gap) -> seconds from `now` until the next
+# write's turn (<= 0: now) and which limit sets it ('gap', 'minute' or 'hour'). Reads only.
+# The log may hold turns already given out for later (start times after `now`): the next turn
+# comes after all of them. An entry at time t counts in the window of `span` seconds before
+# a turn at T while t > T - span; pushing T later only lets entries leave, so a few passes
+# over the windows settle it.
 _WRITE_WAIT = """
 local function write_wait(key, now, per_minute, per_hour, gap)
-  local wait, limit = 0, ''
+  local turn, limit = now, ''
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  if last[2] and tonumber(last[2]) + gap - now > wait then
-    wait, limit = tonumber(last[2]) + gap - now, 'gap'
+  if last[2] and tonumber(last[2]) + gap > turn then
+    turn, limit = tonumber(last[2]) + gap, 'gap'
   end
   local function window(span, cap, name)
-    local floor = string.format('(%.6f', now - span)
+    local floor = string.format('(%.6f', turn - span)
     local n = redis.call('ZCOUNT', key, floor, '+inf')
     if n >= cap then
       -- Enough writes must leave the window that one more fits: the oldest n - cap + 1.
       local e = redis.call('ZRANGEBYSCORE', key, floor, '+inf', 'WITHSCORES', 'LIMIT', n - cap, 1)
-      if tonumber(e[2]) + span - now > wait then
-        wait, limit = tonumber(e[2]) + span - now, name
-      end
+      turn, limit = tonumber(e[2]) + span, name
+      return true
     end
+    return false
   end
-  window(60, per_minute, 'minute')
-  window(3600, per_hour, 'hour')
-  return wait, limit
+  for _ = 1, 4 do
+    local moved = window(60, per_minute, 'minute')
+    moved = window(3600, per_hour, 'hour') or moved
+    if not moved then break end
+  end
+  return turn - now, limit
 end
 """
 
@@ -49,9 +55,14 @@ end
 #       (score = start time)
 # ARGV: now, cost, default limit, window seconds, reserve, max concurrent, lease id,
 #       lease expiry, gc ttl ms, is write (0/1), writes per minute, writes per hour,
-#       min seconds between writes, writes gc ttl ms
+#       min seconds between writes, writes gc ttl ms, turn held (0/1), longest wait for a turn
 # Returns {status, seconds to wait, detail}; numbers as strings (Lua numbers returned to
-# Redis are truncated to integers). Nothing is spent unless the call may go.
+# Redis are truncated to integers). Nothing is spent unless the call may go, except a
+# write's turn: a write that must wait for its turn, at most the longest wait, is given the
+# next one ('turn'), entered in the log at its start time, so that writers waiting together
+# go first come, first served instead of racing for each turn. The caller comes back then
+# with "turn held" and only the other checks apply. A turn its caller does not use (it died,
+# or a pause came first) stays in the log: a write that never happened only slows the pace.
 ACQUIRE = (
     _WRITE_WAIT
     + """
@@ -80,12 +91,17 @@ local floor = math.max(0, math.min(tonumber(ARGV[5]), limit - cost))
 if remaining - cost < floor then
   return {'exhausted', tostring(reset - now), source}
 end
-local write = ARGV[10] == '1'
+local write = ARGV[10] == '1' and ARGV[15] ~= '1'
 if write then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 3600)
   local wait, held_by = write_wait(KEYS[4], now, tonumber(ARGV[11]), tonumber(ARGV[12]),
     tonumber(ARGV[13]))
   if wait > 0 then
+    if wait <= tonumber(ARGV[16]) then
+      redis.call('ZADD', KEYS[4], string.format('%.6f', now + wait), ARGV[7])
+      redis.call('PEXPIRE', KEYS[4], ARGV[14])
+      return {'turn', tostring(wait), held_by}
+    end
     return {'pacing', tostring(wait), held_by}
   end
 end

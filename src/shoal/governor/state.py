@@ -38,6 +38,9 @@ class GovernorLimits:
     # A lease outlives a dead process by at most this long; calls (even tarball downloads)
     # are expected to finish well within it.
     lease_s: float = 300.0
+    # A mutation's hold on one of its org's slots lasts this long unless its live process
+    # renews it: a killed worker's slots come back this soon.
+    mutation_hold_s: float = 15.0
     # How often a caller waiting for a concurrency slot looks again.
     poll_s: float = 0.05
     writes_per_minute: int = 80
@@ -51,6 +54,8 @@ class GovernorLimits:
             raise ValueError("governor write limits must be positive")
         if self.min_write_interval_s < 0:
             raise ValueError("the governor's minimum write interval cannot be negative")
+        if self.mutation_hold_s <= 0:
+            raise ValueError("the governor's mutation hold must be positive")
         if self.reserve < 0 or self.lease_s <= 0 or self.poll_s <= 0 or self.window_s <= 0:
             raise ValueError("governor reserve, lease, poll and window must be positive")
 
