@@ -264,6 +264,9 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
     with deps.db.transaction() as conn:
         cap = budget_store.org_cap(conn, changeset.org, settings.max_prs_per_day_per_org)
         today = budget_day(now, tz, starts_at=starts_at)
+        # Usage and queue are two statements: under the day's lock, no claim can land
+        # between them (an ETA from a count before a claim and a queue after it is a day off).
+        budget_store.lock_budget_day(conn, changeset.org, today)
         used = budget_store.budget_usage(conn, [changeset.org], today).get(changeset.org, 0)
         waiting = changeset_store.waiting_in_org(conn, changeset.org, today)
         # Not in the queue: the changeset already holds a claim (its create failed or its

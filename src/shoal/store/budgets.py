@@ -24,6 +24,7 @@ __all__ = [
     "budget_usage",
     "claim_budget",
     "clear_org_cap",
+    "lock_budget_day",
     "org_cap",
     "set_org_cap",
 ]
@@ -38,6 +39,13 @@ _LOCK = sa.text(
     "SELECT pg_advisory_xact_lock(:space, hashtext(:org || '/' || :day)), "
     "current_setting('transaction_isolation')"
 )
+
+
+def lock_budget_day(conn: Connection, org: str, day: date) -> None:
+    """Hold the (org, day) budget lock until the caller's transaction ends: claims of that
+    day wait, so what the caller reads of the day (usage, the queue) stays one consistent
+    picture. `claim_budget` takes the same lock again, which PostgreSQL allows."""
+    conn.execute(_LOCK, {"space": BUDGET_LOCK_SPACE, "org": org, "day": day.isoformat()})
 
 
 def claim_budget(
