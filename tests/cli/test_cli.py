@@ -137,3 +137,21 @@ def test_apply_of_an_invalid_spec_lists_the_servers_problems(
     assert result.returncode == 1
     assert "the campaign spec is invalid" in result.stderr
     assert "steps[0].timeout: expected a duration like 5m, got 'soon' (line " in result.stderr
+
+
+def test_login_asks_for_the_token_without_echo(api: RunningApi, cli_env: dict[str, str]) -> None:
+    token = api.tokens[Role.VIEWER]
+    asked = subprocess.run(
+        [*SHOAL, "login", "--url", api.url],
+        env=cli_env,
+        input=token + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "API token" in asked.stdout
+    assert token not in asked.stdout + asked.stderr
+    listed = json.loads(shoal(cli_env, "campaigns", "list", "-o", "json").stdout)
+    assert listed == []

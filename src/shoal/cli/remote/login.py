@@ -19,7 +19,14 @@ def login(
     ],
     token: Annotated[
         str,
-        typer.Option(help="An API token (from `shoal admin create-token`).", envvar="SHOAL_TOKEN"),
+        typer.Option(
+            help="An API token (from `shoal admin create-token`). Leave it out to be asked "
+            "for it without echo, or set SHOAL_TOKEN: a token in the command line shows in the "
+            "process list and the shell's history.",
+            envvar="SHOAL_TOKEN",
+            prompt="API token",
+            hide_input=True,
+        ),
     ],
 ) -> None:
     """Check the URL and token against the server and store them (file mode 0600)."""
