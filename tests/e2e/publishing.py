@@ -103,6 +103,14 @@ def settled(stack: Stack, campaign: str, *, timeout_s: float = 120) -> Changeset
     )
 
 
+def interrupted(stack: Stack) -> list[tuple[str, str]]:
+    """(repo, operation) of each write the audit log says a worker died in."""
+    return [
+        (e["repo"], e["details"]["operation"])
+        for e in stack.get("/audit", action="github.mutation.interrupted", limit=1000)
+    ]
+
+
 def stored(stack: Stack, changeset_id: int) -> Changeset:
     """The changeset as the store holds it, its observed state included."""
     with stack.api.ctx.db.transaction() as conn:
@@ -112,8 +120,9 @@ def stored(stack: Stack, changeset_id: int) -> Changeset:
 # -- running the reconcile handler with a doctored writer ------------------------------------
 
 
-class Crash(Exception):
-    """The worker dies here: the test's stand-in for a SIGKILL between two steps."""
+class Crash(BaseException):
+    """The worker dies here: the test's stand-in for a SIGKILL between two steps. Not an
+    `Exception`, so that no handler of the worker's sees it, as none would see a kill."""
 
 
 class DoctoredWriter:

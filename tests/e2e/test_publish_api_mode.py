@@ -22,6 +22,7 @@ from tests.e2e.publishing import (
     CREATE_PR,
     FAST,
     Crash,
+    interrupted,
     publish,
     reconcile_once,
     settled,
@@ -166,6 +167,7 @@ def test_a_crash_after_the_commit_writes_nothing_more_on_the_retry(
     assert pr["head"]["sha"] == branch
     ids = {m.request_id for m in lost}
     assert len(ids) == 4 and None not in ids
+    assert interrupted(stack) == [("acme/svc-0", "push")]
     assert_audit_matches_ledger(without(stack, ids))
 
 

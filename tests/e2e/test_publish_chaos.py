@@ -394,7 +394,17 @@ def _assert_audit_matches_ledger(stack: Stack, workers: Workers, faults: _Record
     unseen = _failed_in_front(audit, faults)
     fields = {f.name: getattr(stack, f.name) for f in dataclasses.fields(Stack)}
     assert_audit_matches_ledger(_ThroughChaos(**fields, lost=lost, unseen=unseen))
-    print(f"audit: {len(audit)} rows, {len(lost)} mutations lost to kills, {len(unseen)} 502s")
+    # Even those have a trace: the next attempt audited the write its worker died in.
+    interrupted = Counter(
+        e["repo"].lower()
+        for e in stack.get("/audit", action="github.mutation.interrupted", limit=1000)
+    )
+    lost_repos = Counter(m["repo"].lower() for m in ledger if m["seq"] in lost)
+    assert not lost_repos - interrupted, f"lost to kills, never audited: {lost_repos - interrupted}"
+    print(
+        f"audit: {len(audit)} rows, {len(lost)} mutations lost to kills, {len(unseen)} 502s, "
+        f"{interrupted.total()} interrupted writes audited"
+    )
 
 
 # -- the test --------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tests.e2e.publishing import (
     Changesets,
     Crash,
     changesets,
+    interrupted,
     publish,
     reconcile_once,
     settled,
@@ -123,7 +124,8 @@ def test_a_crash_between_push_and_create_pushes_once_and_opens_one_pr(
         (PUSH, "acme/svc-00"),
         (PUSH, "acme/svc-01"),
     ]
-    assert changesets(stack, "crash")["acme/svc-00"]["state"] == "scheduled"
+    # a killed worker leaves its changesets as they were: publishing, until taken up again
+    assert changesets(stack, "crash")["acme/svc-00"]["state"] == "publishing"
     assert stored(stack, ids["acme/svc-01"]).observed.branch_sha is None
 
     stack.start_worker()
@@ -137,6 +139,8 @@ def test_a_crash_between_push_and_create_pushes_once_and_opens_one_pr(
         # svc-01's branch is pushed again with the same commit: git sends nothing
         assert _count(ledger, PUSH, repo) == 1 and _count(ledger, CREATE_PR, repo) == 1, ledger
         assert [p["number"] for p in _pulls(stack, repo)] == [found[repo]["pr_number"]]
+    # Each death mid-write is audited when the changeset is taken up again.
+    assert sorted(interrupted(stack)) == [("acme/svc-00", "create_pr"), ("acme/svc-01", "push")]
     assert_audit_matches_ledger(without(stack, {crashed[1]["request_id"]}))
 
 
@@ -171,6 +175,7 @@ def test_a_crash_after_create_adopts_the_pr_instead_of_opening_another(
     assert _count(ledger, CREATE_PR) == 1 and _count(ledger, PUSH) == 1, ledger
     [create] = lost
     assert create.status == 201 and create.request_id
+    assert interrupted(stack) == [("acme/svc-00", "create_pr")]
     assert_audit_matches_ledger(without(stack, {create.request_id}))
 
 

@@ -155,6 +155,9 @@ class Changeset:
     published_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # A GitHub write that started and was never recorded: its worker died in it.
+    pending_operation: str | None = None
+    pending_since: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

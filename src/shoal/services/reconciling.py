@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
+from sqlalchemy.engine import Connection
 
 from shoal.blobs import ObjectStore
 from shoal.config import Settings
@@ -114,6 +115,8 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
     now = deps.clock.now()
     with deps.db.transaction() as conn:
         changeset = changeset_store.get_changeset(conn, changeset_id, lock=True)
+        if changeset.pending_operation is not None:
+            _audit_interrupted(conn, changeset, now=now)
         if changeset.desired is None or not changeset.publish:
             return Outcome.done()
         changeset_store.set_reconciler_state(
@@ -216,17 +219,59 @@ def _step(
     """Run one operation and record what it produced with its audit rows. A failed one's
     requests that reached GitHub are audited too (the ledger counts refusals), then its
     error goes on to the task's handling."""
+    _set_pending(deps, changeset, operation.value)
     try:
         with deps.mutation_slot(changeset):
             observed, mutations = _execute(deps, writer, operation, changeset)
     except FailedWriteError as failed:
         error, sent = failed.error, failed.mutations
+    except Exception:
+        # This process saw the write fail and audits what it knows of it; only a process
+        # that dies mid-write leaves the note behind (`_audit_interrupted`).
+        _set_pending(deps, changeset, None)
+        raise
     else:
         _record(deps, changeset, observed, mutations)
         return observed
     # Raised outside the except block, so that the error's own context stays as it was.
     _record(deps, changeset, changeset.observed, sent)
     raise error
+
+
+def _set_pending(deps: ReconcileDeps, changeset: Changeset, operation: str | None) -> None:
+    with deps.db.transaction() as conn:
+        changeset_store.set_pending(conn, changeset.id, operation, now=deps.clock.now())
+
+
+def _audit_interrupted(conn: Connection, changeset: Changeset, *, now: datetime) -> None:
+    """A worker died during a write to GitHub, after noting it and before recording its
+    result: GitHub may have received some of it, which this attempt finds (a PR adopted by
+    its head, a branch already at the commit) and the audit log says so."""
+    operation = changeset.pending_operation
+    audit_store.append_audit_event(
+        conn,
+        NewAuditEvent(
+            actor="shoal",
+            action="github.mutation.interrupted",
+            outcome="unknown",
+            campaign_id=changeset.campaign_id,
+            spec_version=changeset.desired.spec_version if changeset.desired else None,
+            target=f"changeset:{changeset.id}",
+            repo=changeset.repo,
+            details={
+                "operation": operation,
+                "changeset": changeset.id,
+                "started_at": (
+                    changeset.pending_since.isoformat() if changeset.pending_since else None
+                ),
+                "message": f"the worker stopped during {operation}; GitHub may have "
+                "received it, and this attempt takes it from there",
+            },
+        ),
+        now=now,
+    )
+    changeset_store.set_pending(conn, changeset.id, None, now=now)
+    log.warning("changeset_write_interrupted", operation=operation)
 
 
 def _execute(

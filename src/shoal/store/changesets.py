@@ -28,6 +28,7 @@ __all__ = [
     "get_changeset",
     "list_changesets",
     "record_observed",
+    "set_pending",
     "set_reconciler_state",
     "upsert_for_publish",
     "waiting_in_org",
@@ -78,6 +79,8 @@ def _changeset(row: RowMapping) -> Changeset:
         published_at=row["published_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        pending_operation=row["pending_operation"],
+        pending_since=row["pending_since"],
     )
 
 
@@ -186,10 +189,24 @@ def record_observed(
         "observed": observed.to_json(),
         "pr_number": observed.pr_number,
         "updated_at": now,
+        "pending_operation": None,
+        "pending_since": None,
     }
     if observed.pr_number is not None:
         values["published_at"] = sa.func.coalesce(changesets.c.published_at, now)
     conn.execute(changesets.update().where(changesets.c.id == changeset_id).values(**values))
+
+
+def set_pending(
+    conn: Connection, changeset_id: ChangesetId, operation: str | None, *, now: datetime
+) -> None:
+    """Note the GitHub write about to start (or, with None, that none is in progress); its
+    result, recorded by `record_observed`, clears the note."""
+    conn.execute(
+        changesets.update()
+        .where(changesets.c.id == changeset_id)
+        .values(pending_operation=operation, pending_since=now if operation else None)
+    )
 
 
 def waiting_in_org(

@@ -224,6 +224,9 @@ changesets = sa.Table(
     sa.Column("published_at", _ts),
     sa.Column("created_at", _ts, nullable=False, server_default=_now),
     sa.Column("updated_at", _ts, nullable=False, server_default=_now),
+    # A GitHub write started and not yet recorded (0004): the worker may have died in it.
+    sa.Column("pending_operation", sa.Text),
+    sa.Column("pending_since", _ts),
 )
 
 budget_ledger = sa.Table(
