@@ -44,6 +44,8 @@ REPOS_PER_ORG = 100
 CAP = 90  # below REPOS_PER_ORG, so the daily budget binds in every org
 WORKERS = 3
 KILL_EVERY_S = (3.0, 8.0)
+# How long a new worker process may take to import the CLI and handle SIGTERM.
+STARTUP_S = 5.0
 KILL_EVERY_PRS = 15
 STORM_S = 5
 ERROR_STATUS = 502
@@ -141,6 +143,7 @@ class Workers:
     log: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     kills: list[Kill] = field(default_factory=list)
+    spawned: dict[int, float] = field(default_factory=dict)  # pid -> time.monotonic()
 
     def env(self) -> dict[str, str]:
         # The workers are set up like the API server.
@@ -158,6 +161,7 @@ class Workers:
                 start_new_session=True,
             )
         self.procs.append(proc)
+        self.spawned[proc.pid] = time.monotonic()
 
     def live(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]
@@ -182,6 +186,10 @@ class Workers:
         return {int(r[0]) for r in rows}
 
     def stop_all(self) -> None:
+        # A worker stops cleanly on SIGTERM once Python has imported Shoal's CLI and it has
+        # put in its handler; a replacement spawned a moment ago gets that long first.
+        youngest = max((self.spawned[p.pid] for p in self.live()), default=0.0)
+        time.sleep(max(youngest + STARTUP_S - time.monotonic(), 0.0))
         for proc in self.live():
             os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs:

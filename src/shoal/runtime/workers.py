@@ -152,11 +152,19 @@ def build_registry(parts: WorkerComponents) -> HandlerRegistry:
     return registry
 
 
-def run_worker_process(ctx: AppContext) -> None:
-    """Run a worker in the main thread until SIGTERM/SIGINT."""
+def run_worker_process(ctx: AppContext, stop: threading.Event) -> None:
+    """Run a worker in the main thread until `stop` is set (by SIGTERM/SIGINT: the caller
+    installs the handlers as early as it can, `shoal.worker.entrypoint.stop_on_signals`)."""
     parts = WorkerComponents(ctx)
     try:
-        run_worker(ctx.settings, ctx.db, build_registry(parts), clock=ctx.clock)
+        run_worker(
+            ctx.settings,
+            ctx.db,
+            build_registry(parts),
+            clock=ctx.clock,
+            install_signal_handlers=False,
+            stop_event=stop,
+        )
     finally:
         parts.close()
 

@@ -17,7 +17,7 @@ from shoal.worker.leader import PeriodicDuty
 from shoal.worker.loop import DEFAULT_GRACE_S, Worker
 from shoal.worker.registry import HandlerRegistry
 
-__all__ = ["run_worker"]
+__all__ = ["run_worker", "stop_on_signals"]
 
 log = structlog.get_logger("shoal.worker")
 
@@ -42,7 +42,7 @@ def run_worker(
     run in another thread passes `install_signal_handlers=False` and a `stop_event`.
     """
     stop = stop_event or threading.Event()
-    restore = _stop_on_signals(stop) if install_signal_handlers else None
+    restore = stop_on_signals(stop) if install_signal_handlers else None
     worker = Worker(
         db,
         registry,
@@ -61,7 +61,10 @@ def run_worker(
             restore()
 
 
-def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
+def stop_on_signals(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM and SIGINT set `stop` (a second one interrupts at once); returns a function
+    that puts the previous handlers back. Main thread only."""
+
     def on_signal(signum: int, _: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt

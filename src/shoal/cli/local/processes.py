@@ -53,6 +53,13 @@ def api() -> None:
 
 def worker() -> None:
     """Run only a worker (claims tasks until SIGTERM; finishes or releases the current ones)."""
+    # A pod may be told to stop while it is still starting: from here on that is a clean
+    # stop before the first claim, not a death by signal.
+    from shoal.worker.entrypoint import stop_on_signals
+
+    stop = threading.Event()
+    stop_on_signals(stop)
+
     from shoal.runtime.context import app_context
     from shoal.runtime.workers import run_worker_process
 
@@ -64,4 +71,4 @@ def worker() -> None:
 
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     with app_context(settings) as ctx:
-        run_worker_process(ctx)
+        run_worker_process(ctx, stop)
