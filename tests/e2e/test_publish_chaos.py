@@ -5,7 +5,10 @@ Afterwards GitHub holds exactly one campaign PR per repository Shoal says is ope
 elsewhere, no changeset is lost, no org's daily cap is exceeded (and it binds: the repos over
 the cap wait with a budget ETA), every other changeset is open or failed with a reason, and
 the simulator's mutation ledger matches Shoal's audit log one to one, but for two kinds of
-request that Shoal cannot know of or GitHub never saw (see `_ThroughChaos`).
+request that Shoal cannot know of or GitHub never saw (see `_ThroughChaos`); each mutation
+lost to a kill has its `github.mutation.interrupted` row instead. Then an operator raises
+every org's cap: the changesets that waited go at once, and every changeset ends open or
+failed with a reason.
 """
 
 from __future__ import annotations
@@ -274,6 +277,10 @@ def _settled(progress: Progress) -> bool:
     )
 
 
+def _ended(progress: Progress) -> bool:
+    return all(state in {"completed", "failed"} for state, _, _ in progress)
+
+
 def _wait_for(
     stack: Stack, workers: Workers, done: Callable[[Progress], bool], deadline: float
 ) -> None:
@@ -522,6 +529,26 @@ def test_publish_survives_killed_workers_faults_and_a_storm(
     _assert_audit_matches_ledger(stack, workers, faults)
     assert stack.get("/audit/verify")["ok"] is True  # the hash chain survived the kills
 
+    # -- an operator raises every org's cap: what waited goes now, and everything ends --------
+    raising = time.monotonic()
+    with running_workers(stack, tmp_path / "workers-after.log") as calm:
+        with stack.client() as http:
+            for org in ORGS:
+                raised = http.put(f"/budgets/{org}", json={"max_prs_per_day": REPOS_PER_ORG})
+                assert raised.status_code == 200, raised.text
+        _wait_for(stack, calm, _ended, raising + SETTLED_WITHIN_S)
+    ended = {c["repo"]: c for c in stack.get(f"/campaigns/{CAMPAIGN}/changesets", limit=5000)}
+    for c in ended.values():
+        assert c["state"] == "open" or (c["failure_reason"] and c["failure_message"]), c
+    assert Counter(c["state"] for c in ended.values())["open"] >= total - total // 20
+    claims = _claims(stack)
+    assert all(n <= REPOS_PER_ORG for n in Counter(claims.values()).values())
+    pulls = _campaign_pulls(stack)
+    for repo, c in ended.items():
+        numbers = [p["number"] for p in pulls[repo]]
+        assert numbers == ([] if c["pr_number"] is None else [c["pr_number"]]), (repo, c, numbers)
+    _assert_audit_matches_ledger(stack, workers, faults)
+
     cpu = sum(
         u.ru_utime + u.ru_stime
         for u in (
@@ -532,6 +559,7 @@ def test_publish_survives_killed_workers_faults_and_a_storm(
     print(
         f"chaos: {len(kills)} kills, {dict(states)}, PR creates by status {dict(creates)}, "
         f"preview {previewed - started:.0f} s, publish {published - previewed:.0f} s, "
-        f"checks {time.monotonic() - checking:.0f} s, total {time.monotonic() - started:.0f} s, "
+        f"checks {raising - checking:.0f} s, after the raise {time.monotonic() - raising:.0f} s, "
+        f"total {time.monotonic() - started:.0f} s, "
         f"cpu {cpu:.0f} s"
     )

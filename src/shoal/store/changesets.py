@@ -31,6 +31,7 @@ __all__ = [
     "set_pending",
     "set_reconciler_state",
     "upsert_for_publish",
+    "waiting_for_budget",
     "waiting_in_org",
 ]
 
@@ -195,6 +196,22 @@ def record_observed(
     if observed.pr_number is not None:
         values["published_at"] = sa.func.coalesce(changesets.c.published_at, now)
     conn.execute(changesets.update().where(changesets.c.id == changeset_id).values(**values))
+
+
+def waiting_for_budget(conn: Connection, org: str) -> list[ChangesetId]:
+    """Changesets of `org` held back until a budget ETA (by id)."""
+    rows = conn.execute(
+        sa.select(changesets.c.id)
+        .where(
+            changesets.c.org == org,
+            changesets.c.publish.is_(True),
+            changesets.c.pr_number.is_(None),
+            changesets.c.reconciler_state == ReconcilerState.WAITING.value,
+            changesets.c.budget_eta.is_not(None),
+        )
+        .order_by(changesets.c.id)
+    )
+    return [ChangesetId(r.id) for r in rows]
 
 
 def set_pending(
