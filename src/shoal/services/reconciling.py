@@ -219,9 +219,10 @@ def _step(
     """Run one operation and record what it produced with its audit rows. A failed one's
     requests that reached GitHub are audited too (the ledger counts refusals), then its
     error goes on to the task's handling."""
-    _set_pending(deps, changeset, operation.value)
     try:
         with deps.mutation_slot(changeset):
+            # Noted once the slot is held: a worker killed while it waited wrote nothing.
+            _set_pending(deps, changeset, operation.value)
             observed, mutations = _execute(deps, writer, operation, changeset)
     except FailedWriteError as failed:
         error, sent = failed.error, failed.mutations
