@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
 import redis
+import sqlalchemy as sa
 
 from shoal.config import Settings
 from shoal.domain.auth import Principal, Role
+from shoal.domain.changesets import ChangesetId, ReconcilerState
 from shoal.domain.clock import FrozenClock
 from shoal.services import budgets, status
 from shoal.services.audit import AuditFilter, list_events, verify_chain
 from shoal.services.context import AppContext
+from shoal.services.publishing import reconcile_task
 from shoal.store import Database
 from shoal.store import budgets as budget_store
+from shoal.store import changesets as changeset_store
+from shoal.store import tasks as task_store
+from shoal.store.tables import changesets
 from tests.budgets.conftest import Seeded
 
 TZ = "Europe/Berlin"
@@ -135,3 +141,43 @@ def test_concurrent_changes_audit_an_unbroken_old_to_new_chain(ctx: AppContext) 
     [acme] = budgets.list_budgets(ctx, ["acme"]).orgs
     assert acme.cap == chain[-1][1]
     assert verify_chain(ctx).ok
+
+
+def test_a_change_wakes_the_orgs_changesets_waiting_for_the_budget(
+    ctx: AppContext, seeded: Seeded
+) -> None:
+    one, _ = seeded.campaigns
+    waiting = seeded.of(one, "acme")[:2]
+    other_org = seeded.of(one, "globex")[0]
+    not_waiting = seeded.of(one, "acme")[2]  # queued for another reason: left alone
+    now = ctx.clock.now()
+    tomorrow = now + timedelta(hours=13)
+    with ctx.db.transaction() as conn:
+        for changeset_id in (*waiting, other_org, not_waiting):
+            conn.execute(
+                sa.update(changesets).where(changesets.c.id == changeset_id).values(publish=True)
+            )
+            task_store.enqueue(
+                conn,
+                reconcile_task(ChangesetId(changeset_id), delay_s=13 * 3600),
+                now=now,
+                max_attempts=5,
+            )
+        for changeset_id in (*waiting, other_org):
+            changeset_store.set_reconciler_state(
+                conn, ChangesetId(changeset_id), ReconcilerState.WAITING, now=now,
+                failure_reason="budget", budget_eta=tomorrow,
+            )  # fmt: skip
+
+    budgets.set_org_budget(ctx, ADMIN, "acme", 10)
+
+    def run_after(changeset_id: int) -> datetime:
+        with ctx.db.transaction() as conn:
+            [task] = task_store.list_tasks(
+                conn, task_store.TaskFilter(dedupe_key=f"changeset:{changeset_id}")
+            )
+        return task.run_after
+
+    assert [run_after(c) for c in waiting] == [now, now]
+    assert run_after(other_org) == tomorrow
+    assert run_after(not_waiting) == tomorrow
