@@ -28,6 +28,8 @@ from pathlib import Path
 # this script's folder off the import path so it gets the real one.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
+# ...and at the end of it, where `harness` (the benchmarks' shared module) is still found.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
 import base64
@@ -36,13 +38,11 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,18 +57,21 @@ import redis
 import yaml
 from pydantic import SecretStr
 
+from harness import (
+    free_port,
+    fresh_database,
+    note,
+    ok,
+    redis_url,
+    running_api,
+    running_worker,
+    stop_process,
+)
 from shoal.config import Settings
-from shoal.domain.auth import Role
 from shoal.observability.logs import configure_logging
-from shoal.runtime.serve import api_server
-from shoal.services import tokens
-from shoal.services.context import AppContext
-from shoal.store import Database
-from shoal.store.migrate import upgrade
 
 RESULTS = Path(__file__).resolve().parent / "results" / "preview.json"
-ADMIN_URL = os.environ.get("SHOAL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/13"
+REDIS_URL = redis_url(13)
 ORG = "bench"
 STARTUP_TIMEOUT = 120.0
 RUN_TIMEOUT = 420.0
@@ -138,17 +141,6 @@ def seed_document(repos: int) -> dict[str, Any]:
     }
 
 
-def note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
     stdout = process.stdout
     assert stdout is not None
@@ -159,15 +151,6 @@ def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
     if not line or not line[0]:
         raise RuntimeError(f"simulator did not report ready within {timeout:.0f}s")
     return line[0]
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
 
 
 @contextmanager
@@ -185,77 +168,7 @@ def running_sim(repos: int, work: Path) -> Iterator[tuple[dict[str, Any], psutil
                 raise RuntimeError(f"seeded {info['repos']} repositories, not {repos}")
             yield info, psutil.Process(process.pid)
         finally:
-            _stop(process)
-
-
-def _admin(sql: str) -> None:
-    admin = Database(ADMIN_URL, pool_size=1)
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(sql)
-    admin.dispose()
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"shoal_bench_{uuid.uuid4().hex[:10]}"
-    _admin(f"CREATE DATABASE {name}")
-    url = ADMIN_URL.rpartition("/")[0] + f"/{name}"
-    try:
-        db = Database(url, pool_size=1)
-        upgrade(db)
-        db.dispose()
-        yield url
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@contextmanager
-def running_api(settings: Settings) -> Iterator[httpx.Client]:
-    """Shoal's API server in a thread of this process; a client with an admin token."""
-    db = Database(settings.database_url.get_secret_value())  # type: ignore[union-attr]
-    client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_URL)
-    ctx = AppContext(settings=settings, db=db, redis=client)
-    _, token = tokens.create_token(ctx, name="bench", role=Role.ADMIN, actor="bench")
-    server = api_server(ctx)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.02)
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        with httpx.Client(
-            base_url=f"{settings.api_url}/api/v1", headers=headers, timeout=60
-        ) as http:
-            yield http
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        client.close()
-        db.dispose()
-
-
-@contextmanager
-def running_worker(env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
-    """`shoal worker` as its own process; yields once it logged `worker_started`."""
-    with log.open("w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shoal", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while '"worker_started"' not in log.read_text():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the worker did not start; see {log}")
-                time.sleep(0.05)
-            yield psutil.Process(process.pid)
-        finally:
-            _stop(process)
+            stop_process(process)
 
 
 def _cpu(process: psutil.Process, *, children: bool = True) -> float:
@@ -341,22 +254,16 @@ class RssSampler:
         self._thread.join(timeout=5)
 
 
-def _ok(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.url.path}: {response.status_code} {response.text}")
-    return response.json()
-
-
 def preview(http: httpx.Client) -> tuple[dict[str, Any], float]:
     """Apply the spec, start a preview and wait for it; (final run, seconds observed)."""
-    name = _ok(http.post("/campaigns/apply", json={"spec": yaml.safe_dump(SPEC)}))
+    name = ok(http.post("/campaigns/apply", json={"spec": yaml.safe_dump(SPEC)}))
     started = time.perf_counter()
-    run = _ok(http.post(f"/campaigns/{name['campaign']['name']}/runs", json={"kind": "preview"}))
+    run = ok(http.post(f"/campaigns/{name['campaign']['name']}/runs", json={"kind": "preview"}))
     while run["state"] not in FINAL:
         if time.perf_counter() - started > RUN_TIMEOUT:
             raise RuntimeError(f"run {run['id']} did not finish within {RUN_TIMEOUT:.0f}s: {run}")
         time.sleep(0.5)  # as `shoal preview` does; the figures use the server's timestamps
-        run = _ok(http.get(f"/runs/{run['id']}"))
+        run = ok(http.get(f"/runs/{run['id']}"))
     return run, time.perf_counter() - started
 
 
@@ -364,7 +271,7 @@ def executions(http: httpx.Client, run_id: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     while True:
         params: dict[str, Any] = {"limit": 1000} | ({"after": found[-1]["id"]} if found else {})
-        page = _ok(http.get(f"/runs/{run_id}/executions", params=params))
+        page = ok(http.get(f"/runs/{run_id}/executions", params=params))
         if not page:
             return found
         found += page

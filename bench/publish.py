@@ -32,6 +32,8 @@ from pathlib import Path
 # this script's folder off the import path so it gets the real one.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
+# ...and at the end of it, where `harness` (the benchmarks' shared module) is still found.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
 import itertools
@@ -40,13 +42,10 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,13 +60,10 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from harness import free_port, fresh_database, note, ok, redis_url, running_api, running_worker
 from shoal.config import Settings
-from shoal.domain.auth import Role
 from shoal.domain.clock import ScaledClock
 from shoal.observability.logs import configure_logging
-from shoal.runtime.serve import api_server
-from shoal.services import tokens
-from shoal.services.context import AppContext
 from shoal.sim.config import SimConfig
 from shoal.sim.routes import ROUTERS
 from shoal.sim.seed import SeedDocument, apply_seed
@@ -75,15 +71,12 @@ from shoal.sim.server import ServerThread
 from shoal.sim.simulator import Simulator
 from shoal.sim.state.models import Repo
 from shoal.store import Database
-from shoal.store.migrate import upgrade
 
 RESULTS = Path(__file__).resolve().parent / "results" / "publish.json"
-ADMIN_URL = os.environ.get("SHOAL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/12"
+REDIS_URL = redis_url(12)
 ORGS = ("north", "south", "east", "west")
 CAMPAIGN = "bench-publish"
 BRANCH = f"shoal/{CAMPAIGN}"
-STARTUP_TIMEOUT = 120.0
 PREVIEW_TIMEOUT = 420.0  # real seconds
 PUBLISH_TIMEOUT = 600.0  # real seconds
 FINAL = {"done", "failed", "cancelled"}
@@ -145,17 +138,6 @@ def seed_document(repos_per_org: int) -> dict[str, Any]:
             }
         ],
     }
-
-
-def note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- the simulator, counted at the door -----------------------------------------------------
@@ -276,85 +258,6 @@ def branch_pulls(repos: list[Repo]) -> list[tuple[str, str]]:
 # -- Shoal: database, API server in a thread, worker process ---------------------------------
 
 
-def _admin(sql: str) -> None:
-    admin = Database(ADMIN_URL, pool_size=1)
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(sql)
-    admin.dispose()
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"shoal_bench_{uuid.uuid4().hex[:10]}"
-    _admin(f"CREATE DATABASE {name}")
-    url = ADMIN_URL.rpartition("/")[0] + f"/{name}"
-    try:
-        db = Database(url, pool_size=1)
-        upgrade(db)
-        db.dispose()
-        yield url
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@contextmanager
-def running_api(settings: Settings, clock: ScaledClock) -> Iterator[httpx.Client]:
-    """Shoal's API server in a thread of this process; a client with an admin token."""
-    db = Database(settings.database_url.get_secret_value())  # type: ignore[union-attr]
-    client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_URL)
-    ctx = AppContext(settings=settings, db=db, redis=client, clock=clock)
-    _, token = tokens.create_token(ctx, name="bench", role=Role.ADMIN, actor="bench")
-    server = api_server(ctx)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.02)
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        with httpx.Client(
-            base_url=f"{settings.api_url}/api/v1", headers=headers, timeout=60
-        ) as http:
-            yield http
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        client.close()
-        db.dispose()
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
-
-
-@contextmanager
-def running_worker(env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
-    """`shoal worker` as its own process; yields once it logged `worker_started`."""
-    with log.open("w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shoal", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while '"worker_started"' not in log.read_text():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the worker did not start; see {log}")
-                time.sleep(0.01)
-            yield psutil.Process(process.pid)
-        finally:
-            _stop(process)
-
-
 def worker_env(s: Sim, db_url: str, work: Path, args: argparse.Namespace) -> dict[str, str]:
     key = work / "app.pem"
     key.touch(mode=0o600)
@@ -446,21 +349,15 @@ def stop_py_spy(spies: list[subprocess.Popen[bytes]]) -> None:
 # -- the run --------------------------------------------------------------------------------
 
 
-def _ok(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.url.path}: {response.status_code} {response.text}")
-    return response.json()
-
-
 def preview(http: httpx.Client) -> dict[str, Any]:
-    _ok(http.post("/campaigns/apply", json={"spec": yaml.safe_dump(SPEC)}))
-    run = _ok(http.post(f"/campaigns/{CAMPAIGN}/runs", json={"kind": "preview"}))
+    ok(http.post("/campaigns/apply", json={"spec": yaml.safe_dump(SPEC)}))
+    run = ok(http.post(f"/campaigns/{CAMPAIGN}/runs", json={"kind": "preview"}))
     started = time.monotonic()
     while run["state"] not in FINAL:
         if time.monotonic() - started > PREVIEW_TIMEOUT:
             raise RuntimeError(f"the preview did not finish within {PREVIEW_TIMEOUT:.0f}s: {run}")
         time.sleep(1.0)
-        run = _ok(http.get(f"/runs/{run['id']}"))
+        run = ok(http.get(f"/runs/{run['id']}"))
     note(f"preview {run['state']} in {time.monotonic() - started:.0f}s: {run['progress']}")
     return dict(run)
 
@@ -643,7 +540,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
                 cpu_before = cpu_now(worker)
                 spies = py_spy({"worker": worker.pid, "simulator": os.getpid()}, args.py_spy)
                 clock_start = s.sim.clock.time()
-                asked = _ok(http.post(f"/campaigns/{CAMPAIGN}/publish", json={}))
+                asked = ok(http.post(f"/campaigns/{CAMPAIGN}/publish", json={}))
                 note(f"publish asked for {asked['changesets']} changesets")
                 wall = wait_all_open(s.sim, expected)
                 clock_s = s.sim.clock.time() - clock_start

@@ -28,15 +28,15 @@ from pathlib import Path
 # this script's folder off the import path so it gets the real one.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
+# ...and at the end of it, where `harness` (the benchmarks' shared module) is still found.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +47,7 @@ from typing import Any
 import redis
 from pydantic import SecretStr
 
+from harness import fresh_database, note, redis_url
 from shoal.config import Settings
 from shoal.domain.auth import Principal, Role
 from shoal.domain.runs import RunKind
@@ -63,11 +64,9 @@ from shoal.store import Database
 from shoal.store import runs as run_store
 from shoal.store import targets as target_store
 from shoal.store import tasks as task_store
-from shoal.store.migrate import upgrade
 
 RESULTS = Path(__file__).resolve().parent / "results" / "selection.json"
-ADMIN_URL = os.environ.get("SHOAL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/14"
+REDIS_URL = redis_url(14)
 ORG = "fleet"
 PRINCIPAL = Principal("bench", Role.ADMIN)
 UNITS = {"repos_selected": "repos", "github_requests": "requests", "graphql_points": "points"}
@@ -110,10 +109,6 @@ def seed_document(repos: int) -> dict[str, Any]:
             }
         ],
     }
-
-
-def note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 class RequestCounter:
@@ -163,29 +158,11 @@ def running_sim(repos: int, data_dir: Path) -> Iterator[Sim]:
         yield Sim(server.url, seeded.apps[0], sim, counter)
 
 
-def _admin(sql: str) -> None:
-    admin = Database(ADMIN_URL, pool_size=1)
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(sql)
-    admin.dispose()
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"shoal_bench_{uuid.uuid4().hex[:10]}"
-    _admin(f"CREATE DATABASE {name}")
-    try:
-        yield ADMIN_URL.rpartition("/")[0] + f"/{name}"
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 def run_once(sim: Sim, work: Path) -> dict[str, float]:
     client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_URL)
     client.flushdb()  # no cached installation token: the run mints its own
     with fresh_database() as url:
         db = Database(url)
-        upgrade(db)
         settings = Settings(
             database_url=SecretStr(url),
             redis_url=SecretStr(REDIS_URL),

@@ -1,0 +1,154 @@
+"""What the benchmarks share: a throwaway database, Shoal's API server in a thread, `shoal
+worker` as its own process, and the small helpers around them.
+
+The scripts import this module by name after putting their folder at the *end* of the import
+path: at the front it would let `bench/queue.py` stand in for the standard library's `queue`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import redis
+
+from shoal.config import Settings
+from shoal.domain.auth import Role
+from shoal.domain.clock import Clock, SystemClock
+from shoal.runtime.serve import api_server
+from shoal.services import tokens
+from shoal.services.context import AppContext
+from shoal.store import Database
+from shoal.store.migrate import upgrade
+
+__all__ = [
+    "ADMIN_URL",
+    "free_port",
+    "fresh_database",
+    "note",
+    "ok",
+    "redis_url",
+    "running_api",
+    "running_worker",
+    "stop_process",
+]
+
+ADMIN_URL = os.environ.get("SHOAL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+STARTUP_TIMEOUT = 120.0
+
+
+def redis_url(db: int) -> str:
+    """Redis database `db` of SHOAL_BENCH_REDIS (default redis://127.0.0.1:6379): each
+    benchmark has its own, so that two can run at once."""
+    return os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + f"/{db}"
+
+
+def note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def ok(response: httpx.Response) -> Any:
+    """The JSON body of a successful answer; an error answer raises with its text."""
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.url.path}: {response.status_code} {response.text}")
+    return response.json()
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+def _admin(sql: str) -> None:
+    admin = Database(ADMIN_URL, pool_size=1)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(sql)
+    admin.dispose()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new database `shoal_bench_<random>` with Shoal's schema, dropped afterwards."""
+    name = f"shoal_bench_{uuid.uuid4().hex[:10]}"
+    _admin(f"CREATE DATABASE {name}")
+    url = ADMIN_URL.rpartition("/")[0] + f"/{name}"
+    try:
+        db = Database(url, pool_size=1)
+        upgrade(db)
+        db.dispose()
+        yield url
+    finally:
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def running_api(settings: Settings, clock: Clock | None = None) -> Iterator[httpx.Client]:
+    """Shoal's API server in a thread of this process; a client with an admin token."""
+    db = Database(settings.database_url.get_secret_value())  # type: ignore[union-attr]
+    client: redis.Redis[bytes] = redis.Redis.from_url(
+        settings.redis_url.get_secret_value()  # type: ignore[union-attr]
+    )
+    ctx = AppContext(settings=settings, db=db, redis=client, clock=clock or SystemClock())
+    _, token = tokens.create_token(ctx, name="bench", role=Role.ADMIN, actor="bench")
+    server = api_server(ctx)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.02)
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(
+            base_url=f"{settings.api_url}/api/v1", headers=headers, timeout=60
+        ) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        client.close()
+        db.dispose()
+
+
+@contextmanager
+def running_worker(env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
+    """`shoal worker` as its own process; yields once it logged `worker_started`."""
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shoal", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while '"worker_started"' not in log.read_text():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not start; see {log}")
+                time.sleep(0.02)
+            yield psutil.Process(process.pid)
+        finally:
+            stop_process(process)
