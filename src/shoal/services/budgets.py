@@ -22,13 +22,12 @@ from shoal.domain.auth import Principal
 from shoal.domain.budgets import budget_day, next_window
 from shoal.domain.errors import InvalidInputError
 from shoal.services.context import AppContext
-from shoal.services.publishing import reconcile_task
+from shoal.services.publishing import enqueue_reconciles
 from shoal.spec.names import is_login
 from shoal.store import audit as audit_store
 from shoal.store import budgets as budget_store
 from shoal.store import changesets as changeset_store
 from shoal.store import org_budgets as override_store
-from shoal.store import tasks as task_store
 
 __all__ = [
     "MAX_CAP",
@@ -194,13 +193,7 @@ def _change(ctx: AppContext, principal: Principal, org: str, cap: int | None) ->
         # Changesets waiting for the budget look again now rather than at their ETA: a raised
         # cap lets some go today, a lowered one moves their ETAs.
         woken = changeset_store.waiting_for_budget(conn, org)
-        for changeset_id in woken:
-            task_store.enqueue(
-                conn,
-                reconcile_task(changeset_id),
-                now=now,
-                max_attempts=ctx.settings.task_max_attempts,
-            )
+        enqueue_reconciles(conn, woken, now=now, max_attempts=ctx.settings.task_max_attempts)
     log.info(
         action.replace(".", "_"),
         org=org,

@@ -10,10 +10,13 @@ from __future__ import annotations
 import fnmatch
 import itertools
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy.engine import Connection
 
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
@@ -40,6 +43,7 @@ __all__ = [
     "RECONCILE_TASK",
     "PublishFilter",
     "PublishResult",
+    "enqueue_reconciles",
     "publish",
     "reconcile_task",
     "set_control",
@@ -57,6 +61,15 @@ def reconcile_task(changeset_id: ChangesetId, *, delay_s: float = 0.0) -> NewTas
         payload={"changeset_id": changeset_id},
         delay_s=delay_s,
     )
+
+
+def enqueue_reconciles(
+    conn: Connection, changeset_ids: Iterable[ChangesetId], *, now: datetime, max_attempts: int
+) -> None:
+    """Queue each changeset's reconcile task to run now; one already queued for later is
+    brought forward (the queue keeps one live task per changeset)."""
+    for changeset_id in changeset_ids:
+        task_store.enqueue(conn, reconcile_task(changeset_id), now=now, max_attempts=max_attempts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,13 +255,7 @@ def publish(
                 )
             )
         ids = changeset_store.upsert_for_publish(conn, campaign.id, _in_turn(new), now=now)
-        for changeset_id in ids:
-            task_store.enqueue(
-                conn,
-                reconcile_task(changeset_id),
-                now=now,
-                max_attempts=ctx.settings.task_max_attempts,
-            )
+        enqueue_reconciles(conn, ids, now=now, max_attempts=ctx.settings.task_max_attempts)
         audit_store.append_audit_event(
             conn,
             NewAuditEvent(
