@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Shoal needs on a fresh Debian machine: uv and the locked Python environment,
-# plus the system packages the tests and the demo use. Safe to run again (it skips what's there).
+# GitHub's GraphQL schema for the bundled simulator, and the system packages the tests and
+# the demo use. Safe to run again (it skips what's there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,7 @@ need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v npm >/dev/null || need_apt+=(npm)
+command -v curl >/dev/null || need_apt+=(curl)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "bootstrap: installing ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -20,3 +22,5 @@ if ! command -v uv >/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check uv
 fi
 uv sync --locked --quiet
+# GitHub's GraphQL schema, which the bundled simulator serves GraphQL from (the demo needs it).
+bash scripts/fetch-github-schemas.sh graphql
