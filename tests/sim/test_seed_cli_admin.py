@@ -45,7 +45,7 @@ def test_example_seed_builds_the_world(tmp_path: Path) -> None:
     }
 
 
-def test_serve_prints_connection_json_first(tmp_path: Path) -> None:
+def test_serve_prints_connection_json_first(tmp_path: Path, octokit_schemas: Path) -> None:
     seed = tmp_path / "seed.yaml"
     document = yaml.safe_load(EXAMPLE.read_text())
     for org in document["orgs"]:

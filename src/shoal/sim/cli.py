@@ -1,8 +1,9 @@
 """``shoal sim``: run the GitHub simulator from the command line.
 
-``serve`` seeds the world, then prints what a client needs (URLs, App id and key path,
-installation ids, a user token, the admin API); with ``-o json`` that is one JSON object
-on the first line of stdout, and logs go to stderr.
+``serve`` checks GitHub's GraphQL schema is installed, seeds the world, then prints what a
+client needs (URLs, App id and key path, installation ids, a user token, the admin API and
+its token); with ``-o json`` that is one JSON object on the first line of stdout, and logs
+go to stderr. A data directory it made itself is removed when it stops.
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import secrets
+import shutil
+import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 
 from shoal.sim.config import Mode, RateLimitConfig, SimConfig
+from shoal.sim.graphql import SchemaUnavailableError, load_schema
 from shoal.sim.seed import SeedResult, apply_seed, load_seed_file
 from shoal.sim.server import create_app
 from shoal.sim.simulator import Simulator
@@ -86,29 +94,85 @@ def connection_info(sim: Simulator, base: str, result: SeedResult) -> dict[str, 
     }
 
 
+def _require_graphql_schema() -> None:
+    """Fail before announcing any URL: without GitHub's schema every GraphQL query would
+    fail later, far from the cause."""
+    try:
+        load_schema()
+    except SchemaUnavailableError as exc:
+        sys.stderr.write(f"shoal sim serve: {exc}\n")
+        raise typer.Exit(1) from None
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    # Unwinds the stack so the data directory is cleaned up; uvicorn re-raises the signal
+    # it caught once it has shut down, which lands here too.
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, _stop_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _data_directory(given: Path | None) -> Iterator[Path]:
+    """``given`` as is, or a temporary directory removed on the way out (normal exit,
+    error, or a signal turned into ``SystemExit``). A directory the user named is kept."""
+    if given is not None:
+        yield given.resolve()
+        return
+    made = Path(tempfile.mkdtemp(prefix="shoal-sim-")).resolve()
+    try:
+        yield made
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
+        if made.exists():
+            log.warning("could not remove the simulator's data directory %s", made)
+
+
 @sim_app.command()
 def serve(
     seed: Annotated[Path | None, typer.Option(help="Seed YAML describing the world.")] = None,
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8787,
     host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
     ghes: Annotated[bool, typer.Option(help="Behave like GitHub Enterprise Server.")] = False,
-    data_dir: Annotated[Path | None, typer.Option(help="Where git data and keys go.")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where git data and keys go (default: a temporary directory, removed "
+            "on exit; a directory given here is kept)."
+        ),
+    ] = None,
     output: Annotated[str, typer.Option("-o", "--output", help="text or json")] = "text",
-    admin_token: Annotated[str, typer.Option(help="Admin API token (random if empty).")] = "",
+    admin_token: Annotated[
+        str, typer.Option(help="Admin API token (random on every run if empty).")
+    ] = "",
     random_seed: Annotated[int, typer.Option("--random-seed", help="Seed for ids.")] = 0,
 ) -> None:
     """Serve a simulated GitHub on 127.0.0.1 until interrupted."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     address = _loopback(host)
+    _require_graphql_schema()
     mode = Mode.GHES if ghes else Mode.DOTCOM
-    directory = data_dir or Path(tempfile.mkdtemp(prefix="shoal-sim-"))
-    config = SimConfig(
-        directory.resolve(),
-        mode=mode,
-        seed=random_seed,
-        admin_token=admin_token,
-        rate_limits=RateLimitConfig.for_mode(mode),
-    )
+    with _stopped_by_signals(), _data_directory(data_dir) as directory:
+        config = SimConfig(
+            directory,
+            mode=mode,
+            seed=random_seed,
+            # Not derived from --random-seed: anyone who could guess it could drive /_sim.
+            admin_token=admin_token or "simadmin_" + secrets.token_urlsafe(32),
+            rate_limits=RateLimitConfig.for_mode(mode),
+        )
+        _serve(config, seed, address, port, output)
+
+
+def _serve(config: SimConfig, seed: Path | None, address: str, port: int, output: str) -> None:
     sim = Simulator(config)
     document = load_seed_file(seed) if seed else None
     if document is not None and document.seed is not None:
@@ -140,7 +204,11 @@ def serve(
             create_app(sim), log_level="warning", lifespan="on", access_log=False, backlog=2048
         )
     )
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sim.webhooks.close()
+        sock.close()
 
 
 @sim_app.command()

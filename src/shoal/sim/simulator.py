@@ -57,8 +57,10 @@ class Simulator:
         self.limits = RateLimiter(config.rate_limits, self.clock)
         self.faults = Faults(config.seed)
         self._secrets = Identities(config.seed + 1)
+        # Drawn even when a token is given, so later secrets do not depend on it.
+        derived = "simadmin_" + self._secrets.secret(32)
         if not config.admin_token:
-            config.admin_token = "simadmin_" + self._secrets.secret(32)
+            config.admin_token = derived
         # sha -> time GitHub "signed" it; commits created through the API on GitHub.com.
         self.signed_commits: dict[str, float] = {}
         self.pushes: dict[str, PushSession] = {}
