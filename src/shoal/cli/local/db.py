@@ -6,7 +6,7 @@ from contextlib import ExitStack
 
 import typer
 
-from shoal.cli.local.settings import load_settings
+from shoal.cli.local.settings import load_admin_settings, load_settings
 from shoal.cli.output import console
 
 __all__ = ["db_app"]
@@ -21,7 +21,7 @@ def upgrade_cmd() -> None:
     from shoal.store import Database
     from shoal.store.migrate import current_revision, upgrade
 
-    settings = load_settings()
+    settings = load_settings(quiet=True)
     with ExitStack() as stack:
         db = Database(database_url(settings, stack), pool_size=1)
         stack.callback(db.dispose)
@@ -41,7 +41,7 @@ def current_cmd() -> None:
     from shoal.store import Database
     from shoal.store.migrate import current_revision, head_revision
 
-    settings = load_settings()
+    settings = load_admin_settings()
     with ExitStack() as stack:
         db = Database(database_url(settings, stack), pool_size=1)
         stack.callback(db.dispose)

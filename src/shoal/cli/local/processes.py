@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 
 import structlog
 
 from shoal.cli.local.settings import load_settings
-from shoal.cli.output import console
+from shoal.cli.output import console, fail
+from shoal.config import Settings
 
 __all__ = ["api", "up", "worker"]
 
@@ -21,20 +24,29 @@ def up() -> None:
     under the data dir; the schema is migrated on start.
     """
     from shoal.runtime.context import app_context
+    from shoal.runtime.instances import registered
     from shoal.runtime.serve import api_server
     from shoal.runtime.workers import start_worker_thread
 
     settings = load_settings()
-    with app_context(settings, migrate=True) as ctx:
+    # Bind before starting anything: a busy port fails here, not after the database started
+    # and "Shoal is up" was printed.
+    listener = _listen(settings)
+    with (
+        registered(settings.data_dir, settings.api_url),
+        app_context(settings, migrate=True) as ctx,
+    ):
         stop = threading.Event()
         worker_thread = start_worker_thread(ctx, stop)
         server = api_server(ctx)
+        where = "external PostgreSQL" if settings.database_url else f"data in {settings.data_dir}"
         console.print(
-            f"Shoal is up: API {settings.api_url}/api/v1 (docs at /api/v1/docs), data in "
-            f"{settings.data_dir}. Ctrl-C stops it."
+            f"Shoal is up: API {settings.api_url}/api/v1 (docs at /api/v1/docs), {where}. "
+            "Ctrl-C stops it."
         )
         try:
-            server.run()  # returns on SIGINT/SIGTERM (uvicorn installs the handlers)
+            # Returns on SIGINT/SIGTERM (uvicorn installs the handlers).
+            server.run(sockets=[listener])
         finally:
             stop.set()
             worker_thread.join(timeout=settings.task_stall_timeout_s)
@@ -47,8 +59,30 @@ def api() -> None:
     from shoal.runtime.serve import api_server
 
     settings = load_settings()
+    listener = _listen(settings)
     with app_context(settings) as ctx:
-        api_server(ctx).run()
+        api_server(ctx).run(sockets=[listener])
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The API's listening socket, or a clear error when the address is taken."""
+    family = socket.AF_INET6 if ":" in settings.api_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.api_host, settings.api_port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"cannot listen on {settings.api_host}:{settings.api_port}: the port is already "
+                "in use (another `shoal up`?)",
+                hint="stop the other process, or pick another port with SHOAL_API_PORT",
+            )
+        fail(f"cannot listen on {settings.api_host}:{settings.api_port}: {exc.strerror}")
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def worker() -> None:
