@@ -4,16 +4,26 @@ conditional GETs, pagination, GraphQL."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
+from shoal.domain.clock import SystemClock
 from shoal.github import (
+    GitHubApp,
+    GitHubMetrics,
     GitHubNotFoundError,
     GitHubPermissionError,
     GitHubUnavailableError,
     GitHubValidationError,
 )
+from shoal.governor import Governor
 from tests.github.conftest import AppUnderTest
+from tests.servers import free_port
 from tests.sim.conftest import RunningSim
 
 REPO = "/repos/{owner}/{repo}"
@@ -159,3 +169,29 @@ def test_graphql_returns_per_alias_errors_and_strict_mode_raises(
         "repository": {"name": "gadgets"}
     }
     assert under.count("graphql", "POST", "200") == 3
+
+
+def test_an_unreachable_api_url_is_named_without_its_credentials(
+    redis_client: redis.Redis[Any], app_keys: list[str]
+) -> None:
+    port = free_port()  # nothing listens there
+    app = GitHubApp(
+        api_url=f"http://user:hunter2@127.0.0.1:{port}/api/v3",
+        app_id=1,
+        private_key=SecretStr(Path(app_keys[0]).read_text()),
+        redis_client=redis_client,
+        clock=SystemClock(),
+        governor=Governor(redis_client, SystemClock()),
+        metrics=GitHubMetrics(CollectorRegistry()),
+        timeout_s=5,
+    )
+    try:
+        with pytest.raises(GitHubUnavailableError) as failed:
+            app.installations()
+    finally:
+        app.close()
+    message = failed.value.message
+    assert f"cannot reach http://127.0.0.1:{port}" in message
+    assert "ConnectError" in message
+    assert "hunter2" not in message and "user" not in message
+    assert failed.value.retryable

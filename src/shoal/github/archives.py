@@ -81,7 +81,7 @@ def _save(response: httpx.Response, dest: Path, max_bytes: int, *, where: str) -
                 out.write(chunk)
         partial.replace(dest)
     except httpx.TransportError as exc:
-        raise classify_transport_error(exc, where=where) from None
+        raise classify_transport_error(exc, where=where, url=response.url) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()

@@ -259,10 +259,10 @@ class Caller:
             response = exc.response.raw_response
         except RequestError as exc:
             self._count(call, "timeout" if isinstance(exc.exc, httpx.TimeoutException) else "error")
-            raise classify_transport_error(exc.exc, where=call.where) from None
+            raise classify_transport_error(exc.exc, where=call.where, url=url) from None
         except GitHubException as exc:
             self._count(call, "error")
-            raise classify_transport_error(exc, where=call.where) from None
+            raise classify_transport_error(exc, where=call.where, url=url) from None
         self._count(call, str(response.status_code), self._clock.monotonic() - started)
         if call.governed:
             self._learn_limits(response.headers)

@@ -283,12 +283,39 @@ def classify_response(  # noqa: PLR0911 - a decision table, in GitHub's order
     return GitHubRequestError(text, details=details)
 
 
-def classify_transport_error(exc: BaseException, *, where: str) -> GitHubUnavailableError:
-    """No response at all: a timeout or a connection failure (always retryable)."""
+def classify_transport_error(
+    exc: BaseException, *, where: str, url: httpx.URL | str | None = None
+) -> GitHubUnavailableError:
+    """No response at all: a timeout or a connection failure (always retryable).
+
+    The message names the server (scheme, host and port only: never a path, query or
+    credentials), because a wrong API URL is the usual cause and the endpoint alone does not
+    show it.
+    """
     what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    server = _origin(url)
+    reach = f" (cannot reach {server})" if server else ""
+    detail = str(exc).strip()
+    # httpx's own text for a refused or unresolvable address is short and useful; anything
+    # longer may quote more of the request than we want in a stored message.
+    reason = f": {detail}" if detail and len(detail) <= 200 else ""
     return GitHubUnavailableError(
-        f"{where}: the request {what} ({type(exc).__name__})", details={"endpoint": where}
+        f"{where}: the request {what}{reach}, {type(exc).__name__}{reason}",
+        details={"endpoint": where, **({"server": server} if server else {})},
     )
+
+
+def _origin(url: httpx.URL | str | None) -> str | None:
+    if url is None:
+        return None
+    try:
+        parsed = httpx.URL(str(url))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    if not parsed.host:
+        return None
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
 
 
 def classify_graphql_errors(
