@@ -10,7 +10,7 @@ from shoal.sim.admin.framework import Call, admin
 from shoal.sim.clock import iso
 from shoal.sim.git import Person
 from shoal.sim.scenario import Scenario
-from shoal.sim.seed.apply import expand, repo_spec
+from shoal.sim.seed.apply import expand, repo_spec, team_repos
 from shoal.sim.seed.schema import (
     AppSeed,
     GenerateSeed,
@@ -79,6 +79,7 @@ def create_org(call: Call) -> Any:
     seed = OrgSeed.model_validate(call.body)
     org = call.sim.world.create_org(seed.login, name=seed.name)
     org.members.update(seed.members)
+    org.default_repository_permission = Permission.parse(seed.default_repository_permission)
     return {"id": org.id, "login": org.login, "node_id": org.node_id}
 
 
@@ -116,9 +117,7 @@ def create_team(call: Call) -> Any:
     seed = TeamSeed.model_validate(call.body)
     world = call.sim.world
     team = world.create_team(call.params["org"], seed.slug, name=seed.name, members=seed.members)
-    team.repos = {
-        world.get_repo(team.org, n).id: Permission.parse(p) for n, p in seed.repos.items()
-    }
+    team.repos = team_repos(world, team.org, dict(seed.repos))
     return {"id": team.id, "slug": team.slug, "node_id": team.node_id}
 
 

@@ -70,8 +70,11 @@ def import_commits(shared: GitRepo, commits: list[SeedCommit]) -> list[str]:
         order.append(commit_marks[key])
     with tempfile.TemporaryDirectory(prefix="sim-marks-") as tmp:
         marks = Path(tmp) / "marks"
+        # --force: every commit here is a root, so a second import (repositories created
+        # after the seed) moves refs/sim/seed to an unrelated tip; without it fast-import
+        # refuses that non-fast-forward and fails after writing the objects.
         proc = subprocess.run(
-            ["git", "fast-import", "--quiet", f"--export-marks={marks}"],
+            ["git", "fast-import", "--quiet", "--force", f"--export-marks={marks}"],
             cwd=shared.path,
             env=shared.env,
             input=b"".join(chunks),

@@ -16,9 +16,10 @@ import yaml
 
 from shoal.sim.git import Person
 from shoal.sim.scenario import RepoSpec, Scenario
-from shoal.sim.seed.schema import AppSeed, GenerateSeed, RepoSeed, SeedDocument
+from shoal.sim.seed.schema import ALL_REPOS, AppSeed, GenerateSeed, RepoSeed, SeedDocument
 from shoal.sim.simulator import Simulator
 from shoal.sim.state.models import BranchProtection, Permission, Visibility
+from shoal.sim.state.world import World
 
 # Seeded repositories are created ten minutes apart, starting at the document's epoch.
 CREATED_STEP = 600
@@ -109,6 +110,19 @@ def expand(gen: GenerateSeed, owner: str, first_created: float, author: Person) 
     return specs
 
 
+def team_repos(world: World, org: str, grants: dict[str, str]) -> dict[int, Permission]:
+    """A team's access by repository id, ``"*"`` standing for every repository of ``org``
+    that exists now; permissions given by name override it."""
+    repos: dict[int, Permission] = {}
+    if ALL_REPOS in grants:
+        everywhere = Permission.parse(grants[ALL_REPOS])
+        repos = {repo.id: everywhere for repo in world.repos_of(org)}
+    for name, permission in grants.items():
+        if name != ALL_REPOS:
+            repos[world.get_repo(org, name).id] = Permission.parse(permission)
+    return repos
+
+
 def _apps(sim: Simulator, doc: SeedDocument, result: SeedResult) -> None:
     world = sim.world
     for app_seed in doc.apps:
@@ -163,6 +177,7 @@ def apply_seed(sim: Simulator, doc: SeedDocument) -> SeedResult:
     for org_seed in doc.orgs:
         org = world.create_org(org_seed.login, name=org_seed.name)
         org.members.update(org_seed.members)
+        org.default_repository_permission = Permission.parse(org_seed.default_repository_permission)
         for repo_seed in org_seed.repos:
             specs.append(repo_spec(repo_seed, org.login, epoch + len(specs) * CREATED_STEP, author))
         for gen in org_seed.generate:
@@ -173,10 +188,7 @@ def apply_seed(sim: Simulator, doc: SeedDocument) -> SeedResult:
             team = world.create_team(
                 org_seed.login, team_seed.slug, name=team_seed.name, members=team_seed.members
             )
-            team.repos = {
-                world.get_repo(org_seed.login, n).id: Permission.parse(p)
-                for n, p in team_seed.repos.items()
-            }
+            team.repos = team_repos(world, org_seed.login, dict(team_seed.repos))
     for user in doc.users:
         for tok in user.tokens:
             repo_ids = (

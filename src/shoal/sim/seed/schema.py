@@ -72,17 +72,27 @@ class GenerateSeed(_Strict):
     allow_auto_merge: bool = False
 
 
+# Repository roles by GitHub's names; "pull" and "push" are the REST API's older aliases.
+RepoPermission = Literal["read", "pull", "triage", "write", "push", "maintain", "admin"]
+# In a team's ``repos``: every repository of the org that exists once the seed is applied.
+ALL_REPOS = "*"
+
+
 class TeamSeed(_Strict):
     slug: str
     name: str | None = None
     members: list[str] = Field(default_factory=list)
-    repos: dict[str, str] = Field(default_factory=dict)  # repository name -> permission
+    # Repository name -> permission; ``"*"`` grants every repository of the org, and named
+    # repositories override it (e.g. ``{"*": write, payments: maintain}``).
+    repos: dict[str, RepoPermission] = Field(default_factory=dict)
 
 
 class OrgSeed(_Strict):
     login: str
     name: str | None = None
     members: dict[str, Literal["admin", "member"]] = Field(default_factory=dict)
+    # GitHub's "base permissions": what every member may do in every repository of the org.
+    default_repository_permission: Literal["none", "read", "write", "admin"] = "read"
     teams: list[TeamSeed] = Field(default_factory=list)
     repos: list[RepoSeed] = Field(default_factory=list)
     generate: list[GenerateSeed] = Field(default_factory=list)
