@@ -8,15 +8,19 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoal.domain.changesets import Changeset
-from shoal.services.status import CampaignStatus
+from shoal.services.publishing import PublishResult
+from shoal.services.status import CampaignStatus, PublishSummary
 
 __all__ = [
     "ChangesetOut",
+    "ChangesetWarningOut",
     "ControlIn",
     "ControlOut",
     "OrgBudgetOut",
     "PublishIn",
+    "PublishOrgOut",
     "PublishOut",
+    "PublishSummaryOut",
     "StatusOut",
 ]
 
@@ -32,11 +36,90 @@ class PublishIn(BaseModel):
     draft: bool | None = Field(default=None, description="Open as drafts (default: the spec's).")
 
 
+class PublishOrgOut(BaseModel):
+    org: str
+    cap: int = Field(description="The org's daily PR cap.")
+    used: int = Field(description="PRs the org opened today, every campaign.")
+    left: int
+    requested: int = Field(description="This publish's changesets in the org.")
+    already_open: int = Field(description="Have their PR already: no budget needed.")
+    today: int = Field(description="Open a PR today, within what the org has left.")
+    later: int = Field(description="Wait for a later budget day.")
+
+
 class PublishOut(BaseModel):
     campaign: str
     run_id: int
     spec_version: int
     changesets: int
+    batch: int = Field(
+        description="This publish request: `changesets?batch=` and `changesets/summary?batch=` "
+        "follow its changesets alone."
+    )
+    today: int = Field(description="Changesets expected to open a PR today (estimate).")
+    later: int = Field(description="Changesets waiting for a later budget day.")
+    already_open: int
+    budget_day: str
+    next_day_starts_at: datetime = Field(description="When the next budget day starts.")
+    orgs: list[PublishOrgOut]
+    killed: bool
+    paused: bool
+    held: list[str] = Field(
+        description="Why nothing will be written until released (kill switch, pause)."
+    )
+
+    @classmethod
+    def of(cls, r: PublishResult) -> PublishOut:
+        f = r.forecast
+        return cls(
+            campaign=r.campaign,
+            run_id=r.run_id,
+            spec_version=r.spec_version,
+            changesets=len(r.changesets),
+            batch=r.batch,
+            today=f.today,
+            later=f.later,
+            already_open=f.already_open,
+            budget_day=f.day.isoformat(),
+            next_day_starts_at=f.next_day_starts_at,
+            orgs=[PublishOrgOut(**dataclasses.asdict(o)) for o in f.orgs],
+            killed=r.holds.killed,
+            paused=r.holds.paused,
+            held=list(r.holds.reasons),
+        )
+
+
+class PublishSummaryOut(BaseModel):
+    campaign: str
+    batch: int | None
+    total: int
+    counts: dict[str, int] = Field(description="By derived state.")
+    settled: int = Field(
+        description="Nothing left to do now: open, failed, or waiting for a later budget day."
+    )
+    waiting_for_budget: int
+    with_warnings: int
+    next_eta: datetime | None
+    killed: bool
+    paused: bool
+    held: list[str]
+
+    @classmethod
+    def of(cls, p: PublishSummary) -> PublishSummaryOut:
+        s = p.summary
+        return cls(
+            campaign=p.campaign,
+            batch=p.batch,
+            total=s.total,
+            counts={k.value: v for k, v in s.counts.items()},
+            settled=s.settled,
+            waiting_for_budget=s.waiting_for_budget,
+            with_warnings=s.with_warnings,
+            next_eta=s.next_eta,
+            killed=p.holds.killed,
+            paused=p.holds.paused,
+            held=list(p.holds.reasons),
+        )
 
 
 class ControlIn(BaseModel):
@@ -52,6 +135,12 @@ class ControlOut(BaseModel):
     paused: bool | None
 
 
+class ChangesetWarningOut(BaseModel):
+    operation: str = Field(description="request_reviewers, set_assignees or set_labels.")
+    reason: str = Field(description="The error code, e.g. github_validation_failed.")
+    message: str
+
+
 class ChangesetOut(BaseModel):
     id: int
     repo: str
@@ -64,6 +153,10 @@ class ChangesetOut(BaseModel):
     failure_message: str | None
     budget_eta: datetime | None
     published_at: datetime | None
+    warning: str | None = Field(
+        description="What GitHub refused to add to the open PR (the PR is open all the same)."
+    )
+    warnings: list[ChangesetWarningOut]
 
     @classmethod
     def of(cls, c: Changeset) -> ChangesetOut:
@@ -79,6 +172,8 @@ class ChangesetOut(BaseModel):
             failure_message=c.failure_message,
             budget_eta=c.budget_eta,
             published_at=c.published_at,
+            warning="; ".join(f"{w['operation']}: {w['message']}" for w in c.warnings) or None,
+            warnings=[ChangesetWarningOut(**w) for w in c.warnings],
         )
 
 
@@ -99,6 +194,7 @@ class StatusOut(BaseModel):
     counts: dict[str, int]
     orgs: list[OrgBudgetOut]
     next_eta: datetime | None
+    held: list[str] = Field(description="Why nothing is written now (kill switch, pause).")
 
     @classmethod
     def of(cls, s: CampaignStatus) -> StatusOut:
@@ -109,4 +205,5 @@ class StatusOut(BaseModel):
             counts={k.value: v for k, v in s.counts.items()},
             orgs=[OrgBudgetOut(**dataclasses.asdict(o)) for o in s.orgs],
             next_eta=s.next_eta,
+            held=list(s.held),
         )

@@ -158,6 +158,10 @@ class Changeset:
     # A GitHub write that started and was never recorded: its worker died in it.
     pending_operation: str | None = None
     pending_since: datetime | None = None
+    # What GitHub refused to add to the open PR (reviewers, assignees, labels): the PR is
+    # open all the same. Each: {"operation", "reason", "message"}.
+    warnings: tuple[dict[str, str], ...] = ()
+    publish_batch: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,14 +20,16 @@ from sqlalchemy.engine import Connection
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
 from shoal.domain.campaigns import CampaignId
-from shoal.domain.changesets import Changeset, ChangesetId, ChangesetState, Desired
+from shoal.domain.changesets import ChangesetId, Desired
 from shoal.domain.errors import InvalidInputError, NotFoundError
 from shoal.domain.executions import DiffFile, ExecutionState
 from shoal.domain.runs import Execution, Run, RunKind, Target
 from shoal.domain.tasks import NewTask
 from shoal.publish.templates import pull_request_context, render_pull_request
 from shoal.services.context import AppContext
+from shoal.services.publish_forecast import Forecast, forecast
 from shoal.services.spec_cache import spec_of
+from shoal.services.status import Holds, holds
 from shoal.spec import CampaignSpec
 from shoal.store import audit as audit_store
 from shoal.store import campaigns as campaign_store
@@ -36,7 +37,6 @@ from shoal.store import changesets as changeset_store
 from shoal.store import controls as control_store
 from shoal.store import executions as execution_store
 from shoal.store import runs as run_store
-from shoal.store import targets as target_store
 from shoal.store import tasks as task_store
 
 __all__ = [
@@ -97,7 +97,10 @@ class PublishResult:
     campaign: str
     run_id: int
     spec_version: int
-    changesets: list[ChangesetId] = field(default_factory=list)
+    changesets: list[ChangesetId]
+    batch: int  # follow this request's changesets alone: `changesets?batch=` and `/summary`
+    forecast: Forecast
+    holds: Holds  # kill switch or pause: nothing is written to GitHub until released
 
 
 def _latest_preview(conn: Any, campaign_id: CampaignId, version: int) -> Run:
@@ -238,9 +241,10 @@ def publish(
                 details={"repos": missing, "run": run.id},
             )
         files = execution_store.files_by_execution(conn, [e.id for e in chosen])
+        targets = execution_store.targets_of(conn, [e.id for e in chosen])
         new = []
         for execution in chosen:
-            target = target_store.get_target(conn, execution.target_id)
+            target = targets[execution.id]
             desired = _desired(
                 spec, run, version.spec_hash, execution, target, files[execution.id], draft=draft
             )
@@ -254,8 +258,26 @@ def publish(
                     desired=desired,
                 )
             )
-        ids = changeset_store.upsert_for_publish(conn, campaign.id, _in_turn(new), now=now)
+        batch = changeset_store.next_publish_batch(conn)
+        ids = changeset_store.upsert_for_publish(
+            conn, campaign.id, _in_turn(new), now=now, batch=batch
+        )
         enqueue_reconciles(conn, ids, now=now, max_attempts=ctx.settings.task_max_attempts)
+        queued = changeset_store.list_changesets(
+            conn,
+            changeset_store.ChangesetFilter(
+                campaign_id=campaign.id, publish_batch=batch, limit=max(len(ids), 1)
+            ),
+        )
+        expected = forecast(
+            conn,
+            ctx.settings,
+            now=now,
+            campaign_id=campaign.id,
+            queued=queued,
+            campaign_cap=spec.policy.publish.max_prs_per_day_per_org,
+        )
+        held = holds(conn, campaign.id)
         audit_store.append_audit_event(
             conn,
             NewAuditEvent(
@@ -267,15 +289,27 @@ def publish(
                 request_id=principal.request_id,
                 details={
                     "changesets": len(ids),
+                    "batch": batch,
                     "run": run.id,
                     "draft": draft,
                     "filter": flt.describe(),
+                    "today": expected.today,
+                    "later": expected.later,
+                    "held": list(held.reasons),
                 },
             ),
             now=now,
         )
-    log.info("publish_requested", campaign=campaign.name, changesets=len(ids), run_id=run.id)
-    return PublishResult(campaign.name, run.id, version.version, ids)
+    log.info(
+        "publish_requested",
+        campaign=campaign.name,
+        changesets=len(ids),
+        run_id=run.id,
+        today=expected.today,
+        later=expected.later,
+        held=list(held.reasons),
+    )
+    return PublishResult(campaign.name, run.id, version.version, ids, batch, expected, held)
 
 
 def set_control(
@@ -302,6 +336,11 @@ def set_control(
         control_store.set_control(
             conn, scope, killed=killed, paused=paused, reason=reason, actor=principal.name, now=now
         )
+        if campaign is not None and (killed or paused):
+            # A held campaign takes no budget turn: the other campaigns sharing its orgs
+            # that wait for a later day look again now, and may go today.
+            woken = changeset_store.budget_waiters_sharing_orgs(conn, campaign.id)
+            enqueue_reconciles(conn, woken, now=now, max_attempts=ctx.settings.task_max_attempts)
         action = {
             (True, None): "publish.kill",
             (False, None): "publish.unkill",
@@ -322,7 +361,3 @@ def set_control(
         )
     log.warning(action.replace(".", "_"), scope=scope, reason=reason, actor=principal.name)
     return scope
-
-
-def state_counts(changesets: list[Changeset]) -> dict[ChangesetState, int]:
-    return dict(Counter(c.state for c in changesets))

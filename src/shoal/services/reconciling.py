@@ -27,7 +27,7 @@ from shoal.domain.audit import NewAuditEvent
 from shoal.domain.budgets import budget_day, eta_for
 from shoal.domain.changesets import Changeset, ChangesetId, Observed, ReconcilerState
 from shoal.domain.clock import Clock
-from shoal.domain.errors import ShoalError
+from shoal.domain.errors import InvalidInputError, ShoalError
 from shoal.domain.tasks import Outcome, Task
 from shoal.planning import Operation, plan
 from shoal.store import Database
@@ -44,6 +44,12 @@ log = structlog.get_logger("shoal.reconcile")
 # mutations already queued, which re-check the controls right before each write.
 HOLD_RECHECK_S = 5.0
 MAX_BUDGET_WAIT_S = 600.0
+# What completes an open PR. GitHub refusing one of these (a reviewer who is not a
+# collaborator, an assignee or label it will not take) leaves the PR open: a warning on the
+# changeset, not a failure, and not asked again for the same desired state.
+DECORATIONS = frozenset(
+    {Operation.SET_LABELS, Operation.REQUEST_REVIEWERS, Operation.SET_ASSIGNEES}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +207,8 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
         if found is not None:
             observed = found
             _record(deps, changeset, observed, [])
-    operations = plan(changeset.desired, observed)
+    refused = {w.get("operation") for w in changeset.warnings}
+    operations = [op for op in plan(changeset.desired, observed) if op.value not in refused]
     if Operation.CREATE_PR in operations:
         # The budget is claimed before anything is written, the push included: a changeset
         # waiting for tomorrow's budget leaves no branch behind on GitHub today.
@@ -210,7 +217,50 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
     for operation in operations:
         _check_controls(deps, changeset)
         current = dataclasses.replace(changeset, observed=observed)
-        observed = _step(deps, writer, operation, current)
+        try:
+            observed = _step(deps, writer, operation, current)
+        except ShoalError as exc:
+            if not _is_warning(operation, observed, exc):
+                raise
+            _warn(deps, current, operation, exc)
+
+
+def _is_warning(operation: Operation, observed: Observed, error: ShoalError) -> bool:
+    """GitHub refused the input of a write that completes an open PR (a 4xx validation
+    problem, not a 5xx or a rate limit, which are retried)."""
+    return (
+        operation in DECORATIONS
+        and observed.pr_number is not None
+        and isinstance(error, InvalidInputError)
+        and not error.retryable
+    )
+
+
+def _warn(
+    deps: ReconcileDeps, changeset: Changeset, operation: Operation, error: ShoalError
+) -> None:
+    """Keep what GitHub refused on the changeset, audited, and carry on with the rest."""
+    warning = {"operation": operation.value, "reason": error.code, "message": error.message[:500]}
+    now = deps.clock.now()
+    with deps.db.transaction() as conn:
+        current = changeset_store.get_changeset(conn, changeset.id, lock=True)
+        kept = [w for w in current.warnings if w.get("operation") != operation.value]
+        changeset_store.set_warnings(conn, changeset.id, [*kept, warning], now=now)
+        audit_store.append_audit_event(
+            conn,
+            NewAuditEvent(
+                actor="shoal",
+                action="changeset.warning",
+                outcome="warning",
+                campaign_id=changeset.campaign_id,
+                spec_version=changeset.desired.spec_version if changeset.desired else None,
+                target=f"changeset:{changeset.id}",
+                repo=changeset.repo,
+                details={"changeset": changeset.id, "pr": changeset.observed.pr_number, **warning},
+            ),
+            now=now,
+        )
+    log.warning("changeset_warning", operation=operation.value, reason=error.code)
 
 
 def _step(

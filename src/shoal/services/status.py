@@ -1,20 +1,37 @@
-"""A campaign's publishing status: changesets by state, per-org budget today, next ETA."""
+"""A campaign's publishing status: changesets by state, per-org budget today, next ETA; the
+changesets themselves, filtered and paged in the database; and a summary of one publish
+request's changesets, for following it."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.engine import Connection
+
 from shoal.domain.budgets import budget_day
-from shoal.domain.changesets import Changeset, ChangesetState, ReconcilerState
+from shoal.domain.changesets import Changeset, ChangesetState
+from shoal.domain.errors import InvalidInputError
 from shoal.services.context import AppContext
 from shoal.store import budgets as budget_store
 from shoal.store import campaigns as campaign_store
 from shoal.store import changesets as changeset_store
 from shoal.store import controls as control_store
 
-__all__ = ["CampaignStatus", "OrgBudget", "campaign_status", "list_changesets"]
+__all__ = [
+    "CampaignStatus",
+    "ChangesetSummary",
+    "Holds",
+    "OrgBudget",
+    "PublishSummary",
+    "campaign_status",
+    "holds",
+    "list_changesets",
+    "parse_states",
+    "publish_summary",
+]
+
+ChangesetSummary = changeset_store.ChangesetSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +46,15 @@ class OrgBudget:
 
 
 @dataclass(frozen=True, slots=True)
+class Holds:
+    """What keeps a campaign's changesets from being written to GitHub now."""
+
+    killed: bool
+    paused: bool
+    reasons: tuple[str, ...]  # e.g. "kill switch (global)", "campaign paused"
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignStatus:
     campaign: str
     killed: bool
@@ -36,6 +62,48 @@ class CampaignStatus:
     counts: dict[ChangesetState, int]
     orgs: list[OrgBudget]
     next_eta: datetime | None
+    held: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PublishSummary:
+    campaign: str
+    batch: int | None
+    summary: ChangesetSummary
+    holds: Holds
+
+
+def holds(conn: Connection, campaign_id: int) -> Holds:
+    scopes = [control_store.GLOBAL, control_store.campaign_scope(campaign_id)]
+    controls = control_store.read_controls(conn, scopes)
+    reasons = []
+    for scope in scopes:
+        control = controls.get(scope)
+        if control is None:
+            continue
+        where = "global" if scope == control_store.GLOBAL else "campaign"
+        if control.killed:
+            reasons.append(f"kill switch ({where})")
+        if control.paused:
+            reasons.append("campaign paused")
+    return Holds(
+        killed=any(c.killed for c in controls.values()),
+        paused=any(c.paused for c in controls.values()),
+        reasons=tuple(reasons),
+    )
+
+
+def parse_states(states: tuple[str, ...]) -> tuple[ChangesetState, ...]:
+    """The derived states asked for, or a clear error naming the ones that exist."""
+    allowed = [s.value for s in ChangesetState]
+    unknown = [s for s in states if s not in allowed]
+    if unknown:
+        raise InvalidInputError(
+            f"unknown changeset state {', '.join(map(repr, unknown))}; "
+            f"use one of: {', '.join(allowed)}",
+            details={"unknown": unknown, "allowed": allowed},
+        )
+    return tuple(ChangesetState(s) for s in states)
 
 
 def list_changesets(
@@ -44,17 +112,36 @@ def list_changesets(
     *,
     states: tuple[str, ...] = (),
     repo_glob: str | None = None,
+    batch: int | None = None,
+    after_id: int | None = None,
+    limit: int = 1000,
 ) -> list[Changeset]:
+    """One page of the campaign's changesets by id (the next page starts after the last
+    id), filtered by derived state, repository glob and publish request in SQL."""
+    wanted = parse_states(states)
     with ctx.db.transaction() as conn:
         campaign = campaign_store.get_campaign(conn, campaign_ref)
-        found = changeset_store.list_changesets(
+        return changeset_store.list_changesets(
             conn,
             changeset_store.ChangesetFilter(
-                campaign_id=campaign.id, repo_glob=repo_glob, limit=100_000
+                campaign_id=campaign.id,
+                repo_glob=repo_glob,
+                states=wanted,
+                publish_batch=batch,
+                after_id=after_id,
+                limit=limit,
             ),
         )
-    wanted = {ChangesetState(s) for s in states}
-    return [c for c in found if not wanted or c.state in wanted]
+
+
+def publish_summary(ctx: AppContext, campaign_ref: str, *, batch: int | None) -> PublishSummary:
+    """Counts of one publish request's changesets (all the campaign's without `batch`) and
+    what holds them: one grouped query, cheap enough to ask every second."""
+    with ctx.db.transaction() as conn:
+        campaign = campaign_store.get_campaign(conn, campaign_ref)
+        summary = changeset_store.summarize(conn, campaign.id, batch=batch)
+        held = holds(conn, campaign.id)
+    return PublishSummary(campaign.name, batch, summary, held)
 
 
 def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
@@ -63,45 +150,33 @@ def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
     day = budget_day(now, settings.budget_timezone, starts_at=settings.budget_day_starts_at)
     with ctx.db.transaction() as conn:
         campaign = campaign_store.get_campaign(conn, campaign_ref)
-        found = changeset_store.list_changesets(
-            conn, changeset_store.ChangesetFilter(campaign_id=campaign.id, limit=100_000)
-        )
-        controls = control_store.read_controls(
-            conn, [control_store.GLOBAL, control_store.campaign_scope(campaign.id)]
-        )
-        orgs = sorted({c.org for c in found})
+        summary = changeset_store.summarize(conn, campaign.id)
+        queues = changeset_store.org_queues(conn, campaign.id)
+        held = holds(conn, campaign.id)
+        orgs = [q.org for q in queues]
         usage = budget_store.budget_usage(conn, orgs, day)
         caps = {
             org: budget_store.org_cap(conn, org, settings.max_prs_per_day_per_org) for org in orgs
         }
-    waiting = Counter(
-        c.org
-        for c in found
-        if c.pr_number is None
-        and c.reconciler_state in {ReconcilerState.QUEUED, ReconcilerState.WAITING}
-        and c.publish
-    )
-    budgets = []
-    for org in orgs:
-        etas = [c.budget_eta for c in found if c.org == org and c.budget_eta is not None]
-        used = usage.get(org, 0)
-        budgets.append(
-            OrgBudget(
-                org=org,
-                day=day.isoformat(),
-                used=used,
-                cap=caps[org],
-                left=max(caps[org] - used, 0),
-                waiting=waiting.get(org, 0),
-                next_eta=min(etas) if etas else None,
-            )
+    budgets = [
+        OrgBudget(
+            org=q.org,
+            day=day.isoformat(),
+            used=usage.get(q.org, 0),
+            cap=caps[q.org],
+            left=max(caps[q.org] - usage.get(q.org, 0), 0),
+            waiting=q.waiting,
+            next_eta=q.next_eta,
         )
+        for q in queues
+    ]
     etas = [b.next_eta for b in budgets if b.next_eta is not None]
     return CampaignStatus(
         campaign=campaign.name,
-        killed=any(c.killed for c in controls.values()),
-        paused=any(c.paused for c in controls.values()),
-        counts=dict(Counter(c.state for c in found)),
+        killed=held.killed,
+        paused=held.paused,
+        counts=summary.counts,
         orgs=budgets,
         next_eta=min(etas) if etas else None,
+        held=held.reasons,
     )

@@ -22,6 +22,7 @@ from shoal.store.tables import budget_ledger, org_budgets
 __all__ = [
     "BUDGET_LOCK_SPACE",
     "budget_usage",
+    "campaign_usage",
     "claim_budget",
     "clear_org_cap",
     "lock_budget_day",
@@ -151,6 +152,19 @@ def budget_usage(conn: Connection, orgs: Iterable[str], day: date) -> dict[str, 
     )
     usage.update({org: int(count) for org, count in rows})
     return usage
+
+
+def campaign_usage(conn: Connection, org: str, campaign_id: int, day: date) -> int:
+    """PRs `campaign_id` claimed in `org` on budget day `day` (its share, when capped)."""
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).where(
+                budget_ledger.c.org == org,
+                budget_ledger.c.day == day,
+                budget_ledger.c.campaign_id == campaign_id,
+            )
+        ).scalar_one()
+    )
 
 
 def org_cap(conn: Connection, org: str, default: int) -> int:

@@ -14,22 +14,31 @@ from sqlalchemy.engine import Connection, RowMapping
 from shoal.domain.changesets import (
     Changeset,
     ChangesetId,
+    ChangesetState,
     Desired,
     Observed,
     ReconcilerState,
 )
 from shoal.domain.errors import NotFoundError
 from shoal.domain.globs import glob_to_regex
-from shoal.store.tables import budget_ledger, changesets
+from shoal.store.tables import budget_ledger, changesets, publish_batches, publish_controls
 
 __all__ = [
     "ChangesetFilter",
+    "ChangesetSummary",
     "NewChangeset",
+    "OrgQueue",
+    "budget_waiters_sharing_orgs",
     "get_changeset",
     "list_changesets",
+    "next_publish_batch",
+    "org_queues",
     "record_observed",
     "set_pending",
     "set_reconciler_state",
+    "set_warnings",
+    "state_expr",
+    "summarize",
     "upsert_for_publish",
     "waiting_for_budget",
     "waiting_in_org",
@@ -53,6 +62,8 @@ class ChangesetFilter:
     repo_glob: str | None = None
     reconciler_states: tuple[ReconcilerState, ...] = ()
     publish: bool | None = None
+    states: tuple[ChangesetState, ...] = ()  # derived states, as users see them
+    publish_batch: int | None = None
     after_id: int | None = None
     limit: int = 1000
 
@@ -82,16 +93,50 @@ def _changeset(row: RowMapping) -> Changeset:
         updated_at=row["updated_at"],
         pending_operation=row["pending_operation"],
         pending_since=row["pending_since"],
+        warnings=tuple(row["warnings"] or ()),
+        publish_batch=row["publish_batch"],
     )
 
 
+def state_expr() -> sa.ColumnElement[str]:
+    """`derive_state` in SQL, so that filters, pages and counts by the state users see run
+    in the database rather than over every row in Python."""
+    pr_state = changesets.c.observed["pr_state"].astext
+    draft = changesets.c.observed["draft"].as_boolean()
+    reconciler = changesets.c.reconciler_state
+    return sa.case(
+        (pr_state == "merged", ChangesetState.MERGED.value),
+        (pr_state == "closed", ChangesetState.CLOSED.value),
+        (reconciler == ReconcilerState.FAILED.value, ChangesetState.FAILED.value),
+        (
+            changesets.c.pr_number.is_not(None),
+            sa.case((draft, ChangesetState.DRAFT.value), else_=ChangesetState.OPEN.value),
+        ),
+        (sa.not_(changesets.c.publish), ChangesetState.UNPUBLISHED.value),
+        (reconciler == ReconcilerState.PROCESSING.value, ChangesetState.PUBLISHING.value),
+        else_=ChangesetState.SCHEDULED.value,
+    )
+
+
+def next_publish_batch(conn: Connection) -> int:
+    """A new publish request's number (see `ChangesetFilter.publish_batch`)."""
+    return int(conn.execute(sa.select(publish_batches.next_value())).scalar_one())
+
+
 def upsert_for_publish(
-    conn: Connection, campaign_id: int, new: Sequence[NewChangeset], *, now: datetime
+    conn: Connection,
+    campaign_id: int,
+    new: Sequence[NewChangeset],
+    *,
+    now: datetime,
+    batch: int | None = None,
 ) -> list[ChangesetId]:
     """Set the desired state to 'published' for each repo; observed state is kept.
 
     A changeset that failed is queued again; one already open keeps its PR (the reconciler
-    brings it up to date with the new desired state)."""
+    brings it up to date with the new desired state). Its warnings are kept while the
+    desired state is the same (what GitHub refused is not asked again), and dropped when it
+    changes (a new spec or preview may have fixed them)."""
     if not new:
         return []
     stmt = insert(changesets).values(
@@ -107,6 +152,7 @@ def upsert_for_publish(
                 "desired": c.desired.to_json(),
                 "reconciler_state": ReconcilerState.QUEUED.value,
                 "publish_requested_at": now,
+                "publish_batch": batch,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -122,6 +168,11 @@ def upsert_for_publish(
             "reconciler_state": ReconcilerState.QUEUED.value,
             "failure_reason": None,
             "failure_message": None,
+            "publish_batch": stmt.excluded.publish_batch,
+            "warnings": sa.case(
+                (changesets.c.desired == stmt.excluded.desired, changesets.c.warnings),
+                else_=sa.text("'[]'::jsonb"),
+            ),
             "publish_requested_at": sa.func.coalesce(
                 changesets.c.publish_requested_at, stmt.excluded.publish_requested_at
             ),
@@ -155,6 +206,10 @@ def list_changesets(conn: Connection, flt: ChangesetFilter) -> list[Changeset]:
         )
     if flt.publish is not None:
         query = query.where(changesets.c.publish.is_(flt.publish))
+    if flt.states:
+        query = query.where(state_expr().in_([s.value for s in flt.states]))
+    if flt.publish_batch is not None:
+        query = query.where(changesets.c.publish_batch == flt.publish_batch)
     if flt.after_id is not None:
         query = query.where(changesets.c.id > flt.after_id)
     return [_changeset(row) for row in conn.execute(query).mappings()]
@@ -181,6 +236,20 @@ def set_reconciler_state(
     if count_attempt:
         values["attempts"] = changesets.c.attempts + 1
     conn.execute(changesets.update().where(changesets.c.id == changeset_id).values(**values))
+
+
+def set_warnings(
+    conn: Connection,
+    changeset_id: ChangesetId,
+    warnings: Sequence[dict[str, str]],
+    *,
+    now: datetime,
+) -> None:
+    conn.execute(
+        changesets.update()
+        .where(changesets.c.id == changeset_id)
+        .values(warnings=list(warnings), updated_at=now)
+    )
 
 
 def record_observed(
@@ -227,14 +296,18 @@ def set_pending(
 
 
 def waiting_in_org(
-    conn: Connection, org: str, day: date | None = None
+    conn: Connection, org: str, day: date | None = None, *, counting_campaign: int | None = None
 ) -> list[tuple[ChangesetId, int, datetime | None]]:
     """Changesets of `org` still waiting for a budget claim to open a PR, in the order the
     budget serves them: round-robin across campaigns (each campaign's oldest request first),
     so campaigns sharing an org budget take turns instead of the first big one starving the
     rest. Those holding a claim already are counted in the budget used, so not here; but a
     campaign's turns start after the claims it made on budget day `day`, or a campaign that
-    claimed first would be first in line again for the rest of the day."""
+    claimed first would be first in line again for the rest of the day.
+
+    A paused or killed campaign takes no turn: while it is held, the others share what is
+    left today. `counting_campaign` is counted all the same (to forecast a publish of a
+    held campaign as if released)."""
     claimed = (
         sa.select(sa.func.count())
         .where(
@@ -265,6 +338,9 @@ def waiting_in_org(
             changesets.c.publish.is_(True),
             changesets.c.pr_number.is_(None),
             ~sa.exists().where(budget_ledger.c.changeset_id == changesets.c.id),
+            sa.or_(changesets.c.campaign_id == counting_campaign, ~_held_campaign())
+            if counting_campaign is not None
+            else ~_held_campaign(),
             changesets.c.reconciler_state.in_(
                 [
                     ReconcilerState.QUEUED.value,
@@ -279,3 +355,119 @@ def waiting_in_org(
         inner.c.turn, inner.c.campaign_id
     )
     return [(ChangesetId(i), c, t) for i, c, t in conn.execute(query)]
+
+
+def _held_campaign() -> sa.ColumnElement[bool]:
+    """The changeset's campaign is paused or its kill switch is on: it takes no turn."""
+    return sa.exists().where(
+        publish_controls.c.scope == sa.func.concat("campaign:", changesets.c.campaign_id),
+        sa.or_(publish_controls.c.killed, publish_controls.c.paused),
+    )
+
+
+def budget_waiters_sharing_orgs(conn: Connection, campaign_id: int) -> list[ChangesetId]:
+    """Changesets of other campaigns waiting for a budget ETA in the orgs `campaign_id`
+    publishes to: a pause or kill of that campaign may give them its turns today."""
+    orgs = sa.select(changesets.c.org).where(changesets.c.campaign_id == campaign_id)
+    rows = conn.execute(
+        sa.select(changesets.c.id)
+        .where(
+            changesets.c.org.in_(orgs),
+            changesets.c.campaign_id != campaign_id,
+            changesets.c.publish.is_(True),
+            changesets.c.pr_number.is_(None),
+            changesets.c.reconciler_state == ReconcilerState.WAITING.value,
+            changesets.c.budget_eta.is_not(None),
+        )
+        .order_by(changesets.c.id)
+    )
+    return [ChangesetId(r.id) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesetSummary:
+    """Counts of a campaign's changesets (or of one publish request's), for following a
+    publish without fetching every changeset."""
+
+    total: int
+    counts: dict[ChangesetState, int]
+    settled: int  # nothing left to do now: done, failed, or waiting for a later budget day
+    waiting_for_budget: int
+    with_warnings: int
+    next_eta: datetime | None
+
+
+def summarize(conn: Connection, campaign_id: int, *, batch: int | None = None) -> ChangesetSummary:
+    state = state_expr().label("state")
+    reconciler = changesets.c.reconciler_state
+    settled = sa.or_(
+        reconciler.in_(
+            [
+                ReconcilerState.COMPLETED.value,
+                ReconcilerState.FAILED.value,
+                ReconcilerState.IDLE.value,
+            ]
+        ),
+        sa.and_(
+            reconciler == ReconcilerState.WAITING.value, changesets.c.failure_reason == "budget"
+        ),
+    )
+    budget = sa.and_(
+        reconciler == ReconcilerState.WAITING.value, changesets.c.failure_reason == "budget"
+    )
+    query = (
+        sa.select(
+            state,
+            sa.func.count(),
+            sa.func.count().filter(settled),
+            sa.func.count().filter(budget),
+            sa.func.count().filter(sa.func.jsonb_array_length(changesets.c.warnings) > 0),
+            sa.func.min(changesets.c.budget_eta),
+        )
+        .where(changesets.c.campaign_id == campaign_id)
+        .group_by(state)
+    )
+    if batch is not None:
+        query = query.where(changesets.c.publish_batch == batch)
+    counts: dict[ChangesetState, int] = {}
+    total = done = waiting = warned = 0
+    etas: list[datetime] = []
+    for name, count, n_settled, n_budget, n_warned, eta in conn.execute(query):
+        counts[ChangesetState(name)] = int(count)
+        total += int(count)
+        done += int(n_settled)
+        waiting += int(n_budget)
+        warned += int(n_warned)
+        if eta is not None:
+            etas.append(eta)
+    return ChangesetSummary(total, counts, done, waiting, warned, min(etas) if etas else None)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgQueue:
+    org: str
+    waiting: int  # asked to open a PR and has none yet
+    next_eta: datetime | None
+
+
+def org_queues(conn: Connection, campaign_id: int) -> list[OrgQueue]:
+    """Per org the campaign has changesets in: how many still wait to open a PR, and the
+    earliest budget ETA among them."""
+    waiting = sa.and_(
+        changesets.c.publish.is_(True),
+        changesets.c.pr_number.is_(None),
+        changesets.c.reconciler_state.in_(
+            [ReconcilerState.QUEUED.value, ReconcilerState.WAITING.value]
+        ),
+    )
+    rows = conn.execute(
+        sa.select(
+            changesets.c.org,
+            sa.func.count().filter(waiting),
+            sa.func.min(changesets.c.budget_eta),
+        )
+        .where(changesets.c.campaign_id == campaign_id)
+        .group_by(changesets.c.org)
+        .order_by(changesets.c.org)
+    )
+    return [OrgQueue(org, int(n), eta) for org, n, eta in rows]

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection, RowMapping
 from shoal.domain.errors import ConflictError, NotFoundError
 from shoal.domain.executions import DiffFile, ExecutionState, FileStatus
 from shoal.domain.globs import glob_literal_prefix, glob_to_regex
-from shoal.domain.runs import Execution, ExecutionId, RunId, TargetId
-from shoal.store.tables import diff_files, executions
+from shoal.domain.runs import Execution, ExecutionId, RunId, Target, TargetId
+from shoal.store.tables import diff_files, executions, targets
 
 __all__ = [
     "ExecutionFilter",
@@ -29,6 +29,7 @@ __all__ = [
     "record_finished",
     "requeue_failed",
     "start_execution",
+    "targets_of",
 ]
 
 # Postgres text cannot hold NUL; paths never contain one, messages from tools might.
@@ -272,3 +273,28 @@ def requeue_failed(conn: Connection, execution_id: ExecutionId, *, now: datetime
         raise ConflictError(
             f"execution {execution_id} has not failed; only failed executions can be retried"
         )
+
+
+def targets_of(conn: Connection, ids: Sequence[ExecutionId]) -> dict[ExecutionId, Target]:
+    """The target of each execution, in one query (publishing reads hundreds at once)."""
+    if not ids:
+        return {}
+    query = sa.select(executions.c.id.label("execution_id"), targets).join(
+        targets, targets.c.id == executions.c.target_id
+    )
+    rows = conn.execute(query.where(executions.c.id.in_(list(ids)))).mappings()
+    return {
+        ExecutionId(row["execution_id"]): Target(
+            id=TargetId(row["id"]),
+            run_id=RunId(row["run_id"]),
+            repo=row["repo"],
+            repo_github_id=row["repo_github_id"],
+            installation_id=row["installation_id"],
+            included=row["included"],
+            reason=row["reason"],
+            base_branch=row["base_branch"],
+            base_sha=row["base_sha"],
+            meta=row["meta"],
+        )
+        for row in rows
+    }

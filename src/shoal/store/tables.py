@@ -16,6 +16,7 @@ __all__ = [
     "executions",
     "metadata",
     "org_budgets",
+    "publish_batches",
     "publish_controls",
     "run_sources",
     "runs",
@@ -227,7 +228,16 @@ changesets = sa.Table(
     # A GitHub write started and not yet recorded (0004): the worker may have died in it.
     sa.Column("pending_operation", sa.Text),
     sa.Column("pending_since", _ts),
+    # What GitHub refused to add to an open PR (0005): [{operation, reason, message}].
+    sa.Column("warnings", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    # The publish request that last queued the changeset (0005; see `publish_batches`).
+    sa.Column("publish_batch", sa.BigInteger),
+    sa.Index("changesets_publish_batch", "publish_batch"),
 )
+
+# Numbers each publish request; its changesets keep the number (`publish_batch`) so that the
+# request can be followed on its own (0005).
+publish_batches = sa.Sequence("changeset_publish_batches", metadata=metadata)
 
 budget_ledger = sa.Table(
     "budget_ledger",

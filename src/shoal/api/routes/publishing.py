@@ -14,6 +14,7 @@ from shoal.api.publish_schemas import (
     ControlOut,
     PublishIn,
     PublishOut,
+    PublishSummaryOut,
     StatusOut,
 )
 from shoal.services import publishing, status
@@ -42,12 +43,7 @@ def publish(ctx: Ctx, principal: Operator, campaign: str, body: PublishIn) -> Pu
         ),
         draft=body.draft,
     )
-    return PublishOut(
-        campaign=result.campaign,
-        run_id=result.run_id,
-        spec_version=result.spec_version,
-        changesets=len(result.changesets),
-    )
+    return PublishOut.of(result)
 
 
 @router.get(
@@ -70,10 +66,37 @@ def list_changesets(
     campaign: str,
     state: Annotated[list[str] | None, Query(description="Derived states to keep")] = None,
     repo: Annotated[str | None, Query(description="Glob over owner/name")] = None,
+    batch: Annotated[int | None, Query(description="Only this publish request's")] = None,
+    after: Annotated[
+        int | None, Query(description="Next page: the changesets after this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[ChangesetOut]:
-    found = status.list_changesets(ctx, campaign, states=tuple(state or ()), repo_glob=repo)
-    return [ChangesetOut.of(c) for c in found[:limit]]
+    found = status.list_changesets(
+        ctx,
+        campaign,
+        states=tuple(state or ()),
+        repo_glob=repo,
+        batch=batch,
+        after_id=after,
+        limit=limit,
+    )
+    return [ChangesetOut.of(c) for c in found]
+
+
+@router.get(
+    "/campaigns/{campaign}/changesets/summary",
+    response_model=PublishSummaryOut,
+    summary="Counts of the changesets of one publish request (or all): by state, settled, "
+    "waiting for the budget, with warnings; and whether a kill switch or pause holds them",
+)
+def changeset_summary(
+    ctx: Ctx,
+    _: Viewer,
+    campaign: str,
+    batch: Annotated[int | None, Query(description="The publish request's `batch`")] = None,
+) -> PublishSummaryOut:
+    return PublishSummaryOut.of(status.publish_summary(ctx, campaign, batch=batch))
 
 
 @router.put(

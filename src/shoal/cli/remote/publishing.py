@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from shoal.cli.output import Output, OutputOpt, console, print_json, print_table
+from shoal.cli.output import Output, OutputOpt, console, err_console, print_json, print_table
 from shoal.cli.remote.client import ApiClient, client
 
 __all__ = ["changesets", "kill", "pause", "publish", "resume", "status", "unkill"]
+
+
+# Exit codes of `shoal publish --wait` besides 0 (everything settled) and 1 (an error).
+EXIT_HELD = 3  # a kill switch or pause holds the changesets: waiting would never end
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): publishing goes on on the server
 
 
 def publish(
@@ -29,7 +34,13 @@ def publish(
     draft: Annotated[
         bool | None, typer.Option("--draft/--ready", help="Open as drafts (default: the spec's).")
     ] = None,
-    wait: Annotated[bool, typer.Option(help="Follow until every PR is open or failed.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="Follow this publish's changesets until each is open, failed or waiting for "
+            "a later budget day. Exits 3 when a kill switch or pause holds them, 130 on Ctrl-C."
+        ),
+    ] = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Open PRs for the latest preview's patches, under the per-org budgets."""
@@ -41,48 +52,113 @@ def publish(
     if output is Output.JSON and not wait:
         print_json(result)
         return
+    _print_queued(result)
+    if result["held"]:
+        _print_held(result["campaign"], result["held"])
+    if wait:
+        if result["held"]:
+            _exit_held(result["campaign"])
+        try:
+            _follow(api, result["campaign"], result["batch"], result["changesets"])
+        except KeyboardInterrupt:
+            _interrupted(result["campaign"])
+        status(result["campaign"], output=output)
+
+
+def _print_queued(result: dict[str, Any]) -> None:
     console.print(
         f"campaign [bold]{result['campaign']}[/]: {result['changesets']} changeset(s) queued for "
         f"publishing from run {result['run_id']} (spec version {result['spec_version']})"
     )
-    if wait:
-        _follow(api, campaign, result["changesets"])
-        status(campaign, output=output)
+    for o in result["orgs"]:
+        parts = [f"{o['today']} open a PR today"]
+        if o["later"]:
+            parts.append(f"[yellow]{o['later']} wait for a later day[/]")
+        if o["already_open"]:
+            parts.append(f"{o['already_open']} already have a PR")
+        console.print(
+            f"  {o['org']}: {', '.join(parts)} "
+            f"(daily cap {o['cap']}, {o['used']} used today, {o['left']} left)"
+        )
+    if result["later"]:
+        starts = str(result["next_day_starts_at"])[:19].replace("T", " ")
+        console.print(
+            f"{result['later']} changeset(s) wait for a later budget day; "
+            f"the next day starts at {starts} UTC (`shoal status {result['campaign']}` "
+            "shows each org's ETA)"
+        )
 
 
-def _settled(changeset: dict[str, Any]) -> bool:
-    """Nothing left to do now: done, failed, or waiting for a later budget day."""
-    state = changeset["reconciler_state"]
-    return state in {"completed", "failed", "idle"} or (
-        state == "waiting" and changeset["failure_reason"] == "budget"
+def _print_held(campaign: str, held: list[str]) -> None:
+    release = []
+    if any(h.startswith("kill switch (global)") for h in held):
+        release.append("`shoal unkill`")
+    if any(h.startswith("kill switch (campaign)") for h in held):
+        release.append(f"`shoal unkill --campaign {campaign}`")
+    if "campaign paused" in held:
+        release.append(f"`shoal resume {campaign}`")
+    err_console.print(
+        f"[bold yellow]warning:[/] {' and '.join(held)}: nothing will be written to GitHub "
+        f"until {' and '.join(release)}",
+        highlight=False,
     )
 
 
-def _follow(api: ApiClient, campaign: str, total: int) -> None:
+def _exit_held(campaign: str) -> NoReturn:
+    err_console.print(
+        f"not waiting: the changesets of {campaign} are held and would wait forever; "
+        f"release them, then follow with `shoal status {campaign}`",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(EXIT_HELD)
+
+
+def _interrupted(campaign: str) -> NoReturn:
+    """Ctrl-C stops following, not publishing: say so and how to reach it again."""
+    err_console.print(
+        f"interrupted: publishing of {campaign} goes on in the background.\n"
+        f"  follow it: shoal status {campaign}\n"
+        f"  stop it:   shoal pause {campaign}   (or `shoal kill` for every campaign)",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _follow(api: ApiClient, campaign: str, batch: int, total: int) -> None:
+    """Until this publish's changesets settle, from a summary of them (one grouped query a
+    second, not the changesets themselves)."""
     columns = (
         TextColumn("[bold]publishing"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn(
-            "open {task.fields[open]}  failed {task.fields[failed]}  next {task.fields[eta]}"
+            "open {task.fields[open]}  failed {task.fields[failed]}  "
+            "waiting for budget {task.fields[later]}  next {task.fields[eta]}"
         ),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task("publish", total=total, open=0, failed=0, eta="-")
+        task = bar.add_task("publish", total=total, open=0, failed=0, later=0, eta="-")
         while True:
-            found: list[dict[str, Any]] = api.get(f"/campaigns/{campaign}/changesets")
-            active = [c for c in found if c["reconciler_state"] != "idle"]
-            etas = sorted(c["budget_eta"] for c in active if c["budget_eta"])
+            s = api.get(f"/campaigns/{campaign}/changesets/summary", batch=batch)
+            counts = s["counts"]
             bar.update(
                 task,
-                completed=sum(_settled(c) for c in active),
-                open=sum(c["state"] in {"open", "draft"} for c in active),
-                failed=sum(c["state"] == "failed" for c in active),
-                eta=etas[0][:19] if etas else "-",
+                total=s["total"],
+                completed=s["settled"],
+                open=counts.get("open", 0) + counts.get("draft", 0),
+                failed=counts.get("failed", 0),
+                later=s["waiting_for_budget"],
+                eta=(s["next_eta"] or "-")[:19],
             )
-            if all(_settled(c) for c in active):
+            if s["settled"] >= s["total"]:
                 return
+            if s["held"]:
+                bar.stop()
+                _print_held(campaign, s["held"])
+                _exit_held(campaign)
             time.sleep(1.0)
 
 
@@ -100,6 +176,13 @@ def status(
     )
     console.print(f"campaign [bold]{s['campaign']}[/] {flags}")
     counts = s["counts"]
+    if not counts:
+        console.print(
+            f"no changesets yet: run `shoal publish {s['campaign']}` to open PRs for the "
+            "patches of its latest preview",
+            highlight=False,
+        )
+        return
     print_table(None, [k.upper() for k in sorted(counts)], [[counts[k] for k in sorted(counts)]])
     print_table(
         "budgets today",
@@ -117,6 +200,8 @@ def status(
             for o in s["orgs"]
         ],
     )
+    if s["held"]:
+        _print_held(s["campaign"], s["held"])
     if s["next_eta"]:
         console.print(f"next PR goes out at {s['next_eta'][:19]} UTC")
 
@@ -136,7 +221,7 @@ def changesets(
         return
     print_table(
         None,
-        ["REPO", "STATE", "PR", "ETA", "REASON", "MESSAGE"],
+        ["REPO", "STATE", "PR", "ETA", "REASON", "MESSAGE", "WARNING"],
         [
             [
                 c["repo"],
@@ -145,6 +230,7 @@ def changesets(
                 (c["budget_eta"] or "")[:19],
                 c["failure_reason"] or "",
                 c["failure_message"] or "",
+                c["warning"] or "",
             ]
             for c in found
         ],
