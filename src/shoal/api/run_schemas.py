@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shoal.domain.runs import Execution, RunKind, Target
 from shoal.services.runs import RunView
 
 __all__ = [
+    "CancelOut",
     "DiffFileOut",
     "ExecutionDetailOut",
     "ExecutionOut",
@@ -18,7 +21,25 @@ __all__ = [
     "RunIn",
     "RunOut",
     "TargetOut",
+    "set_page_headers",
 ]
+
+TOTAL_HEADER = "X-Total-Count"
+
+
+def set_page_headers(
+    request: Request, response: Response, *, total: int, next_cursor: Mapping[str, int] | None
+) -> None:
+    """Paging without changing list bodies (a JSON array, as clients read it): `X-Total-Count`
+    is how many items match the filters on every page; `Link: <...>; rel="next"` is the URL of
+    the next page and is sent only when one exists."""
+    response.headers[TOTAL_HEADER] = str(total)
+    if next_cursor is not None:
+        url = request.url.remove_query_params(list(next_cursor)).include_query_params(
+            **next_cursor
+        )
+        response.headers["Link"] = f'<{url}>; rel="next"'
+
 
 
 class _Out(BaseModel):
@@ -154,3 +175,10 @@ class ExecutionDetailOut(ExecutionOut):
             log_tail=execution.log_tail,
             files=[DiffFileOut.model_validate(f) for f in execution.files],
         )
+
+
+class CancelOut(_Out):
+    changed: bool = Field(
+        description="True when this request cancelled the run; false when it already was."
+    )
+    run: RunOut

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shoal.domain.audit import GENESIS_HASH, AuditEvent, chain_hash
 from shoal.services.context import AppContext
 from shoal.store import audit as audit_store
 from shoal.store.audit import AuditFilter
 
-__all__ = ["AuditFilter", "ChainCheck", "export_events", "list_events", "verify_chain"]
+__all__ = [
+    "AuditFilter",
+    "AuditPage",
+    "ChainCheck",
+    "export_events",
+    "list_events",
+    "page_events",
+    "verify_chain",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +31,23 @@ class ChainCheck:
 def list_events(ctx: AppContext, flt: AuditFilter) -> list[AuditEvent]:
     with ctx.db.transaction() as conn:
         return audit_store.list_audit_events(conn, flt)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """Events after the filter's cursor; `total` counts every page, `more` says one follows."""
+
+    events: list[AuditEvent]
+    total: int
+    more: bool
+
+
+def page_events(ctx: AppContext, flt: AuditFilter) -> AuditPage:
+    with ctx.db.transaction() as conn:
+        # One row past the limit says whether a next page exists.
+        found = audit_store.list_audit_events(conn, replace(flt, limit=flt.limit + 1))
+        total = audit_store.count_audit_events(conn, flt)
+    return AuditPage(found[: flt.limit], total, len(found) > flt.limit)
 
 
 def export_events(ctx: AppContext, flt: AuditFilter) -> Iterator[AuditEvent]:

@@ -100,6 +100,9 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
             return Outcome.done()
         target = target_store.get_target(conn, execution.target_id)
         run = run_store.get_run(conn, execution.run_id)
+        if run.cancelled_at is not None:
+            # A cancelled run's queued executions never start; the row stays `queued`.
+            return Outcome.done()
         version = campaign_store.get_spec_version(conn, run.campaign_id, run.spec_version)
         execution = execution_store.start_execution(conn, execution_id, now=now)
     last_attempt = task.attempts + 1 >= task.max_attempts
@@ -109,6 +112,10 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
     ):
         finished = _execute(deps, run, version, target, execution, last_attempt=last_attempt)
         with deps.db.transaction() as conn:
+            # FOR SHARE: waits for a cancellation being committed, then sees it.
+            if run_store.lock_run(conn, run.id, shared=True).cancelled_at is not None:
+                log.info("execution_abandoned", why="run cancelled")
+                return Outcome.done()
             execution_store.record_finished(conn, execution.id, finished, now=deps.clock.now())
         EXECUTIONS.labels(finished.state.value, finished.reason or "").inc()
         EXECUTION_SECONDS.observe(deps.clock.monotonic() - started)

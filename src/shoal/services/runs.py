@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 import structlog
 
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
-from shoal.domain.errors import InvalidInputError, NotFoundError
+from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shoal.domain.executions import ExecutionState
-from shoal.domain.runs import Execution, ExecutionId, Run, RunId, RunKind, RunProgress, Target
+from shoal.domain.runs import (
+    Execution,
+    ExecutionId,
+    Run,
+    RunId,
+    RunKind,
+    RunProgress,
+    RunState,
+    Target,
+)
 from shoal.domain.tasks import NewTask
 from shoal.services.context import AppContext
 from shoal.store import audit as audit_store
@@ -24,13 +34,19 @@ from shoal.store import tasks as task_store
 __all__ = [
     "EXECUTE_TASK",
     "SELECT_TASK",
+    "Cancellation",
+    "Page",
     "RunView",
+    "cancel_run",
     "execution_task",
     "get_execution",
     "get_run",
     "list_executions",
     "list_runs",
     "list_targets",
+    "page_executions",
+    "page_runs",
+    "page_targets",
     "retry_execution",
     "select_task",
     "start_run",
@@ -52,6 +68,24 @@ def execution_task(execution_id: ExecutionId) -> NewTask:
         dedupe_key=f"execution:{execution_id}",
         payload={"execution_id": execution_id},
     )
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list: its items, how many match on every page, and whether more follow
+    (then the next page starts after the last item's id)."""
+
+    items: list[T]
+    total: int
+    more: bool
+
+
+def _page(found: list[T], limit: int, total: int) -> Page[T]:
+    # The list was read with limit + 1: the extra row says that a next page exists.
+    return Page(found[:limit], total, len(found) > limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +219,67 @@ def list_executions(
         )
 
 
+def page_runs(
+    ctx: AppContext, campaign_ref: str, *, limit: int = 50, before_id: int | None = None
+) -> Page[RunView]:
+    """A campaign's runs, newest first, older than `before_id`."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        campaign = campaign_store.get_campaign(conn, campaign_ref)
+        flt = run_store.RunFilter(campaign_id=campaign.id, limit=limit + 1, after_id=before_id)
+        found = run_store.list_runs(conn, flt)
+        views = [RunView(run, run_store.run_progress(conn, run.id), now) for run in found[:limit]]
+        return Page(views, run_store.count_runs(conn, flt), len(found) > limit)
+
+
+def page_targets(
+    ctx: AppContext,
+    run_id: int,
+    *,
+    included: bool | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> Page[Target]:
+    with ctx.db.transaction() as conn:
+        run_store.get_run(conn, RunId(run_id))
+        found = target_store.list_targets(
+            conn,
+            target_store.TargetFilter(
+                run_id=RunId(run_id), included=included, after_id=after_id, limit=limit + 1
+            ),
+        )
+        progress = run_store.run_progress(conn, RunId(run_id))
+    total = {None: progress.targets, True: progress.included, False: progress.excluded}[included]
+    return _page(found, limit, total)
+
+
+def page_executions(
+    ctx: AppContext,
+    run_id: int,
+    *,
+    states: tuple[ExecutionState, ...] = (),
+    reasons: tuple[str, ...] = (),
+    repo_glob: str | None = None,
+    path_glob: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> Page[Execution]:
+    flt = execution_store.ExecutionFilter(
+        run_id=RunId(run_id),
+        states=states,
+        reasons=reasons,
+        repo_glob=repo_glob,
+        path_glob=path_glob,
+        after_id=after_id,
+        limit=limit + 1,
+    )
+    with ctx.db.transaction() as conn:
+        run_store.get_run(conn, RunId(run_id))
+        found = execution_store.list_executions(conn, flt)
+        total = execution_store.count_executions(conn, flt)
+    return _page(found, limit, total)
+
+
 def get_execution(ctx: AppContext, run_id: int, repo: str) -> tuple[Execution, Target]:
     with ctx.db.transaction() as conn:
         run_store.get_run(conn, RunId(run_id))
@@ -207,7 +302,12 @@ def retry_execution(ctx: AppContext, run_id: int, repo: str, *, principal: Princ
     """Run a failed execution again under its own dedupe key: no second row, no new objects."""
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
-        run = run_store.get_run(conn, RunId(run_id))
+        run = run_store.lock_run(conn, RunId(run_id))
+        if run.cancelled_at is not None:
+            raise ConflictError(
+                f"run {run_id} was cancelled; its executions cannot be retried",
+                details={"run": run_id},
+            )
         found = execution_store.find_execution(conn, run.id, repo)
         if found is None:
             raise NotFoundError(f"run {run_id} has no execution for {repo!r}")
@@ -230,3 +330,52 @@ def retry_execution(ctx: AppContext, run_id: int, repo: str, *, principal: Princ
             now=now,
         )
         return execution_store.get_execution(conn, found.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    view: RunView
+    changed: bool  # False: the run was cancelled before this request
+
+
+def cancel_run(ctx: AppContext, run_id: int, *, principal: Principal) -> Cancellation:
+    """Stop a selecting or executing run: no queued execution of it runs any more.
+
+    The run's row is locked, so an execution finishing at the same moment either stores its
+    result before the cancellation or sees the run cancelled and stores nothing. Cancelling a
+    cancelled run changes nothing; a run that already finished (done or failed) is refused.
+    """
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        run = run_store.lock_run(conn, RunId(run_id))
+        progress = run_store.run_progress(conn, run.id)
+        state = progress.state_of(run)
+        if state is RunState.CANCELLED:
+            return Cancellation(RunView(run, progress, now), changed=False)
+        if state in {RunState.DONE, RunState.FAILED}:
+            raise ConflictError(
+                f"run {run_id} already finished ({state.value}); there is nothing to cancel",
+                details={"run": run_id, "state": state.value},
+            )
+        run_store.mark_cancelled(conn, run.id, now=now)
+        audit_store.append_audit_event(
+            conn,
+            NewAuditEvent(
+                actor=principal.name,
+                action="run.cancel",
+                campaign_id=run.campaign_id,
+                spec_version=run.spec_version,
+                target=f"run:{run.id}",
+                request_id=principal.request_id,
+                details={
+                    "state": state.value,
+                    "queued": progress.queued,
+                    "running": progress.running,
+                    "finished": progress.finished,
+                },
+            ),
+            now=now,
+        )
+        cancelled = run_store.get_run(conn, run.id)
+    log.info("run_cancelled", run_id=run.id, state=state.value)
+    return Cancellation(RunView(cancelled, progress, now), changed=True)

@@ -165,7 +165,7 @@ def _finish(deps: SelectionDeps, run: Run, spec: CampaignSpec, results: list[Sou
     now = deps.clock.now()
     with deps.db.transaction() as conn:
         locked = run_store.lock_run(conn, run.id)
-        if locked.selection_done_at is not None:
+        if locked.selection_done_at is not None or locked.cancelled_at is not None:
             return
         ids = target_store.insert_targets(conn, run.id, [_new_target(d) for d in decisions])
         pairs = [(ids[t.repo], t.repo) for t in map(_new_target, included)]

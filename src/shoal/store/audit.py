@@ -12,7 +12,13 @@ from sqlalchemy.engine import Connection, RowMapping
 from shoal.domain.audit import GENESIS_HASH, AuditEvent, NewAuditEvent, chain_hash
 from shoal.store.tables import audit_events
 
-__all__ = ["AuditFilter", "append_audit_event", "iter_audit_events", "list_audit_events"]
+__all__ = [
+    "AuditFilter",
+    "append_audit_event",
+    "count_audit_events",
+    "iter_audit_events",
+    "list_audit_events",
+]
 
 # Held until commit, so each new row sees the previous row's hash: the chain has no forks.
 _AUDIT_CHAIN_LOCK = 0x5_0A2
@@ -92,6 +98,13 @@ def _filtered(flt: AuditFilter) -> sa.Select[tuple[object, ...]]:
 
 def list_audit_events(conn: Connection, flt: AuditFilter) -> list[AuditEvent]:
     return [_event(r) for r in conn.execute(_filtered(flt).limit(flt.limit)).mappings()]
+
+
+def count_audit_events(conn: Connection, flt: AuditFilter) -> int:
+    """How many events match the filter on every page (`after_id` and `limit` ignored)."""
+    everything = AuditFilter(campaign_id=flt.campaign_id, actor=flt.actor, action=flt.action)
+    query = sa.select(sa.func.count()).select_from(_filtered(everything).order_by(None).subquery())
+    return int(conn.execute(query).scalar_one())
 
 
 def iter_audit_events(

@@ -19,6 +19,7 @@ from shoal.store.tables import diff_files, executions, targets
 __all__ = [
     "ExecutionFilter",
     "FinishedExecution",
+    "count_executions",
     "files_by_execution",
     "find_execution",
     "get_execution",
@@ -174,12 +175,20 @@ def files_by_execution(
 
 
 def list_executions(conn: Connection, flt: ExecutionFilter) -> list[Execution]:
-    query = (
-        sa.select(executions)
-        .where(executions.c.run_id == flt.run_id)
-        .order_by(executions.c.id)
-        .limit(flt.limit)
-    )
+    query = _filtered(sa.select(executions), flt).order_by(executions.c.id).limit(flt.limit)
+    if flt.after_id is not None:
+        query = query.where(executions.c.id > flt.after_id)
+    return [_execution(row) for row in conn.execute(query).mappings()]
+
+
+def count_executions(conn: Connection, flt: ExecutionFilter) -> int:
+    """How many executions match the filter, on every page (`after_id` and `limit` ignored)."""
+    query = _filtered(sa.select(sa.func.count()).select_from(executions), flt)
+    return int(conn.execute(query).scalar_one())
+
+
+def _filtered(query: sa.Select[Any], flt: ExecutionFilter) -> sa.Select[Any]:
+    query = query.where(executions.c.run_id == flt.run_id)
     if flt.states:
         query = query.where(executions.c.state.in_([s.value for s in flt.states]))
     if flt.reasons:
@@ -194,9 +203,7 @@ def list_executions(conn: Connection, flt: ExecutionFilter) -> list[Execution]:
             diff_files.c.path.op("~")(glob_to_regex(flt.path_glob)),
         )
         query = query.where(sa.exists(touches))
-    if flt.after_id is not None:
-        query = query.where(executions.c.id > flt.after_id)
-    return [_execution(row) for row in conn.execute(query).mappings()]
+    return query
 
 
 def start_execution(conn: Connection, execution_id: ExecutionId, *, now: datetime) -> Execution:

@@ -19,12 +19,14 @@ __all__ = [
     "RunFilter",
     "SourceRecord",
     "add_selection_usage",
+    "count_runs",
     "find_fresh_source",
     "get_run",
     "insert_run",
     "list_run_sources",
     "list_runs",
     "lock_run",
+    "mark_cancelled",
     "mark_selection_done",
     "run_progress",
     "save_run_source",
@@ -108,9 +110,13 @@ def get_run(conn: Connection, run_id: RunId) -> Run:
     return _run(row)
 
 
-def lock_run(conn: Connection, run_id: RunId) -> Run:
-    """The run, with its row locked until the transaction ends."""
-    conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id).with_for_update())
+def lock_run(conn: Connection, run_id: RunId, *, shared: bool = False) -> Run:
+    """The run, with its row locked until the transaction ends.
+
+    `shared` (FOR SHARE) lets many executions of one run store their results at once while
+    still waiting for, and then seeing, a cancellation being committed (an UPDATE of the row).
+    """
+    conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id).with_for_update(read=shared))
     return get_run(conn, run_id)
 
 
@@ -123,6 +129,26 @@ def list_runs(conn: Connection, flt: RunFilter) -> list[Run]:
     if flt.after_id is not None:
         query = query.where(runs.c.id < flt.after_id)
     return [_run(row) for row in conn.execute(query).mappings()]
+
+
+def count_runs(conn: Connection, flt: RunFilter) -> int:
+    """How many runs match the filter on every page (`after_id` and `limit` ignored)."""
+    query = sa.select(sa.func.count()).select_from(runs)
+    if flt.campaign_id is not None:
+        query = query.where(runs.c.campaign_id == flt.campaign_id)
+    if flt.kind is not None:
+        query = query.where(runs.c.kind == flt.kind.value)
+    return int(conn.execute(query).scalar_one())
+
+
+def mark_cancelled(conn: Connection, run_id: RunId, *, now: datetime) -> bool:
+    """Set the run's `cancelled_at` once; False when it was already cancelled."""
+    updated = conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.cancelled_at.is_(None))
+        .values(cancelled_at=now)
+    ).rowcount
+    return bool(updated)
 
 
 def mark_selection_done(conn: Connection, run_id: RunId, *, now: datetime) -> None:

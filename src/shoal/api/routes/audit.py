@@ -6,11 +6,12 @@ import json
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from shoal.api.deps import Admin, Ctx, Viewer
 from shoal.api.paths import API_PREFIX
+from shoal.api.run_schemas import set_page_headers
 from shoal.api.schemas import AuditEventOut
 from shoal.services import audit
 from shoal.services import campaigns as campaign_service
@@ -34,18 +35,28 @@ def _filter(
     )
 
 
-@router.get("/audit", response_model=list[AuditEventOut], summary="List audit events")
+@router.get(
+    "/audit",
+    response_model=list[AuditEventOut],
+    summary="List audit events, oldest first",
+    description="Paged by `after` (an event id): `X-Total-Count` counts the events matching the "
+    'filters on every page; `Link: <url>; rel="next"` is sent when more follow.',
+)
 def list_audit(
     ctx: Ctx,
     _: Viewer,
+    request: Request,
+    response: Response,
     campaign: str | None = None,
     actor: str | None = None,
     action: str | None = None,
     after: Annotated[int | None, Query(description="Page after this event id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventOut]:
-    flt = _filter(ctx, campaign, actor, action, after, limit)
-    return [AuditEventOut.model_validate(e) for e in audit.list_events(ctx, flt)]
+    page = audit.page_events(ctx, _filter(ctx, campaign, actor, action, after, limit))
+    after_last = {"after": page.events[-1].id} if page.more else None
+    set_page_headers(request, response, total=page.total, next_cursor=after_last)
+    return [AuditEventOut.model_validate(e) for e in page.events]
 
 
 @router.get("/audit/export", summary="Export audit events as JSON lines")

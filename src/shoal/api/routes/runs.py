@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from shoal.api.deps import Ctx, Operator, Viewer
 from shoal.api.paths import API_PREFIX
 from shoal.api.run_schemas import (
+    CancelOut,
     ExecutionDetailOut,
     ExecutionOut,
     RunIn,
     RunOut,
     TargetOut,
+    set_page_headers,
 )
 from shoal.domain.executions import ExecutionState
 from shoal.services import artifacts, runs
@@ -37,17 +39,31 @@ def start_run(ctx: Ctx, principal: Operator, campaign: str, body: RunIn) -> RunO
     return RunOut.of(view)
 
 
+_PAGED = (
+    "Paged: `X-Total-Count` counts every page; `Link: <url>; rel=\"next\"` is sent when "
+    "more follow."
+)
+
+
 @router.get(
-    "/campaigns/{campaign}/runs", response_model=list[RunOut], summary="List a campaign's runs"
+    "/campaigns/{campaign}/runs",
+    response_model=list[RunOut],
+    summary="List a campaign's runs, newest first",
+    description=_PAGED,
 )
 def list_runs(
     ctx: Ctx,
     _: Viewer,
+    request: Request,
+    response: Response,
     campaign: str,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[int | None, Query(description="Page: runs older than this id")] = None,
 ) -> list[RunOut]:
-    return [RunOut.of(v) for v in runs.list_runs(ctx, campaign, limit=limit, before_id=before)]
+    page = runs.page_runs(ctx, campaign, limit=limit, before_id=before)
+    after_last = {"before": page.items[-1].run.id} if page.more else None
+    set_page_headers(request, response, total=page.total, next_cursor=after_last)
+    return [RunOut.of(v) for v in page.items]
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, summary="A run and its progress")
@@ -55,31 +71,53 @@ def get_run(ctx: Ctx, _: Viewer, run_id: int) -> RunOut:
     return RunOut.of(runs.get_run(ctx, run_id))
 
 
+@router.post(
+    "/runs/{run_id}/cancel",
+    response_model=CancelOut,
+    summary="Cancel a selecting or executing run: its queued executions never run",
+    description="Idempotent: cancelling a cancelled run answers `changed: false`. A run that "
+    "already finished (done or failed) answers 409 `conflict`. Executions running at that "
+    "moment finish in the worker but store nothing into the cancelled run. Audited as "
+    "`run.cancel`.",
+)
+def cancel_run(ctx: Ctx, principal: Operator, run_id: int) -> CancelOut:
+    cancelled = runs.cancel_run(ctx, run_id, principal=principal)
+    return CancelOut(changed=cancelled.changed, run=RunOut.of(cancelled.view))
+
+
 @router.get(
     "/runs/{run_id}/targets",
     response_model=list[TargetOut],
     summary="Repositories the run considered, with why each was included or excluded",
+    description=_PAGED,
 )
 def list_targets(
     ctx: Ctx,
     _: Viewer,
+    request: Request,
+    response: Response,
     run_id: int,
     included: Annotated[bool | None, Query(description="Only included (or excluded)")] = None,
     after: Annotated[int | None, Query(description="Page: targets after this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[TargetOut]:
-    found = runs.list_targets(ctx, run_id, included=included, after_id=after, limit=limit)
-    return [TargetOut.of(t) for t in found]
+    page = runs.page_targets(ctx, run_id, included=included, after_id=after, limit=limit)
+    after_last = {"after": page.items[-1].id} if page.more else None
+    set_page_headers(request, response, total=page.total, next_cursor=after_last)
+    return [TargetOut.of(t) for t in page.items]
 
 
 @router.get(
     "/runs/{run_id}/executions",
     response_model=list[ExecutionOut],
     summary="Executions of a run, filtered by state, reason, repo glob or changed path glob",
+    description=_PAGED,
 )
 def list_executions(
     ctx: Ctx,
     _: Viewer,
+    request: Request,
+    response: Response,
     run_id: int,
     state: Annotated[list[ExecutionState] | None, Query()] = None,
     reason: Annotated[list[str] | None, Query()] = None,
@@ -94,7 +132,7 @@ def list_executions(
     after: Annotated[int | None, Query(description="Page: executions after this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ExecutionOut]:
-    found = runs.list_executions(
+    page = runs.page_executions(
         ctx,
         run_id,
         states=tuple(state or ()),
@@ -104,7 +142,9 @@ def list_executions(
         after_id=after,
         limit=limit,
     )
-    return [ExecutionOut.of(e) for e in found]
+    after_last = {"after": page.items[-1].id} if page.more else None
+    set_page_headers(request, response, total=page.total, next_cursor=after_last)
+    return [ExecutionOut.of(e) for e in page.items]
 
 
 @router.get(
