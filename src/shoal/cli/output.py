@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import enum
 import json
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Output", "OutputOpt", "console", "err_console", "fail", "print_json", "print_table"]
+__all__ = [
+    "FREE_TEXT_COLUMNS",
+    "Output",
+    "OutputOpt",
+    "command_line",
+    "console",
+    "err_console",
+    "fail",
+    "print_json",
+    "print_page_note",
+    "print_table",
+]
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -30,12 +43,32 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+# Columns of prose: they wrap to fit the terminal. Every other column holds something a user
+# copies into the next command (a name, a repo, an id, a hash, a time), so it is never cut.
+FREE_TEXT_COLUMNS = frozenset(
+    {"DESCRIPTION", "MESSAGE", "REASON", "LAST ERROR", "ERROR", "FAILURE", "DETAILS", "NOTE"}
+)
+
+
+def print_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    free_text: Collection[str] = FREE_TEXT_COLUMNS,
+) -> None:
+    """A table whose identifier columns are shown whole, however narrow the terminal: a table
+    wider than the terminal wraps in it, but `acme/very-long-name` is never `acme/very-l…`."""
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
     table = Table(title=title, show_lines=False, header_style="bold")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    for index, column in enumerate(columns):
+        if column in free_text:
+            table.add_column(column, overflow="fold")
+        else:
+            widest = max((cell_len(row[index]) for row in cells), default=0)
+            table.add_column(column, overflow="fold", min_width=max(cell_len(column), widest))
+    for row in cells:
+        table.add_row(*row)
     console.print(table)
 
 
@@ -44,3 +77,36 @@ def fail(message: str, *, code: int = 1, hint: str | None = None) -> NoReturn:
     if hint:
         err_console.print(f"[dim]hint:[/] {hint}", highlight=False)
     raise typer.Exit(code)
+
+
+def print_page_note(
+    *, shown: int, total: int | None, next_command: str | None, output: Output
+) -> None:
+    """Say that a list is cut and how to get the rest; silent when nothing is left out.
+
+    On stdout under a table (it is part of the report); on stderr with `-o json`, so that the
+    JSON on stdout stays one parseable document.
+    """
+    if next_command is None:
+        return
+    counted = f"showing {shown} of {total}" if total is not None else f"showing {shown}, more match"
+    target = console if output is Output.TABLE else err_console
+    target.print(f"{counted}; next: {next_command}", markup=False, highlight=False)
+
+
+def command_line(*words: str, **options: Any) -> str:
+    """A `shoal ...` command to print for the user to run: options with None or False are left
+    out, lists repeat their option, everything is shell-quoted."""
+    parts = ["shoal", *words]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                parts += [flag, str(item)]
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)

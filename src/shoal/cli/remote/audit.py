@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from shoal.cli.output import Output, OutputOpt, console, fail, print_json, print_table
+from shoal.cli.output import (
+    Output,
+    OutputOpt,
+    command_line,
+    console,
+    fail,
+    print_json,
+    print_page_note,
+    print_table,
+)
 from shoal.cli.remote.client import client
 
 __all__ = ["audit_app"]
@@ -20,32 +29,34 @@ def list_events(
     campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
     action: Annotated[str | None, typer.Option(help="Only this action, e.g. spec.apply.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    after: Annotated[int | None, typer.Option(help="Page: events after this event id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many events.")] = 100,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """List audit events, oldest first."""
-    events: list[dict[str, Any]] = client().get(
-        "/audit", campaign=campaign, actor=actor, action=action, limit=limit
-    )
+    """List audit events, oldest first; a cut list says how to get the next page."""
+    filters = {"campaign": campaign, "actor": actor, "action": action}
+    page = client().page("/audit", **filters, after=after, limit=limit)
     if output is Output.JSON:
-        print_json(events)
-        return
-    print_table(
-        None,
-        ["ID", "AT", "ACTOR", "ACTION", "OUTCOME", "TARGET", "SPEC"],
-        [
+        print_json(page.items)
+    else:
+        print_table(
+            None,
+            ["ID", "AT", "ACTOR", "ACTION", "OUTCOME", "TARGET", "SPEC"],
             [
-                e["id"],
-                e["at"][:19],
-                e["actor"],
-                e["action"],
-                e["outcome"],
-                e["target"],
-                e["spec_version"],
-            ]
-            for e in events
-        ],
-    )
+                [
+                    e["id"],
+                    e["at"][:19],
+                    e["actor"],
+                    e["action"],
+                    e["outcome"],
+                    e["target"],
+                    e["spec_version"],
+                ]
+                for e in page.items
+            ],
+        )
+    nxt = command_line("audit", "list", **filters, limit=limit, **page.next) if page.next else None
+    print_page_note(shown=len(page.items), total=page.total, next_command=nxt, output=output)
 
 
 @audit_app.command("export")

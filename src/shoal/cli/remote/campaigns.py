@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from shoal.cli.output import Output, OutputOpt, console, fail, print_json, print_table
+from shoal.cli.output import (
+    Output,
+    OutputOpt,
+    command_line,
+    console,
+    fail,
+    print_json,
+    print_page_note,
+    print_table,
+)
 from shoal.cli.remote.client import client
 from shoal.spec import SpecInvalidError, parse_spec
 
@@ -63,27 +72,36 @@ def apply(file: SpecFile, output: OutputOpt = Output.TABLE) -> None:
 @campaigns_app.command("list")
 def list_campaigns(
     prefix: Annotated[str | None, typer.Option(help="Only names starting with this.")] = None,
+    after: Annotated[
+        int | None, typer.Option(help="Page: campaigns after this campaign id.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=499, help="At most this many.")] = 100,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """List campaigns."""
-    found: list[dict[str, Any]] = client().get("/campaigns", prefix=prefix, limit=500)
+    """List campaigns (names in full, however narrow the terminal)."""
+    page = client().probe_page("/campaigns", prefix=prefix, after=after, limit=limit)
     if output is Output.JSON:
-        print_json(found)
-        return
-    print_table(
-        None,
-        ["NAME", "VERSION", "SPEC HASH", "UPDATED", "DESCRIPTION"],
-        [
+        print_json(page.items)
+    else:
+        print_table(
+            None,
+            ["ID", "NAME", "VERSION", "SPEC HASH", "UPDATED", "DESCRIPTION"],
             [
-                c["name"],
-                c["latest_version"],
-                (c["latest_spec_hash"] or "")[:12],
-                c["updated_at"][:19],
-                c["description"],
-            ]
-            for c in found
-        ],
-    )
+                [
+                    c["id"],
+                    c["name"],
+                    c["latest_version"],
+                    (c["latest_spec_hash"] or "")[:12],
+                    c["updated_at"][:19],
+                    c["description"],
+                ]
+                for c in page.items
+            ],
+        )
+    nxt = None
+    if page.next:
+        nxt = command_line("campaigns", "list", prefix=prefix, limit=limit, **page.next)
+    print_page_note(shown=len(page.items), total=None, next_command=nxt, output=output)
 
 
 @campaigns_app.command("show")

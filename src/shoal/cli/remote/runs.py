@@ -1,4 +1,4 @@
-"""`shoal preview`, `shoal runs list|show|targets|logs|retry`, `shoal diff`."""
+"""`shoal preview`, `shoal runs list|show|targets|logs|retry|cancel`, `shoal diff`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,26 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 
-from shoal.cli.output import Output, OutputOpt, console, fail, print_json, print_table
-from shoal.cli.remote.client import ApiClient, client
+from shoal.cli.output import (
+    Output,
+    OutputOpt,
+    command_line,
+    console,
+    err_console,
+    fail,
+    print_json,
+    print_page_note,
+    print_table,
+)
+from shoal.cli.remote.client import ApiClient, Page, client
 
 __all__ = ["diff", "preview", "runs_app"]
 
 runs_app = typer.Typer(help="Follow runs and read their results.", no_args_is_help=True)
 
 _FINAL = {"done", "failed", "cancelled"}
+# What a shell reports for a command stopped by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 def preview(
@@ -44,11 +56,40 @@ def preview(
     if output is Output.TABLE:
         console.print(f"run [bold]{run['id']}[/] started")
     if wait:
-        run = _follow(api, run, quiet=output is Output.JSON)
+        try:
+            run = _follow(api, run, quiet=output is Output.JSON)
+        except KeyboardInterrupt:
+            _interrupted(run)
     if output is Output.JSON:
         print_json(run)
-        return
-    _print_summary(api, run)
+    else:
+        _print_summary(api, run)
+    _exit_for(run)
+
+
+def _interrupted(run: dict[str, Any]) -> None:
+    """Ctrl-C stops following, not the run: say so and how to reach it again."""
+    run_id = run["id"]
+    err_console.print(
+        f"interrupted: run {run_id} goes on running on the server.\n"
+        f"  follow it: shoal runs show {run_id}\n"
+        f"  cancel it: shoal runs cancel {run_id}",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _exit_for(run: dict[str, Any]) -> None:
+    """A failed or cancelled run fails the command; a done run does not, even when some of its
+    executions failed (that is a result of the preview, listed in the summary)."""
+    if run["state"] == "failed":
+        fail(
+            f"run {run['id']} failed: {run['selection_error'] or 'no reason recorded'}",
+            hint=f"details: shoal runs show {run['id']}",
+        )
+    if run["state"] == "cancelled":
+        fail(f"run {run['id']} was cancelled", hint=f"details: shoal runs show {run['id']}")
 
 
 def _follow(api: ApiClient, run: dict[str, Any], *, quiet: bool) -> dict[str, Any]:
@@ -91,8 +132,15 @@ def _print_summary(api: ApiClient, run: dict[str, Any]) -> None:
         f"[green]{p['patch']} with a patch[/], {p['no_change']} unchanged, "
         f"[red]{p['failed']} failed[/]"
     )
-    if run["selection_error"]:
+    if run["selection_error"] and run["state"] != "failed":
+        # A partial selection problem (the run failed outright says so on stderr).
         console.print(f"[yellow]selection:[/] {run['selection_error']}", markup=True)
+    if run["state"] == "done" and p["failed"]:
+        console.print(
+            f"[yellow]{p['failed']} of {p['included']} executions failed[/]; the run itself is "
+            f"done. Their logs: shoal runs logs {run['id']} OWNER/REPO",
+            highlight=False,
+        )
     if p["patch"]:
         patches = api.get(f"/runs/{run['id']}/executions", state="patch", limit=20)
         print_table(
@@ -118,31 +166,34 @@ def _print_summary(api: ApiClient, run: dict[str, Any]) -> None:
 @runs_app.command("list")
 def list_runs(
     campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
+    before: Annotated[int | None, typer.Option(help="Page: only runs older than this id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="At most this many runs.")] = 50,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """List a campaign's runs, newest first."""
-    found: list[dict[str, Any]] = client().get(f"/campaigns/{campaign}/runs")
+    page = client().page(f"/campaigns/{campaign}/runs", before=before, limit=limit)
     if output is Output.JSON:
-        print_json(found)
-        return
-    print_table(
-        None,
-        ["RUN", "KIND", "STATE", "SPEC", "INCLUDED", "PATCH", "NO CHANGE", "FAILED", "CREATED"],
-        [
+        print_json(page.items)
+    else:
+        print_table(
+            None,
+            ["RUN", "KIND", "STATE", "SPEC", "INCLUDED", "PATCH", "NO CHANGE", "FAILED", "CREATED"],
             [
-                r["id"],
-                r["kind"],
-                r["state"],
-                r["spec_version"],
-                r["progress"]["included"],
-                r["progress"]["patch"],
-                r["progress"]["no_change"],
-                r["progress"]["failed"],
-                r["created_at"][:19],
-            ]
-            for r in found
-        ],
-    )
+                [
+                    r["id"],
+                    r["kind"],
+                    r["state"],
+                    r["spec_version"],
+                    r["progress"]["included"],
+                    r["progress"]["patch"],
+                    r["progress"]["no_change"],
+                    r["progress"]["failed"],
+                    r["created_at"][:19],
+                ]
+                for r in page.items
+            ],
+        )
+    _note(page, output, ["runs", "list", campaign], limit=limit)
 
 
 @runs_app.command("show")
@@ -156,22 +207,22 @@ def show_run(
     path: Annotated[
         str | None, typer.Option(help="Only patches touching this path glob, e.g. '.github/**'.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many executions.")] = 200,
+    after: Annotated[
+        int | None, typer.Option(help="Page: executions after this execution id.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="At most this many executions.")
+    ] = 200,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """A run's counts by status and its executions (filtered)."""
     api = client()
     run = api.get(f"/runs/{run_id}")
-    executions: list[dict[str, Any]] = api.get(
-        f"/runs/{run_id}/executions",
-        state=state,
-        reason=reason,
-        repo=repo,
-        path=path,
-        limit=limit,
-    )
+    filters: dict[str, Any] = {"state": state, "reason": reason, "repo": repo, "path": path}
+    page = api.page(f"/runs/{run_id}/executions", **filters, after=after, limit=limit)
     if output is Output.JSON:
-        print_json({"run": run, "executions": executions})
+        print_json({"run": run, "executions": page.items})
+        _note(page, output, ["runs", "show", str(run_id)], **filters, limit=limit)
         return
     p = run["progress"]
     console.print(
@@ -199,7 +250,8 @@ def show_run(
         f"GraphQL points: {run['graphql_points']}"
     )
     if run["selection_error"]:
-        console.print(f"[yellow]selection:[/] {run['selection_error']}")
+        label = "failed" if run["state"] == "failed" else "selection"
+        console.print(f"[yellow]{label}:[/] {run['selection_error']}")
     print_table(
         None,
         ["REPO", "STATE", "REASON", "FILES", "+", "-", "MESSAGE"],
@@ -213,33 +265,71 @@ def show_run(
                 e["lines_deleted"],
                 e["message"],
             ]
-            for e in executions
+            for e in page.items
         ],
     )
+    _note(page, output, ["runs", "show", str(run_id)], **filters, limit=limit)
 
 
 @runs_app.command("targets")
 def list_targets(
     run_id: Annotated[int, typer.Argument(help="Run id.")],
     excluded: Annotated[bool, typer.Option(help="Only the excluded repositories.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+    after: Annotated[int | None, typer.Option(help="Page: targets after this target id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 1000,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Every repository the run considered and why it was included or excluded."""
-    found: list[dict[str, Any]] = client().get(
-        f"/runs/{run_id}/targets", included=False if excluded else None, limit=limit
+    page = client().page(
+        f"/runs/{run_id}/targets",
+        included=False if excluded else None,
+        after=after,
+        limit=limit,
     )
     if output is Output.JSON:
-        print_json(found)
+        print_json(page.items)
+    else:
+        print_table(
+            None,
+            ["REPO", "INCLUDED", "REASON", "BASE"],
+            [
+                [
+                    t["repo"],
+                    "yes" if t["included"] else "no",
+                    t["reason"],
+                    (t["base_sha"] or "")[:12],
+                ]
+                for t in page.items
+            ],
+        )
+    _note(page, output, ["runs", "targets", str(run_id)], excluded=excluded, limit=limit)
+
+
+@runs_app.command("cancel")
+def cancel(
+    run_id: Annotated[int, typer.Argument(help="Run id.")],
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Cancel a selecting or executing run: its queued executions never run, running ones store
+    nothing. Cancelling a cancelled run is a no-op; a finished run cannot be cancelled."""
+    result = client().post(f"/runs/{run_id}/cancel", {})
+    if output is Output.JSON:
+        print_json(result)
         return
-    print_table(
-        None,
-        ["REPO", "INCLUDED", "REASON", "BASE"],
-        [
-            [t["repo"], "yes" if t["included"] else "no", t["reason"], (t["base_sha"] or "")[:12]]
-            for t in found
-        ],
+    if not result["changed"]:
+        console.print(f"run {run_id} was already cancelled")
+        return
+    p = result["run"]["progress"]
+    console.print(
+        f"run {run_id} cancelled: {p['finished']} executions had finished, "
+        f"{p['queued']} queued will not run, {p['running']} running will store nothing"
     )
+
+
+def _note(page: Page, output: Output, words: list[str], **options: Any) -> None:
+    """Under a cut list: how many were shown of how many, and the command for the next page."""
+    nxt = command_line(*words, **options, **page.next) if page.next is not None else None
+    print_page_note(shown=len(page.items), total=page.total, next_command=nxt, output=output)
 
 
 @runs_app.command("logs")

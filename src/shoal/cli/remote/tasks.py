@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from shoal.cli.output import Output, OutputOpt, console, print_json, print_table
+from shoal.cli.output import (
+    Output,
+    OutputOpt,
+    command_line,
+    console,
+    print_json,
+    print_page_note,
+    print_table,
+)
 from shoal.cli.remote.client import client
 
 __all__ = ["tasks_app"]
@@ -20,30 +28,35 @@ def list_tasks(
         list[str] | None, typer.Option(help="queued, running, done or dead (repeatable).")
     ] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Task kind (repeatable).")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    after: Annotated[int | None, typer.Option(help="Page: tasks after this task id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=999, help="At most this many tasks.")] = 100,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """List tasks, oldest first."""
-    found: list[dict[str, Any]] = client().get("/tasks", state=state, kind=kind, limit=limit)
+    page = client().probe_page("/tasks", state=state, kind=kind, after=after, limit=limit)
     if output is Output.JSON:
-        print_json(found)
-        return
-    print_table(
-        None,
-        ["ID", "KIND", "KEY", "STATE", "ATTEMPTS", "RUN AFTER", "LAST ERROR"],
-        [
+        print_json(page.items)
+    else:
+        print_table(
+            None,
+            ["ID", "KIND", "KEY", "STATE", "ATTEMPTS", "RUN AFTER", "LAST ERROR"],
             [
-                t["id"],
-                t["kind"],
-                t["dedupe_key"],
-                t["state"],
-                f"{t['attempts']}/{t['max_attempts']}",
-                t["run_after"][:19],
-                (t["last_error"] or "")[:80],
-            ]
-            for t in found
-        ],
-    )
+                [
+                    t["id"],
+                    t["kind"],
+                    t["dedupe_key"],
+                    t["state"],
+                    f"{t['attempts']}/{t['max_attempts']}",
+                    t["run_after"][:19],
+                    (t["last_error"] or "")[:80],
+                ]
+                for t in page.items
+            ],
+        )
+    nxt = None
+    if page.next:
+        nxt = command_line("tasks", "list", state=state, kind=kind, limit=limit, **page.next)
+    print_page_note(shown=len(page.items), total=None, next_command=nxt, output=output)
 
 
 @tasks_app.command("retry")
