@@ -4,8 +4,10 @@
 # some forks), starts Shoal (embedded PostgreSQL and Redis, filesystem object storage,
 # bubblewrap sandbox) with its state under var/demo, logs the CLI in, applies an example
 # campaign and previews it: selection with reasons, sandboxed steps in every repository,
-# patches and per-file diff summaries. A preview writes nothing to GitHub: the demo ends by
-# checking the simulator's mutation ledger is empty.
+# patches and per-file diff summaries, and no write to GitHub. Then it publishes acme's PRs
+# under a small daily budget (the rest wait for the next day), shows the PRs as GitHub serves
+# them, publishes again to show nothing more is written, and checks that the audit log and
+# the simulator's mutation ledger agree.
 #
 #   bash scripts/demo.sh           run the demo, then stop Shoal
 #   bash scripts/demo.sh --keep    leave Shoal running afterwards
@@ -26,6 +28,7 @@ unset SHOAL_DATABASE_URL SHOAL_REDIS_URL      # embedded defaults
 export SHOAL_LOG_FORMAT=json
 export COLUMNS="${COLUMNS:-160}"             # wide tables when not on a terminal
 url="http://127.0.0.1:${SHOAL_API_PORT}"
+demo_cap=5                                  # acme's PRs a day in the demo
 shoal() { uv run --locked --quiet shoal "$@"; }
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -59,7 +62,6 @@ export SHOAL_GITHUB_API_URL="$(sim_field rest_url)"
 export SHOAL_GITHUB_APP_ID="$(sim_field app_id)"
 export SHOAL_GITHUB_PRIVATE_KEY_PATH="$(sim_field private_key_path)"
 sim_admin_url="$(sim_field admin_url)"
-sim_admin_token="$(sim_field admin_token)"
 echo "simulated GitHub at $SHOAL_GITHUB_API_URL (App id $SHOAL_GITHUB_APP_ID)"
 
 step "starting Shoal (shoal up) on $url; logs in $demo_dir/shoal.log"
@@ -102,32 +104,59 @@ shoal diff bump-checkout-v4 acme/payments
 step "its log (shoal runs logs $run_id acme/payments)"
 shoal runs logs "$run_id" acme/payments
 
-ledger_size() {
-    curl -fsS -H "Authorization: Bearer $sim_admin_token" "$sim_admin_url/ledger" \
-        | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))'
-}
+ledger_size() { python3 scripts/demo_checks.py "$sim_info" ledger-size; }
 step "the preview wrote nothing to GitHub: the simulator's mutation ledger"
 mutations=$(ledger_size)
 echo "mutations recorded by the simulator: $mutations"
 [ "$mutations" = 0 ] || { echo "a preview must not write to GitHub" >&2; exit 1; }
 
-step "publishing two repositories (shoal publish --repos ... --wait): branch, commit, PR"
-shoal publish bump-checkout-v4 --repos acme/payments --repos acme/checkout --wait
+step "acme's publish budget for the demo: ${demo_cap} new PRs a day (shoal budgets set acme ${demo_cap})"
+shoal budgets set acme "$demo_cap"
 
-step "shoal changesets bump-checkout-v4"
-shoal changesets bump-checkout-v4
+step "publishing acme (shoal publish bump-checkout-v4 --org acme --wait): ${demo_cap} PRs today, the rest wait for the next budget day"
+shoal publish bump-checkout-v4 --org acme --wait
 
-step "publishing them again changes nothing on GitHub (same commit, PR already open)"
+step "shoal status bump-checkout-v4: states, budget used and left, when the next PR goes out"
+shoal status bump-checkout-v4
+
+step "the open PRs (shoal changesets bump-checkout-v4 --state open)"
+shoal changesets bump-checkout-v4 --state open
+opened=$(shoal changesets bump-checkout-v4 --state open -o json \
+    | python3 -c 'import json,sys; print(" ".join(c["repo"] for c in json.load(sys.stdin)[:2]))')
+[ -n "$opened" ] || { echo "publishing opened no PR" >&2; exit 1; }
+
+step "two of the PRs as GitHub serves them: every field of the spec's template is set"
+# shellcheck disable=SC2086 # one argument per repository
+python3 scripts/demo_checks.py "$sim_info" show-prs shoal/bump-checkout-v4 $opened
+
+step "publishing again writes nothing (same commits, PRs already open, the rest still waiting)"
 before=$(ledger_size)
-shoal publish bump-checkout-v4 --repos acme/payments --repos acme/checkout --wait >/dev/null
+shoal publish bump-checkout-v4 --org acme --wait >/dev/null
 after=$(ledger_size)
 echo "simulator mutations before: $before, after: $after"
 [ "$before" = "$after" ] || { echo "a second publish must not write again" >&2; exit 1; }
 
-step "shoal audit list: user actions and one row per GitHub mutation"
-shoal audit list
+step "shoal audit list --action github.mutation: one row per GitHub mutation"
+shoal audit list --action github.mutation --limit 12
+
+step "the audit log and the simulator's ledger tell the same story (shoal audit export, verify)"
+shoal audit export | python3 scripts/demo_checks.py "$sim_info" audit-matches-ledger
+shoal audit verify
 
 if [ "$keep" = true ]; then
-    printf '\nShoal (pid %s) and the simulator (pid %s) keep running. Use the CLI with:\n  export XDG_CONFIG_HOME=%s\n  uv run shoal runs list bump-checkout-v4\n' "$up_pid" "$sim_pid" "$XDG_CONFIG_HOME"
+    cat <<EOF2
+
+Shoal (pid $up_pid, $url) and the simulated GitHub (pid $sim_pid, $SHOAL_GITHUB_API_URL) keep
+running. To use them from another shell:
+
+  cd $PWD
+  export XDG_CONFIG_HOME=$XDG_CONFIG_HOME   # the CLI's login to the demo
+  export SHOAL_DATA_DIR=$SHOAL_DATA_DIR     # for local commands (shoal admin ...)
+  uv run shoal status bump-checkout-v4
+  uv run shoal changesets bump-checkout-v4
+
+The simulator's admin API: $sim_admin_url (token in $sim_info).
+Stop both with: kill $up_pid $sim_pid
+EOF2
     trap - EXIT
 fi
