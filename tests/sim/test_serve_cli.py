@@ -3,16 +3,17 @@ start-up check of GitHub's GraphQL schema."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -35,16 +36,28 @@ def seed(tmp_path: Path, octokit_schemas: Path) -> Path:
     return path
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise AssertionError(f"no connection info within {timeout}s")
-    return proc.stdout.readline()
+class Lines:
+    """The lines a process writes to stdout, read by a thread so a test can wait for the
+    next one with a deadline (the stream's own buffer defeats ``select``)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(proc.stdout,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):  # the test closed the stream
+            for line in stream:
+                self._queue.put(line)
+
+    def next(self, timeout: float = START_TIMEOUT) -> str:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no output within {timeout}s") from None
 
 
-@contextmanager
+@contextlib.contextmanager
 def serving(*args: str, tmp_root: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
     """``python -m shoal.sim serve ... -o json`` with its temporary files under ``tmp_root``."""
     tmp_root.mkdir(exist_ok=True)
@@ -56,7 +69,7 @@ def serving(*args: str, tmp_root: Path) -> Iterator[tuple[subprocess.Popen[str],
         env={**os.environ, "TMPDIR": str(tmp_root)},
     )
     try:
-        line = _read_line(proc, START_TIMEOUT)
+        line = Lines(proc).next()
         assert line, proc.stderr.read() if proc.stderr else ""
         yield proc, json.loads(line)
     finally:
@@ -106,10 +119,10 @@ def test_text_output_shows_the_admin_token(seed: Path, tmp_path: Path) -> None:
         env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     try:
-        lines = []
+        lines: list[str] = []
+        output = Lines(proc)
         while not any(line.startswith("data_dir: ") for line in lines):
-            lines.append(_read_line(proc, START_TIMEOUT))
-            assert lines[-1], lines
+            lines.append(output.next())
         token = next(line for line in lines if line.startswith("admin_token: "))
         assert token.removeprefix("admin_token: ").strip().startswith("simadmin_")
         assert _stop(proc, signal.SIGINT) == 128 + signal.SIGINT
@@ -163,5 +176,43 @@ def test_missing_graphql_schema_stops_start_up(seed: Path, tmp_path: Path) -> No
     assert str(missing) in done.stderr
     assert "bash scripts/fetch-github-schemas.sh" in done.stderr
     assert "SHOAL_SIM_GRAPHQL_SCHEMA" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.glob("shoal-sim-*")) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            "orgs:\n  - login: a\n    teams: [{slug: t, repos: {nope: write}}]\n",
+            "refers to a/nope, which it does not create",
+        ),
+        (
+            'orgs:\n  - login: a\n    teams: [{slug: t, repos: {"*": owner}}]\n',
+            "orgs.0.teams.0.repos.*: Input should be 'read'",
+        ),
+        ("orgs: [\n", "is not valid YAML"),
+        (None, "cannot read the seed file"),
+    ],
+    ids=["unknown-repo", "bad-permission", "bad-yaml", "missing"],
+)
+def test_bad_seed_is_reported_without_a_traceback(
+    tmp_path: Path, octokit_schemas: Path, content: str | None, expected: str
+) -> None:
+    seed = tmp_path / "seed.yaml"
+    if content is not None:
+        seed.write_text(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "shoal.sim", "serve", "--port", "0", "--seed", str(seed)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: ")
+    assert str(seed) in done.stderr and expected in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert list(tmp_path.glob("shoal-sim-*")) == []

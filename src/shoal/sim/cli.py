@@ -21,16 +21,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
+import yaml
+from pydantic import ValidationError
 
 from shoal.sim.config import Mode, RateLimitConfig, SimConfig
 from shoal.sim.graphql import SchemaUnavailableError, load_schema
-from shoal.sim.seed import SeedResult, apply_seed, load_seed_file
+from shoal.sim.seed import SeedDocument, SeedResult, apply_seed, load_seed_file
 from shoal.sim.server import create_app
 from shoal.sim.simulator import Simulator
+from shoal.sim.state.world import ConflictError, NotFoundError
 
 sim_app = typer.Typer(help="The bundled GitHub simulator.", no_args_is_help=True)
 log = logging.getLogger("shoal.sim")
@@ -94,14 +97,44 @@ def connection_info(sim: Simulator, base: str, result: SeedResult) -> dict[str, 
     }
 
 
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(1)
+
+
 def _require_graphql_schema() -> None:
     """Fail before announcing any URL: without GitHub's schema every GraphQL query would
     fail later, far from the cause."""
     try:
         load_schema()
     except SchemaUnavailableError as exc:
-        sys.stderr.write(f"shoal sim serve: {exc}\n")
-        raise typer.Exit(1) from None
+        _fail(str(exc))
+
+
+def _load_seed(path: Path) -> SeedDocument:
+    try:
+        return load_seed_file(path)
+    except OSError as exc:
+        _fail(f"cannot read the seed file {path}: {exc.strerror or exc}")
+    except yaml.YAMLError as exc:
+        _fail(f"the seed file {path} is not valid YAML: {exc}")
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  {'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        _fail(
+            f"the seed file {path} does not match the seed format (docs/simulator.md):\n{problems}"
+        )
+
+
+def _apply_seed(sim: Simulator, document: SeedDocument, path: Path) -> SeedResult:
+    try:
+        return apply_seed(sim, document)
+    except NotFoundError as exc:
+        _fail(f"the seed file {path} refers to {exc}, which it does not create")
+    except ConflictError as exc:
+        _fail(f"the seed file {path} creates something twice: {exc}")
 
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
@@ -159,6 +192,7 @@ def serve(
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     address = _loopback(host)
     _require_graphql_schema()
+    document = _load_seed(seed) if seed else None
     mode = Mode.GHES if ghes else Mode.DOTCOM
     with _stopped_by_signals(), _data_directory(data_dir) as directory:
         config = SimConfig(
@@ -169,15 +203,14 @@ def serve(
             admin_token=admin_token or "simadmin_" + secrets.token_urlsafe(32),
             rate_limits=RateLimitConfig.for_mode(mode),
         )
-        _serve(config, seed, address, port, output)
+        sim = Simulator(config)
+        if document is not None and document.seed is not None:
+            config.seed = document.seed
+        result = _apply_seed(sim, document, seed) if document and seed else SeedResult()
+        _serve(sim, result, address, port, output)
 
 
-def _serve(config: SimConfig, seed: Path | None, address: str, port: int, output: str) -> None:
-    sim = Simulator(config)
-    document = load_seed_file(seed) if seed else None
-    if document is not None and document.seed is not None:
-        config.seed = document.seed
-    result = apply_seed(sim, document) if document else SeedResult()
+def _serve(sim: Simulator, result: SeedResult, address: str, port: int, output: str) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((address, port))
