@@ -1,8 +1,8 @@
 """Records of the simulated world. Mutable on purpose: the world changes them under its lock.
 
 Git content (refs, commits, files) is not here: the bare repositories on disk are its
-only source of truth. Pull requests, labels and comments are placeholders the pull-request
-feature fills in; their tables already hang off :class:`Repo` so routes can find them.
+only source of truth. Pull requests, issues and labels hang off :class:`Repo`; the
+``pulls`` package keeps them.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class Repo:
     allow_merge_commit: bool = True
     allow_squash_merge: bool = True
     allow_rebase_merge: bool = True
-    # Filled by the pull-request feature: number -> record, next issue/PR number.
+    # Kept by the pulls package: number -> record, and the next issue/PR number.
     pulls: dict[int, Any] = field(default_factory=dict)
     issues: dict[int, Any] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
