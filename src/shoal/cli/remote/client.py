@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,8 @@ class ApiClient:
             headers={"Authorization": f"Bearer {profile.token}", "User-Agent": "shoal-cli"},
             timeout=timeout,
         )
+        # Connections close when the client is dropped, at the latest when the command ends.
+        weakref.finalize(self, self._http.close)
         self.url = display_url(profile.url)
 
     def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -140,6 +143,9 @@ class ApiClient:
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self.request("POST", path, json=body)
 
+    def close(self) -> None:
+        self._http.close()
+
 
 def _params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
@@ -155,6 +161,14 @@ def _raise_api_error(url: str, response: httpx.Response) -> None:
             f"{url} answered {response.status_code} to {response.request.method} "
             f"{response.request.url.path}: {response.text[:200]}",
             hint="is this the URL of a Shoal server (`shoal login --url URL`)?",
+        )
+    route = f"{response.request.method} {response.request.url.path}"
+    if response.status_code == 404 and message == "Not Found":
+        # The server's generic answer for a path no route has: the URL is wrong, not the name
+        # of a campaign or run (those 404s say what was not found).
+        fail(
+            f"{url} answered 404 to {route}: no such API route",
+            hint="is this the base URL of a Shoal server (`shoal login --url URL`)?",
         )
     hint = {
         "unauthenticated": f"the token was revoked or is unknown to {url}: {LOGIN_HINT}",
