@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from shoal.domain.auth import Role
+from shoal.execution.runner import ExecutionRequest, ExecutionResult
+from shoal.runtime.workers import WorkerComponents
+from shoal.services.executing import run_execution_task
+from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
+from shoal.services.selecting import run_select_task
+from shoal.store import tasks as task_store
 from tests.cli.test_cli import shoal
 from tests.e2e.conftest import Stack
 from tests.e2e.test_preview import SECRET, SPEC, WORLD
@@ -28,6 +37,8 @@ def test_preview_from_a_file_then_read_the_results(
     assert "run 1 done: 8 repositories considered, 3 included, 5 excluded" in preview.stdout
     assert "1 with a patch, 1 unchanged, 1 failed" in preview.stdout
     assert "acme/broken" in preview.stdout and "step_exit_code" in preview.stdout
+    # Some executions failed, the run did not: exit 0, and the summary says so.
+    assert "1 of 3 executions failed; the run itself is done" in preview.stdout
 
     shown = json.loads(shoal(env, "runs", "show", "1", "--state", "failed", "-o", "json").stdout)
     assert [e["repo"] for e in shown["executions"]] == ["acme/broken"]
@@ -36,6 +47,18 @@ def test_preview_from_a_file_then_read_the_results(
 
     targets = shoal(env, "runs", "targets", "1", "--excluded").stdout
     assert "globex/alpha" in targets and "not installed" in targets
+    assert "showing" not in targets
+
+    # Cut lists say so and give the command of the next page, which gets the rest.
+    ids = [e["id"] for e in stack.get("/runs/1/executions")]
+    first = shoal(env, "runs", "show", "1", "--limit", "2").stdout
+    assert f"showing 2 of 3; next: shoal runs show 1 --limit 2 --after {ids[1]}" in first
+    rest = json.loads(
+        shoal(env, "runs", "show", "1", "--limit", "2", "--after", str(ids[1]), "-o", "json").stdout
+    )
+    assert [e["id"] for e in rest["executions"]] == ids[2:]
+    some = shoal(env, "runs", "targets", "1", "--excluded", "--limit", "2").stdout
+    assert "showing 2 of 5; next: shoal runs targets 1 --excluded --limit 2 --after" in some
 
     diff = shoal(env, "diff", "bump-e2e", "acme/api").stdout
     assert "+      - uses: actions/checkout@v4" in diff
@@ -53,3 +76,59 @@ def test_preview_from_a_file_then_read_the_results(
     stack.wait(1)
     refused = shoal(env, "runs", "retry", "1", "acme/api", check=False)
     assert refused.returncode == 1 and "only failed executions" in refused.stderr
+
+
+def test_a_cancelled_run_runs_no_queued_execution_and_stores_nothing_in_flight(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = make_stack(WORLD, secrets={"API_TOKEN": SECRET}, worker=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "200"}
+    shoal(env, "login", "--url", stack.api.url, "--token", stack.api.tokens[Role.OPERATOR])
+    name = stack.apply(SPEC)["campaign"]["name"]
+    run_id = stack.start_preview(name)["id"]
+    ctx = stack.api.ctx
+    parts = WorkerComponents(ctx)
+    try:
+        # Selection by hand: three executions queued, each with its task.
+        with ctx.db.transaction() as conn:
+            (select,) = task_store.list_tasks(conn, task_store.TaskFilter(kinds=(SELECT_TASK,)))
+        run_select_task(parts.selection, select)
+        with ctx.db.transaction() as conn:
+            first = task_store.list_tasks(conn, task_store.TaskFilter(kinds=(EXECUTE_TASK,)))[0]
+
+        # One execution is in flight when the run is cancelled: its steps finish, its result
+        # is not stored.
+        cancelled: list[subprocess.CompletedProcess[str]] = []
+
+        class CancelMidway:
+            def execute(
+                self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
+            ) -> ExecutionResult:
+                cancelled.append(shoal(env, "runs", "cancel", str(run_id)))
+                return parts.execution.executor.execute(request, tarball, out_dir)
+
+        run_execution_task(dataclasses.replace(parts.execution, executor=CancelMidway()), first)
+    finally:
+        parts.close()
+    assert f"run {run_id} cancelled: 0 executions had finished, 2 queued will not run" in (
+        cancelled[0].stdout
+    )
+
+    stack.start_worker()
+    deadline = time.monotonic() + 60
+    while stack.get("/tasks", state=["queued", "running"]):
+        assert time.monotonic() < deadline, stack.get("/tasks")
+        time.sleep(0.1)
+
+    run = stack.get(f"/runs/{run_id}")
+    states = {
+        e["repo"]: (e["state"], e["patch_sha256"]) for e in stack.get(f"/runs/{run_id}/executions")
+    }
+    assert run["state"] == "cancelled"
+    assert sorted(s for s, _ in states.values()) == ["queued", "queued", "running"]
+    assert all(sha is None for _, sha in states.values())
+    again = shoal(env, "runs", "cancel", str(run_id))
+    assert f"run {run_id} was already cancelled" in again.stdout
+    retry = shoal(env, "runs", "retry", str(run_id), "acme/api", check=False)
+    assert retry.returncode == 1 and "was cancelled" in retry.stderr
