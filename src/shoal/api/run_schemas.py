@@ -35,11 +35,8 @@ def set_page_headers(
     the next page and is sent only when one exists."""
     response.headers[TOTAL_HEADER] = str(total)
     if next_cursor is not None:
-        url = request.url.remove_query_params(list(next_cursor)).include_query_params(
-            **next_cursor
-        )
+        url = request.url.remove_query_params(list(next_cursor)).include_query_params(**next_cursor)
         response.headers["Link"] = f'<{url}>; rel="next"'
-
 
 
 class _Out(BaseModel):

@@ -40,8 +40,7 @@ def start_run(ctx: Ctx, principal: Operator, campaign: str, body: RunIn) -> RunO
 
 
 _PAGED = (
-    "Paged: `X-Total-Count` counts every page; `Link: <url>; rel=\"next\"` is sent when "
-    "more follow."
+    'Paged: `X-Total-Count` counts every page; `Link: <url>; rel="next"` is sent when more follow.'
 )
 
 
