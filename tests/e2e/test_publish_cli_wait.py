@@ -97,11 +97,10 @@ def test_publish_wait_follows_its_own_changesets_and_says_what_waits(
 
     listed = shoal(env, "changesets", "notes").stdout
     assert "WARNING" in listed, listed
-    rows = {
-        repo: line
+    rows = {  # a row by the repository in its first cell (a wrapped warning goes on)
+        cells[1].strip(): line
         for line in listed.splitlines()
-        for repo in ("acme/x", "acme/y", "acme/z")
-        if repo in line
+        if len(cells := line.split("│")) > 2 and cells[1].strip().startswith("acme/")
     }
     assert " open " in rows["acme/x"] and "request_reviewers" not in rows["acme/x"]
     assert "request_reviewers: " in rows["acme/y"] and " open " in rows["acme/y"], listed

@@ -8,7 +8,15 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from shoal.cli.output import Output, OutputOpt, console, err_console, print_json, print_table
+from shoal.cli.output import (
+    FREE_TEXT_COLUMNS,
+    Output,
+    OutputOpt,
+    console,
+    err_console,
+    print_json,
+    print_table,
+)
 from shoal.cli.remote.client import ApiClient, client
 
 __all__ = ["changesets", "kill", "pause", "publish", "resume", "status", "unkill"]
@@ -234,6 +242,7 @@ def changesets(
             ]
             for c in found
         ],
+        free_text=FREE_TEXT_COLUMNS | {"WARNING"},
     )
 
 
