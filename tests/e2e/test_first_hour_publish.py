@@ -411,3 +411,26 @@ def test_publishing_reads_targets_in_one_query_whatever_the_number_of_repos(
         sizes.append(len([q for q in seen if "INSERT INTO tasks" not in q]))
         assert sum("JOIN targets" in q or "FROM targets" in q for q in seen) == 1, seen
     assert sizes[0] == sizes[1], sizes
+
+
+def test_a_cancelled_preview_is_not_published(make_stack: Callable[..., Stack]) -> None:
+    stack = make_stack(_world(1), **FAST)
+    _preview(stack, "notes")
+    runs = stack.get("/campaigns/notes/runs")
+    with stack.client() as http:
+        # Cancelling a finished run is refused; the preview stays publishable.
+        assert http.post(f"/runs/{runs[0]['id']}/cancel").status_code == 409
+        started = stack.start_preview("notes")
+        assert http.post(f"/runs/{started['id']}/cancel").status_code == 200
+    # As if the cancel had come once its selection finished (no worker runs here).
+    with stack.api.ctx.db.transaction() as conn:
+        conn.execute(
+            sa.text("UPDATE runs SET selection_done_at = now() WHERE id = :id"),
+            {"id": started["id"]},
+        )
+    with stack.client() as http:
+        # The earlier, finished preview is the one published, never the cancelled one.
+        answer = http.post("/campaigns/notes/publish", json={})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["run_id"] == runs[0]["id"]
+    assert stack.mutations() == []

@@ -106,6 +106,13 @@ def test_publish_wait_follows_its_own_changesets_and_says_what_waits(
     assert "request_reviewers: " in rows["acme/y"] and " open " in rows["acme/y"], listed
     assert " scheduled " in rows["acme/z"]
 
+    # A cut list says so and how to get the rest.
+    cut = shoal(env, "changesets", "notes", "--limit", "2").stdout
+    assert "showing 2, more match; next: shoal changesets notes --limit 2 --after " in cut, cut
+    after = cut.rsplit("--after ", 1)[1].split()[0]
+    rest = shoal(env, "changesets", "notes", "--limit", "2", "--after", after).stdout
+    assert "acme/z" in rest and "acme/x" not in rest and "more match" not in rest, rest
+
     bad = shoal(env, "changesets", "notes", "--state", "opened", check=False)
     assert bad.returncode == 1, (bad.stdout, bad.stderr)
     assert "unknown changeset state 'opened'" in bad.stderr and "scheduled" in bad.stderr

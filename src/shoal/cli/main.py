@@ -6,7 +6,7 @@ import typer
 
 from shoal.cli.local import admin, db, processes
 from shoal.cli.local.runner import runner_app
-from shoal.cli.output import fail
+from shoal.cli.output import err_console, fail
 from shoal.cli.remote import audit, budgets, campaigns, login, publishing, runs, specs, tasks
 from shoal.domain.errors import ShoalError
 
@@ -66,3 +66,8 @@ def main() -> None:
         app()
     except ShoalError as exc:
         fail(exc.message)
+    except KeyboardInterrupt:
+        # Commands that follow server-side work say what goes on after Ctrl-C themselves;
+        # anywhere else an interrupt is a plain stop, not a traceback.
+        err_console.print("interrupted")
+        raise SystemExit(130) from None

@@ -108,10 +108,14 @@ def _latest_preview(conn: Any, campaign_id: CampaignId, version: int) -> Run:
         conn, run_store.RunFilter(campaign_id=campaign_id, kind=RunKind.PREVIEW, limit=20)
     )
     for run in found:
-        if run.spec_version == version and run.selection_done_at is not None:
+        # A cancelled preview's patches are incomplete, and cancelling one says "not this".
+        if run.spec_version != version or run.cancelled_at is not None:
+            continue
+        if run.selection_done_at is not None:
             return run
     raise InvalidInputError(
-        f"spec version {version} has no finished preview; run `shoal preview` first: "
+        f"spec version {version} has no finished preview that was not cancelled; run `shoal "
+        "preview` first: "
         "publishing opens PRs only for patches a preview has shown",
         details={"spec_version": version},
     )

@@ -12,9 +12,11 @@ from shoal.cli.output import (
     FREE_TEXT_COLUMNS,
     Output,
     OutputOpt,
+    command_line,
     console,
     err_console,
     print_json,
+    print_page_note,
     print_table,
 )
 from shoal.cli.remote.client import ApiClient, client
@@ -218,14 +220,25 @@ def changesets(
     campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
     state: Annotated[list[str] | None, typer.Option(help="Only this state (repeatable).")] = None,
     repo: Annotated[str | None, typer.Option(help="Glob over owner/name.")] = None,
+    after: Annotated[int | None, typer.Option(help="Page: changesets after this id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=5000, help="At most this many.")] = 200,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """The campaign's changesets: state, PR, failure reason, ETA."""
-    found: list[dict[str, Any]] = client().get(
-        f"/campaigns/{campaign}/changesets", state=state, repo=repo
+    """The campaign's changesets: state, PR, failure reason, ETA; a cut list says how to get
+    the next page."""
+    filters = {"state": state, "repo": repo}
+    page = client().probe_page(
+        f"/campaigns/{campaign}/changesets", limit=limit, **filters, after=after
+    )
+    found: list[dict[str, Any]] = page.items
+    nxt = (
+        command_line("changesets", campaign, **filters, limit=limit, **page.next)
+        if page.next
+        else None
     )
     if output is Output.JSON:
         print_json(found)
+        print_page_note(shown=len(found), total=None, next_command=nxt, output=output)
         return
     print_table(
         None,
@@ -244,6 +257,7 @@ def changesets(
         ],
         free_text=FREE_TEXT_COLUMNS | {"WARNING"},
     )
+    print_page_note(shown=len(found), total=None, next_command=nxt, output=output)
 
 
 Reason = Annotated[str, typer.Option(help="Why (kept in the audit log).")]
