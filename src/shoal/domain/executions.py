@@ -33,6 +33,11 @@ class FailureReason(enum.StrEnum):
     CONDITION_INVALID = "condition_invalid"
     SECRET_MISSING = "secret_missing"  # noqa: S105 (a reason code, not a password)
     SANDBOX_ERROR = "sandbox_error"
+    WORKSPACE_TOO_LARGE = "workspace_too_large"  # the tarball expands past the caps
+    WORKSPACE_UNFAITHFUL = "workspace_unfaithful"  # the tarball differs from the commit
+    DISK_QUOTA_EXCEEDED = "disk_quota_exceeded"
+    MEMORY_LIMIT_EXCEEDED = "memory_limit_exceeded"
+    UNSAFE_SYMLINK = "unsafe_symlink"
     INTERNAL = "internal"
 
 
