@@ -7,6 +7,7 @@ Each check returns None when the name is fine, or a short reason that completes 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 __all__ = [
@@ -92,17 +93,51 @@ def is_pinned_image(reference: str) -> bool:
 
 
 def git_branch_problem(name: str) -> str | None:
-    """Why `git check-ref-format --branch` would refuse `name`, or None if it accepts it."""
+    """Why `git check-ref-format --branch` would refuse `name`, or why a person could misread
+    it (a full ref, a name git resolves to something else, invisible characters); None if
+    the name is fine."""
     for broken, reason in _BRANCH_RULES:
         if broken(name):
             return reason
     bad = next((char for char in name if _is_bad_ref_char(char)), None)
     if bad is not None:
         return _BAD_CHAR_REASONS.get(bad, f"contains {bad!r}")
+    invisible = next((char for char in name if _is_invisible(char)), None)
+    if invisible is not None:
+        return (
+            f"contains the invisible or direction-changing character U+{ord(invisible):04X} "
+            f"({unicodedata.name(invisible, 'unnamed')}); a reviewer would not see it"
+        )
     for component in name.split("/"):
         if component.startswith(".") or component.endswith(".lock"):
             return f"part {component!r} starts with '.' or ends with '.lock'"
+    return _ambiguity(name)
+
+
+# A branch named like one of these is read by git (and people) as another ref.
+_REF_NAMESPACES = ("refs", "heads", "tags", "remotes")
+_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+
+
+def _ambiguity(name: str) -> str | None:
+    first = name.split("/", 1)[0]
+    if first in _REF_NAMESPACES:
+        return (
+            f"starts with '{first}/', so git and GitHub read it as another ref; "
+            f"name the branch alone (e.g. '{name.rpartition('/')[2]}')"
+        )
+    if any(part == "HEAD" or part.endswith("_HEAD") for part in name.split("/")):
+        return "names git's HEAD (or one of its *_HEAD refs)"
+    if _SHA.fullmatch(name):
+        return "looks like a commit sha"
     return None
+
+
+def _is_invisible(char: str) -> bool:
+    # Format characters (zero-width spaces and joiners, bidi embeddings, overrides and
+    # isolates, BOM), C1 controls, separators other than ' ' and unassigned or private code
+    # points: each can make two different names look the same, or one look like another.
+    return unicodedata.category(char) in {"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs"}
 
 
 def _is_bad_ref_char(char: str) -> bool:
