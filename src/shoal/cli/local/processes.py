@@ -23,19 +23,26 @@ def up() -> None:
     With no SHOAL_DATABASE_URL / SHOAL_REDIS_URL, embedded PostgreSQL and Redis are started
     under the data dir; the schema is migrated on start.
     """
-    from shoal.runtime.context import app_context
-    from shoal.runtime.instances import registered
-    from shoal.runtime.serve import api_server
-    from shoal.runtime.workers import start_worker_thread
+    from shoal.runtime.instances import registered, stop_leftovers
 
     settings = load_settings()
     # Bind before starting anything: a busy port fails here, not after the database started
     # and "Shoal is up" was printed.
     listener = _listen(settings)
-    with (
-        registered(settings.data_dir, settings.api_url),
-        app_context(settings, migrate=True) as ctx,
-    ):
+    with registered(settings.data_dir, settings.api_url):
+        stopped = stop_leftovers(settings)
+        if stopped:
+            where = str(settings.data_dir)
+            log.warning("stopped_leftover_servers", servers=stopped, data_dir=where)
+        _serve(settings, listener)
+
+
+def _serve(settings: Settings, listener: socket.socket) -> None:
+    from shoal.runtime.context import app_context
+    from shoal.runtime.serve import api_server
+    from shoal.runtime.workers import start_worker_thread
+
+    with app_context(settings, migrate=True) as ctx:
         stop = threading.Event()
         worker_thread = start_worker_thread(ctx, stop)
         server = api_server(ctx)
