@@ -115,6 +115,19 @@ class Observed:
     team_reviewers: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
     adopted: bool = False
+    # Read off GitHub (webhooks, sync); None until first read. `head_sha` is the PR's head as
+    # GitHub shows it (a commit Shoal did not push means foreign commits), `base_sha` the base
+    # branch's tip, `title_sha256` / `body_sha256` what the PR shows (a human edit differs from
+    # the rendered template). Times are ISO 8601 strings, as GitHub sends them.
+    head_sha: str | None = None
+    base_sha: str | None = None
+    mergeable: str | None = None  # mergeable | conflicting | unknown
+    review_decision: str | None = None  # approved | changes_requested | review_required
+    checks: str | None = None  # success | failure | pending
+    title_sha256: str | None = None
+    body_sha256: str | None = None
+    pr_updated_at: str | None = None
+    synced_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -54,6 +54,14 @@ class ObservedPR:
     team_reviewers: tuple[str, ...] | None = None
     assignees: tuple[str, ...] | None = None
     adopted: bool = False
+    # None when the read did not include them. `mergeable`: mergeable | conflicting |
+    # unknown; `review_decision`: approved | changes_requested | review_required;
+    # `checks`: success | failure | pending (the head commit's combined rollup).
+    base_sha: str | None = None
+    mergeable: str | None = None
+    review_decision: str | None = None
+    checks: str | None = None
+    updated_at: str | None = None
 
 
 class _Payload(BaseModel):
@@ -93,6 +101,9 @@ class _RestPull(_Payload):
     requested_reviewers: list[_Login] | None = None
     requested_teams: list[_Team] | None = None
     assignees: list[_Login] | None = None
+    # Only in the full body; null while GitHub is still computing it.
+    mergeable: bool | None = None
+    updated_at: str | None = None
 
 
 class _Labels(_Payload):
@@ -149,7 +160,13 @@ def pull_from_rest(body: Any, *, adopted: bool = False) -> ObservedPR:
         team_reviewers=_names(pull.requested_teams, "slug"),
         assignees=_names(pull.assignees, "login"),
         adopted=adopted,
+        base_sha=pull.base.sha,
+        mergeable=None if pull.mergeable is None else _MERGEABLE[pull.mergeable],
+        updated_at=pull.updated_at,
     )
+
+
+_MERGEABLE = {True: "mergeable", False: "conflicting"}
 
 
 def pull_from_graphql(node: Mapping[str, Any]) -> ObservedPR:

@@ -29,10 +29,12 @@ __all__ = [
     "NewChangeset",
     "OrgQueue",
     "budget_waiters_sharing_orgs",
+    "find_for_pull",
     "get_changeset",
     "list_changesets",
     "next_publish_batch",
     "org_queues",
+    "record_observation",
     "record_observed",
     "set_pending",
     "set_reconciler_state",
@@ -192,6 +194,34 @@ def get_changeset(conn: Connection, changeset_id: ChangesetId, *, lock: bool = F
     return _changeset(row)
 
 
+def find_for_pull(
+    conn: Connection,
+    repo: str,
+    *,
+    number: int | None = None,
+    branch: str | None = None,
+    lock: bool = False,
+) -> list[Changeset]:
+    """The changesets a pull request of `repo` belongs to: by its number, or by its head
+    branch (a PR Shoal has not recorded yet). Repository names compare case-insensitively,
+    as GitHub's do."""
+    if number is None and branch is None:
+        return []
+    match = []
+    if number is not None:
+        match.append(changesets.c.pr_number == number)
+    if branch is not None:
+        match.append(changesets.c.branch == branch)
+    query = (
+        sa.select(changesets)
+        .where(sa.func.lower(changesets.c.repo) == repo.lower(), sa.or_(*match))
+        .order_by(changesets.c.id)
+    )
+    if lock:
+        query = query.with_for_update()
+    return [_changeset(row) for row in conn.execute(query).mappings()]
+
+
 def list_changesets(conn: Connection, flt: ChangesetFilter) -> list[Changeset]:
     query = sa.select(changesets).order_by(changesets.c.id).limit(flt.limit)
     if flt.campaign_id is not None:
@@ -264,6 +294,19 @@ def record_observed(
     }
     if observed.pr_number is not None:
         values["published_at"] = sa.func.coalesce(changesets.c.published_at, now)
+    conn.execute(changesets.update().where(changesets.c.id == changeset_id).values(**values))
+
+
+def record_observation(
+    conn: Connection, changeset_id: ChangesetId, observed: Observed, *, now: datetime
+) -> None:
+    """Store what a read of GitHub showed (webhook, sync). Unlike `record_observed`, which
+    follows Shoal's own writes, it leaves the note of a write in progress alone."""
+    values: dict[str, Any] = {
+        "observed": observed.to_json(),
+        "pr_number": observed.pr_number,
+        "updated_at": now,
+    }
     conn.execute(changesets.update().where(changesets.c.id == changeset_id).values(**values))
 
 

@@ -1,0 +1,76 @@
+"""Folding a pull request read off GitHub into a changeset's observed state."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from shoal.domain.changesets import Observed
+from shoal.github.pulls_observed import ObservedPR, PullState
+from shoal.reconcile import merge_pull, needs_reconcile, text_sha256
+
+AT = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+PR = ObservedPR(
+    number=7,
+    node_id="PR_7",
+    state=PullState.OPEN,
+    draft=False,
+    head_sha="a" * 40,
+    head_ref="shoal/x",
+    base_ref="main",
+    url="https://github.test/acme/x/pull/7",
+    title="ci: bump",
+    body="body",
+    labels=("b", "a"),
+    reviewers=("carol",),
+    team_reviewers=None,
+    assignees=("alice",),
+    base_sha="b" * 40,
+    mergeable="mergeable",
+)
+SEEN = Observed(branch_sha="a" * 40, push_key="k", adopted=True, team_reviewers=("platform",))
+
+
+def test_a_read_sets_what_it_includes_and_keeps_what_only_shoal_knows() -> None:
+    merged = merge_pull(SEEN, PR, at=AT)
+    assert (merged.pr_number, merged.pr_state, merged.head_sha) == (7, "open", "a" * 40)
+    assert merged.labels == ("a", "b")  # sorted: a set, as the desired state keeps it
+    assert merged.title_sha256 == text_sha256("ci: bump")
+    assert merged.team_reviewers == ("platform",)  # not in this read: kept
+    assert (merged.push_key, merged.branch_sha, merged.adopted) == ("k", "a" * 40, True)
+    assert merged.synced_at == AT.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("change", "acts"),
+    [
+        ({"state": PullState.CLOSED}, True),
+        ({"head_sha": "c" * 40}, True),
+        ({"base_sha": "d" * 40}, True),
+        ({"title": "edited by a human"}, True),
+        ({"labels": ("a",)}, True),
+        ({"mergeable": "conflicting"}, True),
+        ({"updated_at": "2026-12-07T13:00:00Z"}, False),
+        ({"review_decision": "approved"}, False),
+        ({}, False),
+    ],
+    ids=[
+        "closed",
+        "foreign-commit",
+        "base-moved",
+        "title-edit",
+        "label-removed",
+        "conflict",
+        "only-timestamp",
+        "review-decision",
+        "nothing",
+    ],
+)
+def test_only_changes_the_reconciler_acts_on_ask_for_a_pass(
+    change: dict[str, object], acts: bool
+) -> None:
+    before = merge_pull(SEEN, PR, at=AT)
+    after = merge_pull(before, dataclasses.replace(PR, **change), at=AT)  # type: ignore[arg-type]
+    assert needs_reconcile(before, after) is acts
