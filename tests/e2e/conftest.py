@@ -19,7 +19,9 @@ import pytest
 from pydantic import SecretStr
 
 from shoal.config import Settings
+from shoal.domain.auth import Principal, Role
 from shoal.runtime.workers import start_worker_thread
+from shoal.services.secrets import grant_secret
 from tests.s3server import S3Server
 from tests.servers import RunningApi, api_settings, running_api
 from tests.sim.conftest import RunningSim, app_keys, make_sim, octokit_schemas
@@ -167,6 +169,11 @@ def make_stack(
         cm = running_api(settings)
         api = cm.__enter__()
         exits.append(cm)
+        # Specs may name only granted secrets: these are granted to every org of the world.
+        admin = Principal(name="test-admin", role=Role.ADMIN)
+        for name in secrets or {}:
+            for org in world.get("orgs", []):
+                grant_secret(api.ctx, admin, name, org=org["login"])
 
         def start_worker() -> None:
             stop = threading.Event()

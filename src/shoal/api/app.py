@@ -9,7 +9,16 @@ from shoal.api.errors import install_error_handlers
 from shoal.api.metrics import app_registry
 from shoal.api.middleware import RequestContextMiddleware
 from shoal.api.paths import API_PREFIX
-from shoal.api.routes import audit, budgets, campaigns, health, publishing, runs, tasks
+from shoal.api.routes import (
+    audit,
+    budgets,
+    campaigns,
+    health,
+    publishing,
+    runs,
+    secrets,
+    tasks,
+)
 from shoal.services.context import AppContext
 
 __all__ = ["create_app"]
@@ -33,6 +42,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(publishing.router)
     app.include_router(budgets.router)
+    app.include_router(secrets.router)
     app.include_router(audit.router)
     app.include_router(tasks.router)
     app.include_router(health.router)

@@ -7,7 +7,17 @@ import typer
 from shoal.cli.local import admin, db, processes
 from shoal.cli.local.runner import runner_app
 from shoal.cli.output import err_console, fail
-from shoal.cli.remote import audit, budgets, campaigns, login, publishing, runs, specs, tasks
+from shoal.cli.remote import (
+    audit,
+    budgets,
+    campaigns,
+    login,
+    publishing,
+    runs,
+    secrets,
+    specs,
+    tasks,
+)
 from shoal.domain.errors import ShoalError
 
 __all__ = ["app", "main"]
@@ -37,6 +47,7 @@ app.add_typer(runs.runs_app, name="runs")
 app.add_typer(specs.specs_app, name="specs")
 app.add_typer(specs.spec_app, name="spec")
 app.add_typer(budgets.budgets_app, name="budgets")
+app.add_typer(secrets.secrets_app, name="secrets")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(tasks.tasks_app, name="tasks")
 app.command()(processes.up)

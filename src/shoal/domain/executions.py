@@ -32,6 +32,9 @@ class FailureReason(enum.StrEnum):
     REPO_EMPTY = "repo_empty"
     CONDITION_INVALID = "condition_invalid"
     SECRET_MISSING = "secret_missing"  # noqa: S105 (a reason code, not a password)
+    SECRET_NOT_GRANTED = "secret_not_granted"  # noqa: S105
+    SECRET_IN_PATCH = "secret_in_patch"  # noqa: S105
+    SECRET_UNCHECKED = "secret_unchecked"  # noqa: S105
     SANDBOX_ERROR = "sandbox_error"
     WORKSPACE_TOO_LARGE = "workspace_too_large"  # the tarball expands past the caps
     WORKSPACE_UNFAITHFUL = "workspace_unfaithful"  # the tarball differs from the commit

@@ -1,8 +1,9 @@
 """Masking secret values in step output before it is stored anywhere.
 
-A step may print a secret as is, wrapped over several lines (`fold`), base64-encoded
-(`echo $S | base64`, itself wrapped at 76 columns, or inside a larger encoded file), URL- or
-JSON-escaped. Each form is searched for in the output with its line breaks taken out, so a
+A step may print a secret as is, wrapped over several lines (`fold`), or encoded: base64
+(`echo $S | base64`, itself wrapped at 76 columns, or inside a larger encoded file), base32,
+hex, reversed, URL- or JSON-escaped (`secret_forms` lists them all; the patch scanner looks
+for the same ones). Each form is searched for in the output with its line breaks taken out, so a
 form broken over lines anywhere still matches, and the bytes it spans (breaks included) are
 replaced by `***`. When a step's output was cut in the middle, the head may end with the
 start of a secret and the tail may begin with its end: those partial secrets are masked too.
@@ -16,12 +17,11 @@ the runner warns about them in the log instead.
 
 from __future__ import annotations
 
-import base64
 import bisect
-import json
 import re
-import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+
+from shoal.execution.secret_forms import secret_forms
 
 __all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor"]
 
@@ -43,7 +43,7 @@ class Redactor:
                 if value and len(_flat(value.encode())) < MIN_SECRET_LENGTH
             )
         )
-        forms = {_flat(form) for value in secrets.values() for form in _forms(value)}
+        forms = {_flat(form) for value in secrets.values() for form in secret_forms(value)}
         self._forms = tuple(
             sorted((form for form in forms if len(form) >= MIN_SECRET_LENGTH), key=len)
         )
@@ -145,40 +145,3 @@ def _masked(data: bytes, spans: list[tuple[int, int]]) -> bytes:
 
 def _flat(form: bytes) -> bytes:
     return form.translate(None, _LINE_BREAKS)
-
-
-def _forms(value: str) -> set[bytes]:
-    """The byte strings a step could print for `value`."""
-    texts = {value, value.strip(), *(line.strip() for line in value.splitlines())}
-    texts |= {
-        urllib.parse.quote(value, safe=""),
-        urllib.parse.quote_plus(value, safe=""),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-    }
-    forms = {text.encode() for text in texts}
-    raw = value.encode()
-    # `echo $S | base64` encodes the trailing newline too; padding is optional for urlsafe.
-    forms |= set(_base64_forms((raw, raw + b"\n")))
-    forms |= set(_base64_forms(_embedded(raw)))
-    return forms
-
-
-def _base64_forms(payloads: Iterable[bytes]) -> Iterable[bytes]:
-    for payload in payloads:
-        yield base64.b64encode(payload).rstrip(b"=")
-        yield base64.urlsafe_b64encode(payload).rstrip(b"=")
-
-
-def _embedded(raw: bytes) -> Iterable[bytes]:
-    """The whole 3-byte groups of `raw` at each alignment it can have inside a longer text.
-
-    Base64 of a file or a JSON document that contains the secret somewhere encodes those
-    groups the same way whatever surrounds them; only the few characters that mix the
-    secret's first and last bytes with its neighbours stay unmasked.
-    """
-    for lead in (0, 1, 2):
-        # `lead` is how many bytes of the secret share a group with what precedes it.
-        whole = raw[lead:][: (len(raw) - lead) // 3 * 3]
-        if len(whole) >= 6:  # shorter runs would mask random base64 far too often
-            yield whole

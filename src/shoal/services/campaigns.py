@@ -13,6 +13,7 @@ from shoal.domain.auth import Principal
 from shoal.domain.campaigns import Campaign, SpecVersion
 from shoal.domain.errors import ConflictError, InvalidInputError
 from shoal.services.context import AppContext
+from shoal.services.secrets import check_spec_grants
 from shoal.spec import ParsedSpec, SpecInvalidError, parse_spec
 from shoal.store import audit as audit_store
 from shoal.store import campaigns as campaign_store
@@ -104,6 +105,8 @@ def apply_spec(ctx: AppContext, yaml_text: str, *, principal: Principal) -> Appl
     name = parsed.spec.name
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
+        # Checked on every apply, re-applies included: a revoked grant refuses the spec too.
+        check_spec_grants(conn, parsed.spec, parsed.yaml_text)
         campaign_id = campaign_store.insert_campaign(
             conn,
             name=name,

@@ -8,7 +8,8 @@ its own row, its own log object and (content-addressed) patch object.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,14 +24,16 @@ from shoal.domain.errors import NotFoundError, ShoalError
 from shoal.domain.executions import ExecutionState, FailureReason
 from shoal.domain.runs import Execution, ExecutionId, Run, Target
 from shoal.domain.tasks import Outcome, Task
+from shoal.execution.redact import Redactor
 from shoal.execution.runner import (
     ExecutionRequest,
     ExecutionResult,
     RunnerLimits,
     StepPlan,
 )
+from shoal.execution.secret_scan import SecretScanIncompleteError, SecretScanner
 from shoal.executors import SandboxUnavailableError
-from shoal.services.secrets import DirectorySecretSource, SecretMissingError
+from shoal.services.secrets import DirectorySecretSource, SecretMissingError, ungranted_secrets
 from shoal.services.spec_cache import spec_of
 from shoal.spec import CampaignSpec
 from shoal.store import Database
@@ -145,6 +148,7 @@ def _execute(
                 result = deps.executor.execute(request, tarball, out_dir)
             except SandboxUnavailableError as exc:
                 raise _Failed(FailureReason.SANDBOX_ERROR, exc.message) from None
+            result = _without_secrets(result, request.secrets)
         except _Failed as failed:
             return execution_store.FinishedExecution(
                 state=ExecutionState.FAILED,
@@ -164,6 +168,17 @@ def _request(
     deps: ExecutionDeps, spec: CampaignSpec, run: Run, version: SpecVersion, target: Target
 ) -> ExecutionRequest:
     names = sorted({name for step in spec.steps for name in step.secrets})
+    with deps.db.transaction() as conn:
+        refused = ungranted_secrets(conn, names, campaign=run.campaign, repo=target.repo)
+    if refused:
+        # Granted when the spec was applied, revoked since: the value is not handed out.
+        owner = target.repo.partition("/")[0]
+        raise _Failed(
+            FailureReason.SECRET_NOT_GRANTED,
+            f"secret(s) {', '.join(refused)} are no longer granted to campaign {run.campaign!r} "
+            f"or org {owner!r}: an admin can grant them again with `shoal secrets grant NAME "
+            f"--campaign {run.campaign}`, then retry",
+        )
     try:
         secrets = deps.secrets.resolve(names)
     except SecretMissingError as exc:
@@ -242,6 +257,50 @@ def _workspace(deps: ExecutionDeps, target: Target, scratch: Path, *, last_attem
         ) from None
     deps.blobs.put_file(key, path)
     return path
+
+
+def _without_secrets(result: ExecutionResult, secrets: Mapping[str, str]) -> ExecutionResult:
+    """The result, unless its change holds a secret: then a failure with nothing of the change.
+
+    Checked here, where the worker receives the result, whatever executor produced it: a
+    runner in a pod is no more trusted with this than the step it ran. The log is masked once
+    more too, as a whole: a line the runner wrote itself (a file name in a warning) may hold
+    a secret the step chose.
+    """
+    if not secrets:
+        return result
+    _mask_log(result.log_path, secrets)
+    if result.state is not ExecutionState.PATCH or result.patch_path is None:
+        return result
+    try:
+        finding = SecretScanner(secrets).scan(result.patch_path.read_bytes(), result.files)
+    except SecretScanIncompleteError as exc:
+        reason, message = FailureReason.SECRET_UNCHECKED, exc.message
+    else:
+        if finding is None:
+            return result
+        reason, message = FailureReason.SECRET_IN_PATCH, finding.message
+    result.patch_path.unlink()
+    with result.log_path.open("a", encoding="utf-8") as log_file:
+        log_file.write(f"error: {message}\n")
+    log.warning("execution_change_refused", reason=reason.value)
+    return replace(
+        result,
+        state=ExecutionState.FAILED,
+        reason=reason,
+        message=message,
+        patch_path=None,
+        patch_sha256=None,
+        patch_bytes=0,
+        files=(),
+    )
+
+
+def _mask_log(path: Path, secrets: Mapping[str, str]) -> None:
+    data = path.read_bytes()
+    masked = Redactor(secrets).redact(data)
+    if masked != data:
+        path.write_bytes(masked)
 
 
 def _store_results(

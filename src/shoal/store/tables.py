@@ -20,6 +20,7 @@ __all__ = [
     "publish_controls",
     "run_sources",
     "runs",
+    "secret_grants",
     "spec_versions",
     "targets",
     "tasks",
@@ -267,4 +268,17 @@ publish_controls = sa.Table(
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
     sa.Column("updated_at", _ts, nullable=False, server_default=_now),
     sa.Column("updated_by", sa.Text, nullable=False),
+)
+
+# Which campaigns (by name: a grant may come before the campaign's first apply) and which orgs
+# may use a step secret (0006). Only names: values never reach the database.
+secret_grants = sa.Table(
+    "secret_grants",
+    metadata,
+    sa.Column("secret", sa.Text, primary_key=True),
+    sa.Column("scope", sa.Text, primary_key=True),  # "campaign" | "org"
+    sa.Column("subject", sa.Text, primary_key=True),  # campaign name, or org login (lower case)
+    sa.Column("granted_at", _ts, nullable=False, server_default=_now),
+    sa.Column("granted_by", sa.Text, nullable=False),
+    sa.CheckConstraint("scope IN ('campaign', 'org')", name="secret_grants_scope"),
 )
