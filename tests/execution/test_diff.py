@@ -113,12 +113,27 @@ def test_a_binary_file_over_the_cap_fails(execute: Execute, tarball: Path) -> No
     assert not (done.result.log_path.parent / "patch.diff").exists()
 
 
-def test_a_50_mb_diff_is_too_large(execute: Execute, tarball: Path) -> None:
+def test_a_50_mb_file_is_too_large_before_git_reads_it(execute: Execute, tarball: Path) -> None:
     done = execute([step("head -c 50000000 /dev/urandom | base64 > big.txt")], tarball)
     result = done.result
     assert result.state is ExecutionState.FAILED
     assert result.reason is FailureReason.DIFF_TOO_LARGE
-    assert result.message.startswith("the patch is 6")  # 67.x MiB of base64 lines
+    assert result.message.startswith("'big.txt' is 64.4 MiB (apparent size)")
+    assert "larger than 10.0 MiB cannot fit in a patch" in result.message
+    assert result.patch_path is None
+    assert not (result.log_path.parent / "patch.diff").exists()
+    assert result.message in done.log
+
+
+def test_a_diff_of_many_files_past_the_patch_cap_is_too_large(
+    execute: Execute, tarball: Path
+) -> None:
+    script = "for i in 1 2 3 4 5 6; do head -c 1500000 /dev/urandom | base64 > big$i.txt; done"
+    done = execute([step(script)], tarball)
+    result = done.result
+    assert result.state is ExecutionState.FAILED
+    assert result.reason is FailureReason.DIFF_TOO_LARGE
+    assert result.message.startswith("the patch is 1")  # 12.x MiB of base64 lines
     assert result.message.endswith("MiB, larger than the limit of 10.0 MiB")
     assert result.patch_path is None
     assert not (result.log_path.parent / "patch.diff").exists()

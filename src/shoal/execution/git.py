@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO
 
 from shoal.domain.errors import ShoalError
 
-__all__ = ["EMPTY_TREE", "Git", "GitError", "init_repository"]
+__all__ = ["EMPTY_TREE", "Git", "GitError", "GitLimitError", "GitLimits", "init_repository"]
 
 # git knows the empty tree without it being in the object database.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -54,12 +57,47 @@ class GitError(ShoalError):
     code = "git_failed"
 
 
+class GitLimitError(GitError):
+    """git ran past its time or memory limit: the workspace is too large to record."""
+
+    code = "git_limit"
+
+
+@dataclass(frozen=True, slots=True)
+class GitLimits:
+    """What the worker's git may use on a workspace a step wrote.
+
+    git runs as the worker, outside the step sandbox, on files a step chose: without these
+    a few sparse or huge files hold the worker for minutes and gigabytes.
+    """
+
+    memory_bytes: int = 4 << 30  # RLIMIT_AS of each git process
+    deadline: float | None = None  # time.monotonic() by which all git work must be done
+
+    @classmethod
+    def within(cls, seconds: float, memory_bytes: int) -> GitLimits:
+        return cls(memory_bytes=memory_bytes, deadline=time.monotonic() + seconds)
+
+    def remaining(self, what: str) -> float | None:
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise GitLimitError(f"git {what} did not start: the time to record the diff ran out")
+        return left
+
+
 @cache
 def _git_executable() -> str:
     found = shutil.which("git")
     if found is None:
         raise GitError("git is not installed on this machine")
     return found
+
+
+@cache
+def _prlimit_executable() -> str | None:
+    return shutil.which("prlimit", path="/usr/local/bin:/usr/bin:/bin")
 
 
 def init_repository(git_dir: Path) -> None:
@@ -76,9 +114,10 @@ def init_repository(git_dir: Path) -> None:
 class Git:
     """git commands against one repository (`git_dir`) and one work tree (the workspace)."""
 
-    def __init__(self, git_dir: Path, work_tree: Path) -> None:
+    def __init__(self, git_dir: Path, work_tree: Path, limits: GitLimits | None = None) -> None:
         self.git_dir = git_dir
         self.work_tree = work_tree
+        self.limits = limits or GitLimits()
         self._env = {
             # PATH only to find git's helpers; everything else is set, not inherited.
             "PATH": os.environ.get("PATH", os.defpath),
@@ -92,7 +131,11 @@ class Git:
         }
 
     def argv(self, args: Sequence[str]) -> list[str]:
+        prlimit = _prlimit_executable()
+        # prlimit rather than setrlimit in a preexec_fn: the worker is threaded.
+        limit = [prlimit, f"--as={self.limits.memory_bytes}", "--"] if prlimit else []
         return [
+            *limit,
             _git_executable(),
             f"--git-dir={self.git_dir}",
             f"--work-tree={self.work_tree}",
@@ -100,27 +143,43 @@ class Git:
             *args,
         ]
 
-    def run(self, args: Sequence[str], *, stdin: bytes | None = None) -> bytes:
-        """Run git to its end and return its stdout; raise GitError when it fails."""
+    def run(
+        self, args: Sequence[str], *, stdin: bytes | None = None, index: Path | None = None
+    ) -> bytes:
+        """Run git to its end and return its stdout; raise GitError when it fails.
+
+        `index`: use this index file instead of the repository's own."""
+        timeout = self.limits.remaining(args[0])
         try:
             done = subprocess.run(
                 self.argv(args),
                 input=stdin,
                 capture_output=True,
-                env=self._env,
+                env={**self._env, "GIT_INDEX_FILE": str(index)} if index else self._env,
                 cwd=self.git_dir,
                 check=False,
+                timeout=timeout,
             )
+        except subprocess.TimeoutExpired:
+            raise GitLimitError(f"git {args[0]} {self._ran_out()}") from None
         except OSError as exc:  # e.g. the repository directory is gone
             raise GitError(f"git {args[0]} could not start: {exc.strerror}") from None
         if done.returncode != 0:
-            raise GitError(_failure(args, done.returncode, done.stderr))
+            raise self.failure(args, done.returncode, done.stderr)
         return done.stdout
 
-    def start(self, args: Sequence[str], *, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        """Start git with its stdout on a pipe, for output too large to hold in memory."""
+    def _ran_out(self) -> str:
+        return "ran out of the time for recording the diff and was killed"
+
+    def start(self, args: Sequence[str], *, stderr: IO[bytes]) -> _Started:
+        """Start git with its stdout on a pipe, for output too large to hold in memory.
+
+        Use it as a context manager: at the deadline the process is killed and, on the way
+        out, `GitLimitError` is raised.
+        """
+        timeout = self.limits.remaining(args[0])
         try:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 self.argv(args),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -130,10 +189,49 @@ class Git:
             )
         except OSError as exc:
             raise GitError(f"git {args[0]} could not start: {exc.strerror}") from None
+        return _Started(process, timeout, f"git {args[0]} {self._ran_out()}")
 
-    @staticmethod
-    def failure(args: Sequence[str], returncode: int, stderr: bytes) -> GitError:
+    def failure(self, args: Sequence[str], returncode: int, stderr: bytes) -> GitError:
+        if _out_of_memory(stderr):
+            return GitLimitError(
+                f"git {args[0]} ran out of its memory limit of {self.limits.memory_bytes >> 20} "
+                "MiB: the change is too large to record"
+            )
         return GitError(_failure(args, returncode, stderr))
+
+
+class _Started:
+    """A started git process with a watchdog that kills it at the deadline."""
+
+    def __init__(self, process: subprocess.Popen[bytes], timeout: float | None, why: str) -> None:
+        self.process = process
+        self._why = why
+        self._timer = threading.Timer(timeout, self._expire) if timeout is not None else None
+        self._expired = False
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        self._expired = True
+        self.process.kill()
+
+    def __enter__(self) -> subprocess.Popen[bytes]:
+        return self.process
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if exc_type is not None:
+            self.process.kill()
+        self.process.__exit__(None, None, None)  # closes the pipe, waits for the process
+        if self._expired:
+            raise GitLimitError(self._why)
+
+
+def _out_of_memory(stderr: bytes) -> bool:
+    said = stderr.lower()
+    return b"out of memory" in said or b"cannot allocate memory" in said
 
 
 def _failure(args: Sequence[str], returncode: int, stderr: bytes) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from shoal.domain.errors import ShoalError
 from shoal.domain.executions import DiffFile, FileStatus
+from shoal.execution.sizes import format_size
 from shoal.execution.summary import DIFF_ARGS
 from shoal.execution.workspace import Workspace
 
@@ -43,13 +44,6 @@ class PatchFile:
     size: int
 
 
-def format_size(size: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"
-
-
 def check_binary_sizes(files: tuple[DiffFile, ...], max_bytes: int) -> None:
     """Checked before the Patch is written: a binary too large fails without building it."""
     for file in files:
@@ -66,9 +60,8 @@ def write_patch(workspace: Workspace, dest: Path, *, max_bytes: int) -> PatchFil
     digest = hashlib.sha256()
     size = 0
     with tempfile.TemporaryFile() as stderr, dest.open("wb") as out:
-        process = workspace.git.start(args, stderr=stderr)
-        assert process.stdout is not None
-        with process:
+        with workspace.git.start(args, stderr=stderr) as process:
+            assert process.stdout is not None
             while chunk := process.stdout.read(_CHUNK):
                 size += len(chunk)
                 if size <= max_bytes:

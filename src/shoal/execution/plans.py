@@ -36,6 +36,12 @@ class RunnerLimits:
     max_log_bytes: int = 8 << 20  # the whole execution log kept
     max_patch_bytes: int = 10 << 20
     max_binary_file_bytes: int = 5 << 20
+    # The workspace's disk quota: what extraction may write and what steps may grow it to.
+    max_workspace_bytes: int = 2 << 30
+    max_workspace_files: int = 200_000
+    step_memory_bytes: int = 4 << 30  # all processes of one step together, where enforceable
+    max_total_step_s: float = 3600.0  # all steps of the execution together
+    max_diff_s: float = 120.0  # the worker's git work after the steps (stage, summary, patch)
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:

@@ -7,14 +7,15 @@ render, a change too large): those end as a FAILED result with a `FailureReason`
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoal.domain.errors import ShoalError
-from shoal.domain.executions import ExecutionState, FailureReason
+from shoal.domain.executions import DiffFile, ExecutionState, FailureReason
 from shoal.execution.conditions import ConditionError, condition_holds
-from shoal.execution.git import GitError
+from shoal.execution.git import GitError, GitLimitError, GitLimits
 from shoal.execution.logs import ExecutionLog, format_duration
 from shoal.execution.patch import (
     BinaryTooLargeError,
@@ -23,8 +24,11 @@ from shoal.execution.patch import (
     write_patch,
 )
 from shoal.execution.plans import ExecutionRequest, RunnerLimits, StepPlan
+from shoal.execution.publishable import SYMLINK_MODE, archive_altered, unsafe_symlinks
+from shoal.execution.quota import disk_quota_exceeded, too_large_to_diff
 from shoal.execution.redact import MIN_SECRET_LENGTH, Redactor
 from shoal.execution.results import ExecutionResult, StepReport
+from shoal.execution.sizes import format_size
 from shoal.execution.summary import record_changes
 from shoal.execution.workspace import Workspace, prepare_workspace
 
@@ -72,7 +76,14 @@ def run_execution(
         steps = _Steps(request, workspace, sandbox, redactor, log)
         failure = steps.run_all()
         if failure is None:
-            return _diff(request.limits, workspace, out_dir, log, redactor, tuple(steps.reports))
+            # From here the worker's own git runs on what the steps wrote: under a deadline
+            # and a memory limit, like the steps themselves.
+            limits = request.limits
+            workspace = dataclasses.replace(
+                workspace,
+                git_limits=GitLimits.within(limits.max_diff_s, limits.step_memory_bytes),
+            )
+            return _diff(limits, workspace, out_dir, log, redactor, tuple(steps.reports))
     return _result(ExecutionState.FAILED, failure, out_dir, tuple(steps.reports))
 
 
@@ -90,6 +101,7 @@ class _Steps:
         self._sandbox = sandbox
         self._redactor = redactor
         self._log = log
+        self._spent_s = 0.0  # steps' time so far, against limits.max_total_step_s
         self.reports: list[StepReport] = []
 
     def run_all(self) -> _Failure | None:
@@ -114,6 +126,8 @@ class _Steps:
             self.reports.append(StepReport(step.name, True, None, False, 0.0, 0))
             return None
         self._log.line(f"==> step {step.name}")
+        if self._remaining_s() <= 0:
+            return self._total_time_failure(step)
         missing = [name for name in step.secrets if name not in self._request.secrets]
         if missing:
             return _Failure(
@@ -132,6 +146,7 @@ class _Steps:
             run.output_head, run.output_tail, run.output_dropped
         )
         self._log.step_output(head, tail, run.output_dropped)
+        self._spent_s += run.duration_s
         self.reports.append(
             StepReport(
                 name=step.name,
@@ -144,18 +159,54 @@ class _Steps:
         )
         return self._verdict(step, run)
 
+    def _remaining_s(self) -> float:
+        return self._request.limits.max_total_step_s - self._spent_s
+
+    def _total_time_failure(self, step: StepPlan) -> _Failure:
+        total = format_duration(self._request.limits.max_total_step_s)
+        return _Failure(
+            FailureReason.STEP_TIMEOUT,
+            f"step '{step.name}' stopped: the steps together may run for at most {total} "
+            "(SHOAL_MAX_TOTAL_STEP_SECONDS)",
+        )
+
     def _sandboxed(self, step: StepPlan) -> StepRun:
         from shoal.executors.sandbox import StepLimits
 
         env = {**step.env, **{name: self._request.secrets[name] for name in step.secrets}}
         limits = StepLimits(
-            timeout_s=step.timeout_s,
+            timeout_s=min(step.timeout_s, self._remaining_s()),
             max_output_bytes=self._request.limits.max_step_output_bytes,
+            memory_bytes=self._request.limits.step_memory_bytes,
         )
         return self._sandbox.run(step.run, workspace=self._workspace.path, env=env, limits=limits)
 
     def _verdict(self, step: StepPlan, run: StepRun) -> _Failure | None:
         took = f"{run.duration_s:.2f}s"
+        if run.memory_exceeded:
+            limit = format_size(self._request.limits.step_memory_bytes)
+            self._log.line(f"<== killed: out of memory ({took})")
+            return _Failure(
+                FailureReason.MEMORY_LIMIT_EXCEEDED,
+                f"step '{step.name}' used more than its memory limit of {limit} (all its "
+                "processes together, SHOAL_STEP_MEMORY_BYTES) and was killed",
+            )
+        over_quota = disk_quota_exceeded(
+            self._workspace,
+            self._request.limits,
+            step_failed=run.timed_out or run.exit_code != 0,
+        )
+        if over_quota is not None:
+            self._log.line(f"<== exit {run.exit_code}: disk quota exceeded ({took})")
+            return _Failure(
+                FailureReason.DISK_QUOTA_EXCEEDED,
+                self._mask(f"step '{step.name}' failed: {over_quota}"),
+            )
+        if run.timed_out and step.timeout_s > self._request.limits.max_total_step_s - (
+            self._spent_s - run.duration_s
+        ):
+            self._log.line(f"<== timed out, killed ({took})")
+            return self._total_time_failure(step)
         if run.timed_out:
             after = format_duration(step.timeout_s)
             self._log.line(f"<== timed out after {after}, killed ({took})")
@@ -183,6 +234,9 @@ def _diff(
     steps: tuple[StepReport, ...],
 ) -> ExecutionResult:
     try:
+        too_large = too_large_to_diff(workspace, limits)
+        if too_large is not None:
+            raise DiffTooLargeError(redactor.redact(too_large.encode()).decode(errors="replace"))
         changes = record_changes(workspace)
         for path in changes.nested:
             log.line(
@@ -194,7 +248,17 @@ def _diff(
             log.line("no changes")
             return _result(ExecutionState.NO_CHANGE, None, out_dir, steps)
         check_binary_sizes(files, limits.max_binary_file_bytes)
+        refused = _unpublishable(workspace, changes.links, files)
+        if refused is not None:
+            failure = _Failure(
+                refused.reason, redactor.redact(refused.message.encode()).decode(errors="replace")
+            )
+            log.line(f"error: {failure.message}")
+            return _result(ExecutionState.FAILED, failure, out_dir, steps)
         patch = write_patch(workspace, out_dir / PATCH_NAME, max_bytes=limits.max_patch_bytes)
+    except GitLimitError as exc:
+        said = f"could not record the diff: {exc.message}"
+        failure = _Failure(FailureReason.DIFF_TOO_LARGE, said)
     except GitError as exc:
         # git's message may quote file names, and a step chooses those.
         said = redactor.redact(exc.message.encode()).decode("utf-8", errors="replace")
@@ -221,6 +285,30 @@ def _diff(
         )
     log.line(f"error: {failure.message}")
     return _result(ExecutionState.FAILED, failure, out_dir, steps)
+
+
+def _unpublishable(
+    workspace: Workspace, links: tuple[str, ...], files: tuple[DiffFile, ...]
+) -> _Failure | None:
+    unsafe = unsafe_symlinks(workspace, links)
+    if unsafe:
+        shown = ", ".join(f"'{path}' (mode {SYMLINK_MODE}) -> '{to}'" for path, to in unsafe)
+        return _Failure(
+            FailureReason.UNSAFE_SYMLINK,
+            f"the change adds symlinks that point outside the repository: {shown}; a link with "
+            "an absolute target or one that climbs out of the repository is not published",
+        )
+    touched = [f.path for f in files] + [f.old_path for f in files if f.old_path]
+    altered = archive_altered(workspace, touched)
+    if altered:
+        shown = ", ".join(f"'{path}' ({attribute})" for path, attribute in altered)
+        return _Failure(
+            FailureReason.WORKSPACE_UNFAITHFUL,
+            f"the change touches files that GitHub's tarball does not hold as committed, "
+            f"because of the repository's .gitattributes: {shown}; the patch would not apply "
+            "to the commit, so leave these files out of the steps",
+        )
+    return None
 
 
 def _result(

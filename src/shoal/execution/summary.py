@@ -8,6 +8,7 @@ detection (`-M`) is the one the Patch uses, so the summary and the Patch always 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ DIFF_ARGS = ("diff", "--cached", "-M", "--no-ext-diff", "--no-textconv", "--no-c
 
 _NULL_OID = "0" * 40
 _GITLINK = b"160000"
+_SYMLINK = b"120000"
 _EXCLUDE_SPECIAL = re.compile(rb"([*?\[\]\\!# ])")
 _STATUS = {
     "A": FileStatus.ADDED,
@@ -37,6 +39,7 @@ _STATUS = {
 class Changes:
     files: tuple[DiffFile, ...]  # in git's (path) order
     nested: tuple[str, ...]  # nested repositories left out of the change
+    links: tuple[str, ...] = ()  # paths that are symlinks after the change
 
 
 def record_changes(workspace: Workspace) -> Changes:
@@ -52,7 +55,7 @@ def record_changes(workspace: Workspace) -> Changes:
         git.run(["add", "--all"])
         entries = _entries(workspace)
         if not any(entry.new_mode == _GITLINK for entry in entries):
-            return Changes(_files(workspace, entries), ())
+            return Changes(_files(workspace, entries), (), _links(entries))
         failure: GitError | None = None
     except GitError as exc:
         failure = exc
@@ -61,7 +64,13 @@ def record_changes(workspace: Workspace) -> Changes:
         raise failure
     git.run(["add", "--all"])
     entries = _entries(workspace)
-    return Changes(_files(workspace, entries), tuple(_decode(path) for path in nested))
+    return Changes(
+        _files(workspace, entries), tuple(_decode(path) for path in nested), _links(entries)
+    )
+
+
+def _links(entries: list[_Entry]) -> tuple[str, ...]:
+    return tuple(os.fsdecode(e.path) for e in entries if e.new_mode == _SYMLINK)
 
 
 def _exclude_nested_repositories(workspace: Workspace) -> list[bytes]:

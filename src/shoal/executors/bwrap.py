@@ -1,10 +1,13 @@
 """`BwrapSandbox`: the local default. Each step runs as uid/gid 65534 inside bubblewrap.
 
-What a step gets: a read-only view of the system directories (/usr, /etc and the merged-usr
-links), its workspace read-write at /workspace, a private size-capped tmpfs /tmp (also $HOME),
-its own /proc and /dev, no network (a fresh network namespace holds only its own loopback),
-no way to create more user namespaces, rlimits, and its own pid namespace, so killing the
-sandbox's first process kills everything the step started.
+What a step gets: a read-only view of the system directories (/usr and the merged-usr
+links), a minimal /etc (see `etc.py`: no host resolv.conf, hosts, passwd or keys), its
+workspace read-write at /workspace, a private size-capped tmpfs /tmp (also $HOME), its own
+/proc and /dev, no network (a fresh network namespace holds only its own loopback), no way to
+create more user namespaces, a seccomp filter against kernel-administration syscalls (see
+`seccomp.py`, where libseccomp is installed), rlimits per process, a memory cgroup for all its
+processes together where the worker may create one (see `cgroups.py`), and its own pid
+namespace, so killing the sandbox's first process kills everything the step started.
 
 Running bwrap as root with `--uid` would map the step to real root outside (it could read
 /root and the worker's keys), so when the worker is root it first drops to 65534 with
@@ -14,6 +17,8 @@ bwrap maps the worker's own uid to 65534 inside.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import stat
 import tempfile
@@ -21,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from shoal.domain.clock import Clock, SystemClock
+from shoal.executors.cgroups import StepCgroup, StepCgroups
+from shoal.executors.etc import MinimalEtc
 from shoal.executors.sandbox import (
     DEFAULT_PATH,
     SandboxUnavailableError,
@@ -28,6 +35,7 @@ from shoal.executors.sandbox import (
     StepRun,
     step_environment,
 )
+from shoal.executors.seccomp import seccomp_filter
 from shoal.executors.supervise import rlimit_argv, supervise
 from shoal.executors.tools import find_tool
 
@@ -59,7 +67,9 @@ class BwrapSandbox:
         tmp_size_bytes: int = 1 << 30,
         extra_ro_binds: Sequence[Path] = (),
         kill_grace_s: float = 2.0,
+        cgroups: StepCgroups | bool | None = True,
     ) -> None:
+        """`cgroups`: True detects where step cgroups can be made, False never makes them."""
         self._clock = clock or SystemClock()
         self._kill_grace_s = kill_grace_s
         self._as_root = os.geteuid() == 0
@@ -79,10 +89,28 @@ class BwrapSandbox:
         else:
             self._prefix = []
         self._bwrap = bwrap
+        self._etc = MinimalEtc.create()
         self._options = _options(
-            as_root=self._as_root, tmp_size_bytes=tmp_size_bytes, extra_ro_binds=extra_ro_binds
+            as_root=self._as_root,
+            tmp_size_bytes=tmp_size_bytes,
+            extra_ro_binds=extra_ro_binds,
+            etc=self._etc,
         )
+        self._seccomp = seccomp_filter()
+        if cgroups is True:
+            self._cgroups = StepCgroups.detect() if self._as_root else None
+        else:
+            self._cgroups = cgroups or None
         self.probe()
+
+    @property
+    def memory_limit_is_aggregate(self) -> bool:
+        """Whether a step's memory limit holds for all its processes together."""
+        return self._cgroups is not None
+
+    @property
+    def seccomp_enabled(self) -> bool:
+        return self._seccomp is not None
 
     def probe(self) -> None:
         """Start an empty sandbox; raise `SandboxUnavailableError` saying how to fix a failure."""
@@ -145,38 +173,61 @@ class BwrapSandbox:
         args += ["--chdir", WORKSPACE_MOUNT, "--clearenv"]
         for name, value in step_env.items():
             args += ["--setenv", name, value]
-        args_fd = _memfd(args)
+        fds: list[int] = []
+        cgroup: StepCgroup | None = None
         try:
+            if self._seccomp is not None:
+                fds.append(_memfd_bytes(self._seccomp))
+                args += ["--seccomp", str(fds[-1])]
+            fds.insert(0, _memfd(args))
+            if self._cgroups is not None:
+                try:
+                    cgroup = self._cgroups.create(limits.memory_bytes)
+                except OSError as exc:
+                    raise SandboxUnavailableError(
+                        f"cannot create the step's memory cgroup under {self._cgroups.base}: "
+                        f"{exc.strerror}"
+                    ) from None
             argv = [
+                *(cgroup.enter_argv() if cgroup is not None else []),
                 *self._prefix,
                 *rlimit_argv(self._prlimit, limits),
                 self._bwrap,
                 "--args",
-                str(args_fd),
+                str(fds[0]),
                 "--",
                 "/bin/sh",
                 "-c",
                 script,
             ]
-            return supervise(
+            run = supervise(
                 argv,
                 env={"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"},
                 cwd=cwd,
                 limits=limits,
                 clock=self._clock,
-                pass_fds=(args_fd,),
+                pass_fds=tuple(fds),
                 kill_grace_s=self._kill_grace_s,
             )
+            if cgroup is not None and cgroup.oom_killed():
+                run = dataclasses.replace(run, memory_exceeded=True)
+            return run
         finally:
-            os.close(args_fd)
+            for fd in fds:
+                os.close(fd)
+            if cgroup is not None:
+                with contextlib.suppress(OSError):
+                    cgroup.remove()
 
 
-def _options(*, as_root: bool, tmp_size_bytes: int, extra_ro_binds: Sequence[Path]) -> list[str]:
+def _options(
+    *, as_root: bool, tmp_size_bytes: int, extra_ro_binds: Sequence[Path], etc: MinimalEtc
+) -> list[str]:
     options = ["--unshare-all", "--unshare-user", "--disable-userns"]
     if not as_root:
         options += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
     options += ["--die-with-parent", "--new-session", "--hostname", "shoal-step"]
-    options += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    options += ["--ro-bind", "/usr", "/usr", *etc.bwrap_options()]
     for path in _ROOT_LINKS:
         if os.path.islink(path):
             options += ["--symlink", os.readlink(path), path]
@@ -193,8 +244,11 @@ def _options(*, as_root: bool, tmp_size_bytes: int, extra_ro_binds: Sequence[Pat
 
 
 def _memfd(args: Sequence[str]) -> int:
-    fd = os.memfd_create("shoal-bwrap-args")
-    data = b"".join(arg.encode() + b"\0" for arg in args)
+    return _memfd_bytes(b"".join(arg.encode() + b"\0" for arg in args))
+
+
+def _memfd_bytes(data: bytes) -> int:
+    fd = os.memfd_create("shoal-bwrap-data")
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

@@ -7,6 +7,7 @@ and its baseline; it is removed afterwards, whatever happened. The results go to
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -17,13 +18,18 @@ from pathlib import Path
 from typing import Protocol
 
 from shoal.domain.errors import InvalidInputError
+from shoal.domain.executions import ExecutionState, FailureReason
+from shoal.execution.git import GitLimits
 from shoal.execution.runner import (
+    LOG_NAME,
     ExecutionRequest,
     ExecutionResult,
     prepare_workspace,
     run_execution,
 )
+from shoal.execution.workspace import ExtractionLimits, WorkspaceTooLargeError
 from shoal.executors.sandbox import StepSandbox
+from shoal.executors.workspace_fs import mount_quota, unmount_quota
 
 __all__ = ["Executor", "LocalExecutor"]
 
@@ -37,12 +43,21 @@ class Executor(Protocol):
 class LocalExecutor:
     """Executions in `sandbox`, at most `parallelism` at once (callers beyond that wait)."""
 
-    def __init__(self, sandbox: StepSandbox, *, work_root: Path, parallelism: int) -> None:
+    def __init__(
+        self,
+        sandbox: StepSandbox,
+        *,
+        work_root: Path,
+        parallelism: int,
+        workspace_quota: bool = True,
+    ) -> None:
+        """`workspace_quota`: mount each workspace as a size-limited tmpfs where allowed."""
         if parallelism < 1:
             raise InvalidInputError(f"parallelism must be at least 1, got {parallelism}")
         self._sandbox = sandbox
         self._work_root = work_root
         self._slots = threading.BoundedSemaphore(parallelism)
+        self._workspace_quota = workspace_quota
 
     def execute(
         self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
@@ -50,15 +65,58 @@ class LocalExecutor:
         with self._slots:
             self._work_root.mkdir(parents=True, exist_ok=True)
             scratch = Path(tempfile.mkdtemp(prefix="execution-", dir=self._work_root))
+            limits = request.limits
+            mounted = False
             try:
                 # The sandbox (uid 65534) must traverse this dir to mount the workspace; 0711
                 # still keeps it from listing it and so from finding the baseline next door.
                 scratch.chmod(0o711)
-                workspace = prepare_workspace(tarball, scratch / "workspace")
+                path = scratch / "workspace"
+                path.mkdir()
+                mounted = self._workspace_quota and mount_quota(
+                    path,
+                    max_bytes=limits.max_workspace_bytes,
+                    max_files=limits.max_workspace_files,
+                )
+                try:
+                    workspace = prepare_workspace(
+                        tarball,
+                        path,
+                        limits=ExtractionLimits(
+                            max_bytes=limits.max_workspace_bytes,
+                            max_files=limits.max_workspace_files,
+                        ),
+                        git_limits=GitLimits.within(limits.max_diff_s, limits.step_memory_bytes),
+                    )
+                except WorkspaceTooLargeError as exc:
+                    return _failed(FailureReason.WORKSPACE_TOO_LARGE, exc.message, out_dir)
+                workspace = dataclasses.replace(
+                    workspace, quota_enforced=mounted, git_limits=GitLimits()
+                )
                 self._sandbox.prepare(workspace.path)
                 return run_execution(request, workspace, self._sandbox, out_dir)
             finally:
+                if mounted:
+                    unmount_quota(scratch / "workspace")
                 _remove_tree(scratch)
+
+
+def _failed(reason: FailureReason, message: str, out_dir: Path) -> ExecutionResult:
+    """A result for an execution that failed before any step ran."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / LOG_NAME
+    log_path.write_text(f"error: {message}\n")
+    return ExecutionResult(
+        state=ExecutionState.FAILED,
+        reason=reason,
+        message=message,
+        steps=(),
+        log_path=log_path,
+        patch_path=None,
+        patch_sha256=None,
+        patch_bytes=0,
+        files=(),
+    )
 
 
 def _remove_tree(path: Path) -> None:

@@ -46,7 +46,7 @@ class SandboxUnavailableError(UnavailableError):
 class StepLimits:
     timeout_s: float
     max_output_bytes: int = 1 << 20  # kept per step: half head, half tail; the rest counted
-    memory_bytes: int = 4 << 30  # RLIMIT_AS
+    memory_bytes: int = 4 << 30  # RLIMIT_AS of each process; all together where cgroups allow
     max_file_bytes: int = 1 << 30  # RLIMIT_FSIZE
     max_open_files: int = 4096
     max_processes: int = 4096  # RLIMIT_NPROC: per uid, parallel sandboxes share uid 65534
@@ -71,6 +71,8 @@ class StepRun:
     output_tail: bytes  # empty unless the output exceeded max_output_bytes
     output_dropped: int  # bytes between head and tail that were discarded
     duration_s: float
+    # The kernel killed a process of the step for going past its aggregate memory limit.
+    memory_exceeded: bool = False
 
 
 class StepSandbox(Protocol):
