@@ -83,7 +83,10 @@ class GitLimits:
             return None
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise GitLimitError(f"git {what} did not start: the time to record the diff ran out")
+            raise GitLimitError(
+                f"git {what} did not start: the time to record the diff ran out "
+                "(SHOAL_MAX_DIFF_SECONDS)"
+            )
         return left
 
 
@@ -169,7 +172,7 @@ class Git:
         return done.stdout
 
     def _ran_out(self) -> str:
-        return "ran out of the time for recording the diff and was killed"
+        return "ran past the time to record the diff (SHOAL_MAX_DIFF_SECONDS) and was killed"
 
     def start(self, args: Sequence[str], *, stderr: IO[bytes]) -> _Started:
         """Start git with its stdout on a pipe, for output too large to hold in memory.

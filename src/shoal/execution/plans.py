@@ -45,7 +45,7 @@ class RunnerLimits:
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
-            if getattr(self, name) < 1:
+            if getattr(self, name) <= 0:
                 raise InvalidInputError(f"runner limit {name} must be positive")
 
 

@@ -16,7 +16,14 @@ from pathlib import Path
 from types import MappingProxyType
 
 from shoal.domain.errors import InvalidInputError
-from shoal.execution.git import EMPTY_TREE, Git, GitError, GitLimits, init_repository
+from shoal.execution.git import (
+    EMPTY_TREE,
+    Git,
+    GitError,
+    GitLimitError,
+    GitLimits,
+    init_repository,
+)
 from shoal.execution.sizes import format_size
 
 __all__ = [
@@ -97,6 +104,10 @@ def prepare_workspace(
         # part of the base like any other.
         git.run(["add", "--all", "--force"])
         tree = git.run(["write-tree"]).decode("ascii").strip()
+    except GitLimitError as exc:
+        raise WorkspaceTooLargeError(
+            f"could not record the workspace baseline: {exc.message}"
+        ) from None
     except GitError as exc:
         raise WorkspaceError(f"could not record the workspace baseline: {exc.message}") from None
     return Workspace(
