@@ -217,6 +217,39 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest repository tarball fetched for a workspace.",
     )
+    max_workspace_disk_bytes: int = Field(
+        default=2 << 30,
+        ge=1 << 20,
+        description="Disk quota of one workspace: what its tarball may expand to (checked "
+        "while extracting; past it `workspace_too_large`) and what steps may grow it to (past "
+        "it `disk_quota_exceeded`). When the worker runs as root the workspace is a tmpfs of "
+        "this size, so its files are held in memory.",
+    )
+    max_workspace_files: int = Field(
+        default=200_000,
+        ge=100,
+        description="Most files (and directories) one workspace may hold, from its tarball "
+        "(`workspace_too_large`) and after each step (`disk_quota_exceeded`).",
+    )
+    step_memory_bytes: int = Field(
+        default=4 << 30,
+        ge=64 << 20,
+        description="Memory of one step: the address-space limit of each of its processes and, "
+        "where the worker can create memory cgroups, of all of them together (past it "
+        "`memory_limit_exceeded`). Also the memory limit of the worker's git on the result.",
+    )
+    max_total_step_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Time all steps of one execution may run together, whatever their own "
+        "timeouts; past it the running step is killed (`step_timeout`).",
+    )
+    max_diff_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Time the worker's git may take to record a workspace's change (stage, "
+        "summarize, write the patch); past it `diff_too_large`.",
+    )
 
     # --- publishing --------------------------------------------------------------------
     max_prs_per_day_per_org: int = Field(

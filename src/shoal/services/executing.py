@@ -215,6 +215,11 @@ def _request(
             max_step_output_bytes=settings.max_step_output_bytes,
             max_patch_bytes=settings.max_patch_bytes,
             max_binary_file_bytes=settings.max_binary_file_bytes,
+            max_workspace_bytes=settings.max_workspace_disk_bytes,
+            max_workspace_files=settings.max_workspace_files,
+            step_memory_bytes=settings.step_memory_bytes,
+            max_total_step_s=settings.max_total_step_seconds,
+            max_diff_s=settings.max_diff_seconds,
         ),
     )
 
