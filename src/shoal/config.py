@@ -69,6 +69,19 @@ class Settings(BaseSettings):
         default=None,
         description="URL users and runners reach the API at (default http://api_host:api_port).",
     )
+    api_max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Largest request body the API reads (counted while it streams in); a "
+        "larger one is answered 413 `payload_too_large`. Spec routes use "
+        "`api_max_spec_body_bytes`.",
+    )
+    api_max_spec_body_bytes: int = Field(
+        default=4 << 20,
+        ge=1024,
+        description="Largest body of the routes that take a spec (`/campaigns/apply`, "
+        "`/specs/validate`): room for a spec at its 1 MiB limit, JSON-escaped.",
+    )
 
     # --- GitHub ------------------------------------------------------------------------
     github_api_url: str = Field(

@@ -9,6 +9,7 @@ from shoal.api.errors import install_error_handlers
 from shoal.api.metrics import app_registry
 from shoal.api.middleware import RequestContextMiddleware
 from shoal.api.paths import API_PREFIX
+from shoal.api.request_guard import RequestGuardMiddleware
 from shoal.api.routes import (
     audit,
     budgets,
@@ -19,6 +20,7 @@ from shoal.api.routes import (
     secrets,
     tasks,
 )
+from shoal.services import tokens
 from shoal.services.context import AppContext
 
 __all__ = ["create_app"]
@@ -37,6 +39,14 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     app.state.metrics_registry = app_registry(ctx)
     install_error_handlers(app)
+    # The last added runs first: the request id is set before the guard answers anything.
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_body_bytes=ctx.settings.api_max_body_bytes,
+        max_spec_body_bytes=ctx.settings.api_max_spec_body_bytes,
+        spec_routes=("/campaigns/apply", "/specs/validate"),
+        authenticate=lambda token: tokens.authenticate(ctx, token),
+    )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(campaigns.router)
     app.include_router(runs.router)

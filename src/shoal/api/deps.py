@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shoal.api.request_guard import PRINCIPAL_STATE_KEY
 from shoal.domain.auth import Principal, Role
 from shoal.domain.errors import AuthenticationError, PermissionDeniedError
 from shoal.services import tokens
@@ -39,7 +40,10 @@ def require(role: Role) -> Callable[..., Principal]:
                 "missing API token: send 'Authorization: Bearer <token>' "
                 "(create one with `shoal admin create-token`)"
             )
-        principal = tokens.authenticate(ctx, credentials.credentials)
+        # A request with a body was authenticated before its body was read.
+        principal = getattr(request.state, PRINCIPAL_STATE_KEY, None)
+        if not isinstance(principal, Principal):
+            principal = tokens.authenticate(ctx, credentials.credentials)
         if not principal.role.allows(role):
             raise PermissionDeniedError(
                 f"this needs the {role.value} role; your token has {principal.role.value}",

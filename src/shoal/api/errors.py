@@ -5,11 +5,14 @@ Domain errors become HTTP statuses here and nowhere else.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shoal.domain.errors import (
@@ -22,7 +25,9 @@ from shoal.domain.errors import (
     UnavailableError,
 )
 
-__all__ = ["error_body", "install_error_handlers"]
+__all__ = ["error_body", "install_error_handlers", "json_bytes"]
+
+log = structlog.get_logger("shoal.api")
 
 _STATUS: dict[type[ShoalError], int] = {
     NotFoundError: 404,
@@ -48,6 +53,10 @@ _HTTP_CODES = {
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def json_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=True).encode()
 
 
 def _status_for(exc: ShoalError) -> int:
@@ -90,7 +99,37 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL refused a value of the request (a number past 64 bits, a pattern it cannot
+    # compile, a NUL): the caller's input, not a server fault. Only PostgreSQL's one-line
+    # reason is passed on, never the statement or its parameters.
+    assert isinstance(exc, DataError)
+    diag = getattr(exc.orig, "diag", None)
+    reason = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+    return JSONResponse(
+        error_body("invalid_request", f"a value in the request cannot be used: {reason}"),
+        status_code=422,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # A bug: the caller gets the JSON error body and the request id to report, never a
+    # traceback (that goes to the server's log).
+    request_id = getattr(request.state, "request_id", None)
+    log.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path)
+    return JSONResponse(
+        error_body(
+            "internal",
+            "the server failed to answer this request; its log has the details"
+            + (f" (request id {request_id})" if request_id else ""),
+        ),
+        status_code=500,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ShoalError, _shoal_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["glob_literal_prefix", "glob_to_regex"]
+from shoal.domain.errors import InvalidInputError
+
+__all__ = ["InvalidGlobError", "glob_literal_prefix", "glob_to_regex"]
+
+
+class InvalidGlobError(InvalidInputError):
+    code = "invalid_glob"
+
 
 _SPECIAL = frozenset("*?[")
 
@@ -37,15 +44,41 @@ def glob_to_regex(pattern: str) -> str:
                 out.append(re.escape(char))
                 i += 1
                 continue
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
+            out.append(_char_class(pattern, pattern[i + 1 : end]))
             i = end + 1
         else:
             out.append(re.escape(char))
             i += 1
     return "^" + "".join(out) + "$"
+
+
+def _char_class(pattern: str, body: str) -> str:
+    """`[...]` rebuilt from its characters and ranges, each escaped: a database compiles the
+    result, so nothing of the user's text may reach it as regular-expression syntax."""
+    negate = body.startswith("!")
+    chars = body[1:] if negate else body
+    parts: list[str] = []
+    i = 0
+    while i < len(chars):
+        if i + 2 < len(chars) and chars[i + 1] == "-":
+            low, high = chars[i], chars[i + 2]
+            if low > high:
+                raise InvalidGlobError(
+                    f"{pattern!r} is not a valid glob: the range {low}-{high} in [...] is "
+                    f"reversed; write {high}-{low}",
+                    details={"glob": pattern},
+                )
+            parts.append(f"{_class_char(low)}-{_class_char(high)}")
+            i += 3
+        else:
+            parts.append(_class_char(chars[i]))
+            i += 1
+    return "[" + ("^" if negate else "") + "".join(parts) + "]"
+
+
+def _class_char(char: str) -> str:
+    # Letters and digits stand for themselves (a backslash would make \d or \w a class).
+    return char if char.isalnum() and char.isascii() else "\\" + char
 
 
 def glob_literal_prefix(pattern: str) -> str:

@@ -123,10 +123,15 @@ def find_campaign_by_name(conn: Connection, name: str) -> Campaign | None:
     return _campaign(row) if row else None
 
 
+_MAX_ID = 2**63 - 1
+
+
 def get_campaign(conn: Connection, ref: str | CampaignId) -> Campaign:
     """A campaign by name, or by numeric id given as an int or a string of digits."""
-    if isinstance(ref, str) and not ref.isdigit():
+    if isinstance(ref, str) and not (ref.isascii() and ref.isdigit()):
         found = find_campaign_by_name(conn, ref)
+    elif int(ref) > _MAX_ID:  # no such id; PostgreSQL would refuse the comparison
+        found = None
     else:
         row = conn.execute(_campaign_select.where(campaigns.c.id == int(ref))).mappings().first()
         found = _campaign(row) if row else None

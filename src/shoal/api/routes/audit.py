@@ -50,7 +50,9 @@ def list_audit(
     campaign: str | None = None,
     actor: str | None = None,
     action: str | None = None,
-    after: Annotated[int | None, Query(description="Page after this event id")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="Page after this event id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventOut]:
     page = audit.page_events(ctx, _filter(ctx, campaign, actor, action, after, limit))
@@ -64,7 +66,9 @@ def export_audit(
     ctx: Ctx,
     _: Admin,
     campaign: str | None = None,
-    after: Annotated[int | None, Query(description="Start after this event id")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="Start after this event id")
+    ] = None,
 ) -> StreamingResponse:
     flt = _filter(ctx, campaign, None, None, after, 1000)
 

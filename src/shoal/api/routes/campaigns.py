@@ -95,7 +95,7 @@ def list_spec_versions(ctx: Ctx, _: Viewer, campaign: str) -> list[SpecVersionSu
 def _version_number(version: str) -> int | None:
     if version == "latest":
         return None
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):
         raise InvalidInputError(f"version must be a number or 'latest', got {version!r}")
     return int(version)
 
