@@ -59,6 +59,7 @@ def execute(
     *scripts: str,
     limits: RunnerLimits | None = None,
     workspace_quota: bool = True,
+    allow_outside_symlinks: bool = False,
 ) -> tuple[ExecutionResult, str, float]:
     quota = {} if workspace_quota else {"workspace_quota": False}
     executor = LocalExecutor(sandbox, work_root=work_root, parallelism=1, **quota)
@@ -67,6 +68,7 @@ def execute(
         context=CONTEXT,
         secrets={},
         limits=limits or RunnerLimits(),
+        allow_outside_symlinks=allow_outside_symlinks,
     )
     started = time.monotonic()
     result = executor.execute(request, tarball, out_dir)
@@ -232,6 +234,16 @@ def test_symlinks_out_of_the_repository_are_refused(
     assert "'src/up' (mode 120000) -> '../../outside'" in result.message
     assert "'ok'" not in result.message
     assert result.patch_path is None
+
+
+def test_outside_symlinks_are_published_when_the_campaign_allows_them(
+    bwrap: BwrapSandbox, work_root: Path, tarball: Path, tmp_path: Path
+) -> None:
+    script = "ln -s /etc/passwd abs"
+    result, _log, _took = execute(
+        bwrap, work_root, tarball, tmp_path / "out", script, allow_outside_symlinks=True
+    )
+    assert result.state is ExecutionState.PATCH, result.message
 
 
 def test_a_symlink_inside_the_repository_is_published(

@@ -55,6 +55,8 @@ class ExecutionRequest:
     context: Mapping[str, Any]  # template context: {"repo": {...}, "campaign": {...}, ...}
     secrets: Mapping[str, str]  # name -> value, only what the steps list
     limits: RunnerLimits = field(default_factory=RunnerLimits)
+    # Publish symlinks whose target is absolute or outside the repository (off: refused).
+    allow_outside_symlinks: bool = False
 
     def to_json(self) -> str:
         return _adapter().dump_json(self).decode()

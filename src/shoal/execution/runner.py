@@ -83,7 +83,7 @@ def run_execution(
                 workspace,
                 git_limits=GitLimits.within(limits.max_diff_s, limits.step_memory_bytes),
             )
-            return _diff(limits, workspace, out_dir, log, redactor, tuple(steps.reports))
+            return _diff(request, workspace, out_dir, log, redactor, tuple(steps.reports))
     return _result(ExecutionState.FAILED, failure, out_dir, tuple(steps.reports))
 
 
@@ -226,13 +226,14 @@ class _Steps:
 
 
 def _diff(
-    limits: RunnerLimits,
+    request: ExecutionRequest,
     workspace: Workspace,
     out_dir: Path,
     log: ExecutionLog,
     redactor: Redactor,
     steps: tuple[StepReport, ...],
 ) -> ExecutionResult:
+    limits = request.limits
     try:
         too_large = too_large_to_diff(workspace, limits)
         if too_large is not None:
@@ -248,7 +249,8 @@ def _diff(
             log.line("no changes")
             return _result(ExecutionState.NO_CHANGE, None, out_dir, steps)
         check_binary_sizes(files, limits.max_binary_file_bytes)
-        refused = _unpublishable(workspace, changes.links, files)
+        links = () if request.allow_outside_symlinks else changes.links
+        refused = _unpublishable(workspace, links, files)
         if refused is not None:
             failure = _Failure(
                 refused.reason, redactor.redact(refused.message.encode()).decode(errors="replace")
