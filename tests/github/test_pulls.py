@@ -120,7 +120,12 @@ def test_create_with_every_field(pulls_env: PullsEnv) -> None:
     ready = pulls.mark_ready("acme", "plain", created.node_id)
     assert (ready.number, ready.draft, ready.state) == (created.number, False, PullState.OPEN)
     assert set(ready.labels) == {"shoal", "dependencies"}
-    assert ready.reviewers is None  # GraphQL reads do not include people
+    # GraphQL reads include people, as REST ones do.
+    assert (ready.reviewers, ready.team_reviewers, ready.assignees) == (
+        ("dave",),
+        ("core",),
+        ("alice",),
+    )
 
     final = pulls.get("acme", "plain", created.number)
     assert (final.draft, set(final.labels)) == (False, {"shoal", "dependencies"})

@@ -18,12 +18,19 @@ from shoal.github.errors import GitHubUnavailableError
 
 __all__ = ["PULL_FIELDS", "ObservedPR", "PullState", "pull_from_graphql", "pull_from_rest"]
 
-# The `PullRequest` fields every GraphQL read of a pull request selects (as a fragment). Only
-# what the Shoal simulator implements: it has no `reviewRequests`, `assignees` nor
-# `headRepository`, so GraphQL reads leave reviewers and assignees unknown (None).
+# The `PullRequest` fields every GraphQL read of a pull request selects (as a fragment):
+# what the reconciler acts on, in GitHub's own shapes. Connections are read in one page:
+# a campaign PR with more than 100 review requests or assignees is not a thing; labels
+# beyond 50 are. `commits(last: 1)` is the head commit, whose rollup is the PR's checks.
 PULL_FIELDS = """
-  number id state isDraft headRefOid headRefName baseRefName url title body
+  number id state isDraft headRefOid headRefName baseRefName baseRefOid url title body
+  updatedAt mergeable reviewDecision
   labels(first: 50) { nodes { name } }
+  reviewRequests(first: 100) {
+    nodes { requestedReviewer { __typename ... on User { login } ... on Team { slug } } }
+  }
+  assignees(first: 100) { nodes { login } }
+  commits(last: 1) { nodes { commit { statusCheckRollup { state } } } }
 """
 
 
@@ -110,6 +117,42 @@ class _Labels(_Payload):
     nodes: list[_Named | None]
 
 
+class _Reviewer(_Payload):
+    # A `RequestedReviewer` union member: User and Bot have a login, Team a slug; a
+    # Mannequin (an imported account) has a login too.
+    typename: str = Field(alias="__typename")
+    login: str | None = None
+    slug: str | None = None
+
+
+class _ReviewRequest(_Payload):
+    reviewer: _Reviewer | None = Field(default=None, alias="requestedReviewer")
+
+
+class _ReviewRequests(_Payload):
+    nodes: list[_ReviewRequest | None]
+
+
+class _Logins(_Payload):
+    nodes: list[_Login | None]
+
+
+class _Rollup(_Payload):
+    state: str
+
+
+class _Commit(_Payload):
+    rollup: _Rollup | None = Field(default=None, alias="statusCheckRollup")
+
+
+class _PullCommit(_Payload):
+    commit: _Commit
+
+
+class _PullCommits(_Payload):
+    nodes: list[_PullCommit | None]
+
+
 class _GraphQLPull(_Payload):
     number: int
     id: str
@@ -122,6 +165,15 @@ class _GraphQLPull(_Payload):
     title: str
     body: str
     labels: _Labels | None = None
+    # Selected by `PULL_FIELDS`; optional so that a node read with fewer fields still parses
+    # (what was not selected stays unknown).
+    base_sha: str | None = Field(default=None, alias="baseRefOid")
+    updated_at: str | None = Field(default=None, alias="updatedAt")
+    mergeable: str | None = None  # MERGEABLE | CONFLICTING | UNKNOWN
+    review_decision: str | None = Field(default=None, alias="reviewDecision")
+    review_requests: _ReviewRequests | None = Field(default=None, alias="reviewRequests")
+    assignees: _Logins | None = None
+    commits: _PullCommits | None = None
 
 
 def _names(items: list[Any] | None, attribute: str) -> tuple[str, ...] | None:
@@ -167,6 +219,59 @@ def pull_from_rest(body: Any, *, adopted: bool = False) -> ObservedPR:
 
 
 _MERGEABLE = {True: "mergeable", False: "conflicting"}
+# GraphQL's enums, as `Observed` spells them. `reviewDecision` is null when the base branch
+# requires no review; a rollup is null when the head commit has no check and no status.
+_GRAPHQL_MERGEABLE = {"MERGEABLE": "mergeable", "CONFLICTING": "conflicting", "UNKNOWN": "unknown"}
+_REVIEW_DECISIONS = {
+    "APPROVED": "approved",
+    "CHANGES_REQUESTED": "changes_requested",
+    "REVIEW_REQUIRED": "review_required",
+}
+# `StatusState`: EXPECTED is a required status nobody reported yet, so the PR still waits.
+_ROLLUP = {
+    "SUCCESS": "success",
+    "FAILURE": "failure",
+    "ERROR": "failure",
+    "PENDING": "pending",
+    "EXPECTED": "pending",
+}
+
+
+def _enum(table: Mapping[str, str], value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return table[value]
+    except KeyError:
+        raise GitHubUnavailableError(
+            f"unexpected GraphQL pull request from GitHub ({field} is {value!r}, not one of "
+            f"{', '.join(table)})"
+        ) from None
+
+
+def _requested(pull: _GraphQLPull) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(user logins, team slugs) asked for a review, or None when not selected."""
+    if pull.review_requests is None:
+        return None
+    users: list[str] = []
+    teams: list[str] = []
+    for request in pull.review_requests.nodes:
+        reviewer = request.reviewer if request is not None else None
+        if reviewer is None:
+            continue  # an account GitHub no longer shows
+        if reviewer.typename == "Team" and reviewer.slug is not None:
+            teams.append(reviewer.slug)
+        elif reviewer.login is not None:
+            users.append(reviewer.login)
+    return tuple(users), tuple(teams)
+
+
+def _checks(pull: _GraphQLPull) -> str | None:
+    if pull.commits is None:
+        return None
+    heads = [node for node in pull.commits.nodes if node is not None]
+    rollup = heads[-1].commit.rollup if heads else None
+    return None if rollup is None else _enum(_ROLLUP, rollup.state, "statusCheckRollup.state")
 
 
 def pull_from_graphql(node: Mapping[str, Any]) -> ObservedPR:
@@ -176,6 +281,8 @@ def pull_from_graphql(node: Mapping[str, Any]) -> ObservedPR:
     except ValidationError as exc:
         raise _unexpected("GraphQL pull request", exc) from None
     labels = pull.labels.nodes if pull.labels is not None else []
+    requested = _requested(pull)
+    assignees = pull.assignees.nodes if pull.assignees is not None else None
     return ObservedPR(
         number=pull.number,
         node_id=pull.id,
@@ -188,4 +295,12 @@ def pull_from_graphql(node: Mapping[str, Any]) -> ObservedPR:
         title=pull.title,
         body=pull.body,
         labels=tuple(label.name for label in labels if label is not None),
+        reviewers=None if requested is None else requested[0],
+        team_reviewers=None if requested is None else requested[1],
+        assignees=None if assignees is None else tuple(a.login for a in assignees if a),
+        base_sha=pull.base_sha,
+        mergeable=_enum(_GRAPHQL_MERGEABLE, pull.mergeable, "mergeable"),
+        review_decision=_enum(_REVIEW_DECISIONS, pull.review_decision, "reviewDecision"),
+        checks=_checks(pull),
+        updated_at=pull.updated_at,
     )

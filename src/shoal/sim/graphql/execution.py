@@ -40,6 +40,7 @@ from shoal.sim.graphql import (
     connections,
     git_objects,
     mutations,
+    pull_people,
     pulls,
     repositories,
     root,
@@ -67,6 +68,7 @@ RESOLVE_FIELD = field_resolver(
         repositories.resolvers,
         git_objects.resolvers,
         pulls.resolvers,
+        pull_people.resolvers,
         mutations.resolvers,
         commit_on_branch.resolvers,
     )

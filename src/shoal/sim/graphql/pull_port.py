@@ -11,7 +11,7 @@ implemented".
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from shoal.sim.state.ledger import Actor
 from shoal.sim.state.models import Repo
@@ -50,6 +50,12 @@ class PullRequestRefusedError(Exception):
 
 
 class PullRequestEngine(Protocol):
+    # `pull` is typed loosely: the engine's own record type is richer than PullRecord.
+    def base_tip(self, repo: Repo, pull: Any) -> str:
+        """The base branch's tip while the pull request is open (``baseRefOid``), the one it
+        closed or merged on after."""
+        ...
+
     def mergeable(self, repo: Repo, pull: PullRecord) -> str:
         """``MERGEABLE`` | ``CONFLICTING`` | ``UNKNOWN``."""
         ...

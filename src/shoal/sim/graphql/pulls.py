@@ -35,7 +35,7 @@ class PullNode(Typed):
     typename = "PullRequest"
 
 
-def _read(node: PullNode, attribute: str, field: str) -> Any:
+def read_record(node: PullNode, attribute: str, field: str) -> Any:
     if not hasattr(node.record, attribute):
         raise GraphQLFailure(
             f"Field 'PullRequest.{field}' is not implemented by the Shoal GitHub simulator "
@@ -56,19 +56,31 @@ def engine(info: GraphQLResolveInfo, field: str) -> PullRequestEngine:
     return found
 
 
-def find_pull_node(ctx: RequestContext, global_id: str) -> PullNode | None:
+PullIndex = dict[str, PullNode]
+
+
+def pull_index(ctx: RequestContext) -> PullIndex:
+    """Every pull request by node id: one walk of the world for a ``nodes(ids:)`` query of
+    many pull requests, instead of one per id."""
     with ctx.sim.world.lock:
-        repos = list(ctx.sim.world.repos.values())
-    for repo in repos:
-        for record in list(repo.pulls.values()):
-            if getattr(record, "node_id", None) == global_id:
-                return PullNode(repo, record) if ctx.can_see(repo) else None
-    return None
+        return {
+            record.node_id: PullNode(repo, record)
+            for repo in ctx.sim.world.repos.values()
+            for record in repo.pulls.values()
+            if getattr(record, "node_id", None) is not None
+        }
+
+
+def find_pull_node(
+    ctx: RequestContext, global_id: str, index: PullIndex | None = None
+) -> PullNode | None:
+    found = (index if index is not None else pull_index(ctx)).get(global_id)
+    return found if found is not None and ctx.can_see(found.repo) else None
 
 
 def _attribute(attribute: str, field: str, convert: Any = None) -> Any:
     def resolve(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
-        value = _read(node, attribute, field)
+        value = read_record(node, attribute, field)
         return convert(value) if convert is not None and value is not None else value
 
     return resolve
@@ -96,14 +108,14 @@ resolvers.values("PullRequest", {"repository": lambda node: node.repo})
 
 @resolvers.field("PullRequest", "body")
 def _body(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> str:
-    return str(_read(node, "body", "body") or "")  # GitHub's body is never null
+    return str(read_record(node, "body", "body") or "")  # GitHub's body is never null
 
 
 @resolvers.field("PullRequest", "state")
 def _state(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> str:
-    if _read(node, "merged", "state"):
+    if read_record(node, "merged", "state"):
         return "MERGED"
-    return str(_read(node, "state", "state")).upper()
+    return str(read_record(node, "state", "state")).upper()
 
 
 @resolvers.field("PullRequest", "closed")
@@ -113,7 +125,7 @@ def _closed(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> b
 
 @resolvers.field("PullRequest", "url", "permalink")
 def _url(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> str:
-    number = _read(node, "number", "url")
+    number = read_record(node, "number", "url")
     return f"{ctx_of(info).urls.repo_html(node.repo.full_name)}/pull/{number}"
 
 
@@ -135,7 +147,9 @@ def _review_decision(node: PullNode, info: GraphQLResolveInfo, args: dict[str, A
 
 @resolvers.field("PullRequest", "labels")
 def _labels(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> Page[str]:
-    names = sorted(str(getattr(label, "name", label)) for label in _read(node, "labels", "labels"))
+    names = sorted(
+        str(getattr(label, "name", label)) for label in read_record(node, "labels", "labels")
+    )
     return slice_keyset(names, args, key=lambda name: (name.lower(), name), descending=False)
 
 
@@ -145,9 +159,9 @@ resolvers.values("Label", {"name": lambda name: name})
 @resolvers.field("PullRequest", "commits")
 def _commits(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> Page[Any]:
     ctx = ctx_of(info)
-    head = _read(node, "head_sha", "commits")
+    head = read_record(node, "head_sha", "commits")
     git = ctx.sim.git.open(node.repo.id)
-    base = git.ref_sha(f"refs/heads/{_read(node, 'base_ref', 'commits')}")
+    base = git.ref_sha(f"refs/heads/{read_record(node, 'base_ref', 'commits')}")
     # Oldest first, like GitHub; a merged PR's commits are all in its base, so its head
     # commit alone stands for them rather than an empty list.
     shas = list(reversed(git.rev_list(head, *(["--not", base] if base else []))))

@@ -120,14 +120,17 @@ _FINDERS: dict[str, Callable[[RequestContext, str], Any]] = {
 }
 
 
-def find_node(ctx: RequestContext, global_id: str) -> Any:
-    """The object behind a node id the caller may see, or ``None``."""
+def find_node(
+    ctx: RequestContext, global_id: str, pull_index: pulls.PullIndex | None = None
+) -> Any:
+    """The object behind a node id the caller may see, or ``None``. `pull_index` (from
+    :func:`pulls.pull_index`) spares a walk of every pull request per id."""
     parsed = parse_node_id(global_id)
     if parsed is None:
         return None
     kind, ident = parsed
     if kind == "PullRequest":
-        return pulls.find_pull_node(ctx, global_id)
+        return pulls.find_pull_node(ctx, global_id, pull_index)
     finder = _FINDERS.get(kind)
     return finder(ctx, ident) if finder else None
 
@@ -147,7 +150,10 @@ def _node(source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
 @resolvers.field("Query", "nodes")
 def _nodes(source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> list[Any]:
     ctx = ctx_of(info)
-    found = [find_node(ctx, global_id) for global_id in args["ids"]]
+    kinds = [parse_node_id(global_id) for global_id in args["ids"]]
+    wanted = sum(1 for kind in kinds if kind is not None and kind[0] == "PullRequest")
+    index = pulls.pull_index(ctx) if wanted > 1 else None
+    found = [find_node(ctx, global_id, index) for global_id in args["ids"]]
     # An unknown id is a null item plus an error at its index, as on GitHub; graphql-core
     # reports an exception returned as a list item exactly so.
     return [
