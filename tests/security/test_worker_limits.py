@@ -103,6 +103,16 @@ def test_a_200_mb_file_fails_before_git_loads_it(
     assert took < 10
 
 
+def test_a_large_ignored_build_output_does_not_fail_the_change(
+    bwrap: BwrapSandbox, work_root: Path, tmp_path: Path
+) -> None:
+    tarball = github_tarball(tmp_path / "base", {".gitignore": b"build/\n", "README.md": b"hi\n"})
+    script = "mkdir build && head -c 50000000 /dev/zero > build/out.bin && echo more >> README.md"
+    result, _log, _took = execute(bwrap, work_root, tarball, tmp_path / "out", script)
+    assert result.state is ExecutionState.PATCH, result.message
+    assert [f.path for f in result.files] == ["README.md"]
+
+
 def test_the_workers_git_has_a_deadline(
     bwrap: BwrapSandbox, work_root: Path, tarball: Path, tmp_path: Path
 ) -> None:

@@ -147,7 +147,12 @@ class Git:
         ]
 
     def run(
-        self, args: Sequence[str], *, stdin: bytes | None = None, index: Path | None = None
+        self,
+        args: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        index: Path | None = None,
+        ok_codes: tuple[int, ...] = (0,),
     ) -> bytes:
         """Run git to its end and return its stdout; raise GitError when it fails.
 
@@ -167,7 +172,7 @@ class Git:
             raise GitLimitError(f"git {args[0]} {self._ran_out()}") from None
         except OSError as exc:  # e.g. the repository directory is gone
             raise GitError(f"git {args[0]} could not start: {exc.strerror}") from None
-        if done.returncode != 0:
+        if done.returncode not in ok_codes:
             raise self.failure(args, done.returncode, done.stderr)
         return done.stdout
 

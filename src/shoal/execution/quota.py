@@ -50,6 +50,21 @@ def disk_quota_exceeded(
     return None
 
 
+def _not_ignored(workspace: Workspace, files: tuple[tuple[str, int], ...]) -> list[tuple[str, int]]:
+    """The files git would add: build output a `.gitignore` matches never reaches a patch.
+
+    A file the base commit tracks is never ignored (check-ignore consults the index)."""
+    if not files:
+        return []
+    out = workspace.git.run(
+        ["check-ignore", "-z", "--stdin"],
+        stdin=b"".join(os.fsencode(path) + b"\0" for path, _size in files),
+        ok_codes=(0, 1),  # 1: none of them is ignored
+    )
+    ignored = {os.fsdecode(p) for p in out.split(b"\0") if p}
+    return [(path, size) for path, size in files if path not in ignored]
+
+
 def _full(path: Path) -> bool:
     try:
         fs = os.statvfs(path)
@@ -68,8 +83,9 @@ def too_large_to_diff(workspace: Workspace, limits: RunnerLimits) -> str | None:
         max_new_file_bytes=per_file,
         base_sizes=workspace.base_sizes,
     )
-    if usage.oversized is not None:
-        path, size = usage.oversized
+    kept = _not_ignored(workspace, usage.oversized)
+    if kept:
+        path, size = kept[0]
         return (
             f"'{path}' is {format_size(size)} (apparent size): a new or changed file larger "
             f"than {format_size(per_file)} cannot fit in a patch "

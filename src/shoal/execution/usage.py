@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Usage", "measure"]
+__all__ = ["MAX_OVERSIZED", "Usage", "measure"]
+
+MAX_OVERSIZED = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,9 @@ class Usage:
     largest: str | None  # relative path of the largest regular file
     largest_bytes: int
     complete: bool  # False when the walk stopped at a cap (the counts are lower bounds)
-    oversized: tuple[str, int] | None = None  # a new or changed file past `max_new_file_bytes`
+    # New or changed files past `max_new_file_bytes`: (relative path, size), at most
+    # MAX_OVERSIZED of them (the walk stops there).
+    oversized: tuple[tuple[str, int], ...] = ()
 
 
 def measure(
@@ -38,12 +42,13 @@ def measure(
 ) -> Usage:
     """Walk `root`; stop at the first cap passed.
 
-    A regular file larger than `max_new_file_bytes` stops the walk unless the base commit had
-    a file of that size at that path (`base_sizes`): an unchanged large file is the
-    repository's own, a new one cannot fit in any patch.
+    A regular file larger than `max_new_file_bytes` is listed in `oversized` unless the base
+    commit had a file of that size at that path (`base_sizes`): an unchanged large file is
+    the repository's own, a new one cannot fit in any patch (unless git ignores it).
     """
     entries = apparent = disk = largest_bytes = 0
     largest: str | None = None
+    oversized: list[tuple[str, int]] = []
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -69,15 +74,13 @@ def measure(
                 if max_new_file_bytes is not None and info.st_size > max_new_file_bytes:
                     relative = os.path.relpath(entry.path, root)
                     if (base_sizes or {}).get(relative) != info.st_size:
-                        return Usage(
-                            entries,
-                            apparent,
-                            disk,
-                            largest,
-                            largest_bytes,
-                            complete=False,
-                            oversized=(relative, info.st_size),
-                        )
-            if entries > max_entries or apparent > max_apparent_bytes:
-                return Usage(entries, apparent, disk, largest, largest_bytes, complete=False)
-    return Usage(entries, apparent, disk, largest, largest_bytes, complete=True)
+                        oversized.append((relative, info.st_size))
+            if (
+                entries > max_entries
+                or apparent > max_apparent_bytes
+                or len(oversized) >= MAX_OVERSIZED
+            ):
+                return Usage(
+                    entries, apparent, disk, largest, largest_bytes, False, tuple(oversized)
+                )
+    return Usage(entries, apparent, disk, largest, largest_bytes, True, tuple(oversized))
