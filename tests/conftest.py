@@ -1,13 +1,17 @@
 """Shared fixtures: real PostgreSQL and Redis of this machine.
 
 Each test that asks for `db` gets its own database, cloned from a migrated template (fast,
-isolated, and it exercises the real migrations). Redis tests share one logical database that
-is flushed before each test.
+isolated, and it exercises the real migrations). Tests connect as a restricted application
+role, as Shoal does in production: the template is migrated by the superuser (the schema owner)
+and the role is granted what the application needs, so every test proves the application
+works with those rights. Redis tests share one logical database that is flushed before each
+test.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 
@@ -15,6 +19,7 @@ import pytest
 import redis
 
 from shoal.store import Database
+from shoal.store.db import ensure_app_role, url_with_user
 from shoal.store.migrate import upgrade
 
 # One SeaweedFS S3 server per session for every test that asks for it (`s3_server`).
@@ -22,11 +27,22 @@ pytest_plugins = ["tests.s3server"]
 
 PG_ADMIN_URL = os.environ.get("SHOAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SHOAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+# The application role tests connect as (created once per cluster, no password: the test
+# server trusts local connections).
+TEST_APP_ROLE = "shoal_test_app"
 
 
 def _db_url(name: str) -> str:
+    """The superuser's URL of database `name` (the schema owner's, in tests)."""
     base, _, _ = PG_ADMIN_URL.rpartition("/")
     return f"{base}/{name}"
+
+
+@pytest.fixture(autouse=True)
+def _audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test signs its audit events with a key of its own, so the audit anchors of one
+    test (kept in the object store under the key's id) never meet another test's log."""
+    monkeypatch.setenv("SHOAL_AUDIT_KEY", secrets.token_hex(32))
 
 
 def _admin_execute(sql: str) -> None:
@@ -44,7 +60,11 @@ def pg_template() -> Iterator[str]:
     _admin_execute(f"CREATE DATABASE {name}")
     template = Database(_db_url(name), pool_size=1)
     try:
-        upgrade(template)
+        with template.transaction() as conn:
+            ensure_app_role(conn, TEST_APP_ROLE)
+            # Queue tests make scratch tables of their own; that gives no right over Shoal's.
+            conn.exec_driver_sql(f"GRANT CREATE ON SCHEMA public TO {TEST_APP_ROLE}")
+        upgrade(template, app_role=TEST_APP_ROLE)
     finally:
         template.dispose()
     yield name
@@ -52,12 +72,19 @@ def pg_template() -> Iterator[str]:
 
 
 @pytest.fixture
-def db_url(pg_template: str) -> Iterator[str]:
-    """URL of a fresh, migrated database of this test's own."""
+def db_owner_url(pg_template: str) -> Iterator[str]:
+    """Superuser URL of a fresh, migrated database of this test's own (an operator with
+    database access; Shoal itself never connects like this)."""
     name = f"shoal_t_{uuid.uuid4().hex[:12]}"
     _admin_execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
     yield _db_url(name)
     _admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db_url(db_owner_url: str) -> str:
+    """URL of a fresh, migrated database of this test's own, as the application role."""
+    return url_with_user(db_owner_url, TEST_APP_ROLE)
 
 
 @pytest.fixture

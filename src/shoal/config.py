@@ -40,6 +40,15 @@ class Settings(BaseSettings):
         description="PostgreSQL URL (postgresql://user:pass@host:5432/db). Unset: an embedded "
         "PostgreSQL is started under the data dir (single-node mode).",
     )
+    migration_database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the role that owns the schema, used by `shoal db "
+        "upgrade` and `shoal up`'s migrations; they then grant the role of `database_url` only "
+        "what the application needs (on audit_events: INSERT and SELECT). Unset: migrations "
+        "run as the `database_url` role, which then owns the schema and could rewrite the "
+        "audit log (see docs/security.md). Ignored with the embedded PostgreSQL, which "
+        "separates the roles itself.",
+    )
     redis_url: SecretStr | None = Field(
         default=None,
         description="Redis URL (redis://host:6379/0). Unset: an embedded Redis is started under "
@@ -60,6 +69,26 @@ class Settings(BaseSettings):
     s3_access_key_id: SecretStr | None = Field(default=None, description="S3 access key id.")
     s3_secret_access_key: SecretStr | None = Field(
         default=None, description="S3 secret access key."
+    )
+
+    # --- audit log ---------------------------------------------------------------------
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key the audit log's hash chain is signed with (HMAC-SHA256; at least 32 "
+        "characters). Wins over `audit_key_path`. Keep it outside the database: whoever holds "
+        "it can rewrite the chain.",
+    )
+    audit_key_path: Path | None = Field(
+        default=None,
+        description="File holding the audit key (a mounted Secret). Default: "
+        "<data_dir>/audit.key, which `shoal up` creates (mode 0600) on first start; `shoal api` "
+        "and `shoal worker` refuse to start without a key.",
+    )
+    audit_anchor_interval_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often the worker leader anchors the audit chain's head (id, hash, "
+        "event count, time) in object storage and the log, when it moved since the last anchor.",
     )
 
     # --- API ---------------------------------------------------------------------------
@@ -324,6 +353,10 @@ class Settings(BaseSettings):
     @property
     def step_secrets_dir(self) -> Path:
         return self.secrets_dir or self.data_dir / "secrets"
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.audit_key_path or self.data_dir / "audit.key"
 
     @property
     def api_url(self) -> str:

@@ -114,6 +114,7 @@ def test_admin_create_token_and_db_upgrade(
     api: RunningApi, cli_env: dict[str, str], db_url: str
 ) -> None:
     env = {**cli_env, "SHOAL_DATABASE_URL": db_url, "SHOAL_REDIS_URL": "redis://127.0.0.1:6379/9"}
+    env["SHOAL_AUDIT_KEY"] = os.environ["SHOAL_AUDIT_KEY"]  # the API's: one key per deployment
     upgraded = shoal(env, "db", "upgrade")
     assert "already at" in upgraded.stdout
     minted = json.loads(shoal(env, "admin", "create-token", "--role", "admin", "-o", "json").stdout)

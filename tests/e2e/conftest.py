@@ -103,6 +103,8 @@ class Stack:
             "SHOAL_GITHUB_PRIVATE_KEY": app["private_key_pem"],
             "SHOAL_TASK_POLL_S": str(s.task_poll_s),
             "SHOAL_LOG_FORMAT": "json",
+            # The key this stack's audit events are signed with (tests/conftest.py sets it).
+            "SHOAL_AUDIT_KEY": os.environ["SHOAL_AUDIT_KEY"],
         } | {f"SHOAL_{name.upper()}": str(value) for name, value in settings.items()}
 
 

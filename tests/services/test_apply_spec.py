@@ -92,16 +92,20 @@ def test_invalid_spec_writes_nothing(ctx: AppContext) -> None:
     assert audit.list_events(ctx, audit.AuditFilter()) == []
 
 
-def test_audit_chain_verifies_and_detects_tampering(ctx: AppContext) -> None:
+def test_audit_chain_verifies_and_detects_tampering(ctx: AppContext, db_owner_url: str) -> None:
     for i in range(4):
         campaigns.apply_spec(ctx, SPEC.replace("acme/api", f"acme/r{i}"), principal=ALICE)
     check = audit.verify_chain(ctx)
     assert check.ok and check.checked == 4
-    # Tampering needs the trigger out of the way, as an attacker with DDL rights would do.
-    with ctx.db.transaction() as conn:
+    # Tampering needs the trigger out of the way, as an attacker with DDL rights (the schema
+    # owner, not the application's role) would do.
+    owner = Database(db_owner_url, pool_size=1)
+    with owner.transaction() as conn:
         conn.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
         conn.exec_driver_sql("UPDATE audit_events SET actor = 'mallory' WHERE id = 3")
         conn.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+    owner.dispose()
     tampered = audit.verify_chain(ctx)
     assert not tampered.ok
     assert tampered.first_bad_id == 3
+    assert tampered.problem == "edited"

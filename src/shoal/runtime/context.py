@@ -1,30 +1,96 @@
 """Build the application context from settings: external servers when URLs are set, embedded
-ones otherwise."""
+ones otherwise.
+
+Two database roles: the schema owner runs migrations (`SHOAL_MIGRATION_DATABASE_URL`), the
+application connects as a role that may only read and add audit events
+(`SHOAL_DATABASE_URL`). The embedded PostgreSQL uses its superuser as the owner and creates
+the application role itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 
 import redis
+import structlog
+from sqlalchemy.exc import ProgrammingError
 
 from shoal.config import Settings
 from shoal.domain.clock import Clock, ScaledClock, SystemClock
+from shoal.domain.errors import ShoalError
 from shoal.runtime.embedded import EmbeddedPostgres, EmbeddedRedis
+from shoal.services.audit_key import create_audit_key_file, load_audit_key
 from shoal.services.context import AppContext
 from shoal.store import Database
+from shoal.store.db import ensure_app_role, role_problems, url_user, url_with_user
 from shoal.store.migrate import upgrade
 
-__all__ = ["app_context", "database_url", "redis_url"]
+__all__ = [
+    "EMBEDDED_APP_ROLE",
+    "DatabaseUrls",
+    "app_context",
+    "database_url",
+    "database_urls",
+    "redis_url",
+    "run_migrations",
+]
+
+log = structlog.get_logger("shoal.runtime")
+
+# The role the application logs in as on the embedded PostgreSQL.
+EMBEDDED_APP_ROLE = "shoal_app"
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrls:
+    app: str  # what the application connects as
+    owner: str  # what migrations run as (the app URL itself when one role does both)
+
+    @property
+    def app_role(self) -> str | None:
+        return url_user(self.app)
+
+
+def database_urls(settings: Settings, stack: ExitStack) -> DatabaseUrls:
+    if settings.database_url is not None:
+        app = settings.database_url.get_secret_value()
+        owner = settings.migration_database_url
+        return DatabaseUrls(app=app, owner=owner.get_secret_value() if owner else app)
+    embedded = EmbeddedPostgres(settings.data_dir)
+    superuser = embedded.start()
+    stack.callback(embedded.stop)
+    owner_db = Database(superuser, pool_size=1)
+    try:
+        with owner_db.transaction() as conn:
+            ensure_app_role(conn, EMBEDDED_APP_ROLE)
+    finally:
+        owner_db.dispose()
+    return DatabaseUrls(app=url_with_user(superuser, EMBEDDED_APP_ROLE), owner=superuser)
 
 
 def database_url(settings: Settings, stack: ExitStack) -> str:
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    embedded = EmbeddedPostgres(settings.data_dir)
-    url = embedded.start()
-    stack.callback(embedded.stop)
-    return url
+    """The URL the application connects with."""
+    return database_urls(settings, stack).app
+
+
+def run_migrations(urls: DatabaseUrls) -> None:
+    """Migrate as the schema owner and grant the application role its rights."""
+    owner = Database(urls.owner, pool_size=1)
+    try:
+        upgrade(owner, app_role=urls.app_role if urls.owner != urls.app else None)
+    except ProgrammingError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _INSUFFICIENT_PRIVILEGE:
+            raise
+        raise ShoalError(
+            f"cannot migrate the schema as role {url_user(urls.owner)}: it lacks the rights "
+            "(it is not the owner of Shoal's tables); set SHOAL_MIGRATION_DATABASE_URL to the "
+            "schema owner's URL (docs/security.md, Audit log)"
+        ) from None
+    finally:
+        owner.dispose()
 
 
 def redis_url(settings: Settings, stack: ExitStack) -> str:
@@ -37,13 +103,27 @@ def redis_url(settings: Settings, stack: ExitStack) -> str:
 
 
 @contextmanager
-def app_context(settings: Settings, *, migrate: bool = False) -> Iterator[AppContext]:
-    """The context for one process; servers it started are stopped when the block ends."""
+def app_context(
+    settings: Settings, *, migrate: bool = False, create_audit_key: bool = False
+) -> Iterator[AppContext]:
+    """The context for one process; servers it started are stopped when the block ends.
+
+    With `create_audit_key` (`shoal up`), a missing audit key is created under the data dir;
+    every process refuses to start without one (a key made by any other command would not be
+    the one the running servers sign with).
+    """
+    if create_audit_key and (made := create_audit_key_file(settings)) is not None:
+        log.info("audit_key_created", path=str(made))
+    key = load_audit_key(settings)
     with ExitStack() as stack:
-        db = Database(database_url(settings, stack))
-        stack.callback(db.dispose)
+        urls = database_urls(settings, stack)
         if migrate:
-            upgrade(db)
+            run_migrations(urls)
+        db = Database(urls.app, audit_key=lambda: key)
+        stack.callback(db.dispose)
+        with db.transaction() as conn:
+            if problems := role_problems(conn):
+                log.warning("audit_log_unprotected", problems=problems)
         client = redis.Redis.from_url(redis_url(settings, stack))
         stack.callback(client.close)
         clock: Clock = (

@@ -28,6 +28,7 @@ from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
 from shoal.services.secrets import DirectorySecretSource
 from shoal.services.selecting import SelectionDeps, run_select_task
 from shoal.worker import HandlerContext, HandlerRegistry, run_worker
+from shoal.worker.audit_anchor import audit_anchor_duty
 
 __all__ = ["WorkerComponents", "build_registry", "run_worker_process", "start_worker_thread"]
 
@@ -173,6 +174,7 @@ def run_worker_process(ctx: AppContext, stop: threading.Event) -> None:
             clock=ctx.clock,
             install_signal_handlers=False,
             stop_event=stop,
+            duties=(audit_anchor_duty(ctx),),
         )
     finally:
         parts.close()
@@ -192,6 +194,7 @@ def start_worker_thread(ctx: AppContext, stop: threading.Event) -> threading.Thr
                 install_signal_handlers=False,
                 stop_event=stop,
                 clock=ctx.clock,
+                duties=(audit_anchor_duty(ctx),),
             )
         finally:
             parts.close()

@@ -9,7 +9,9 @@ import redis
 
 from shoal.blobs import ObjectStore, open_object_store
 from shoal.config import Settings
+from shoal.domain.audit import AuditKey
 from shoal.domain.clock import Clock, SystemClock
+from shoal.services.audit_key import load_audit_key
 from shoal.store import Database
 
 __all__ = ["AppContext"]
@@ -21,6 +23,17 @@ class AppContext:
     db: Database
     redis: redis.Redis[bytes]
     clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        # The store signs audit events with the key these settings name, read on first use:
+        # a process that writes no audit event never needs it.
+        settings = self.settings
+
+        @functools.cache
+        def key() -> AuditKey:
+            return load_audit_key(settings)
+
+        self.db.use_audit_key(key)
 
     @functools.cached_property
     def blobs(self) -> ObjectStore:

@@ -1,4 +1,6 @@
-"""The audit log: append-only (a trigger rejects UPDATE, DELETE and TRUNCATE), hash-chained."""
+"""The audit log: append-only (the application role may only INSERT and SELECT, and a trigger
+rejects UPDATE, DELETE and TRUNCATE for everyone else), HMAC-chained under a key the database
+never sees."""
 
 from __future__ import annotations
 
@@ -9,14 +11,28 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from shoal.domain.audit import GENESIS_HASH, AuditEvent, NewAuditEvent, chain_hash
-from shoal.store.tables import audit_events
+from shoal.domain.audit import (
+    GENESIS_HASH,
+    AuditEvent,
+    AuditKey,
+    ChainHead,
+    NewAuditEvent,
+    keyed_hash,
+)
+from shoal.store.db import AUDIT_KEY_OPTION, AuditKeySource
+from shoal.store.tables import audit_chain, audit_events
 
 __all__ = [
     "AuditFilter",
+    "AuditKeyMissingError",
     "append_audit_event",
+    "audit_key",
+    "chain_head",
     "count_audit_events",
+    "count_events_up_to",
+    "event_hash",
     "iter_audit_events",
+    "keyed_after_id",
     "list_audit_events",
 ]
 
@@ -48,10 +64,55 @@ def _event(row: RowMapping) -> AuditEvent:
         details=row["details"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        key_id=row["key_id"],
     )
 
 
+class AuditKeyMissingError(RuntimeError):
+    """The process has no audit key, so it cannot sign new audit events."""
+
+
+def audit_key(conn: Connection) -> AuditKey:
+    """The key this connection's Database signs audit events with."""
+    source: AuditKeySource | None = conn.get_execution_options().get(AUDIT_KEY_OPTION)
+    if source is None:
+        raise AuditKeyMissingError(
+            "no audit key: set SHOAL_AUDIT_KEY_PATH (or SHOAL_AUDIT_KEY) so that audit events "
+            "can be signed (`shoal up` creates <data_dir>/audit.key on first start)"
+        )
+    return source()
+
+
+def keyed_after_id(conn: Connection) -> int:
+    """Events with a larger id are HMAC-chained; those up to it keep the legacy hash."""
+    found = conn.execute(sa.select(sa.func.max(audit_chain.c.keyed_after_id))).scalar_one()
+    return int(found or 0)
+
+
+def chain_head(conn: Connection) -> ChainHead:
+    row = conn.execute(
+        sa.select(audit_events.c.id, audit_events.c.hash).order_by(audit_events.c.id.desc())
+    ).first()
+    count = conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar_one()
+    if row is None:
+        return ChainHead(0, GENESIS_HASH, 0)
+    return ChainHead(int(row.id), str(row.hash), int(count))
+
+
+def event_hash(conn: Connection, event_id: int) -> str | None:
+    found = conn.execute(
+        sa.select(audit_events.c.hash).where(audit_events.c.id == event_id)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
+def count_events_up_to(conn: Connection, event_id: int) -> int:
+    query = sa.select(sa.func.count()).where(audit_events.c.id <= event_id)
+    return int(conn.execute(query).scalar_one())
+
+
 def append_audit_event(conn: Connection, event: NewAuditEvent, *, now: datetime) -> AuditEvent:
+    key = audit_key(conn)
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_CHAIN_LOCK})
     prev = conn.execute(
         sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
@@ -73,7 +134,8 @@ def append_audit_event(conn: Connection, event: NewAuditEvent, *, now: datetime)
                 request_id=event.request_id,
                 details=event.details,
                 prev_hash=prev_hash,
-                hash=chain_hash(prev_hash, at, event),
+                hash=keyed_hash(key, prev_hash, at, event),
+                key_id=key.key_id,
             )
             .returning(audit_events)
         )

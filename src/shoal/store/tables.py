@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
     "api_tokens",
+    "audit_chain",
     "audit_events",
     "budget_ledger",
     "campaigns",
@@ -96,7 +97,19 @@ audit_events = sa.Table(
     sa.Column("details", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # Which key signed the row (a digest naming it); NULL on rows of the unkeyed legacy chain.
+    sa.Column("key_id", sa.Text),
 )
+
+# One row, written by migration 0007: events with a larger id are HMAC-chained; the ones up
+# to it keep the unkeyed hash they were written with. Append-only, like audit_events.
+audit_chain = sa.Table(
+    "audit_chain",
+    metadata,
+    sa.Column("keyed_after_id", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
 
 api_tokens = sa.Table(
     "api_tokens",

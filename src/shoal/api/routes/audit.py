@@ -13,6 +13,7 @@ from shoal.api.deps import Admin, Ctx, Viewer
 from shoal.api.paths import API_PREFIX
 from shoal.api.run_schemas import set_page_headers
 from shoal.api.schemas import AuditEventOut
+from shoal.domain.audit import ChainAnchor
 from shoal.services import audit
 from shoal.services import campaigns as campaign_service
 
@@ -79,7 +80,39 @@ def export_audit(
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-@router.get("/audit/verify", summary="Check the audit log's hash chain")
+def _anchor_out(anchor: ChainAnchor | None) -> dict[str, object] | None:
+    return None if anchor is None else anchor.to_json()
+
+
+@router.get(
+    "/audit/verify",
+    summary="Check the audit log's chain and its end against the latest anchor",
+    description="`ok` false: `problem` says what happened (`edited`, `rechained`, "
+    "`key_mismatch`, `deleted`, `truncated`, `anchor_invalid`), `first_bad_id` where, and "
+    "`message` in words. `role_problems` lists why the database role could still rewrite the "
+    "log (empty when it can only add and read events).",
+)
 def verify_audit(ctx: Ctx, _: Admin) -> dict[str, object]:
-    check = audit.verify_chain(ctx)
-    return {"ok": check.ok, "checked": check.checked, "first_bad_id": check.first_bad_id}
+    report = audit.verify_report(ctx)
+    check = report.check
+    return {
+        "ok": check.ok,
+        "checked": check.checked,
+        "first_bad_id": check.first_bad_id,
+        "problem": check.problem,
+        "message": check.message,
+        "keyed_after_id": report.keyed_after_id,
+        "anchor": _anchor_out(check.anchor),
+        "role_problems": report.role_problems,
+    }
+
+
+@router.post(
+    "/audit/anchor",
+    summary="Anchor the audit chain's head in object storage now",
+    description="Writes the head (id, hash, event count, time), signed with the audit key; "
+    "409 `audit_tampered` when the log contradicts the latest anchor.",
+)
+def anchor_audit(ctx: Ctx, _: Admin) -> dict[str, object]:
+    anchor = audit.anchor_chain(ctx)
+    return {"anchor": _anchor_out(anchor)}

@@ -16,17 +16,21 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
 @db_app.command("upgrade")
 def upgrade_cmd() -> None:
-    """Migrate the database schema to the newest version (safe to run concurrently)."""
-    from shoal.runtime.context import database_url
+    """Migrate the database schema to the newest version (safe to run concurrently).
+
+    Runs as SHOAL_MIGRATION_DATABASE_URL's role (the schema owner) when set, and grants the
+    role of SHOAL_DATABASE_URL what the application needs."""
+    from shoal.runtime.context import database_urls, run_migrations
     from shoal.store import Database
-    from shoal.store.migrate import current_revision, upgrade
+    from shoal.store.migrate import current_revision
 
     settings = load_settings(quiet=True)
     with ExitStack() as stack:
-        db = Database(database_url(settings, stack), pool_size=1)
+        urls = database_urls(settings, stack)
+        db = Database(urls.owner, pool_size=1)
         stack.callback(db.dispose)
         before = current_revision(db)
-        upgrade(db)
+        run_migrations(urls)
         after = current_revision(db)
     if before == after:
         console.print(f"schema already at {after}")

@@ -42,7 +42,7 @@ def _serve(settings: Settings, listener: socket.socket) -> None:
     from shoal.runtime.serve import api_server
     from shoal.runtime.workers import start_worker_thread
 
-    with app_context(settings, migrate=True) as ctx:
+    with app_context(settings, migrate=True, create_audit_key=True) as ctx:
         stop = threading.Event()
         worker_thread = start_worker_thread(ctx, stop)
         server = api_server(ctx)

@@ -12,6 +12,7 @@ from shoal.cli.output import (
     OutputOpt,
     command_line,
     console,
+    err_console,
     fail,
     print_json,
     print_page_note,
@@ -72,11 +73,35 @@ def export(
 
 @audit_app.command("verify")
 def verify(output: OutputOpt = Output.TABLE) -> None:
-    """Check the audit log's hash chain end to end."""
+    """Check the audit log: every event's keyed hash and link, and its end against the latest
+    anchor. Exits 1 and says what happened (edited, rechained, deleted, truncated, ...) and
+    where."""
     result = client().get("/audit/verify")
     if output is Output.JSON:
         print_json(result)
+    for problem in result.get("role_problems") or []:
+        err_console.print(f"warning: {problem}", highlight=False)
     if not result["ok"]:
-        fail(f"audit chain broken at event {result['first_bad_id']}")
+        fail(
+            f"audit log {result['problem']} at event {result['first_bad_id']}: {result['message']}"
+        )
     if output is Output.TABLE:
-        console.print(f"audit chain intact ({result['checked']} events)")
+        anchor = result.get("anchor")
+        against = (
+            f", up to the anchor of {anchor['at'][:19]} (event {anchor['head_id']})"
+            if anchor
+            else ", no anchor yet"
+        )
+        console.print(f"audit chain intact ({result['checked']} events{against})")
+
+
+@audit_app.command("anchor")
+def anchor(output: OutputOpt = Output.TABLE) -> None:
+    """Anchor the audit chain's head in object storage now (the worker leader also does it
+    periodically)."""
+    result = client().post("/audit/anchor", {})
+    if output is Output.JSON:
+        print_json(result)
+        return
+    made = result["anchor"]
+    console.print(f"anchored event {made['head_id']} ({made['count']} events) at {made['at'][:19]}")
