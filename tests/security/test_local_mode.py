@@ -143,3 +143,26 @@ def test_a_killed_instance_leaves_nothing_the_next_start_does_not_clean(
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0
     assert postgres_socket_dir(pgdata) is None
+
+
+def test_a_dead_workers_mounted_workspace_is_unmounted_and_removed(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root, as the workspace quota does")
+    from shoal.runtime.scratch import sweep_dead_scratch
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    workspace = tmp_path / f"worker-{dead.pid}" / "execution-1" / "workspace"
+    workspace.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(workspace)], check=True)
+    (workspace / "file").write_text("left by a killed worker")
+    live = tmp_path / f"worker-{os.getpid()}"
+    live.mkdir()
+    try:
+        removed = sweep_dead_scratch(tmp_path)
+    finally:
+        subprocess.run(["umount", "--lazy", str(workspace)], capture_output=True, check=False)
+    assert removed == [tmp_path / f"worker-{dead.pid}"]
+    assert not (tmp_path / f"worker-{dead.pid}").exists()
+    assert str(workspace) not in Path("/proc/self/mountinfo").read_text()
+    assert live.exists()  # a live worker's scratch is never touched

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -42,6 +43,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _mounts_under(path: Path) -> list[Path]:
+    """Mount points at or below `path` (a dead worker's workspace tmpfs), deepest first."""
+    prefix = str(path.resolve())
+    found: list[Path] = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            # Field 5 is the mount point, with spaces and such octal-escaped.
+            point = fields[4].encode().decode("unicode_escape")
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(Path(point))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def _unmount_under(path: Path) -> None:
+    # A worker killed mid-execution leaves its workspace's tmpfs mounted; removing the files
+    # would free its memory but leave the mount, and the directory, behind.
+    for point in _mounts_under(path):
+        done = subprocess.run(
+            ["umount", "--lazy", str(point)], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            log.warning("scratch_unmount_failed", mount=str(point), error=done.stderr.strip())
+
+
 def sweep_dead_scratch(work_root: Path, *, now: float | None = None) -> list[Path]:
     """Remove what dead workers left under `work_root`; the directories removed."""
     if not work_root.is_dir():
@@ -59,6 +89,7 @@ def sweep_dead_scratch(work_root: Path, *, now: float | None = None) -> list[Pat
         else:
             continue
         if dead:
+            _unmount_under(entry)
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     if removed:
