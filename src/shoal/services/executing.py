@@ -171,13 +171,15 @@ def _request(
     with deps.db.transaction() as conn:
         refused = ungranted_secrets(conn, names, campaign=run.campaign, repo=target.repo)
     if refused:
-        # Granted when the spec was applied, revoked since: the value is not handed out.
+        # Apply checked the grants; one revoked since (or an org grant, in another org's
+        # repository) means the value is not handed out.
         owner = target.repo.partition("/")[0]
         raise _Failed(
             FailureReason.SECRET_NOT_GRANTED,
-            f"secret(s) {', '.join(refused)} are no longer granted to campaign {run.campaign!r} "
-            f"or org {owner!r}: an admin can grant them again with `shoal secrets grant NAME "
-            f"--campaign {run.campaign}`, then retry",
+            f"secret(s) {', '.join(refused)} are not granted to campaign {run.campaign!r} or "
+            f"org {owner!r} (revoked since the spec was applied, or granted to another org): "
+            f"an admin can grant them with `shoal secrets grant NAME --campaign {run.campaign}`, "
+            "then retry",
         )
     try:
         secrets = deps.secrets.resolve(names)
