@@ -1,4 +1,10 @@
-"""Printing results: rich tables for people, `-o json` for scripts."""
+"""Printing results: rich tables for people, `-o json` for scripts.
+
+Everything printed for people goes through `console` or `err_console`, which show control
+and invisible characters escaped (`\x1b`, `\u202e`; see `shoal.domain.printable`): the text
+comes from the server, which got it from steps, repositories and other API clients, and a
+terminal must not obey what it holds. `-o json` is escaped by `json.dumps` itself.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,17 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.cells import cell_len
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+from shoal.domain.printable import escape_text
 
 __all__ = [
     "FREE_TEXT_COLUMNS",
     "Output",
     "OutputOpt",
+    "SafeConsole",
     "command_line",
     "console",
     "err_console",
@@ -27,8 +38,17 @@ __all__ = [
     "print_table",
 ]
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A console that escapes control characters in every string it renders (printed
+    strings, table cells, markup alike) before rich parses or styles it."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(escape_text(text), **kwargs)
+
+
+console = SafeConsole(soft_wrap=True)
+err_console = SafeConsole(stderr=True, soft_wrap=True)
 
 
 class Output(enum.StrEnum):
@@ -73,9 +93,10 @@ def print_table(
 
 
 def fail(message: str, *, code: int = 1, hint: str | None = None) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # The message often quotes the server: it is text, never markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     if hint:
-        err_console.print(f"[dim]hint:[/] {hint}", highlight=False)
+        err_console.print(f"[dim]hint:[/] {escape(hint)}", highlight=False)
     raise typer.Exit(code)
 
 

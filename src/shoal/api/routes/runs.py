@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,6 +20,7 @@ from shoal.api.run_schemas import (
     set_page_headers,
 )
 from shoal.domain.executions import ExecutionState
+from shoal.domain.printable import escape_chunks
 from shoal.services import artifacts, runs
 
 __all__ = ["router"]
@@ -156,24 +158,56 @@ def get_execution(ctx: Ctx, _: Viewer, run_id: int, owner: str, name: str) -> Ex
     return ExecutionDetailOut.of_detail(execution, target)
 
 
+_RAW = Query(
+    description="1: the exact bytes, as a download (`application/octet-stream`). Default: "
+    "text with control and invisible characters escaped (`\\x1b`, `\\u202e`), safe to "
+    "show on a terminal or in a browser.",
+)
+
+
+def _text_view(chunks: Iterator[bytes], *, raw: bool, filename: str) -> StreamingResponse:
+    # Text that steps and repositories wrote: a terminal or a browser must not interpret it.
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if raw:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(
+        escape_chunks(chunks), media_type="text/plain; charset=utf-8", headers=headers
+    )
+
+
 @router.get(
     "/runs/{run_id}/executions/{owner}/{name}/patch",
     response_class=StreamingResponse,
-    summary="The execution's patch (`git diff --binary`)",
+    summary="The execution's patch (`git diff --binary`), escaped unless `raw=1`",
 )
-def get_patch(ctx: Ctx, _: Viewer, run_id: int, owner: str, name: str) -> StreamingResponse:
+def get_patch(
+    ctx: Ctx,
+    _: Viewer,
+    run_id: int,
+    owner: str,
+    name: str,
+    raw: Annotated[bool, _RAW] = False,
+) -> StreamingResponse:
     chunks = artifacts.open_patch(ctx, run_id, f"{owner}/{name}")
-    return StreamingResponse(chunks, media_type="text/x-diff")
+    return _text_view(chunks, raw=raw, filename=f"{owner}-{name}-run{run_id}.patch")
 
 
 @router.get(
     "/runs/{run_id}/executions/{owner}/{name}/log",
     response_class=StreamingResponse,
-    summary="The execution's whole log (secrets masked)",
+    summary="The execution's whole log (secrets masked), escaped unless `raw=1`",
 )
-def get_log(ctx: Ctx, _: Viewer, run_id: int, owner: str, name: str) -> StreamingResponse:
+def get_log(
+    ctx: Ctx,
+    _: Viewer,
+    run_id: int,
+    owner: str,
+    name: str,
+    raw: Annotated[bool, _RAW] = False,
+) -> StreamingResponse:
     chunks = artifacts.open_log(ctx, run_id, f"{owner}/{name}")
-    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
+    return _text_view(chunks, raw=raw, filename=f"{owner}-{name}-run{run_id}.log")
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from shoal.cli.output import (
     print_table,
 )
 from shoal.cli.remote.client import ApiClient, Page, client
+from shoal.domain.printable import escape_text
 
 __all__ = ["diff", "preview", "runs_app"]
 
@@ -338,6 +340,8 @@ def logs(
     repo: Annotated[str, typer.Argument(help="owner/name")],
 ) -> None:
     """The whole log of one execution (secrets masked)."""
+    # The server sends the log with control characters escaped; the console escapes again
+    # in case it did not (an older server).
     text = client().request("GET", f"/runs/{run_id}/executions/{repo}/log")
     console.print(text, markup=False, highlight=False, end="")
 
@@ -363,8 +367,16 @@ def diff(
         int | None, typer.Option("--run", help="Run id (default: the campaign's latest run).")
     ] = None,
     color: Annotated[bool, typer.Option(help="Color the diff.")] = True,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Write the patch's exact bytes (control characters included), e.g. for "
+            "`git apply`; only to a file or a pipe, never to a terminal.",
+        ),
+    ] = False,
 ) -> None:
-    """The patch a run produced for one repository."""
+    """The patch a run produced for one repository, control characters shown escaped."""
     api = client()
     if run_id is None:
         found: list[dict[str, Any]] = api.get(f"/campaigns/{campaign}/runs", limit=1)
@@ -376,8 +388,19 @@ def diff(
         detail = f": {execution['message']}" if execution["message"] else ""
         console.print(f"{execution['repo']}: {execution['state']}{detail}")
         return
+    if raw:
+        if sys.stdout.isatty():
+            fail(
+                "--raw writes control characters as they are; a terminal would obey them",
+                hint="redirect it: shoal diff ... --raw > change.patch",
+            )
+        patch = api.send("GET", f"/runs/{run_id}/executions/{repo}/patch", params={"raw": 1})
+        sys.stdout.buffer.write(patch.content)
+        sys.stdout.flush()
+        return
     text = api.request("GET", f"/runs/{run_id}/executions/{repo}/patch")
     if color and console.is_terminal:
-        console.print(Syntax(text, "diff", theme="ansi_dark", word_wrap=False))
+        # Syntax renders its code itself, not through the console's escaping.
+        console.print(Syntax(escape_text(text), "diff", theme="ansi_dark", word_wrap=False))
     else:
         console.print(text, markup=False, highlight=False, end="")
