@@ -3,10 +3,12 @@
 #   - @octokit/graphql-schema: the schema the bundled simulator serves GraphQL from (~11 MB;
 #     the demo needs it, so scripts/bootstrap.sh installs it);
 #   - @octokit/openapi and @octokit/openapi-webhooks: the simulator's conformance oracle,
-#     which the tests validate every REST response and webhook payload against (~400 MB).
+#     which the tests validate every REST response and webhook payload against (~400 MB);
+#   - @octokit/webhooks-examples: real webhook payloads, which the tests deliver to Shoal's
+#     webhook route (~9 MB).
 # They are MIT-licensed and large, so they are fetched, never committed.
 #
-#   bash scripts/fetch-github-schemas.sh            all three
+#   bash scripts/fetch-github-schemas.sh            all of them
 #   bash scripts/fetch-github-schemas.sh graphql    only the GraphQL schema
 #
 # Idempotent: does nothing when the pinned versions are already present.
@@ -18,6 +20,7 @@ graphql=("@octokit/graphql-schema@15.26.1")
 conformance=(
   "@octokit/openapi@23.0.2"
   "@octokit/openapi-webhooks@12.1.0"
+  "@octokit/webhooks-examples@7.6.1"
 )
 case "${1:-all}" in
   graphql) packages=("${graphql[@]}") ;;

@@ -177,7 +177,52 @@ class Settings(BaseSettings):
         "deployments; off, only the push's own refusal tells.",
     )
     github_webhook_secret: SecretStr | None = Field(
-        default=None, description="Secret GitHub signs webhook deliveries with."
+        default=None,
+        description="Secret GitHub signs webhook deliveries with (the GitHub App's webhook "
+        "secret). Unset: `POST /api/v1/github/webhooks` refuses every delivery (503).",
+    )
+    github_webhook_max_body_bytes: int = Field(
+        default=25 << 20,
+        ge=1024,
+        description="Largest webhook delivery the API reads (GitHub caps payloads at 25 MiB); "
+        "a larger one is answered 413 and nothing of it is stored.",
+    )
+    github_webhook_inline_payload_bytes: int = Field(
+        default=1 << 20,
+        ge=0,
+        description="Webhook payloads up to this size are kept in PostgreSQL with their "
+        "delivery; larger ones go to object storage (`webhooks/<delivery>.json`).",
+    )
+    github_webhook_retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="How long received webhook deliveries (and their payloads) are kept; the "
+        "catch-up duty deletes older ones.",
+    )
+    github_webhook_catchup_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the worker leader lists the App's recent webhook deliveries "
+        "(`GET /app/hook/deliveries`) and asks GitHub to redeliver the ones Shoal never "
+        "received.",
+    )
+    github_webhook_catchup_window_s: float = Field(
+        default=3 * 3600.0,
+        gt=0,
+        description="How far back the catch-up looks at the App's deliveries (GitHub keeps "
+        "them 3 days).",
+    )
+    github_webhook_catchup_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A delivery younger than this is left alone by the catch-up: a failed "
+        "attempt that recent may still be redelivered by hand or be in flight.",
+    )
+    github_webhook_max_redeliveries: int = Field(
+        default=3,
+        ge=0,
+        description="Redeliveries the catch-up asks for one delivery before giving up on it "
+        "(the periodic sync still reads the pull requests it concerned).",
     )
 
     # --- task queue and workers --------------------------------------------------------

@@ -19,6 +19,7 @@ from shoal.api.routes import (
     runs,
     secrets,
     tasks,
+    webhooks,
 )
 from shoal.services import tokens
 from shoal.services.context import AppContext
@@ -46,6 +47,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         max_spec_body_bytes=ctx.settings.api_max_spec_body_bytes,
         spec_routes=("/campaigns/apply", "/specs/validate"),
         authenticate=lambda token: tokens.authenticate(ctx, token),
+        signed_routes={webhooks.WEBHOOK_ROUTE: ctx.settings.github_webhook_max_body_bytes},
     )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(campaigns.router)
@@ -55,5 +57,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(secrets.router)
     app.include_router(audit.router)
     app.include_router(tasks.router)
+    app.include_router(webhooks.router)
     app.include_router(health.router)
     return app

@@ -128,6 +128,11 @@ class Observed:
     body_sha256: str | None = None
     pr_updated_at: str | None = None
     synced_at: str | None = None
+    # Set from webhooks when the repository stops being Shoal's to write to: archived |
+    # deleted | inaccessible (the App's installation was deleted or suspended, or the
+    # repository was removed from it). None when it is writable as far as Shoal knows. The
+    # reconciler treats a flagged changeset as needing a human.
+    repo_status: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -23,7 +23,7 @@ from shoal.config import Settings
 from shoal.domain.clock import Clock
 from shoal.domain.errors import InvalidInputError
 from shoal.github.auth import InstallationToken, TokenCache, app_jwt
-from shoal.github.calls import Call, Caller
+from shoal.github.calls import Call, Caller, Reply
 from shoal.github.endpoints import GitHubEndpoints
 from shoal.github.etag import ETagCache
 from shoal.github.installation import InstallationClient
@@ -153,6 +153,10 @@ class GitHubApp:
         self.close()
 
     # -- as the App ---------------------------------------------------------------------
+
+    def call_as_app(self, call: Call) -> Reply:
+        """`call` authenticated as the App itself (JWT), e.g. its webhook deliveries."""
+        return self._app.call(call)
 
     def installations(self) -> dict[str, int]:
         """Owner login (lowercased) -> installation id, for every active installation

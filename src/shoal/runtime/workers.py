@@ -27,8 +27,10 @@ from shoal.services.reconciling import GitHubWriter, ReconcileDeps, run_reconcil
 from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
 from shoal.services.secrets import DirectorySecretSource
 from shoal.services.selecting import SelectionDeps, run_select_task
+from shoal.services.webhooks import WEBHOOK_TASK, run_webhook_task
 from shoal.worker import HandlerContext, HandlerRegistry, run_worker
 from shoal.worker.audit_anchor import audit_anchor_duty
+from shoal.worker.webhook_catchup import webhook_catchup_duty
 
 __all__ = ["WorkerComponents", "build_registry", "run_worker_process", "start_worker_thread"]
 
@@ -158,6 +160,7 @@ def build_registry(parts: WorkerComponents) -> HandlerRegistry:
     registry.register(SELECT_TASK, select)
     registry.register(EXECUTE_TASK, execute)
     registry.register(RECONCILE_TASK, reconcile)
+    registry.register(WEBHOOK_TASK, lambda task, _: run_webhook_task(parts.ctx, task))
     return registry
 
 
@@ -174,7 +177,10 @@ def run_worker_process(ctx: AppContext, stop: threading.Event) -> None:
             clock=ctx.clock,
             install_signal_handlers=False,
             stop_event=stop,
-            duties=(audit_anchor_duty(ctx),),
+            duties=(
+                audit_anchor_duty(ctx),
+                webhook_catchup_duty(ctx, lambda: parts.github),
+            ),
         )
     finally:
         parts.close()
@@ -194,7 +200,10 @@ def start_worker_thread(ctx: AppContext, stop: threading.Event) -> threading.Thr
                 install_signal_handlers=False,
                 stop_event=stop,
                 clock=ctx.clock,
-                duties=(audit_anchor_duty(ctx),),
+                duties=(
+                    audit_anchor_duty(ctx),
+                    webhook_catchup_duty(ctx, lambda: parts.github),
+                ),
             )
         finally:
             parts.close()

@@ -25,6 +25,7 @@ __all__ = [
     "spec_versions",
     "targets",
     "tasks",
+    "webhook_deliveries",
 ]
 
 metadata = sa.MetaData()
@@ -294,4 +295,29 @@ secret_grants = sa.Table(
     sa.Column("granted_at", _ts, nullable=False, server_default=_now),
     sa.Column("granted_by", sa.Text, nullable=False),
     sa.CheckConstraint("scope IN ('campaign', 'org')", name="secret_grants_scope"),
+)
+
+# GitHub webhook deliveries as received (0008): one row per GUID (`X-GitHub-Delivery`), so a
+# replay is recognised; `payload` holds the body's exact bytes, or `payload_key` names the
+# object holding a large one. `outcome`: processed | ignored | failed, once the
+# `webhook.process` task ran.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("guid", sa.Text, nullable=False, unique=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("action", sa.Text),
+    sa.Column("installation_id", sa.BigInteger),
+    sa.Column("repo", sa.Text),
+    sa.Column("received_at", _ts, nullable=False),
+    sa.Column("payload", sa.LargeBinary),
+    sa.Column("payload_key", sa.Text),
+    sa.Column("payload_size", sa.Integer, nullable=False),
+    sa.Column("replays", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("processed_at", _ts),
+    sa.Column("outcome", sa.Text),
+    sa.Column("outcome_detail", sa.Text),
+    sa.Column("changesets", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("webhook_deliveries_received_at", "received_at"),
 )
