@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from sqlalchemy.exc import DBAPIError
@@ -36,7 +38,7 @@ from shoal.store.migrate import upgrade
 from shoal.worker.audit_anchor import audit_anchor_duty
 from shoal.worker.leader import Leader
 from tests.conftest import TEST_APP_ROLE, _admin_execute, _db_url
-from tests.servers import RunningApi, api_settings, running_api
+from tests.servers import RunningApi, api_settings, free_port, running_api
 
 SHOAL = [sys.executable, "-m", "shoal"]
 
@@ -333,3 +335,57 @@ def test_the_generated_key_is_private_and_kept(tmp_path: Path) -> None:
     assert stat.S_IMODE(made.stat().st_mode) == 0o600
     first = made.read_text()
     assert create_audit_key_file(settings) is None and made.read_text() == first
+
+
+def test_shoal_up_on_embedded_defaults_keeps_the_application_off_the_audit_log(
+    tmp_path: Path,
+) -> None:
+    """The embedded PostgreSQL: migrations as its superuser, the application as `shoal_app`;
+    a private key is made on first start and the leader anchors the head at once."""
+    port = free_port()
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env |= {
+        "SHOAL_DATA_DIR": str(data),
+        "SHOAL_API_PORT": str(port),
+        "SHOAL_LOG_FORMAT": "json",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    url = f"http://127.0.0.1:{port}"
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [*SHOAL, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    with (tmp_path / "up.log").open("w") as log:
+        up = subprocess.Popen([*SHOAL, "up"], env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 120
+            while not _ready(url):
+                assert up.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "shoal up did not become ready"
+                time.sleep(0.3)
+            key = data / "audit.key"
+            assert stat.S_IMODE(key.stat().st_mode) == 0o600
+            admin = json.loads(run("admin", "create-token", "--role", "admin", "-o", "json"))
+            run("login", "--url", url, "--token", admin["token"])
+            run("audit", "anchor")
+            verified = json.loads(run("audit", "verify", "-o", "json"))
+        finally:
+            up.send_signal(signal.SIGTERM)
+            up.wait(timeout=60)
+    assert verified["ok"] is True, verified
+    assert verified["role_problems"] == []  # not a superuser, not the owner, no UPDATE/DELETE
+    assert verified["anchor"]["head_id"] == verified["checked"] == 1
+    assert key.read_text().strip() not in (tmp_path / "up.log").read_text()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -326,6 +326,8 @@ class _AnchorTail:
     def _head_finding(
         self, anchor: ChainAnchor, last: AuditEvent | None, checked: int
     ) -> Finding | None:
+        if anchor.head_id == 0:
+            return None  # anchored while the log was empty: nothing it could lose
         seen = f"the anchor of {anchor.at.isoformat()}"
         if self.at_head is None and self.first_after is None:
             return (

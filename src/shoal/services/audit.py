@@ -138,7 +138,7 @@ def anchor_chain(ctx: AppContext, *, only_if_moved: bool = False) -> ChainAnchor
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         head = audit_store.chain_head(conn)
         keyed_after = audit_store.keyed_after_id(conn)
-        if previous is not None:
+        if previous is not None and previous.head_id != 0:  # an empty log's anchor binds nothing
             _check_against(conn, previous, keyed_after)
     if only_if_moved and previous is not None and previous.head_id == head.id:
         return None
