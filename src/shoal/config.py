@@ -351,6 +351,39 @@ class Settings(BaseSettings):
         "per-org budgets refill, e.g. 06:00.",
     )
 
+    # --- periodic sync -----------------------------------------------------------------
+    sync_tick_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the worker leader looks for published PRs due for a sync and "
+        "queues their reads (`changeset.sync` tasks).",
+    )
+    sync_min_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Shortest time between two syncs of one PR (a PR that just changed).",
+    )
+    sync_max_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest time between two syncs of one PR (an idle or closed one). Also "
+        "how long a queued sync may take before the PR is queued again.",
+    )
+    sync_idle_fraction: float = Field(
+        default=0.25,
+        gt=0,
+        description="A PR is synced again after this fraction of the time since it last "
+        "changed, within `sync_min_interval_s` and `sync_max_interval_s`: recently active PRs "
+        "are read more often than idle ones.",
+    )
+    sync_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=100,
+        description="PRs per sync task, read with one GraphQL query (`nodes(ids:)`; GitHub "
+        "takes at most 100 ids).",
+    )
+
     # --- testing ---------------------------------------------------------------------
     clock_speed: float = Field(
         default=1.0,

@@ -18,6 +18,7 @@ from shoal.api.routes import (
     publishing,
     runs,
     secrets,
+    sync,
     tasks,
     webhooks,
 )
@@ -58,5 +59,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(tasks.router)
     app.include_router(webhooks.router)
+    app.include_router(sync.router)
     app.include_router(health.router)
     return app

@@ -16,6 +16,7 @@ from shoal.cli.remote import (
     runs,
     secrets,
     specs,
+    sync,
     tasks,
 )
 from shoal.domain.errors import ShoalError
@@ -42,6 +43,7 @@ app.command()(publishing.kill)
 app.command()(publishing.unkill)
 app.command()(publishing.pause)
 app.command()(publishing.resume)
+app.command()(sync.sync)
 app.add_typer(campaigns.campaigns_app, name="campaigns")
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(specs.specs_app, name="specs")

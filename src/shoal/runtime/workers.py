@@ -27,9 +27,11 @@ from shoal.services.reconciling import GitHubWriter, ReconcileDeps, run_reconcil
 from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
 from shoal.services.secrets import DirectorySecretSource
 from shoal.services.selecting import SelectionDeps, run_select_task
+from shoal.services.syncing import SYNC_TASK, AppPullReader, PullReader, SyncDeps, run_sync_task
 from shoal.services.webhooks import WEBHOOK_TASK, run_webhook_task
 from shoal.worker import HandlerContext, HandlerRegistry, run_worker
 from shoal.worker.audit_anchor import audit_anchor_duty
+from shoal.worker.sync_schedule import sync_schedule_duty
 from shoal.worker.webhook_catchup import webhook_catchup_duty
 
 __all__ = ["WorkerComponents", "build_registry", "run_worker_process", "start_worker_thread"]
@@ -137,6 +139,20 @@ class WorkerComponents:
             max_wait_s=settings.github_max_wait_s,
         )
 
+    def pull_reader(self, installation_id: int) -> PullReader:
+        settings = self.ctx.settings
+        client = self.github.installation(installation_id, max_wait_s=settings.github_max_wait_s)
+        return AppPullReader(client, batch_size=settings.sync_batch_size)
+
+    @functools.cached_property
+    def sync(self) -> SyncDeps:
+        return SyncDeps(
+            db=self.ctx.db,
+            clock=self.ctx.clock,
+            settings=self.ctx.settings,
+            reader=self.pull_reader,
+        )
+
     @functools.cached_property
     def selection(self) -> SelectionDeps:
         return SelectionDeps(
@@ -160,6 +176,7 @@ def build_registry(parts: WorkerComponents) -> HandlerRegistry:
     registry.register(SELECT_TASK, select)
     registry.register(EXECUTE_TASK, execute)
     registry.register(RECONCILE_TASK, reconcile)
+    registry.register(SYNC_TASK, lambda task, _: run_sync_task(parts.sync, task))
     registry.register(WEBHOOK_TASK, lambda task, _: run_webhook_task(parts.ctx, task))
     return registry
 
@@ -180,6 +197,7 @@ def run_worker_process(ctx: AppContext, stop: threading.Event) -> None:
             duties=(
                 audit_anchor_duty(ctx),
                 webhook_catchup_duty(ctx, lambda: parts.github),
+                sync_schedule_duty(ctx),
             ),
         )
     finally:
@@ -203,6 +221,7 @@ def start_worker_thread(ctx: AppContext, stop: threading.Event) -> threading.Thr
                 duties=(
                     audit_anchor_duty(ctx),
                     webhook_catchup_duty(ctx, lambda: parts.github),
+                    sync_schedule_duty(ctx),
                 ),
             )
         finally:

@@ -12,6 +12,7 @@ __all__ = [
     "audit_events",
     "budget_ledger",
     "campaigns",
+    "changeset_syncs",
     "changesets",
     "diff_files",
     "executions",
@@ -320,4 +321,22 @@ webhook_deliveries = sa.Table(
     sa.Column("outcome_detail", sa.Text),
     sa.Column("changesets", sa.Integer, nullable=False, server_default="0"),
     sa.Index("webhook_deliveries_received_at", "received_at"),
+)
+
+# When the periodic sync reads each published PR next (0009). One row per changeset the sync
+# has seen; a changeset without one is due at once. `changed_at`: when a sync last found the
+# PR changed (with GitHub's `updatedAt`, what makes a PR "recently active").
+changeset_syncs = sa.Table(
+    "changeset_syncs",
+    metadata,
+    sa.Column(
+        "changeset_id",
+        sa.BigInteger,
+        sa.ForeignKey("changesets.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("next_sync_at", _ts, nullable=False),
+    sa.Column("synced_at", _ts),
+    sa.Column("changed_at", _ts),
+    sa.Index("changeset_syncs_next_sync_at", "next_sync_at"),
 )
