@@ -1,4 +1,5 @@
-"""Metrics read from the database at scrape time (queue depth and age), per application."""
+"""Metrics read from the database at scrape time (queue depth and age, changesets by state,
+stuck PRs by reason), per application."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from shoal.services import tasks
+from shoal.services import progress, tasks
 from shoal.services.context import AppContext
 
 __all__ = ["app_registry"]
@@ -38,9 +39,38 @@ class QueueCollector(Collector):
         yield age
 
 
+class ChangesetCollector(Collector):
+    """Changesets per campaign and state, and open PRs stuck per campaign and reason: the
+    labels are campaign names and fixed lists, never repositories (low cardinality)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        states = GaugeMetricFamily(
+            "shoal_changesets",
+            "Changesets by campaign and derived state",
+            labels=["campaign", "state"],
+        )
+        stuck = GaugeMetricFamily(
+            "shoal_changesets_stuck",
+            "Open PRs stuck by campaign and reason (no_reviewer, failing_checks, conflicts, "
+            f"inactive: no activity for {progress.DEFAULT_INACTIVE_DAYS} days)",
+            labels=["campaign", "reason"],
+        )
+        by_state, by_reason = progress.metric_counts(self._ctx)
+        for (campaign, state), count in sorted(by_state.items()):
+            states.add_metric([campaign, state], count)
+        for (campaign, reason), count in sorted(by_reason.items()):
+            stuck.add_metric([campaign, reason], count)
+        yield states
+        yield stuck
+
+
 def app_registry(ctx: AppContext) -> CollectorRegistry:
     """A registry for this application's database-backed metrics (one per app, so several
     apps in one process, as in tests, do not collide in the global registry)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(QueueCollector(ctx))
+    registry.register(ChangesetCollector(ctx))
     return registry

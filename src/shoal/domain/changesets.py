@@ -76,6 +76,15 @@ class Desired:
     # How the commit is made: "git" (deterministic sha, pushed with git) or "api" (GitHub's
     # Git Data API: signed and verified, authored by the App). Older rows lack it: git.
     commit_mode: str = "git"
+    # Asked by bulk actions (services.bulk); the reconciler performs them. `close`: close the
+    # open PR (and delete its branch with `delete_branch`). `comments`: comments to post on
+    # the PR, each {"key", "body"}; one whose key is in `Observed.comments_posted` is done.
+    # `update_branch`: a request key; merge the base into the PR's branch (GitHub's
+    # update-branch) unless `Observed.update_branch_done` already equals it.
+    close: bool = False
+    delete_branch: bool = False
+    comments: tuple[dict[str, str], ...] = ()
+    update_branch: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +142,10 @@ class Observed:
     # repository was removed from it). None when it is writable as far as Shoal knows. The
     # reconciler treats a flagged changeset as needing a human.
     repo_status: str | None = None
+    # What the reconciler did of the bulk requests in `Desired`: the keys of the comments it
+    # posted, and the last `update_branch` request it carried out.
+    comments_posted: tuple[str, ...] = ()
+    update_branch_done: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

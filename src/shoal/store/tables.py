@@ -112,7 +112,6 @@ audit_chain = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
 )
 
-
 api_tokens = sa.Table(
     "api_tokens",
     metadata,
@@ -339,4 +338,67 @@ changeset_syncs = sa.Table(
     sa.Column("synced_at", _ts),
     sa.Column("changed_at", _ts),
     sa.Index("changeset_syncs_next_sync_at", "next_sync_at"),
+)
+
+# Every change of a changeset's derived state (0010), written by the `changesets_record_state`
+# trigger alone (no code path can forget one): from and to state, when, why.
+changeset_events = sa.Table(
+    "changeset_events",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "changeset_id",
+        sa.BigInteger,
+        sa.ForeignKey("changesets.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("campaign_id", sa.BigInteger, nullable=False),
+    sa.Column("from_state", sa.Text),
+    sa.Column("to_state", sa.Text, nullable=False),
+    sa.Column("at", _ts, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Index("changeset_events_campaign_at", "campaign_id", "at"),
+    sa.Index("changeset_events_changeset_at", "changeset_id", "at"),
+)
+
+# Bulk actions (0010): one row per request (retry, close, rebase, ...), one item per
+# changeset (or failed execution) it acts on, with that item's outcome.
+bulk_actions = sa.Table(
+    "bulk_actions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("campaign_id", sa.BigInteger, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # running | done | cancelled
+    sa.Column("filter", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("params", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("request_id", sa.Text),
+    sa.Column("created_at", _ts, nullable=False),
+    sa.Column("updated_at", _ts, nullable=False),
+    sa.Column("finished_at", _ts),
+    sa.Column("cancelled_by", sa.Text),
+    sa.CheckConstraint("state IN ('running', 'done', 'cancelled')", name="bulk_actions_state"),
+    sa.Index("bulk_actions_campaign", "campaign_id", "id"),
+)
+
+bulk_action_items = sa.Table(
+    "bulk_action_items",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "bulk_action_id",
+        sa.BigInteger,
+        sa.ForeignKey("bulk_actions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("repo", sa.Text, nullable=False),
+    sa.Column("changeset_id", sa.BigInteger),
+    sa.Column("execution_id", sa.BigInteger),
+    # pending | applied | done | skipped | failed | cancelled
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("updated_at", _ts, nullable=False),
+    sa.UniqueConstraint("bulk_action_id", "repo", name="bulk_action_items_repo"),
+    sa.Index("bulk_action_items_state", "bulk_action_id", "state"),
 )

@@ -19,6 +19,7 @@ from shoal.cli.output import (
     print_page_note,
     print_table,
 )
+from shoal.cli.remote import progress
 from shoal.cli.remote.client import ApiClient, client
 
 __all__ = ["changesets", "kill", "pause", "publish", "resume", "status", "unkill"]
@@ -174,9 +175,18 @@ def _follow(api: ApiClient, campaign: str, batch: int, total: int) -> None:
 
 def status(
     campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
+    burndown: Annotated[
+        bool, typer.Option("--burndown", help="Changesets per state at the end of each day.")
+    ] = False,
+    days: Annotated[
+        int, typer.Option(min=1, max=366, help="With --burndown: this many days.")
+    ] = 14,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Changesets by state, each org's budget used and left today, and the next ETA."""
+    if burndown:
+        progress.print_burndown(campaign, days=days, output=output)
+        return
     s = client().get(f"/campaigns/{campaign}/status")
     if output is Output.JSON:
         print_json(s)
@@ -222,10 +232,38 @@ def changesets(
     repo: Annotated[str | None, typer.Option(help="Glob over owner/name.")] = None,
     after: Annotated[int | None, typer.Option(help="Page: changesets after this id.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=5000, help="At most this many.")] = 200,
+    stuck: Annotated[
+        bool,
+        typer.Option(
+            "--stuck",
+            help="Only open PRs that are stuck: no reviewer, failing checks, conflicts, or no "
+            "activity for --inactive-days.",
+        ),
+    ] = False,
+    inactive_days: Annotated[
+        int, typer.Option(min=1, help="With --stuck: no activity for this many days.")
+    ] = 7,
+    reason: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --stuck: only this reason (repeatable): no_reviewer, failing_checks, "
+            "conflicts, inactive."
+        ),
+    ] = None,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """The campaign's changesets: state, PR, failure reason, ETA; a cut list says how to get
     the next page."""
+    if stuck:
+        progress.print_stuck(
+            campaign,
+            inactive_days=inactive_days,
+            reasons=reason,
+            after=after,
+            limit=limit,
+            output=output,
+        )
+        return
     filters = {"state": state, "repo": repo}
     page = client().probe_page(
         f"/campaigns/{campaign}/changesets", limit=limit, **filters, after=after

@@ -1,0 +1,194 @@
+"""The history of changeset states (written by the `changesets_record_state` trigger of
+migration 0010, never by code) and what is read from it and from observed state: burndowns,
+stuck PRs and the counts behind the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from shoal.domain.changesets import Changeset, ChangesetState
+from shoal.store.changesets import get_changeset, state_expr
+from shoal.store.tables import campaigns, changeset_events, changesets
+
+__all__ = [
+    "STUCK_REASONS",
+    "ChangesetEvent",
+    "StuckChangeset",
+    "burndown",
+    "list_events",
+    "set_change_reason",
+    "state_counts",
+    "stuck",
+    "stuck_counts",
+]
+
+# Why an open PR is stuck, in the order they are shown.
+STUCK_REASONS = ("no_reviewer", "failing_checks", "conflicts", "inactive")
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesetEvent:
+    id: int
+    changeset_id: int
+    campaign_id: int
+    from_state: str | None
+    to_state: str
+    at: datetime
+    reason: str | None
+
+
+def set_change_reason(conn: Connection, reason: str) -> None:
+    """Why the state changes this transaction makes happen (the trigger records it; without
+    one it names the stored field that moved). Lasts until the transaction ends."""
+    conn.execute(
+        sa.text("SELECT set_config('shoal.change_reason', :reason, true)"),
+        {"reason": reason[:200]},
+    )
+
+
+def list_events(
+    conn: Connection,
+    *,
+    campaign_id: int | None = None,
+    changeset_id: int | None = None,
+    limit: int = 1000,
+) -> list[ChangesetEvent]:
+    query = sa.select(changeset_events).order_by(changeset_events.c.id).limit(limit)
+    if campaign_id is not None:
+        query = query.where(changeset_events.c.campaign_id == campaign_id)
+    if changeset_id is not None:
+        query = query.where(changeset_events.c.changeset_id == changeset_id)
+    return [ChangesetEvent(**dict(row)) for row in conn.execute(query).mappings()]
+
+
+_BURNDOWN = sa.text("""
+WITH spans AS (
+    SELECT to_state, at,
+           lead(at) OVER (PARTITION BY changeset_id ORDER BY at, id) AS until
+    FROM changeset_events
+    WHERE campaign_id = :campaign_id AND at <= :last
+)
+SELECT d.day_end, s.to_state, count(*)
+FROM unnest(CAST(:ends AS timestamptz[])) AS d(day_end)
+JOIN spans s ON s.at <= d.day_end AND (s.until IS NULL OR s.until > d.day_end)
+GROUP BY d.day_end, s.to_state
+""")
+
+
+def burndown(
+    conn: Connection, campaign_id: int, ends: Sequence[datetime]
+) -> dict[datetime, dict[str, int]]:
+    """How many of the campaign's changesets were in each state at each of `ends` (the last
+    change at or before that moment decides)."""
+    found: dict[datetime, dict[str, int]] = {end: {} for end in ends}
+    if not ends:
+        return found
+    rows = conn.execute(
+        _BURNDOWN, {"campaign_id": campaign_id, "last": max(ends), "ends": list(ends)}
+    )
+    by_instant = {end.timestamp(): end for end in ends}
+    for day_end, state, count in rows:
+        found[by_instant[day_end.timestamp()]][state] = int(count)
+    return found
+
+
+def _reasons(inactive_before: datetime) -> dict[str, sa.ColumnElement[bool]]:
+    """Each stuck reason as a condition on a changeset's observed state (an open PR)."""
+    observed = changesets.c.observed
+
+    def empty(key: str) -> sa.ColumnElement[bool]:
+        return sa.func.coalesce(sa.func.jsonb_array_length(observed[key]), 0) == 0
+
+    decision = sa.func.coalesce(observed["review_decision"].astext, "")
+    last_activity = sa.func.coalesce(
+        sa.cast(observed["pr_updated_at"].astext, sa.DateTime(timezone=True)),
+        changesets.c.published_at,
+        changesets.c.updated_at,
+    )
+    return {
+        # Nobody asked to review and nobody has: requested reviewers leave the list once
+        # they review, so a review decision means someone did.
+        "no_reviewer": sa.and_(
+            empty("reviewers"),
+            empty("team_reviewers"),
+            decision.not_in(["approved", "changes_requested"]),
+        ),
+        "failing_checks": observed["checks"].astext == "failure",
+        "conflicts": observed["mergeable"].astext == "conflicting",
+        "inactive": last_activity < inactive_before,
+    }
+
+
+_OPEN = (ChangesetState.OPEN.value, ChangesetState.DRAFT.value)
+
+
+@dataclass(frozen=True, slots=True)
+class StuckChangeset:
+    changeset: Changeset
+    reasons: tuple[str, ...]
+
+
+def stuck(
+    conn: Connection,
+    campaign_id: int,
+    *,
+    inactive_before: datetime,
+    reasons: tuple[str, ...] = STUCK_REASONS,
+    after_id: int | None = None,
+    limit: int = 1000,
+) -> list[StuckChangeset]:
+    """The campaign's open PRs that are stuck for one of `reasons`, by id."""
+    conditions = _reasons(inactive_before)
+    chosen = [conditions[r] for r in reasons]
+    query = (
+        sa.select(changesets.c.id, *(conditions[r].label(r) for r in STUCK_REASONS))
+        .where(
+            changesets.c.campaign_id == campaign_id,
+            state_expr().in_(_OPEN),
+            sa.or_(*chosen) if chosen else sa.false(),
+        )
+        .order_by(changesets.c.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        query = query.where(changesets.c.id > after_id)
+    rows = list(conn.execute(query).mappings())
+    return [
+        StuckChangeset(get_changeset(conn, row["id"]), tuple(r for r in STUCK_REASONS if row[r]))
+        for row in rows
+    ]
+
+
+def stuck_counts(conn: Connection, *, inactive_before: datetime) -> dict[tuple[str, str], int]:
+    """(campaign name, reason) -> open PRs stuck for that reason, every campaign."""
+    conditions = _reasons(inactive_before)
+    query = (
+        sa.select(
+            campaigns.c.name,
+            *(sa.func.count().filter(conditions[r]).label(r) for r in STUCK_REASONS),
+        )
+        .join(campaigns, campaigns.c.id == changesets.c.campaign_id)
+        .where(state_expr().in_(_OPEN))
+        .group_by(campaigns.c.name)
+    )
+    found: dict[tuple[str, str], int] = {}
+    for row in conn.execute(query).mappings():
+        for reason in STUCK_REASONS:
+            found[(row["name"], reason)] = int(row[reason])
+    return found
+
+
+def state_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """(campaign name, state) -> changesets in that state, every campaign."""
+    state = state_expr().label("state")
+    query = (
+        sa.select(campaigns.c.name, state, sa.func.count())
+        .join(campaigns, campaigns.c.id == changesets.c.campaign_id)
+        .group_by(campaigns.c.name, state)
+    )
+    return {(name, s): int(n) for name, s, n in conn.execute(query)}
