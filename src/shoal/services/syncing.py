@@ -139,14 +139,30 @@ def _queue(
     *,
     now: datetime,
     settings: Settings,
+    top_up: bool = False,
 ) -> tuple[int, int]:
-    """Queue sync tasks for `due`, batched per installation; (changesets, tasks)."""
+    """Queue sync tasks for `due`, batched per installation; (changesets, tasks).
+
+    With `top_up`, an installation's last, partial batch is filled with its PRs due next (within
+    `sync_min_interval_s`): a query costs the same whether it reads 7 PRs or 100, so reading
+    them a little early saves a query later (and keeps PRs that are read together due
+    together)."""
     by_installation: dict[int, list[ChangesetId]] = {}
     for item in due:
         by_installation.setdefault(item.installation_id, []).append(item.changeset_id)
     size = settings.sync_batch_size
     changesets = tasks = 0
     for installation_id, ids in sorted(by_installation.items()):
+        if top_up and len(ids) % size:
+            ids.extend(
+                sync_store.upcoming(
+                    conn,
+                    installation_id,
+                    before=now + timedelta(seconds=settings.sync_min_interval_s),
+                    exclude=ids,
+                    limit=size - len(ids) % size,
+                )
+            )
         for start in range(0, len(ids), size):
             batch = ids[start : start + size]
             task_store.enqueue(
@@ -168,7 +184,7 @@ def queue_due_syncs(db: Database, settings: Settings, *, now: datetime) -> SyncQ
     """The leader's duty: queue the reads of every changeset due for a sync."""
     with db.transaction() as conn:
         due = sync_store.due_for_sync(conn, now=now, limit=MAX_QUEUED_PER_TICK)
-        changesets, tasks = _queue(conn, due, now=now, settings=settings)
+        changesets, tasks = _queue(conn, due, now=now, settings=settings, top_up=True)
     if tasks:
         log.info("sync_queued", changesets=changesets, tasks=tasks)
     return SyncQueued(None, changesets, tasks)

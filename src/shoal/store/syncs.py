@@ -21,6 +21,7 @@ __all__ = [
     "due_for_sync",
     "record_synced",
     "schedule",
+    "upcoming",
 ]
 
 
@@ -53,6 +54,31 @@ def due_for_sync(conn: Connection, *, now: datetime, limit: int) -> list[Syncabl
         .limit(limit)
     )
     return [Syncable(ChangesetId(row.id), row.installation_id) for row in conn.execute(query)]
+
+
+def upcoming(
+    conn: Connection,
+    installation_id: int,
+    *,
+    before: datetime,
+    exclude: Sequence[ChangesetId],
+    limit: int,
+) -> list[ChangesetId]:
+    """The installation's changesets due soonest, up to `before` (those not in `exclude`)."""
+    due_at = changeset_syncs.c.next_sync_at
+    query = (
+        sa.select(changesets.c.id)
+        .select_from(changesets.join(changeset_syncs))
+        .where(
+            _syncable(),
+            changesets.c.installation_id == installation_id,
+            due_at <= before,
+            changesets.c.id.not_in(list(exclude)),
+        )
+        .order_by(due_at, changesets.c.id)
+        .limit(limit)
+    )
+    return [ChangesetId(i) for i in conn.execute(query).scalars()]
 
 
 def campaign_syncable(conn: Connection, campaign_id: int) -> list[Syncable]:
