@@ -22,6 +22,7 @@ from shoal.api.routes import (
     tasks,
     webhooks,
 )
+from shoal.api.routes import bulk as bulk_routes
 from shoal.api.routes import progress as progress_routes
 from shoal.services import tokens
 from shoal.services.context import AppContext
@@ -61,6 +62,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(webhooks.router)
     app.include_router(progress_routes.router)
+    app.include_router(bulk_routes.router)
     app.include_router(sync.router)
     app.include_router(health.router)
     return app

@@ -19,6 +19,7 @@ from shoal.cli.remote import (
     sync,
     tasks,
 )
+from shoal.cli.remote import bulk as bulk_cli
 from shoal.domain.errors import ShoalError
 
 __all__ = ["app", "main"]
@@ -52,6 +53,7 @@ app.add_typer(budgets.budgets_app, name="budgets")
 app.add_typer(secrets.secrets_app, name="secrets")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(tasks.tasks_app, name="tasks")
+app.add_typer(bulk_cli.bulk_app, name="bulk")
 app.command()(processes.up)
 app.command()(processes.api)
 app.command()(processes.worker)

@@ -18,6 +18,7 @@ from shoal.governor import Lease
 from shoal.publish.gitpush import GitPublisher
 from shoal.runtime.scratch import process_scratch_root, sweep_dead_scratch
 from shoal.selection import GitHubReader
+from shoal.services.bulk_run import BULK_TASK, BulkDeps, run_bulk_task
 from shoal.services.context import AppContext
 from shoal.services.executing import ExecutionDeps, run_execution_task
 from shoal.services.github_reader import AppReader
@@ -178,6 +179,8 @@ def build_registry(parts: WorkerComponents) -> HandlerRegistry:
     registry.register(RECONCILE_TASK, reconcile)
     registry.register(SYNC_TASK, lambda task, _: run_sync_task(parts.sync, task))
     registry.register(WEBHOOK_TASK, lambda task, _: run_webhook_task(parts.ctx, task))
+    bulk = BulkDeps(db=parts.ctx.db, clock=parts.ctx.clock, settings=parts.ctx.settings)
+    registry.register(BULK_TASK, lambda task, _: run_bulk_task(bulk, task))
     return registry
 
 
