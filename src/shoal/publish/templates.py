@@ -1,10 +1,11 @@
 """Pull-request titles and bodies from the spec's templates, and the marker that links a PR
 back to its campaign and spec version.
 
-Templates are user code: they render in Jinja2's immutable sandbox with `StrictUndefined`
-(a typo is an error, not an empty string), autoescape off (the output is Markdown, not
-HTML), large `*`/`**` results refused and rendering stopped once the output is far past
-GitHub's limits. The context (`pull_request_context`) holds `repo`, `campaign`, `spec` and
+Templates are user code: they render in the spec's sandbox (`shoal.spec.templating`: size,
+step and time limits on every operation) with `StrictUndefined` (a typo is an error, not an
+empty string), autoescape off (the output is Markdown, not HTML), and rendering stopped once
+the output is far past GitHub's limits. The reconciler renders them in the worker, never an
+API request. The context (`pull_request_context`) holds `repo`, `campaign`, `spec` and
 `diff`.
 
 The title is one line of at most 256 characters. The body ends with a hidden marker,
@@ -14,18 +15,16 @@ longer than GitHub's 65,536 characters is cut, with a note, and keeps its marker
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateSyntaxError
 
 from shoal.domain.errors import InvalidInputError
 from shoal.domain.executions import DiffFile
+from shoal.spec.templating import RenderLimits, TemplateLimitError, render_limited
 
 __all__ = [
     "BODY_LIMIT",
@@ -46,8 +45,12 @@ TRUNCATION_NOTE = (
 )
 # Rendering stops once this much text came out: enough to know the result gets cut.
 _RENDER_CAP = {"title": 4 * TITLE_LIMIT, "body": 2 * BODY_LIMIT}
-# Largest string, list or number a template may build with `*` or `**`.
-_MAX_PRODUCT = 1_000_000
+# The largest string any operation of the template may make (and all it makes, 64 times
+# that); a render also stops after 200,000 loop iterations and calls, or 2 seconds.
+_LIMITS = {
+    "title": RenderLimits(field="changeset.title", max_chars=16 * 1024),
+    "body": RenderLimits(field="changeset.body", max_chars=256 * 1024),
+}
 # A cut body ends at a line break when one is this close to the limit.
 _LINE_BREAK_WINDOW = 2_000
 
@@ -64,7 +67,7 @@ class TemplateRenderError(InvalidInputError):
     code = "template_invalid"
 
     def __init__(self, field: Field, message: str, *, line: int | None = None) -> None:
-        where = f"{field} template" + (f", line {line}" if line is not None else "")
+        where = f"changeset.{field} template" + (f", line {line}" if line is not None else "")
         details: dict[str, Any] = {"field": field}
         if line is not None:
             details["line"] = line
@@ -166,48 +169,18 @@ def render_pull_request(
     return RenderedPullRequest(title, body)
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, refusing `*` and `**` results too large to be meant."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
-            raise SecurityError(f"the exponent {right} is too large")
-        if operator == "*":
-            sizes = [len(x) if isinstance(x, str | list | tuple) else 1 for x in (left, right)]
-            counts = [abs(x) if isinstance(x, int) else 1 for x in (left, right)]
-            if sizes[0] * counts[1] > _MAX_PRODUCT or sizes[1] * counts[0] > _MAX_PRODUCT:
-                raise SecurityError("the result of '*' is too large")
-        return super().call_binop(context, operator, left, right)
-
-
-# One environment for the process: the immutable sandbox gives templates nothing to change.
-_ENV = _Environment(autoescape=False, undefined=StrictUndefined)
-
-
-@functools.lru_cache(maxsize=256)
-def _compile(source: str) -> Template:
-    # Every changeset of a campaign renders the same two templates.
-    return _ENV.from_string(source)
-
-
 def _render(field: Field, source: str, context: Mapping[str, Any]) -> str:
-    parts: list[str] = []
-    size = 0
     try:
-        for chunk in _compile(source).generate(context):
-            parts.append(chunk)
-            size += len(chunk)
-            if size > _RENDER_CAP[field]:
-                break
+        return render_limited(source, context, _LIMITS[field], stop_at=_RENDER_CAP[field])
     except TemplateSyntaxError as exc:
         raise TemplateRenderError(field, exc.message or str(exc), line=exc.lineno) from None
+    except TemplateLimitError as exc:
+        raise TemplateRenderError(field, str(exc)) from None
     # The template is user code: whatever it raises (UndefinedError, SecurityError,
-    # TypeError, ZeroDivisionError, ...) is the template's fault, not the worker's.
+    # TypeError, ZeroDivisionError, RecursionError, ...) is the template's fault, not the
+    # worker's.
     except Exception as exc:
         raise TemplateRenderError(field, f"{type(exc).__name__}: {exc}") from None
-    return "".join(parts)
 
 
 def _one_line(text: str) -> str:

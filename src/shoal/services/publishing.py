@@ -25,7 +25,6 @@ from shoal.domain.errors import InvalidInputError, NotFoundError
 from shoal.domain.executions import DiffFile, ExecutionState
 from shoal.domain.runs import Execution, Run, RunKind, Target
 from shoal.domain.tasks import NewTask
-from shoal.publish.templates import pull_request_context, render_pull_request
 from shoal.services.context import AppContext
 from shoal.services.publish_forecast import Forecast, forecast
 from shoal.services.spec_cache import spec_of
@@ -145,17 +144,6 @@ def _desired(
 ) -> Desired:
     assert execution.patch_key and execution.patch_sha256 and target.base_sha
     owner = target.repo.partition("/")[0]
-    context = pull_request_context(
-        repo=target.repo,
-        repo_meta=target.meta,
-        campaign_id=run.campaign_id,
-        campaign_name=run.campaign,
-        campaign_description=spec.description,
-        spec_version=run.spec_version,
-        spec_hash=spec_hash,
-        files=files,
-    )
-    title, body = render_pull_request(spec.changeset.title, spec.changeset.body, context)
     users, teams = _split_reviewers(list(spec.changeset.reviewers), owner)
     return Desired(
         publish=True,
@@ -165,8 +153,10 @@ def _desired(
         default_branch=str(target.meta.get("default_branch") or target.base_branch or ""),
         patch_key=execution.patch_key,
         patch_sha256=execution.patch_sha256,
-        title=title,
-        body=body,
+        # Rendered by the reconciler in a worker (services.pull_request_text): templates are
+        # user code and never run in an API request.
+        title="",
+        body="",
         labels=tuple(spec.changeset.labels),
         reviewers=users,
         team_reviewers=teams,

@@ -30,6 +30,7 @@ from shoal.domain.clock import Clock
 from shoal.domain.errors import InvalidInputError, ShoalError
 from shoal.domain.tasks import Outcome, Task
 from shoal.planning import Operation, plan
+from shoal.services.pull_request_text import rendered_desired
 from shoal.store import Database
 from shoal.store import audit as audit_store
 from shoal.store import budgets as budget_store
@@ -210,6 +211,9 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
     refused = {w.get("operation") for w in changeset.warnings}
     operations = [op for op in plan(changeset.desired, observed) if op.value not in refused]
     if Operation.CREATE_PR in operations:
+        # The PR's title and body are rendered here, in the worker, before anything is
+        # written: a template that fails fails the changeset with nothing on GitHub.
+        changeset = dataclasses.replace(changeset, desired=rendered_desired(deps.db, changeset))
         # The budget is claimed before anything is written, the push included: a changeset
         # waiting for tomorrow's budget leaves no branch behind on GitHub today.
         _check_controls(deps, changeset)
