@@ -38,6 +38,9 @@ class PullRecord(Protocol):
     head_sha: str
     base_ref: str
     labels: list[str]  # label names
+    requested_reviewers: list[str]  # user logins asked for a review
+    requested_teams: list[str]  # team slugs asked for a review
+    assignees: list[str]  # user logins
     created_at: float
     updated_at: float
     closed_at: float | None
