@@ -128,8 +128,7 @@ def update_template(
     org: Org = None,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """Give each open PR the title, body, labels, reviewers and assignees of the latest spec
-    version (from its latest preview)."""
+    """Give each open PR the template of the latest spec version (its latest preview)."""
     _start(campaign, "update-template", _filters(repos, repo_glob, org, None), output)
 
 
