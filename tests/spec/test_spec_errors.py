@@ -274,6 +274,21 @@ CASES: list[tuple[str, str | bytes, list[str]]] = [
             "policy.on_deselect: expected 'close' or 'detach', got 'keep' (line 9, col 37)",
         ],
     ),
+    (
+        "templates-that-cannot-render",
+        with_step('    if: "{{ repo.language == }}"\n').replace(
+            "title: Bump", "title: 'Bump {{ campaign.name | shout }}'\n  body: '{% if x %}open'"
+        ),
+        [
+            "steps[0].if: is not a valid template (line 1 of the template): unexpected 'end of"
+            " print statement' (line 7, col 9)",
+            "changeset.title: is not a valid template (line 1 of the template): No filter named"
+            " 'shout'. (line 9, col 10)",
+            "changeset.body: is not a valid template (line 1 of the template): Unexpected end of"
+            " template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'."
+            " The innermost block that needs to be closed is 'if'. (line 10, col 9)",
+        ],
+    ),
 ]
 
 

@@ -16,7 +16,7 @@ from shoal.spec.fields import (
     Login,
     Reviewer,
     SortedUnique,
-    Text,
+    TemplateText,
     Title,
 )
 
@@ -85,7 +85,7 @@ class Changeset(SpecModel):
         "branch given in 'owner/repo@branch').",
     )
     title: Title = Field(description="PR title (one line, at most 256 characters).")
-    body: Text = Field(
+    body: TemplateText = Field(
         default="",
         description="PR body (Markdown). May use {{ campaign.name }}, {{ spec.hash }}, ... "
         "templates.",

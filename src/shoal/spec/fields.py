@@ -63,6 +63,21 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _template_syntax(value: str) -> str:
+    # Checked here, where the error can point at the spec's line, rather than when the first
+    # changeset renders it in a worker. An unknown filter or test is a syntax error too.
+    from jinja2 import TemplateSyntaxError
+
+    from shoal.spec.templating import compile_template
+
+    try:
+        compile_template(value)
+    except TemplateSyntaxError as exc:
+        where = f" (line {exc.lineno} of the template)" if exc.lineno else ""
+        raise spec_error(f"is not a valid template{where}: {exc.message}") from None
+    return value
+
+
 def _script(value: str) -> str:
     # Block (`|`, `|-`) and plain scalars differ only in trailing newlines; shells do not care.
     return _not_blank(_no_nul(value)).rstrip() + "\n"
@@ -229,8 +244,15 @@ SchemaVersion = Annotated[int, AfterValidator(_schema_version), WithJsonSchema({
 Text = Annotated[str, AfterValidator(_no_nul), AfterValidator(str.rstrip)]
 NonBlank = Annotated[str, AfterValidator(_not_blank), _string(minLength=1)]
 Title = Annotated[
-    str, AfterValidator(_no_nul), AfterValidator(_title), _string(minLength=1, maxLength=256)
+    str,
+    AfterValidator(_no_nul),
+    AfterValidator(_title),
+    AfterValidator(_template_syntax),
+    _string(minLength=1, maxLength=256),
 ]
+# Text rendered as a template (a PR body, a step's `if:`).
+TemplateText = Annotated[Text, AfterValidator(_template_syntax)]
+TemplateExpression = Annotated[NonBlank, AfterValidator(_template_syntax)]
 CommitMessage = Annotated[
     str,
     AfterValidator(_no_nul),

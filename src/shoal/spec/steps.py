@@ -11,12 +11,12 @@ from shoal.spec.fields import (
     DEFAULT_STEP_TIMEOUT,
     EnvName,
     EnvValue,
-    NonBlank,
     PinnedImage,
     Script,
     SortedUnique,
     StepName,
     StepTimeout,
+    TemplateExpression,
 )
 
 __all__ = ["Step"]
@@ -50,7 +50,7 @@ class Step(SpecModel):
         description="How long the step may run, like '30s', '5m' or '1h30m' (or a number of "
         "seconds). Default 10m, at most 2h.",
     )
-    if_: NonBlank | None = Field(
+    if_: TemplateExpression | None = Field(
         default=None,
         alias="if",
         description="Template expression; the step is skipped when it renders false, e.g. "
