@@ -43,6 +43,7 @@ def newcomer_dir() -> Iterator[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a clone, a virtualenv and the demo itself (about 2 minutes idle)
 def test_the_readme_demo_runs_from_a_fresh_clone(newcomer_dir: Path) -> None:
     tmp_path = newcomer_dir
     clone = tmp_path / "shoal"
