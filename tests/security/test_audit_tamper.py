@@ -389,3 +389,53 @@ def _ready(url: str) -> bool:
         return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_db_upgrade_as_the_owner_leaves_the_application_role_only_insert_and_select(
+    tmp_path: Path,
+) -> None:
+    """The external PostgreSQL set-up of docs/security.md: `shoal db upgrade` runs as the
+    owner (SHOAL_MIGRATION_DATABASE_URL) and grants the SHOAL_DATABASE_URL role its rights."""
+    name = f"shoal_t_roles_{os.getpid()}_{time.monotonic_ns()}"
+    _admin_execute(f"CREATE DATABASE {name}")
+    owner_url = _db_url(name)
+    app_url = owner_url.replace("postgres@", f"{TEST_APP_ROLE}@")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env |= {"SHOAL_DATABASE_URL": app_url, "SHOAL_DATA_DIR": str(tmp_path / "data")}
+    try:
+        alone = subprocess.run(
+            [*SHOAL, "db", "upgrade"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert alone.returncode == 1
+        assert "set SHOAL_MIGRATION_DATABASE_URL" in alone.stderr
+        env["SHOAL_MIGRATION_DATABASE_URL"] = owner_url
+        done = subprocess.run(
+            [*SHOAL, "db", "upgrade"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "schema upgraded from empty" in done.stdout
+        app = Database(app_url, pool_size=1)
+        try:
+            with app.transaction() as conn:
+                conn.exec_driver_sql(
+                    "INSERT INTO audit_events (at, actor, action, outcome, prev_hash, hash) "
+                    "VALUES (now(), 'probe', 'probe', 'ok', repeat('0', 64), repeat('1', 64))"
+                )
+                conn.exec_driver_sql("INSERT INTO campaigns (name, created_by) VALUES ('c', 't')")
+                conn.exec_driver_sql("UPDATE campaigns SET description = 'changed'")
+            with pytest.raises(DBAPIError, match="permission denied"), app.transaction() as conn:
+                conn.exec_driver_sql("DELETE FROM audit_events")
+        finally:
+            app.dispose()
+    finally:
+        _admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
