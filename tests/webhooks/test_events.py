@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from shoal.reconcile import text_sha256
+from shoal.services.syncing import SYNC_TASK
 from tests.webhooks.conftest import Hooks
 
 REPO = {"id": 1001, "name": "widgets", "full_name": "acme/widgets", "owner": {"login": "acme"}}
@@ -107,6 +108,8 @@ def test_a_review_keeps_what_its_pull_request_does_not_say(hooks: Hooks) -> None
     observed = hooks.changeset(cid).observed
     assert observed.draft is True
     assert observed.pr_updated_at == "2026-12-07T12:02:00Z"
+    # The review decision is read by a sync of the PR.
+    assert [t["payload"]["changeset_ids"] for t in hooks.tasks(SYNC_TASK)] == [[cid]]
 
 
 def test_a_foreign_commit_on_the_campaign_branch_is_its_new_head(hooks: Hooks) -> None:
@@ -154,6 +157,10 @@ def test_checks_are_recorded_on_the_pr_whose_head_they_ran_on(hooks: Hooks) -> N
     _deliver(hooks, "status", sha=HEAD, state="error", context="ci")
     assert hooks.changeset(cid).observed.checks == "failure"
     assert hooks.changeset(other).observed.checks is None
+    # The checks rollup itself comes from one sync of the PR soon after, however many events.
+    (sync,) = hooks.tasks(SYNC_TASK)
+    assert (sync["state"], sync["payload"]["changeset_ids"]) == ("queued", [cid])
+    assert sync["run_after"] > sync["created_at"]
 
 
 def test_an_installation_deleted_flags_its_changesets_until_it_is_back(hooks: Hooks) -> None:

@@ -25,8 +25,10 @@ from shoal.github.pulls_observed import ObservedPR, pull_from_rest
 from shoal.reconcile import needs_reconcile
 from shoal.services.observing import record_pull
 from shoal.services.publishing import enqueue_reconciles
+from shoal.services.syncing import sync_task
 from shoal.store import changeset_repos
 from shoal.store import changesets as changeset_store
+from shoal.store import tasks as task_store
 
 __all__ = [
     "ARCHIVED",
@@ -47,6 +49,10 @@ _ZERO_SHA = "0" * 40
 # Check conclusions and commit status states, as one checks state (`Observed.checks`).
 _PASSED = frozenset({"success", "neutral", "skipped"})
 _PENDING = frozenset({"pending", "queued", "in_progress", "requested", "waiting", "expected"})
+# Reviews and checks change what only a read of the PR tells (review decision, checks rollup):
+# their changesets get a sync this long after the event, so a burst (a CI run's check runs)
+# costs one GraphQL query.
+SYNC_DELAY_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,15 +236,19 @@ def _on_pull_request(scope: _Scope, payload: dict[str, Any]) -> Applied:
 
 def _on_review(scope: _Scope, payload: dict[str, Any]) -> Applied:
     # The review's pull request is GitHub's "simple" body: state, head, base, labels and
-    # reviewers still requested, and `draft` only sometimes. A review changes the PR's review
-    # decision, which only a read of the PR tells (the periodic sync); what the payload
-    # shows is recorded.
+    # reviewers still requested, and `draft` only sometimes. What it shows is recorded; the
+    # review decision, which only a read of the PR tells, comes with a sync queued for it.
     envelope = _Envelope.model_validate(payload)
     if envelope.repository is None:
         raise InvalidInputError("the payload has no repository")
     pr = _pull(payload)
     knows_draft = "draft" in payload["pull_request"]
-    return _observe_pull(scope, envelope.repository.full_name, pr, knows_draft=knows_draft)
+    applied = _observe_pull(scope, envelope.repository.full_name, pr, knows_draft=knows_draft)
+    found = changeset_store.find_for_pull(
+        scope.conn, envelope.repository.full_name, number=pr.number
+    )
+    _queue_sync(scope, [c.id for c in found if c.pr_number == pr.number])
+    return applied
 
 
 # -- pushes -----------------------------------------------------------------------------
@@ -298,6 +308,7 @@ def _record_checks(scope: _Scope, repo: str, sha: str, state: str) -> Applied:
     if not ids:
         return _ignored(f"no changeset's PR has {repo}@{sha[:12]} as its head")
     _change(scope, ids, lambda o: dataclasses.replace(o, checks=state), skip_final=False)
+    _queue_sync(scope, ids)
     return Applied("processed", f"{repo}@{sha[:12]}: checks {state}", len(ids))
 
 
@@ -462,6 +473,19 @@ def _change(
             woken.append(changeset_id)
     enqueue_reconciles(scope.conn, woken, now=scope.now, max_attempts=scope.max_attempts)
     return len(woken)
+
+
+def _queue_sync(scope: _Scope, ids: Sequence[ChangesetId]) -> None:
+    """A periodic-sync read of these changesets' PRs soon (`SYNC_DELAY_S`), one task per
+    installation."""
+    by_installation: dict[int, list[ChangesetId]] = {}
+    for changeset_id in sorted(ids):
+        changeset = changeset_store.get_changeset(scope.conn, changeset_id)
+        if changeset.installation_id is not None and changeset.pr_number is not None:
+            by_installation.setdefault(changeset.installation_id, []).append(changeset_id)
+    for installation_id, batch in sorted(by_installation.items()):
+        task = dataclasses.replace(sync_task(installation_id, batch), delay_s=SYNC_DELAY_S)
+        task_store.enqueue(scope.conn, task, now=scope.now, max_attempts=scope.max_attempts)
 
 
 def _wake(scope: _Scope, ids: Sequence[ChangesetId]) -> int:
