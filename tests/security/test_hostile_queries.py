@@ -8,6 +8,7 @@ parameter in turn, with each hostile value, against a server holding a campaign 
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,16 +48,18 @@ def api(pg_template: str) -> Iterator[RunningApi]:
     name = f"shoal_t_{uuid.uuid4().hex[:12]}"
     _admin_execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
     try:
-        with (
-            structlog.testing.capture_logs(),
-            running_api(api_settings(_db_url(name), REDIS_URL)) as running,
-        ):
-            with running.client() as http:
-                applied = http.post("/campaigns/apply", json={"spec": EXAMPLE.read_text()})
-                assert applied.status_code == 200, applied.text
-                started = http.post("/campaigns/bump-checkout-v4/runs", json={"kind": "preview"})
-                assert started.status_code == 202, started.text
-            yield running
+        # Module scope runs before the per-test audit key is set: this server gets its own.
+        with pytest.MonkeyPatch.context() as env, structlog.testing.capture_logs():
+            env.setenv("SHOAL_AUDIT_KEY", secrets.token_hex(32))
+            with running_api(api_settings(_db_url(name), REDIS_URL)) as running:
+                with running.client() as http:
+                    applied = http.post("/campaigns/apply", json={"spec": EXAMPLE.read_text()})
+                    assert applied.status_code == 200, applied.text
+                    started = http.post(
+                        "/campaigns/bump-checkout-v4/runs", json={"kind": "preview"}
+                    )
+                    assert started.status_code == 202, started.text
+                yield running
     finally:
         _admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
