@@ -167,3 +167,13 @@ def test_admin_commands_find_the_running_instance_and_a_busy_port_fails_first(
     assert code == 0, (tmp_path / "up.log").read_text()[-3000:]
     # The instance left the registry when it stopped.
     assert list((tmp_path / "state" / "shoal" / "instances").glob("*.json")) == []
+
+
+def test_a_missing_audit_key_is_one_clear_error_without_a_traceback(tmp_path: Path) -> None:
+    env = _env(tmp_path, free_port()) | {"SHOAL_DATA_DIR": str(tmp_path / "data")}
+    env.pop("SHOAL_AUDIT_KEY", None)
+    assert _shoal(env, "db", "upgrade").returncode == 0  # a database, but no key yet
+    done = _shoal(env, "admin", "create-token", "--role", "viewer")
+    assert done.returncode == 1
+    assert f"error: no audit key at {tmp_path / 'data' / 'audit.key'}" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -80,7 +80,11 @@ def main() -> None:
     try:
         app()
     except ShoalError as exc:
-        fail(exc.message)
+        # Outside the app, typer no longer turns its Exit into an exit status: do it here.
+        try:
+            fail(exc.message)
+        except typer.Exit as done:
+            raise SystemExit(done.exit_code) from None
     except KeyboardInterrupt:
         # Commands that follow server-side work say what goes on after Ctrl-C themselves;
         # anywhere else an interrupt is a plain stop, not a traceback.
