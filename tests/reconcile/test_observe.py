@@ -74,3 +74,21 @@ def test_only_changes_the_reconciler_acts_on_ask_for_a_pass(
     before = merge_pull(SEEN, PR, at=AT)
     after = merge_pull(before, dataclasses.replace(PR, **change), at=AT)  # type: ignore[arg-type]
     assert needs_reconcile(before, after) is acts
+
+
+def test_a_first_reading_of_a_pr_shoal_opened_asks_for_nothing() -> None:
+    recorded = Observed(
+        branch_sha="a" * 40,
+        push_key="k",
+        pr_number=7,
+        pr_state="open",
+        labels=("a", "b"),
+        reviewers=("carol",),
+        assignees=("alice",),
+    )
+    first = merge_pull(recorded, PR, at=AT)
+    assert not needs_reconcile(recorded, first)
+    # ... unless it already shows what the reconciler acts on.
+    foreign = merge_pull(recorded, dataclasses.replace(PR, head_sha="c" * 40), at=AT)
+    conflicting = merge_pull(recorded, dataclasses.replace(PR, mergeable="conflicting"), at=AT)
+    assert needs_reconcile(recorded, foreign) and needs_reconcile(recorded, conflicting)

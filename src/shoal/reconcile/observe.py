@@ -63,5 +63,26 @@ def merge_pull(observed: Observed, pr: ObservedPR, *, at: datetime) -> Observed:
 
 
 def needs_reconcile(before: Observed, after: Observed) -> bool:
-    """Whether the difference between two observations is one the reconciler acts on."""
-    return any(getattr(before, f) != getattr(after, f) for f in _RECONCILE_FIELDS)
+    """Whether the difference between two observations is one the reconciler acts on.
+
+    A first reading is not a change in itself: a head Shoal pushed, a base seen for the first
+    time, or GitHub finishing its mergeability computation ask for nothing (otherwise the
+    first sync of 5,000 PRs would queue 5,000 passes with nothing to do). Title and body are
+    compared from their first reading on: a human may have edited them before it.
+    """
+    for name in _RECONCILE_FIELDS:
+        old, new = getattr(before, name), getattr(after, name)
+        if old == new or _first_reading(name, old, new, after):
+            continue
+        return True
+    return False
+
+
+def _first_reading(name: str, old: object, new: object, after: Observed) -> bool:
+    if name == "head_sha":
+        return old is None and new == after.branch_sha
+    if name == "base_sha":
+        return old is None
+    if name == "mergeable":
+        return old in (None, "unknown") and new != "conflicting"
+    return False
