@@ -85,10 +85,15 @@ def test_a_first_reading_of_a_pr_shoal_opened_asks_for_nothing() -> None:
         labels=("a", "b"),
         reviewers=("carol",),
         assignees=("alice",),
+        # Recorded when Shoal opened the PR with the rendered template.
+        title_sha256=text_sha256("ci: bump"),
+        body_sha256=text_sha256("body"),
     )
     first = merge_pull(recorded, PR, at=AT)
     assert not needs_reconcile(recorded, first)
     # ... unless it already shows what the reconciler acts on.
     foreign = merge_pull(recorded, dataclasses.replace(PR, head_sha="c" * 40), at=AT)
     conflicting = merge_pull(recorded, dataclasses.replace(PR, mergeable="conflicting"), at=AT)
+    edited = merge_pull(recorded, dataclasses.replace(PR, title="edited"), at=AT)
     assert needs_reconcile(recorded, foreign) and needs_reconcile(recorded, conflicting)
+    assert needs_reconcile(recorded, edited)
