@@ -140,6 +140,10 @@ class DoctoredWriter:
         self._push = push
         self._create = create
 
+    def __getattr__(self, name: str) -> object:
+        # Every other gateway method of the real writer, as it is.
+        return getattr(self._real, name)
+
     def lookup(self, changeset: Changeset) -> Observed | None:
         return self._real.lookup(changeset)
 

@@ -9,9 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from shoal.services.github_writer import AppWriter
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
 from tests.e2e.publishing import FAST, settled
@@ -70,14 +67,6 @@ def test_bulk_publish_a_subset_then_undraft_every_draft(
     assert_audit_matches_ledger(stack)
 
 
-def _writes(*names: str) -> bool:
-    return any(hasattr(AppWriter, name) for name in names)
-
-
-@pytest.mark.skipif(
-    not _writes("close_pr", "close"),
-    reason="the reconciler does not close PRs yet (Desired.close)",
-)
 def test_bulk_close_closes_the_open_prs(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack(world(), **FAST)
     stack.preview(SPEC)
@@ -95,10 +84,6 @@ def test_bulk_close_closes_the_open_prs(make_stack: Callable[..., Stack]) -> Non
     assert_audit_matches_ledger(stack)
 
 
-@pytest.mark.skipif(
-    not _writes("comment", "post_comment", "add_comment"),
-    reason="the reconciler does not post comments yet (Desired.comments)",
-)
 def test_bulk_comment_posts_one_comment_per_pr(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack(world(), **FAST)
     stack.preview(SPEC)
@@ -117,10 +102,6 @@ def test_bulk_comment_posts_one_comment_per_pr(make_stack: Callable[..., Stack])
     assert_audit_matches_ledger(stack)
 
 
-@pytest.mark.skipif(
-    not _writes("update_branch"),
-    reason="the reconciler does not update PR branches yet (Desired.update_branch)",
-)
 def test_bulk_rebase_updates_each_branch_once(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack(world(), **FAST)
     stack.preview(SPEC)

@@ -157,6 +157,13 @@ class ChangesetOut(BaseModel):
         description="What GitHub refused to add to the open PR (the PR is open all the same)."
     )
     warnings: list[ChangesetWarningOut]
+    drift: dict[str, str] | None = Field(
+        default=None,
+        description="Why Shoal stopped touching the PR (state needs_human): kind, detail, since.",
+    )
+    spec_version: int | None = Field(
+        default=None, description="The spec version the changeset was last published with."
+    )
 
     @classmethod
     def of(cls, c: Changeset) -> ChangesetOut:
@@ -174,6 +181,8 @@ class ChangesetOut(BaseModel):
             published_at=c.published_at,
             warning="; ".join(f"{w['operation']}: {w['message']}" for w in c.warnings) or None,
             warnings=[ChangesetWarningOut(**w) for w in c.warnings],
+            drift=c.drift,
+            spec_version=c.desired.spec_version if c.desired else None,
         )
 
 

@@ -44,6 +44,7 @@ class ChangesetState(enum.StrEnum):
     MERGED = "merged"
     CLOSED = "closed"
     FAILED = "failed"
+    NEEDS_HUMAN = "needs_human"  # drift the campaign's policy leaves to a human (`drift`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,11 @@ class Desired:
     delete_branch: bool = False
     comments: tuple[dict[str, str], ...] = ()
     update_branch: str | None = None
+    # The campaign's drift policy (spec `policy.drift`): a scalar for every kind, or
+    # {"default": ..., "<kind>": ...}. None: needs_human for every kind.
+    drift: str | dict[str, str] | None = None
+    # The campaign's cap on its open PRs (spec `policy.publish.max_open_prs`), if any.
+    max_open_prs: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,6 +152,19 @@ class Observed:
     # posted, and the last `update_branch` request it carried out.
     comments_posted: tuple[str, ...] = ()
     update_branch_done: str | None = None
+    # What Shoal itself last wrote to the PR: a read that differs is a human's edit, and what
+    # Shoal set that the spec no longer asks for is removed (a human's additions stay).
+    written_title_sha256: str | None = None
+    written_body_sha256: str | None = None
+    written_labels: tuple[str, ...] = ()
+    written_reviewers: tuple[str, ...] = ()
+    written_team_reviewers: tuple[str, ...] = ()
+    written_assignees: tuple[str, ...] = ()
+    branch_deleted: bool = False
+    # new_pr drift: the PR this changeset's earlier branch had (left alone), and which
+    # branch generation this is (1: the spec's branch; 2: `<branch>-2`; ...).
+    supersedes: int | None = None
+    generation: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -194,18 +213,26 @@ class Changeset:
     warnings: tuple[dict[str, str], ...] = ()
     publish_batch: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set when Shoal stopped touching the PR for a human: {"kind", "detail", "since"}.
+    drift: dict[str, str] | None = None
 
     @property
     def state(self) -> ChangesetState:
-        return derive_state(self.publish, self.observed, self.reconciler_state)
+        return derive_state(
+            self.publish, self.observed, self.reconciler_state, needs_human=self.drift is not None
+        )
 
 
 _PR_STATES = {"merged": ChangesetState.MERGED, "closed": ChangesetState.CLOSED}
 
 
-def derive_state(publish: bool, observed: Observed, reconciler: ReconcilerState) -> ChangesetState:
+def derive_state(  # noqa: PLR0911 - the rules in order, as migration 0011 has them
+    publish: bool, observed: Observed, reconciler: ReconcilerState, *, needs_human: bool = False
+) -> ChangesetState:
     if observed.pr_state in _PR_STATES:
         return _PR_STATES[observed.pr_state]
+    if needs_human:
+        return ChangesetState.NEEDS_HUMAN
     if reconciler is ReconcilerState.FAILED:
         return ChangesetState.FAILED
     if observed.pr_number is not None:

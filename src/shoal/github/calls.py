@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json as jsonlib
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from shoal.github.errors import (
     classify_transport_error,
 )
 from shoal.github.etag import CachedResponse, ETagCache
+from shoal.github.gate import passing
 from shoal.github.metrics import GitHubMetrics
 from shoal.governor import CallKind, RateLimitedError
 
@@ -195,7 +196,10 @@ class Caller:
         while True:
             lease = self._acquire(call)
             try:
-                response = self._send(call, url, extra, stream=stream)
+                # A write checks the caller's gate (kill switch, pause) only now, with its
+                # lease and write turn held: a hold set while it waited stops it here.
+                with passing() if call.call_kind == "write" else nullcontext():
+                    response = self._send(call, url, extra, stream=stream)
             except RateLimitedError as exc:
                 lease.release()
                 throttled += 1

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from shoal.domain.errors import ConflictError, InvalidInputError
+from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shoal.github.errors import GitHubValidationError
 from shoal.github.installation import InstallationClient
 from shoal.github.pulls_lookup import BATCH_SIZE, HeadLookup, RepoHead, find_by_heads
@@ -30,6 +30,8 @@ ISSUE = f"{REPO}/issues/{{issue_number}}"
 # GitHub says "already exists" for a duplicate pull request only in the message of a
 # `custom` validation error; this is the one place that reads it.
 _DUPLICATE_PULL = "a pull request already exists"
+# What update-branch answers (422) for a branch that already has the base's commits.
+_UP_TO_DATE = "no new commits on the base branch"
 
 
 class PullRequestRaceError(ConflictError):
@@ -258,6 +260,96 @@ class PullRequests:
 
     def close(self, owner: str, name: str, number: int) -> ObservedPR:
         return self._edit(owner, name, number, {"state": "closed"})
+
+    def remove_labels(self, owner: str, name: str, number: int, labels: Sequence[str]) -> None:
+        """Take `labels` off the pull request, one request each (GitHub has no bulk remove);
+        a label already gone (404) is fine."""
+        for label in labels:
+            try:
+                self._log.rest(
+                    "DELETE",
+                    f"{ISSUE}/labels/{{name}}",
+                    owner=owner,
+                    name=name,
+                    path={"issue_number": number, "name": label},
+                )
+            except NotFoundError:
+                continue
+
+    def remove_reviewers(
+        self, owner: str, name: str, number: int, users: Iterable[str], teams: Iterable[str] = ()
+    ) -> None:
+        """Withdraw review requests (see `split_reviewers`); nothing is sent for nobody."""
+        logins, slugs = split_reviewers(owner, users, teams)
+        if not logins and not slugs:
+            return
+        self._log.rest(
+            "DELETE",
+            f"{PULL}/requested_reviewers",
+            owner=owner,
+            name=name,
+            path={"pull_number": number},
+            json={"reviewers": logins, "team_reviewers": slugs},
+        )
+
+    def remove_assignees(self, owner: str, name: str, number: int, logins: Sequence[str]) -> None:
+        if not logins:
+            return
+        self._log.rest(
+            "DELETE",
+            f"{ISSUE}/assignees",
+            owner=owner,
+            name=name,
+            path={"issue_number": number},
+            json={"assignees": list(logins)},
+        )
+
+    def comment(self, owner: str, name: str, number: int, body: str) -> int:
+        """Post a comment on the pull request; returns its id."""
+        reply = self._log.rest(
+            "POST",
+            f"{ISSUE}/comments",
+            owner=owner,
+            name=name,
+            path={"issue_number": number},
+            json={"body": body},
+        )
+        return int(reply.json().get("id") or 0)
+
+    def update_branch(self, owner: str, name: str, number: int, *, head_sha: str | None) -> bool:
+        """Merge the base into the PR's branch (GitHub's update-branch); False when the
+        branch already has every commit of the base (GitHub's 422 "no new commits", which
+        the mutation log still records). With `head_sha`, GitHub refuses (422) when the
+        branch moved since."""
+        payload = {"expected_head_sha": head_sha} if head_sha else {}
+        try:
+            self._log.rest(
+                "PUT",
+                f"{PULL}/update-branch",
+                owner=owner,
+                name=name,
+                path={"pull_number": number},
+                json=payload,
+            )
+        except GitHubValidationError as error:
+            if _UP_TO_DATE not in str(error.message).lower():
+                raise
+            return False
+        return True
+
+    def delete_branch(self, owner: str, name: str, branch: str) -> bool:
+        """Delete `branch`; False when it was already gone."""
+        try:
+            self._log.rest(
+                "DELETE",
+                f"{REPO}/git/refs/{{ref}}",
+                owner=owner,
+                name=name,
+                path={"ref": f"heads/{branch}"},
+            )
+        except NotFoundError:
+            return False
+        return True
 
     # -- internals ------------------------------------------------------------------------
 

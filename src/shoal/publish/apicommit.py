@@ -32,7 +32,7 @@ from shoal.domain.errors import InvalidInputError, ShoalError
 from shoal.github.errors import GitHubNotFoundError
 from shoal.github.installation import InstallationClient
 from shoal.github.pulls_mutations import MutationLog, MutationRecord
-from shoal.github.push import classify_ref_refusal
+from shoal.github.push import NonFastForwardError, classify_ref_refusal
 from shoal.publish.gitpush import GitPublisher, PushResult
 
 __all__ = [
@@ -175,10 +175,13 @@ class ApiCommitter:
         *,
         default_branch: str,
         force: bool,
+        lease: str | None = None,
     ) -> PushResult:
         """Commit `patch` on `base_sha` with `message` and make `branch` point at it.
 
-        Without `force` an existing branch is only fast-forwarded. Raises what
+        Without `force` an existing branch is only fast-forwarded. A forced update with a
+        `lease` goes ahead only while the branch is at that sha (NonFastForwardError
+        otherwise, before anything is written). Raises what
         `GitPublisher.prepare` raises, BranchProtectedError / MissingPermissionError /
         NonFastForwardError for a refused branch update (`classify_ref_refusal`),
         TreeMismatchError, and the adapter's typed errors."""
@@ -194,6 +197,11 @@ class ApiCommitter:
             change = read_change(prepared)
         owner, _, name = repo.partition("/")
         head = self._head(owner, name, branch)
+        if force and lease is not None and head is not None and head != lease:
+            raise NonFastForwardError(
+                f"{repo}: {branch} is at {head}, not {lease} as Shoal last saw it; not overwritten",
+                details={"head": head, "lease": lease},
+            )
         if head is not None and self._holds(owner, name, head, change.tree, base_sha, message):
             result = PushResult(head, False, head, 1)
         else:

@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from shoal.domain.errors import ConflictError, InvalidInputError
 from shoal.github.errors import GitHubUnavailableError
+from shoal.github.gate import passing
 from shoal.github.push import BranchProtectedError, classify_push_failure
 from shoal.publish.commits import CommitSpec
 from shoal.publish.git import (
@@ -114,6 +115,15 @@ def _validate(repo: str, base_sha: str, branch: str, default_branch: str) -> Non
         )
 
 
+class PushReceived(Exception):
+    """The cause of a push error when GitHub received the push and refused it: one
+    mutation GitHub counts, which the caller audits (`was_received`)."""
+
+
+def was_received(error: BaseException) -> bool:
+    return isinstance(error.__cause__, PushReceived)
+
+
 class GitPublisher:
     """Turns Patches into commits on campaign branches. Safe to share between threads:
     each publish has its own repository, index, HOME and environment. `timeout_s` bounds
@@ -147,12 +157,17 @@ class GitPublisher:
         *,
         default_branch: str,
         force: bool,
+        lease: str | None = None,
     ) -> PushResult:
         """Commit `patch` on `base_sha` as `commit` and make `branch` point at it.
 
         Without `force` an existing branch is only fast-forwarded (NonFastForwardError
-        otherwise). Raises BranchProtectedError for the default or a protected branch,
-        PatchDoesNotApplyError, and the types of `shoal.github.push.classify_push_failure`.
+        otherwise). A forced push with a `lease` (the sha Shoal last saw on the branch)
+        replaces only that commit: a branch that moved since is refused as
+        NonFastForwardError. The push passes the caller's write gate
+        (`shoal.github.gate`) right before it leaves. Raises BranchProtectedError for the
+        default or a protected branch, PatchDoesNotApplyError, and the types of
+        `shoal.github.push.classify_push_failure`.
         """
         started = time.monotonic()
         with self.prepare(
@@ -160,7 +175,8 @@ class GitPublisher:
         ) as prepared:
             session = prepared._session
             sha = session.commit_tree(prepared.tree_sha, base_sha, commit)
-            result = session.push(sha, branch, force=force)
+            with passing():
+                result = session.push(sha, branch, force=force, lease=lease)
         log.info(
             "branch published",
             repo=repo,
@@ -314,18 +330,24 @@ class _Session:
             env=commit.environment(),
         )
 
-    def push(self, sha: str, branch: str, *, force: bool) -> PushResult:
+    def push(self, sha: str, branch: str, *, force: bool, lease: str | None = None) -> PushResult:
         ref = f"refs/heads/{branch}"
         args = ["push", "--porcelain", "--no-verify", "--no-signed"]
-        code, stdout, stderr = self._run(
-            [*args, *(["--force"] if force else []), self._url, f"{sha}:{ref}"], network=True
-        )
+        if force and lease is not None:
+            if not _SHA.match(lease):
+                raise InvalidInputError(f"{lease!r} is not a full commit sha (push lease)")
+            # Replace only the commit Shoal last saw: someone's newer commit is never lost.
+            forcing = [f"--force-with-lease={ref}:{lease}"]
+        else:
+            forcing = ["--force"] if force else []
+        code, stdout, stderr = self._run([*args, *forcing, self._url, f"{sha}:{ref}"], network=True)
         status = next((m for line in stdout.splitlines() if (m := _PORCELAIN.match(line))), None)
         if code != 0 or status is None or status["flag"] == "!":
             error = classify_push_failure(f"{stderr}\n{stdout}", code)
             # GitHub received the push and refused it (a mutation it counts and the caller
             # audits), unlike a ref git itself declined to send or a connection that failed.
-            error.details["received"] = "[remote rejected]" in f"{stdout}\n{stderr}"
+            if "[remote rejected]" in f"{stdout}\n{stderr}":
+                raise error from PushReceived(branch)
             raise error
         flag, summary = status["flag"], status["summary"]
         if flag == "=":  # the branch already holds the commit: nothing was sent

@@ -15,10 +15,12 @@ from shoal.github import GitHubApp, InstallationClient
 from shoal.github.pulls import PullRequests
 from shoal.github.pulls_mutations import MutationRecord
 from shoal.github.pulls_observed import ObservedPR
+from shoal.github.push import NonFastForwardError
 from shoal.github.rules import check_branch_rules
 from shoal.publish.apicommit import ApiCommitter
 from shoal.publish.commits import CommitSpec, commit_identity
-from shoal.publish.gitpush import GitPublisher
+from shoal.publish.gitpush import GitPublisher, was_received
+from shoal.reconcile import merge_pull, text_sha256
 from shoal.services.reconciling import FailedWriteError, Mutation
 
 __all__ = ["AppWriter"]
@@ -152,8 +154,18 @@ class AppWriter:
             campaign_id=changeset.campaign_id,
             spec_version=desired.spec_version,
         )
+        # Shoal owns the branch once it pushed it; a branch it never pushed is only
+        # fast-forwarded, so someone else's work there is never overwritten. A forced push
+        # carries a lease on the sha Shoal last saw there: a commit it has not seen stays.
+        force = changeset.observed.branch_sha is not None
+        lease = (changeset.observed.head_sha or changeset.observed.branch_sha) if force else None
         if through_api:
-            return self._commit_through_api(changeset, client, patch, commit)
+            try:
+                return self._commit_through_api(changeset, client, patch, commit, lease)
+            except NonFastForwardError:
+                if lease is None:
+                    raise
+                return self._moved(changeset, client), []
         try:
             result = self._git.publish(
                 changeset.repo,
@@ -163,16 +175,24 @@ class AppWriter:
                 commit,
                 client.token(),
                 default_branch=desired.default_branch or desired.base_branch,
-                # Shoal owns the branch once it pushed it; a branch it never pushed is only
-                # fast-forwarded, so someone else's work there is never overwritten.
-                force=changeset.observed.branch_sha is not None,
+                force=force,
+                lease=lease,
             )
+        except NonFastForwardError as exc:
+            if was_received(exc):
+                raise _refused_push(changeset, exc) from exc
+            if lease is None:
+                raise
+            return self._moved(changeset, client), []
         except ShoalError as exc:
-            if exc.details.get("received"):
+            if was_received(exc):
                 raise _refused_push(changeset, exc) from exc
             raise
         observed = dataclasses.replace(
-            changeset.observed, branch_sha=result.commit_sha, push_key=desired.push_key
+            changeset.observed,
+            branch_sha=result.commit_sha,
+            head_sha=result.commit_sha,
+            push_key=desired.push_key,
         )
         mutations = []
         if result.pushed:
@@ -193,8 +213,25 @@ class AppWriter:
             )
         return observed, mutations
 
+    def _moved(self, changeset: Changeset, client: InstallationClient) -> Observed:
+        """The lease was refused: the branch moved since Shoal last saw it. Nothing was
+        written; what the branch holds now goes to the planner (foreign commits)."""
+        owner, name, _ = self._parts(changeset)
+        reply = client.request(
+            "GET",
+            "/repos/{owner}/{repo}/git/ref/{ref}",
+            path={"owner": owner, "repo": name, "ref": f"heads/{changeset.branch}"},
+        )
+        head = str((reply.json().get("object") or {}).get("sha") or "") or None
+        return dataclasses.replace(changeset.observed, head_sha=head)
+
     def _commit_through_api(
-        self, changeset: Changeset, client: InstallationClient, patch: Path, commit: CommitSpec
+        self,
+        changeset: Changeset,
+        client: InstallationClient,
+        patch: Path,
+        commit: CommitSpec,
+        lease: str | None,
     ) -> tuple[Observed, list[Mutation]]:
         """API commit mode: GitHub makes (and signs) the commit; every request it saw is
         audited, refused ones included. The spec's author is not used (see `apicommit`)."""
@@ -209,9 +246,13 @@ class AppWriter:
                 commit.message,
                 default_branch=desired.default_branch or desired.base_branch,
                 force=changeset.observed.branch_sha is not None,
+                lease=lease,
             )
         observed = dataclasses.replace(
-            changeset.observed, branch_sha=result.commit_sha, push_key=desired.push_key
+            changeset.observed,
+            branch_sha=result.commit_sha,
+            head_sha=result.commit_sha,
+            push_key=desired.push_key,
         )
         return observed, _mutations(committer.take_mutations())
 
@@ -229,7 +270,139 @@ class AppWriter:
                 draft=desired.draft,
             )
         records = pulls.take_mutations()
-        return _observed(pr, changeset.observed), _mutations(records)
+        observed = dataclasses.replace(
+            _observed(pr, changeset.observed),
+            head_sha=pr.head_sha or changeset.observed.branch_sha,
+            title_sha256=text_sha256(pr.title),
+            body_sha256=text_sha256(pr.body),
+            # An adopted PR keeps its author's text: what it shows is the baseline.
+            written_title_sha256=text_sha256(pr.title if pr.adopted else desired.title),
+            written_body_sha256=text_sha256(pr.body if pr.adopted else desired.body),
+        )
+        return observed, _mutations(records)
+
+    def update_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        """Restore the rendered title and body (a template change, or a human's edit under
+        the overwrite policy)."""
+        owner, name, desired = self._parts(changeset)
+        number = changeset.observed.pr_number
+        assert number is not None
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pulls.update(owner, name, number, title=desired.title, body=desired.body)
+        observed = dataclasses.replace(
+            changeset.observed,
+            title_sha256=text_sha256(desired.title),
+            body_sha256=text_sha256(desired.body),
+            written_title_sha256=text_sha256(desired.title),
+            written_body_sha256=text_sha256(desired.body),
+        )
+        return observed, _mutations(pulls.take_mutations())
+
+    def close_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        owner, name, _ = self._parts(changeset)
+        number = changeset.observed.pr_number
+        assert number is not None
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pr = pulls.close(owner, name, number)
+        return _observed(pr, changeset.observed), _mutations(pulls.take_mutations())
+
+    def delete_branch(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        owner, name, _ = self._parts(changeset)
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pulls.delete_branch(owner, name, changeset.branch)
+        observed = dataclasses.replace(changeset.observed, branch_deleted=True)
+        return observed, _mutations(pulls.take_mutations())
+
+    def remove_labels(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        owner, name, desired = self._parts(changeset)
+        number = changeset.observed.pr_number
+        assert number is not None
+        o = changeset.observed
+        dropped = sorted((set(o.written_labels) - set(desired.labels)) & set(o.labels))
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pulls.remove_labels(owner, name, number, dropped)
+        observed = dataclasses.replace(
+            o,
+            labels=tuple(sorted(set(o.labels) - set(dropped))),
+            written_labels=tuple(sorted(set(o.written_labels) - set(dropped))),
+        )
+        return observed, _mutations(pulls.take_mutations())
+
+    def remove_reviewers(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        owner, name, desired = self._parts(changeset)
+        number = changeset.observed.pr_number
+        assert number is not None
+        o = changeset.observed
+        users = sorted((set(o.written_reviewers) - set(desired.reviewers)) & set(o.reviewers))
+        teams = sorted(
+            (set(o.written_team_reviewers) - set(desired.team_reviewers)) & set(o.team_reviewers)
+        )
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pulls.remove_reviewers(owner, name, number, users, teams)
+        observed = dataclasses.replace(
+            o,
+            reviewers=tuple(sorted(set(o.reviewers) - set(users))),
+            team_reviewers=tuple(sorted(set(o.team_reviewers) - set(teams))),
+            written_reviewers=tuple(sorted(set(o.written_reviewers) - set(users))),
+            written_team_reviewers=tuple(sorted(set(o.written_team_reviewers) - set(teams))),
+        )
+        return observed, _mutations(pulls.take_mutations())
+
+    def remove_assignees(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        owner, name, desired = self._parts(changeset)
+        number = changeset.observed.pr_number
+        assert number is not None
+        o = changeset.observed
+        dropped = sorted((set(o.written_assignees) - set(desired.assignees)) & set(o.assignees))
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pulls.remove_assignees(owner, name, number, dropped)
+        observed = dataclasses.replace(
+            o,
+            assignees=tuple(sorted(set(o.assignees) - set(dropped))),
+            written_assignees=tuple(sorted(set(o.written_assignees) - set(dropped))),
+        )
+        return observed, _mutations(pulls.take_mutations())
+
+    def update_branch(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        """GitHub merges the base into the PR's branch; the new head is read back, so that
+        GitHub's merge commit is not taken for a foreign commit."""
+        owner, name, desired = self._parts(changeset)
+        number = changeset.observed.pr_number
+        assert number is not None
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pulls.update_branch(owner, name, number, head_sha=None)
+        pr = pulls.get(owner, name, number)
+        observed = dataclasses.replace(
+            merge_pull(changeset.observed, pr, at=self._client(changeset).clock.now()),
+            branch_sha=pr.head_sha,
+            update_branch_done=desired.update_branch,
+        )
+        return observed, _mutations(pulls.take_mutations())
+
+    def comment(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        """Post the comments bulk actions asked for that are not posted yet, each once: its
+        key is recorded with the mutation that posted it."""
+        owner, name, desired = self._parts(changeset)
+        number = changeset.observed.pr_number
+        assert number is not None
+        posted = list(changeset.observed.comments_posted)
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            for wanted in desired.comments:
+                key = wanted.get("key", "")
+                if key in posted:
+                    continue
+                pulls.comment(owner, name, number, wanted.get("body", ""))
+                posted.append(key)
+        observed = dataclasses.replace(changeset.observed, comments_posted=tuple(posted))
+        return observed, _mutations(pulls.take_mutations())
 
     def set_labels(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         owner, name, desired = self._parts(changeset)
@@ -241,7 +414,12 @@ class AppWriter:
             pulls.ensure_labels(owner, name, desired.labels, existing, self._label_color)
             labels = pulls.add_labels(owner, name, number, list(desired.labels))
         records = pulls.take_mutations()
-        return dataclasses.replace(changeset.observed, labels=labels), _mutations(records)
+        observed = dataclasses.replace(
+            changeset.observed,
+            labels=labels,
+            written_labels=tuple(sorted({*changeset.observed.written_labels, *desired.labels})),
+        )
+        return observed, _mutations(records)
 
     def request_reviewers(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         owner, name, desired = self._parts(changeset)
@@ -263,6 +441,12 @@ class AppWriter:
             team_reviewers=tuple(
                 sorted({*changeset.observed.team_reviewers, *desired.team_reviewers})
             ),
+            written_reviewers=tuple(
+                sorted({*changeset.observed.written_reviewers, *desired.reviewers})
+            ),
+            written_team_reviewers=tuple(
+                sorted({*changeset.observed.written_team_reviewers, *desired.team_reviewers})
+            ),
         )
         return observed, _mutations(records)
 
@@ -279,6 +463,9 @@ class AppWriter:
         observed = dataclasses.replace(
             changeset.observed,
             assignees=tuple(sorted({*changeset.observed.assignees, *desired.assignees})),
+            written_assignees=tuple(
+                sorted({*changeset.observed.written_assignees, *desired.assignees})
+            ),
         )
         return observed, _mutations(records)
 

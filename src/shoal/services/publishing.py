@@ -7,6 +7,7 @@ reconciler (`services.reconciling`) is the only code that writes to GitHub.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import itertools
 from collections.abc import Iterable
@@ -31,6 +32,7 @@ from shoal.services.spec_cache import spec_of
 from shoal.services.status import Holds, holds
 from shoal.spec import CampaignSpec
 from shoal.store import audit as audit_store
+from shoal.store import bulk_actions as bulk_store
 from shoal.store import campaigns as campaign_store
 from shoal.store import changesets as changeset_store
 from shoal.store import controls as control_store
@@ -171,7 +173,15 @@ def _desired(
         execution_id=execution.id,
         daily_cap=spec.policy.publish.max_prs_per_day_per_org,
         commit_mode=spec.changeset.commit.mode,
+        drift=drift_setting(spec),
+        max_open_prs=spec.policy.publish.max_open_prs,
     )
+
+
+def drift_setting(spec: CampaignSpec) -> str | dict[str, str]:
+    """The spec's drift policy as the reconciler reads it (`reconcile.plan.DriftPolicy`)."""
+    value = spec.policy.drift
+    return value if isinstance(value, str) else value.as_mapping()
 
 
 def _selected(executions: list[Execution], flt: PublishFilter) -> list[Execution]:
@@ -198,6 +208,58 @@ def _in_turn(new: list[changeset_store.NewChangeset]) -> list[changeset_store.Ne
     for c in new:
         turns.setdefault(c.installation_id or c.org, []).append(c)
     return [c for turn in itertools.zip_longest(*turns.values()) for c in turn if c is not None]
+
+
+def _on_current_branches(
+    conn: Connection, campaign_id: CampaignId, new: list[changeset_store.NewChangeset]
+) -> list[changeset_store.NewChangeset]:
+    """A changeset that moved to `<branch>-N` (new_pr drift) keeps its branch: publishing
+    again updates it rather than starting over on the PR a human was left with."""
+    existing = {
+        (c.repo.lower(), c.branch.rsplit("-", 1)[0]): c.branch
+        for c in changeset_store.list_changesets(
+            conn, changeset_store.ChangesetFilter(campaign_id=campaign_id, limit=100_000)
+        )
+        if c.observed.generation > 1
+    }
+    return [
+        dataclasses.replace(c, branch=existing.get((c.repo.lower(), c.branch), c.branch))
+        for c in new
+    ]
+
+
+def _deselect(
+    conn: Connection, campaign_id: CampaignId, run: Run, spec: CampaignSpec, *, now: datetime
+) -> list[ChangesetId]:
+    """Changesets whose repository left the selection (not a target of the preview being
+    published): `on_deselect: close` closes an open PR, `detach` leaves it open and stops
+    tracking it; one without a PR is no longer published either way."""
+    selected = {
+        e.repo.lower()
+        for e in execution_store.list_executions(
+            conn, execution_store.ExecutionFilter(run_id=run.id, limit=100_000)
+        )
+    }
+    published = changeset_store.list_changesets(
+        conn, changeset_store.ChangesetFilter(campaign_id=campaign_id, publish=True, limit=100_000)
+    )
+    changed: list[ChangesetId] = []
+    for c in published:
+        if c.repo.lower() in selected or c.desired is None:
+            continue
+        pr_open = c.pr_number is not None and c.observed.pr_state not in {"closed", "merged"}
+        if spec.policy.on_deselect == "close" and pr_open:
+            if c.desired.close:
+                continue
+            bulk_store.request_change(
+                conn, c.id, dataclasses.replace(c.desired, close=True), now=now
+            )
+        else:
+            bulk_store.request_change(conn, c.id, c.desired, now=now, publish=False)
+        changed.append(c.id)
+    if changed:
+        log.info("changesets_deselected", count=len(changed), policy=spec.policy.on_deselect)
+    return changed
 
 
 def publish(
@@ -253,10 +315,14 @@ def publish(
                 )
             )
         batch = changeset_store.next_publish_batch(conn)
+        new = _on_current_branches(conn, campaign.id, new)
         ids = changeset_store.upsert_for_publish(
             conn, campaign.id, _in_turn(new), now=now, batch=batch
         )
-        enqueue_reconciles(conn, ids, now=now, max_attempts=ctx.settings.task_max_attempts)
+        deselected = _deselect(conn, campaign.id, run, spec, now=now)
+        enqueue_reconciles(
+            conn, [*ids, *deselected], now=now, max_attempts=ctx.settings.task_max_attempts
+        )
         queued = changeset_store.list_changesets(
             conn,
             changeset_store.ChangesetFilter(
@@ -283,6 +349,7 @@ def publish(
                 request_id=principal.request_id,
                 details={
                     "changesets": len(ids),
+                    "deselected": len(deselected),
                     "batch": batch,
                     "run": run.id,
                     "draft": draft,

@@ -1,22 +1,29 @@
 """The `changeset.reconcile` task: the only code that writes to GitHub.
 
 Level-triggered: the task carries a changeset id. The handler re-reads desired and observed
-state, asks the pure planner what to do, and runs each Operation through a thin executor,
-checking the kill switch and pause right before every mutation, claiming the org's daily
-budget in the same transaction that decides to open a PR, and writing one audit row per
-GitHub mutation together with the observed state it produced.
+state, renders the PR's text, asks the pure planner (`reconcile.plan`) what to do, and runs
+each operation through the gateway method its table row names, planning again after each
+one. Drift is met as the campaign's policy says (`needs_human` flags the changeset and stops).
+
+Every GitHub write passes a gate once its mutation slot and write turn are held, right
+before it leaves: the kill switch and pause are read and the pending write is noted in one
+transaction, which also takes the write fence shared (`store.changesets.hold_write_fence`)
+until the request is answered; setting a hold takes the fence exclusively, so `shoal kill`
+returns only once no write that passed the gate is still on its way. The org's daily budget
+and the campaign's open-PR cap are claimed before anything of a new PR is written, and one
+audit row is written per GitHub mutation together with the observed state it produced.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import Connection
@@ -25,11 +32,14 @@ from shoal.blobs import ObjectStore
 from shoal.config import Settings
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.budgets import budget_day, eta_for
-from shoal.domain.changesets import Changeset, ChangesetId, Observed, ReconcilerState
+from shoal.domain.changesets import Changeset, ChangesetId, Desired, Observed, ReconcilerState
 from shoal.domain.clock import Clock
 from shoal.domain.errors import InvalidInputError, ShoalError
 from shoal.domain.tasks import Outcome, Task
-from shoal.planning import Operation, plan
+from shoal.github.gate import gated
+from shoal.reconcile.gateway import FailedWriteError, GitHubWriter, Mutation, Result
+from shoal.reconcile.plan import ROWS, Drift, Operation, Plan, Verdict, plan
+from shoal.services.publishing import enqueue_reconciles
 from shoal.services.pull_request_text import rendered_desired
 from shoal.store import Database
 from shoal.store import audit as audit_store
@@ -37,7 +47,13 @@ from shoal.store import budgets as budget_store
 from shoal.store import changesets as changeset_store
 from shoal.store import controls as control_store
 
-__all__ = ["FailedWriteError", "GitHubWriter", "ReconcileDeps", "run_reconcile_task"]
+__all__ = [
+    "FailedWriteError",
+    "GitHubWriter",
+    "Mutation",
+    "ReconcileDeps",
+    "run_reconcile_task",
+]
 
 log = structlog.get_logger("shoal.reconcile")
 
@@ -45,52 +61,12 @@ log = structlog.get_logger("shoal.reconcile")
 # mutations already queued, which re-check the controls right before each write.
 HOLD_RECHECK_S = 5.0
 MAX_BUDGET_WAIT_S = 600.0
-# What completes an open PR. GitHub refusing one of these (a reviewer who is not a
-# collaborator, an assignee or label it will not take) leaves the PR open: a warning on the
-# changeset, not a failure, and not asked again for the same desired state.
-DECORATIONS = frozenset(
-    {Operation.SET_LABELS, Operation.REQUEST_REVIEWERS, Operation.SET_ASSIGNEES}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Mutation:
-    """One write to GitHub, as the audit log records it."""
-
-    method: str  # HTTP method, or GIT for a push
-    endpoint: str  # route template, or "git push"
-    status: int | None
-    request_id: str | None
-    ok: bool
-    details: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-class FailedWriteError(Exception):
-    """A writer step failed after GitHub saw some of its requests (a push it refused, a PR
-    call answered 403): the reconciler audits `mutations`, then handles `error` as usual."""
-
-    def __init__(self, error: Exception, mutations: list[Mutation]) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.mutations = mutations
-
-
-class GitHubWriter(Protocol):
-    """What the reconciler does to GitHub for one changeset (the adapter side, per repo)."""
-
-    def lookup(self, changeset: Changeset) -> Observed | None: ...
-
-    def push(self, changeset: Changeset, patch: Path) -> tuple[Observed, list[Mutation]]: ...
-
-    def create_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]: ...
-
-    def set_labels(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]: ...
-
-    def request_reviewers(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]: ...
-
-    def set_assignees(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]: ...
-
-    def undraft(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]: ...
+# One pass runs at most this many operations: each is planned again after the last one
+# ran, and none runs twice in a pass.
+MAX_STEPS = len(ROWS) + 4
+# Waiting for one of the campaign's open PRs to close or merge: look again this often (a PR
+# closing wakes the waiters at once; this is the fallback).
+OPEN_CAP_RECHECK_S = 60.0
 
 
 def _no_slot(_: Changeset) -> AbstractContextManager[object]:
@@ -110,11 +86,19 @@ class ReconcileDeps:
 
 
 class _Held(Exception):
-    def __init__(self, reason: str, delay_s: float, *, eta: datetime | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        delay_s: float,
+        *,
+        eta: datetime | None = None,
+        message: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.delay_s = delay_s
         self.eta = eta  # when a budget wait ends; kept on the changeset for status
+        self.message = message  # why, for status (e.g. the open-PR cap)
 
 
 def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
@@ -126,6 +110,9 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
             _audit_interrupted(conn, changeset, now=now)
         if changeset.desired is None or not changeset.publish:
             return Outcome.done()
+        if changeset.drift is not None:
+            # Flagged for a human: Shoal does not touch the PR until it is published again.
+            return Outcome.done()
         changeset_store.set_reconciler_state(
             conn, changeset_id, ReconcilerState.PROCESSING, now=now, count_attempt=True
         )
@@ -136,7 +123,14 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
         try:
             _reconcile(deps, changeset)
         except _Held as held:
-            _set(deps, changeset, ReconcilerState.WAITING, reason=held.reason, eta=held.eta)
+            _set(
+                deps,
+                changeset,
+                ReconcilerState.WAITING,
+                reason=held.reason,
+                message=held.message,
+                eta=held.eta,
+            )
             return Outcome.requeue_after(held.delay_s)
         except ShoalError as exc:
             if exc.retryable and not last_attempt:
@@ -164,6 +158,19 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
     return Outcome.done()
 
 
+def _held_by(controls: dict[str, control_store.Control]) -> _Held | None:
+    for control in controls.values():
+        if control.killed:
+            return _Held(f"kill switch ({control.scope})", HOLD_RECHECK_S)
+        if control.paused:
+            return _Held("campaign paused", HOLD_RECHECK_S)
+    return None
+
+
+def _scopes(changeset: Changeset) -> list[str]:
+    return [control_store.GLOBAL, control_store.campaign_scope(changeset.campaign_id)]
+
+
 def _set(
     deps: ReconcileDeps,
     changeset: Changeset,
@@ -186,54 +193,226 @@ def _set(
 
 
 def _check_controls(deps: ReconcileDeps, changeset: Changeset) -> None:
+    """An early look (before a budget claim); the gate checks again before each write."""
     with deps.db.transaction() as conn:
-        controls = control_store.read_controls(
-            conn, [control_store.GLOBAL, control_store.campaign_scope(changeset.campaign_id)]
-        )
-    for control in controls.values():
-        if control.killed:
-            raise _Held(f"kill switch ({control.scope})", HOLD_RECHECK_S)
-        if control.paused:
-            raise _Held("campaign paused", HOLD_RECHECK_S)
+        held = _held_by(control_store.read_controls(conn, _scopes(changeset)))
+    if held is not None:
+        raise held
+
+
+def _gate(deps: ReconcileDeps, changeset: Changeset, operation: str) -> Callable[[], Any]:
+    """What every write of `operation` passes right before it leaves (`shoal.github.gate`):
+    in one transaction, the write fence taken shared, the kill switch and pause read, and
+    the pending write noted; the fence is kept until the request is answered."""
+
+    @contextmanager
+    def gate() -> Iterator[None]:
+        with deps.db.engine.connect() as conn:
+            changeset_store.hold_write_fence(conn)
+            try:
+                held = _held_by(control_store.read_controls(conn, _scopes(changeset)))
+                if held is None:
+                    changeset_store.set_pending(conn, changeset.id, operation, now=deps.clock.now())
+                conn.commit()
+                if held is not None:
+                    raise held
+                yield
+            finally:
+                _release_fence(conn)
+
+    return gate
+
+
+def _release_fence(conn: Connection) -> None:
+    try:
+        conn.rollback()
+        changeset_store.release_write_fence(conn)
+        conn.commit()
+    except Exception:
+        # A connection that cannot say so is closed: PostgreSQL drops its locks with it.
+        conn.invalidate()
+        raise
+
+
+def _render(deps: ReconcileDeps, changeset: Changeset) -> Desired:
+    """The desired state with the PR's title and body rendered, here in the worker before
+    any write: a template that fails fails the changeset with nothing on GitHub. A PR that
+    replaces an earlier one (new_pr drift) links to it."""
+    desired = rendered_desired(deps.db, changeset)
+    if changeset.observed.supersedes is not None:
+        note = f"Supersedes #{changeset.observed.supersedes}."
+        desired = dataclasses.replace(desired, body=f"{desired.body}\n\n{note}".strip())
+    return desired
 
 
 def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
     assert changeset.desired is not None
     writer = deps.writer()
     observed = changeset.observed
-    if observed.pr_number is None:
+    if observed.pr_number is None and observed.pr_state is None:
         # A crash between creating the PR and recording it leaves a PR we do not know of:
         # look it up by head before deciding anything, and adopt it.
         found = writer.lookup(changeset)
         if found is not None:
             observed = found
             _record(deps, changeset, observed, [])
+    changeset = dataclasses.replace(changeset, observed=observed)
     refused = {w.get("operation") for w in changeset.warnings}
-    operations = [op for op in plan(changeset.desired, observed) if op.value not in refused]
-    if Operation.CREATE_PR in operations:
-        # The PR's title and body are rendered here, in the worker, before anything is
-        # written: a template that fails fails the changeset with nothing on GitHub.
-        changeset = dataclasses.replace(changeset, desired=rendered_desired(deps.db, changeset))
-        # The budget is claimed before anything is written, the push included: a changeset
-        # waiting for tomorrow's budget leaves no branch behind on GitHub today.
-        _check_controls(deps, changeset)
-        _claim_budget(deps, dataclasses.replace(changeset, observed=observed))
-    for operation in operations:
-        _check_controls(deps, changeset)
-        current = dataclasses.replace(changeset, observed=observed)
+    done: set[Operation] = set()
+    claimed = False
+    for _ in range(MAX_STEPS):
+        assert changeset.desired is not None
+        if changeset.desired.title == "" and _may_write(changeset):
+            changeset = dataclasses.replace(changeset, desired=_render(deps, changeset))
+        decided = plan(changeset.desired, changeset.observed)
+        if decided.verdict is Verdict.FINAL:
+            _wake_open_waiters(deps, changeset)
+        if decided.verdict is Verdict.NEEDS_HUMAN:
+            assert decided.drift is not None
+            _flag(deps, changeset, decided.drift)
+            return
+        if decided.verdict is Verdict.NEW_PR:
+            assert decided.drift is not None
+            changeset = _new_pr(deps, changeset, decided.drift)
+            continue
+        if decided.rebase_on is not None:
+            changeset = _rebase(deps, changeset, decided)
+            continue
+        operations = [op for op in decided.operations if op not in done and op.value not in refused]
+        if not operations:
+            return
+        if Operation.CREATE_PR in operations and not claimed:
+            # The budget and the open-PR cap are claimed before anything is written, the
+            # push included: a changeset waiting for tomorrow leaves no branch behind today.
+            _check_controls(deps, changeset)
+            _claim_budget(deps, changeset)
+            _claim_open_place(deps, changeset)
+            claimed = True
+        operation = operations[0]
+        done.add(operation)
         try:
-            observed = _step(deps, writer, operation, current)
+            observed = _step(deps, writer, operation, changeset)
         except ShoalError as exc:
-            if not _is_warning(operation, observed, exc):
+            if not _is_warning(operation, changeset.observed, exc):
                 raise
-            _warn(deps, current, operation, exc)
+            _warn(deps, changeset, operation, exc)
+            continue
+        changeset = dataclasses.replace(changeset, observed=observed)
+
+
+def _may_write(changeset: Changeset) -> bool:
+    """Whether a pass may write the PR's text (rendering it costs reads; a merged, closed
+    or flagged PR never needs it)."""
+    return changeset.observed.pr_state not in {"closed", "merged"} and changeset.drift is None
+
+
+def _flag(deps: ReconcileDeps, changeset: Changeset, drift: Drift) -> None:
+    """Stop touching the PR and say why: the changeset shows needs_human (API, CLI,
+    metrics) until it is published again."""
+    if changeset.drift is not None and changeset.drift.get("kind") == drift.kind:
+        return
+    now = deps.clock.now()
+    flag = {"kind": drift.kind, "detail": drift.detail, "since": now.isoformat()}
+    with deps.db.transaction() as conn:
+        changeset_store.set_drift(conn, changeset.id, flag, now=now)
+        _audit(conn, changeset, "changeset.needs_human", flag, now=now)
+    log.warning("changeset_needs_human", kind=drift.kind, detail=drift.detail)
+
+
+def _new_pr(deps: ReconcileDeps, changeset: Changeset, drift: Drift) -> Changeset:
+    """new_pr drift: the PR stays as the human left it; the changeset moves to the next
+    branch (`<branch>-2`, `-3`, ...) and opens a PR there that links to it."""
+    old = changeset.observed
+    generation = old.generation + 1
+    root = changeset.branch
+    if old.generation > 1:
+        root = root.removesuffix(f"-{old.generation}")
+    branch = f"{root}-{generation}"
+    observed = Observed(supersedes=old.pr_number, generation=generation)
+    now = deps.clock.now()
+    details = {"kind": drift.kind, "detail": drift.detail, "left": old.pr_number, "branch": branch}
+    with deps.db.transaction() as conn:
+        changeset_store.move_branch(conn, changeset.id, branch, observed, now=now)
+        _audit(conn, changeset, "changeset.new_pr", details, now=now)
+    log.info("changeset_new_pr", kind=drift.kind, left=old.pr_number, branch=branch)
+    assert changeset.desired is not None
+    desired = dataclasses.replace(changeset.desired, title="", body="")
+    return dataclasses.replace(
+        changeset, branch=branch, observed=observed, pr_number=None, desired=desired
+    )
+
+
+def _rebase(deps: ReconcileDeps, changeset: Changeset, decided: Plan) -> Changeset:
+    """Conflicts under the overwrite policy: the Patch is applied again on GitHub's current
+    base and pushed with a lease; a Patch that no longer applies fails the changeset."""
+    assert changeset.desired is not None and decided.rebase_on is not None
+    desired = dataclasses.replace(changeset.desired, base_sha=decided.rebase_on)
+    now = deps.clock.now()
+    stored = dataclasses.replace(desired, title="", body="")
+    with deps.db.transaction() as conn:
+        changeset_store.set_desired(conn, changeset.id, stored, now=now)
+        if decided.drift is not None:
+            _audit(conn, changeset, "changeset.drift", decided.drift.to_json(), now=now)
+    return dataclasses.replace(changeset, desired=desired)
+
+
+def _audit(
+    conn: Connection, changeset: Changeset, action: str, details: dict[str, Any], *, now: datetime
+) -> None:
+    audit_store.append_audit_event(
+        conn,
+        NewAuditEvent(
+            actor="shoal",
+            action=action,
+            campaign_id=changeset.campaign_id,
+            spec_version=changeset.desired.spec_version if changeset.desired else None,
+            target=f"changeset:{changeset.id}",
+            repo=changeset.repo,
+            details={"changeset": changeset.id, "pr": changeset.observed.pr_number, **details},
+        ),
+        now=now,
+    )
+
+
+def _claim_open_place(deps: ReconcileDeps, changeset: Changeset) -> None:
+    """`policy.publish.max_open_prs`: a campaign never has more PRs open (or being opened)
+    than that. The others wait, saying why, until one of its PRs closes or merges."""
+    assert changeset.desired is not None
+    cap = changeset.desired.max_open_prs
+    if cap is None:
+        return
+    now = deps.clock.now()
+    with deps.db.transaction() as conn:
+        changeset_store.lock_campaign_opens(conn, changeset.campaign_id)
+        taken = changeset_store.open_or_claimed(conn, changeset.campaign_id, besides=changeset.id)
+        if taken < cap:
+            changeset_store.claim_open(conn, changeset.id, now=now)
+            return
+    message = (
+        f"the campaign has {taken} PRs open or opening, its max_open_prs is {cap}: this one "
+        "opens when one of them is merged or closed"
+    )
+    log.info("changeset_waiting_for_open_place", open=taken, cap=cap)
+    raise _Held("max_open_prs", OPEN_CAP_RECHECK_S, message=message)
+
+
+def _wake_open_waiters(deps: ReconcileDeps, changeset: Changeset) -> None:
+    assert changeset.desired is not None
+    if changeset.desired.max_open_prs is None:
+        return
+    with deps.db.transaction() as conn:
+        waiting = changeset_store.waiting_for_open_place(conn, changeset.campaign_id)
+        if waiting:
+            enqueue_reconciles(
+                conn, waiting, now=deps.clock.now(), max_attempts=deps.settings.task_max_attempts
+            )
 
 
 def _is_warning(operation: Operation, observed: Observed, error: ShoalError) -> bool:
     """GitHub refused the input of a write that completes an open PR (a 4xx validation
     problem, not a 5xx or a rate limit, which are retried)."""
     return (
-        operation in DECORATIONS
+        ROWS[operation].decoration
         and observed.pr_number is not None
         and isinstance(error, InvalidInputError)
         and not error.retryable
@@ -275,9 +454,11 @@ def _step(
     error goes on to the task's handling."""
     try:
         with deps.mutation_slot(changeset):
-            # Noted once the slot is held: a worker killed while it waited wrote nothing.
+            # Noted once the slot is held (a worker killed while it waited wrote nothing),
+            # and again by the gate with each write, once its turn is held too.
             _set_pending(deps, changeset, operation.value)
-            observed, mutations = _execute(deps, writer, operation, changeset)
+            with gated(_gate(deps, changeset, operation.value)):
+                observed, mutations = _execute(deps, writer, operation, changeset)
     except FailedWriteError as failed:
         error, sent = failed.error, failed.mutations
     except Exception:
@@ -331,25 +512,17 @@ def _audit_interrupted(conn: Connection, changeset: Changeset, *, now: datetime)
 
 def _execute(
     deps: ReconcileDeps, writer: GitHubWriter, operation: Operation, changeset: Changeset
-) -> tuple[Observed, list[Mutation]]:
-    match operation:
-        case Operation.PUSH:
-            assert changeset.desired is not None
-            deps.work_root.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=deps.work_root, prefix="push-") as tmp:
-                patch = Path(tmp) / "patch.diff"
-                deps.blobs.download(changeset.desired.patch_key, patch)
-                return writer.push(changeset, patch)
-        case Operation.CREATE_PR:
-            return writer.create_pr(changeset)
-        case Operation.SET_LABELS:
-            return writer.set_labels(changeset)
-        case Operation.REQUEST_REVIEWERS:
-            return writer.request_reviewers(changeset)
-        case Operation.SET_ASSIGNEES:
-            return writer.set_assignees(changeset)
-        case Operation.UNDRAFT:
-            return writer.undraft(changeset)
+) -> Result:
+    """The one gateway call of the operation's table row."""
+    if operation is Operation.PUSH:
+        assert changeset.desired is not None
+        deps.work_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=deps.work_root, prefix="push-") as tmp:
+            patch = Path(tmp) / "patch.diff"
+            deps.blobs.download(changeset.desired.patch_key, patch)
+            return writer.push(changeset, patch)
+    call: Callable[[Changeset], Result] = getattr(writer, ROWS[operation].gateway)
+    return call(changeset)
 
 
 def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:

@@ -10,6 +10,7 @@ from pydantic_core import ErrorDetails
 from shoal.spec.base import SPEC_ERROR
 from shoal.spec.errors import Path, SpecIssue, format_path
 from shoal.spec.loader import Document
+from shoal.spec.policy import DRIFT_TAGS
 from shoal.spec.selection import SOURCE_TAGS
 
 __all__ = ["issues_from_validation"]
@@ -52,7 +53,9 @@ def issues_from_validation(exc: ValidationError, document: Document) -> list[Spe
 
 def _issue(error: ErrorDetails, document: Document) -> SpecIssue:
     # Union tags are pydantic's bookkeeping, not part of the document's structure.
-    path: Path = tuple(part for part in error["loc"] if part not in SOURCE_TAGS)
+    path: Path = tuple(
+        part for part in error["loc"] if part not in SOURCE_TAGS and part not in DRIFT_TAGS
+    )
     at_key = False
     if path and path[-1] == "[key]":
         path, at_key = path[:-1], True

@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from shoal.spec.base import SpecModel
 from shoal.spec.fields import PositiveInt
 
-__all__ = ["DriftPolicy", "Policy", "PublishLimits"]
+__all__ = ["DRIFT_TAGS", "DriftKinds", "DriftPolicy", "Policy", "PublishLimits"]
 
 DriftPolicy = Literal["overwrite", "new_pr", "needs_human"]
+
+
+class DriftKinds(SpecModel):
+    """A drift policy per kind of drift; a kind not named follows `default`."""
+
+    default: DriftPolicy = Field(
+        default="needs_human", description="The policy for every kind not named here."
+    )
+    base_moved: DriftPolicy | None = Field(
+        default=None,
+        description="The base branch moved. Without conflicts the PR is left as it is.",
+    )
+    foreign_commits: DriftPolicy | None = Field(
+        default=None, description="Someone else pushed to the campaign branch."
+    )
+    human_edits: DriftPolicy | None = Field(
+        default=None, description="The title or body was edited, or a label Shoal set removed."
+    )
+    merge_conflicts: DriftPolicy | None = Field(
+        default=None,
+        description="The PR conflicts with its base: 'overwrite' applies the patch again on "
+        "the current base and force-pushes it with a lease.",
+    )
+
+    def as_mapping(self) -> dict[str, str]:
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+# The two forms of `policy.drift`; errors name the field, not the form (`spec.issues`).
+DRIFT_TAGS = frozenset({"drift policy", "drift per kind"})
+
+
+def _drift_form(value: Any) -> str:
+    return "drift per kind" if isinstance(value, dict | DriftKinds) else "drift policy"
+
+
+DriftSetting = Annotated[
+    Annotated[DriftPolicy, Tag("drift policy")] | Annotated[DriftKinds, Tag("drift per kind")],
+    Discriminator(_drift_form),
+]
 
 
 class PublishLimits(SpecModel):
@@ -32,12 +72,13 @@ class PublishLimits(SpecModel):
 class Policy(SpecModel):
     """What to do when PRs drift from the spec or repositories leave the selection."""
 
-    drift: DriftPolicy = Field(
+    drift: DriftSetting = Field(
         default="needs_human",
-        description="When a PR no longer matches the spec (base moved and the patch changed, "
-        "foreign commits, edited title or body): 'overwrite' force-pushes and restores the "
-        "template, 'new_pr' leaves the PR and opens a new branch and PR, 'needs_human' stops "
-        "touching it and flags it.",
+        description="When a PR no longer matches what Shoal made (foreign commits on its "
+        "branch, an edited title, body or labels, merge conflicts): 'overwrite' force-pushes "
+        "with a lease and restores the template, 'new_pr' leaves the PR and opens a new branch "
+        "and PR linked to it, 'needs_human' stops touching it and flags it. One policy, or one "
+        "per kind: {default: overwrite, foreign_commits: needs_human}.",
     )
     on_deselect: Literal["close", "detach"] = Field(
         default="close",

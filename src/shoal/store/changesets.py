@@ -29,13 +29,22 @@ __all__ = [
     "NewChangeset",
     "OrgQueue",
     "budget_waiters_sharing_orgs",
+    "claim_open",
+    "close_write_fence",
     "find_for_pull",
     "get_changeset",
+    "hold_write_fence",
     "list_changesets",
+    "lock_campaign_opens",
+    "move_branch",
     "next_publish_batch",
+    "open_or_claimed",
     "org_queues",
     "record_observation",
     "record_observed",
+    "release_write_fence",
+    "set_desired",
+    "set_drift",
     "set_pending",
     "set_reconciler_state",
     "set_warnings",
@@ -43,8 +52,13 @@ __all__ = [
     "summarize",
     "upsert_for_publish",
     "waiting_for_budget",
+    "waiting_for_open_place",
     "waiting_in_org",
 ]
+
+
+# Desired fields set by bulk actions rather than by publish (see `Desired`).
+BULK_REQUESTS = ("close", "delete_branch", "comments", "update_branch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +111,7 @@ def _changeset(row: RowMapping) -> Changeset:
         pending_since=row["pending_since"],
         warnings=tuple(row["warnings"] or ()),
         publish_batch=row["publish_batch"],
+        drift=row["drift"],
     )
 
 
@@ -109,6 +124,7 @@ def state_expr() -> sa.ColumnElement[str]:
     return sa.case(
         (pr_state == "merged", ChangesetState.MERGED.value),
         (pr_state == "closed", ChangesetState.CLOSED.value),
+        (changesets.c.drift.is_not(None), ChangesetState.NEEDS_HUMAN.value),
         (reconciler == ReconcilerState.FAILED.value, ChangesetState.FAILED.value),
         (
             changesets.c.pr_number.is_not(None),
@@ -133,7 +149,8 @@ def upsert_for_publish(
     now: datetime,
     batch: int | None = None,
 ) -> list[ChangesetId]:
-    """Set the desired state to 'published' for each repo; observed state is kept.
+    """Set the desired state to 'published' for each repo; observed state is kept, and so
+    are the requests of bulk actions not carried out yet (close, comments, update-branch).
 
     A changeset that failed is queued again; one already open keeps its PR (the reconciler
     brings it up to date with the new desired state). Its warnings are kept while the
@@ -161,18 +178,32 @@ def upsert_for_publish(
             for c in new
         ]
     )
+    # What bulk actions asked of the PR (close, comments, a branch update) is not the spec's
+    # to drop: a re-publish keeps it, with the new spec's desired state around it.
+    kept = sa.func.jsonb_strip_nulls(
+        sa.func.jsonb_build_object(
+            *[
+                part
+                for key in BULK_REQUESTS
+                for part in (sa.literal(key), changesets.c.desired[key])
+            ]
+        )
+    )
+    desired = stmt.excluded.desired.op("||")(kept)
     upsert = stmt.on_conflict_do_update(
         index_elements=["campaign_id", "repo", "branch"],
         set_={
             "publish": True,
-            "desired": stmt.excluded.desired,
+            "desired": desired,
+            # Publishing again takes the PR back from a human (drift flagged needs_human).
+            "drift": sa.null(),  # SQL NULL: None would be stored as JSON null
             "installation_id": stmt.excluded.installation_id,
             "reconciler_state": ReconcilerState.QUEUED.value,
             "failure_reason": None,
             "failure_message": None,
             "publish_batch": stmt.excluded.publish_batch,
             "warnings": sa.case(
-                (changesets.c.desired == stmt.excluded.desired, changesets.c.warnings),
+                (changesets.c.desired == desired, changesets.c.warnings),
                 else_=sa.text("'[]'::jsonb"),
             ),
             "publish_requested_at": sa.func.coalesce(
@@ -514,3 +545,119 @@ def org_queues(conn: Connection, campaign_id: int) -> list[OrgQueue]:
         .order_by(changesets.c.org)
     )
     return [OrgQueue(org, int(n), eta) for org, n, eta in rows]
+
+
+# -- reconcile core (0011) -------------------------------------------------------------------
+
+# The advisory lock between GitHub writes and the kill switch / pause: every write holds it
+# shared while it is sent, and setting a hold takes it exclusively, so a hold returns only
+# once no write that passed its check is still on its way.
+_WRITE_FENCE_KEY = 0x5E0A1_0012
+
+
+def hold_write_fence(conn: Connection) -> None:
+    """Take the write fence shared for the connection's session (see `release_write_fence`)."""
+    conn.execute(sa.select(sa.func.pg_advisory_lock_shared(_WRITE_FENCE_KEY)))
+
+
+def release_write_fence(conn: Connection) -> None:
+    conn.execute(sa.select(sa.func.pg_advisory_unlock_shared(_WRITE_FENCE_KEY)))
+
+
+def close_write_fence(conn: Connection) -> None:
+    """Wait until no write is in flight, and keep new ones out until the transaction ends."""
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_WRITE_FENCE_KEY)))
+
+
+def set_drift(
+    conn: Connection, changeset_id: ChangesetId, drift: dict[str, str] | None, *, now: datetime
+) -> None:
+    """Flag the changeset as needing a human (or, with None, take the flag back)."""
+    conn.execute(
+        changesets.update()
+        .where(changesets.c.id == changeset_id)
+        .values(drift=drift if drift is not None else sa.null(), updated_at=now)
+    )
+
+
+def set_desired(
+    conn: Connection, changeset_id: ChangesetId, desired: Desired, *, now: datetime
+) -> None:
+    """A desired state the reconciler itself moved on (a rebase on GitHub's current base)."""
+    conn.execute(
+        changesets.update()
+        .where(changesets.c.id == changeset_id)
+        .values(desired=desired.to_json(), updated_at=now)
+    )
+
+
+def move_branch(
+    conn: Connection,
+    changeset_id: ChangesetId,
+    branch: str,
+    observed: Observed,
+    *,
+    now: datetime,
+) -> None:
+    """new_pr drift: the changeset follows a new branch and PR; the old PR is left alone."""
+    conn.execute(
+        changesets.update()
+        .where(changesets.c.id == changeset_id)
+        .values(
+            branch=branch,
+            observed=observed.to_json(),
+            pr_number=None,
+            published_at=None,
+            open_claim_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def lock_campaign_opens(conn: Connection, campaign_id: int) -> None:
+    """Serialise the open-PR cap checks of one campaign (transaction-scoped)."""
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(5012, sa.cast(campaign_id, sa.Integer))))
+
+
+def open_or_claimed(conn: Connection, campaign_id: int, *, besides: ChangesetId) -> int:
+    """The campaign's open PRs, and the changesets holding a place to open one."""
+    pr_state = changesets.c.observed["pr_state"].astext
+    open_pr = sa.and_(
+        changesets.c.pr_number.is_not(None),
+        sa.func.coalesce(pr_state, "open").not_in(["closed", "merged"]),
+    )
+    claimed = sa.and_(
+        changesets.c.pr_number.is_(None),
+        changesets.c.open_claim_at.is_not(None),
+        changesets.c.publish.is_(True),
+        changesets.c.reconciler_state != ReconcilerState.FAILED.value,
+    )
+    query = sa.select(sa.func.count()).where(
+        changesets.c.campaign_id == campaign_id,
+        changesets.c.id != besides,
+        sa.or_(open_pr, claimed),
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def claim_open(conn: Connection, changeset_id: ChangesetId, *, now: datetime) -> None:
+    conn.execute(
+        changesets.update()
+        .where(changesets.c.id == changeset_id, changesets.c.open_claim_at.is_(None))
+        .values(open_claim_at=now)
+    )
+
+
+def waiting_for_open_place(conn: Connection, campaign_id: int) -> list[ChangesetId]:
+    """The campaign's changesets waiting for one of its open PRs to close or merge."""
+    rows = conn.execute(
+        sa.select(changesets.c.id)
+        .where(
+            changesets.c.campaign_id == campaign_id,
+            changesets.c.pr_number.is_(None),
+            changesets.c.reconciler_state == ReconcilerState.WAITING.value,
+            changesets.c.failure_reason == "max_open_prs",
+        )
+        .order_by(changesets.c.id)
+    )
+    return [ChangesetId(r.id) for r in rows]

@@ -248,6 +248,10 @@ changesets = sa.Table(
     # The publish request that last queued the changeset (0005; see `publish_batches`).
     sa.Column("publish_batch", sa.BigInteger),
     sa.Index("changesets_publish_batch", "publish_batch"),
+    # Drift the campaign's policy leaves to a human (0011): {kind, detail, policy, since}.
+    sa.Column("drift", JSONB),
+    # This changeset holds one of the campaign's `max_open_prs` places until its PR opens.
+    sa.Column("open_claim_at", _ts),
 )
 
 # Numbers each publish request; its changesets keep the number (`publish_batch`) so that the
