@@ -62,6 +62,12 @@ export SHOAL_GITHUB_API_URL="$(sim_field rest_url)"
 export SHOAL_GITHUB_APP_ID="$(sim_field app_id)"
 export SHOAL_GITHUB_PRIVATE_KEY_PATH="$(sim_field private_key_path)"
 sim_admin_url="$(sim_field admin_url)"
+# The App's webhook (the seed names shoal up's default address) goes to this Shoal, signed with
+# the seed's secret.
+export SHOAL_GITHUB_WEBHOOK_SECRET=shoal-demo-webhook-secret
+curl -fsS -X PUT "$sim_admin_url/apps/$SHOAL_GITHUB_APP_ID/webhook" \
+    -H "authorization: Bearer $(sim_field admin_token)" -H 'content-type: application/json' \
+    -d "{\"url\": \"$url/api/v1/github/webhooks\", \"active\": true}" >/dev/null
 echo "simulated GitHub at $SHOAL_GITHUB_API_URL (App id $SHOAL_GITHUB_APP_ID)"
 
 step "starting Shoal (shoal up) on $url; logs in $demo_dir/shoal.log"
