@@ -382,10 +382,15 @@ def set_control(
     paused: bool | None = None,
     reason: str = "",
 ) -> str:
-    """Kill switch (global or campaign) and pause (campaign); takes effect before the next
-    mutation of every worker (they read controls right before each one)."""
+    """Kill switch (global or campaign) and pause (campaign). Every GitHub write reads the
+    controls at its gate, right before it leaves, holding the write fence until answered;
+    setting a hold takes the fence exclusively, so once this returns no write leaves."""
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
+        if killed or paused:
+            # Wait for the writes already past their gate to be answered, and keep the next
+            # ones at the gate until the hold is set: when this returns, no write is leaving.
+            changeset_store.close_write_fence(conn)
         campaign = None
         if campaign_ref is not None:
             campaign = campaign_store.get_campaign(conn, campaign_ref)

@@ -278,17 +278,19 @@ def changesets(
         print_json(found)
         print_page_note(shown=len(found), total=None, next_command=nxt, output=output)
         return
+    latest = client().get(f"/campaigns/{campaign}").get("latest_version")
     print_table(
         None,
-        ["REPO", "STATE", "PR", "ETA", "REASON", "MESSAGE", "WARNING"],
+        ["REPO", "STATE", "PR", "SPEC", "ETA", "REASON", "MESSAGE", "WARNING"],
         [
             [
                 c["repo"],
                 c["state"],
                 c["pr_number"] or "",
+                _spec_version(c.get("spec_version"), latest),
                 (c["budget_eta"] or "")[:19],
-                c["failure_reason"] or "",
-                c["failure_message"] or "",
+                (c.get("drift") or {}).get("kind") or c["failure_reason"] or "",
+                _drift_message(c.get("drift")) or c["failure_message"] or "",
                 c["warning"] or "",
             ]
             for c in found
@@ -332,3 +334,18 @@ def resume(
     """Resume a paused campaign."""
     client().request("PUT", f"/campaigns/{campaign}/pause", json={"on": False, "reason": reason})
     console.print(f"campaign {campaign} resumed")
+
+
+def _spec_version(version: int | None, latest: int | None) -> str:
+    """`v2`, or `v1 (behind v2)` for a PR last published with an older spec version."""
+    if version is None:
+        return ""
+    if latest is not None and version < latest:
+        return f"v{version} (behind v{latest})"
+    return f"v{version}"
+
+
+def _drift_message(drift: dict[str, str] | None) -> str | None:
+    if not drift:
+        return None
+    return f"needs a human since {drift.get('since', '')[:19]}: {drift.get('detail', '')}"
