@@ -8,8 +8,9 @@ exactly once (guarded by the run's row lock and `selection_done_at`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from shoal.domain.tasks import Outcome, Task
 from shoal.selection import (
     GitHubReader,
     SourceResult,
+    TargetCause,
     TargetDecision,
     decide,
     decode_source_result,
@@ -30,6 +32,7 @@ from shoal.selection import (
     encode_source_result,
     fetch_source,
 )
+from shoal.selection.heads import BaseRef, current_heads
 from shoal.services.runs import execution_task
 from shoal.services.spec_cache import spec_of
 from shoal.spec import CampaignSpec
@@ -73,7 +76,10 @@ def run_select_task(deps: SelectionDeps, task: Task) -> Outcome:
     last_attempt = task.attempts + 1 >= task.max_attempts
     with structlog.contextvars.bound_contextvars(run_id=run.id, campaign_id=run.campaign_id):
         try:
-            results = _fetch_all(deps, run, spec, saved)
+            results, reused = _fetch_all(deps, run, spec, saved)
+            decisions = decide(results, spec.exclude)
+            if reused:
+                decisions = _with_current_bases(deps, run, decisions)
         except ShoalError as exc:
             if exc.retryable and not last_attempt:
                 raise
@@ -81,20 +87,24 @@ def run_select_task(deps: SelectionDeps, task: Task) -> Outcome:
                 run_store.set_selection_error(conn, run.id, f"selection failed: {exc.message}")
             log.warning("selection_failed", error=exc.message)
             return Outcome.done()
-        _finish(deps, run, spec, results)
+        _finish(deps, run, results, decisions)
     return Outcome.done()
 
 
 def _fetch_all(
     deps: SelectionDeps, run: Run, spec: CampaignSpec, saved: dict[int, run_store.SourceRecord]
-) -> list[SourceResult]:
+) -> tuple[list[SourceResult], bool]:
+    """Every source's result, and whether any was fetched before this run started (reused
+    from an earlier run, or saved by an earlier attempt of this one)."""
     results: list[SourceResult] = []
+    stale = False
     reader: GitHubReader | None = None
     installations: dict[str, int] | None = None
     max_age = deps.settings.selection_max_age_s
     for index, source in enumerate(spec.on):
         if index in saved:
             results.append(decode_source_result(saved[index].result))
+            stale = True
             continue
         key = source_key(index, source.model_dump_json(by_alias=True), deps.settings.github_api_url)
         now = deps.clock.now()
@@ -107,6 +117,7 @@ def _fetch_all(
         if reused is not None:
             result = decode_source_result(reused.result)
             record = run_store.SourceRecord(index, key, reused.fetched_at, reused.result, 0, 0)
+            stale = True
             log.info("selection_source_reused", source=index, fetched_at=str(reused.fetched_at))
         else:
             if reader is None:
@@ -135,7 +146,54 @@ def _fetch_all(
                 conn, run.id, requests=record.github_requests, points=record.graphql_points
             )
         results.append(result)
-    return results
+    return results, stale
+
+
+def _with_current_bases(
+    deps: SelectionDeps, run: Run, decisions: Sequence[TargetDecision]
+) -> list[TargetDecision]:
+    """The decisions with each included repository's base sha read from GitHub now.
+
+    Reused metadata (archived, topics, language...) may be minutes old and that is fine for
+    deciding; a base commit is not: a patch built on an old tip undoes what landed since.
+    A repository whose base branch is gone now is excluded, saying so.
+    """
+    refs = [
+        BaseRef(d.meta.installation_id, d.meta.owner, d.meta.name, d.base_branch)
+        for d in decisions
+        if d.included
+        and d.meta is not None
+        and d.meta.installation_id is not None
+        and d.base_branch is not None
+    ]
+    if not refs:
+        return list(decisions)
+    heads, usage = current_heads(deps.reader(), refs)
+    with deps.db.transaction() as conn:
+        run_store.add_selection_usage(
+            conn, run.id, requests=usage.requests, points=usage.graphql_points
+        )
+    log.info("selection_bases_refreshed", repos=len(refs), requests=usage.requests)
+    fresh: list[TargetDecision] = []
+    for decision in decisions:
+        key = decision.full_name.lower()
+        if not decision.included or key not in heads:
+            fresh.append(decision)
+            continue
+        sha = heads[key]
+        if sha is None:
+            reason = f"branch '{decision.base_branch}' not found (read again for this run)"
+            fresh.append(
+                dataclasses.replace(
+                    decision, included=False, cause=TargetCause.BRANCH_NOT_FOUND, reason=reason
+                )
+            )
+            continue
+        meta = decision.meta
+        if meta is not None:
+            meta = dataclasses.replace(meta, head_sha=sha)
+        fresh.append(dataclasses.replace(decision, base_sha=sha, meta=meta))
+    return fresh
 
 
 def _new_target(decision: TargetDecision) -> target_store.NewTarget:
@@ -152,8 +210,12 @@ def _new_target(decision: TargetDecision) -> target_store.NewTarget:
     )
 
 
-def _finish(deps: SelectionDeps, run: Run, spec: CampaignSpec, results: list[SourceResult]) -> None:
-    decisions = decide(results, spec.exclude)
+def _finish(
+    deps: SelectionDeps,
+    run: Run,
+    results: list[SourceResult],
+    decisions: Sequence[TargetDecision],
+) -> None:
     problems = [p for r in results for p in r.problems]
     included = [d for d in decisions if d.included]
     if not included:
