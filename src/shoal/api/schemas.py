@@ -70,6 +70,38 @@ class ApplyOut(_Out):
     created_version: bool
 
 
+class ChangesetPlanOut(_Out):
+    changeset_id: int
+    repo: str
+    pr_number: int | None
+    spec_version: int = Field(description="The spec version the PR is on now.")
+    operations: list[str] = Field(
+        description="What publishing the new version does to it, in order: reconciler "
+        "operations (update_pr, set_labels, remove_labels, ...), `reexecute_and_push` (after "
+        "the next preview), `final` (merged or closed: never touched) or `not_opened`."
+    )
+    removals: dict[str, list[str]] = Field(
+        description="Labels, reviewers, team_reviewers and assignees Shoal set that the new "
+        "spec dropped: removed from the PR."
+    )
+    changes: bool
+
+
+class ApplyPlanOut(_Out):
+    campaign: str
+    new_campaign: bool
+    unchanged: bool = Field(description="The spec is the latest version: applying is a no-op.")
+    latest_version: int | None
+    spec_hash: str
+    template_changed: bool
+    patch_changed: bool
+    selection_changed: bool
+    changes_published: bool = Field(description="Whether any PR on GitHub would be written to.")
+    counts: dict[str, int] = Field(description="Changesets per operation.")
+    changesets: list[ChangesetPlanOut]
+    notes: list[str]
+
+
 class SpecIssueOut(_Out):
     path: str
     message: str

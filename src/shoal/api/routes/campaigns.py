@@ -11,8 +11,10 @@ from shoal.api.deps import Ctx, Operator, Viewer
 from shoal.api.paths import API_PREFIX
 from shoal.api.schemas import (
     ApplyOut,
+    ApplyPlanOut,
     CampaignIn,
     CampaignOut,
+    ChangesetPlanOut,
     SpecIn,
     SpecIssueOut,
     SpecValidationOut,
@@ -59,6 +61,40 @@ def apply_spec(ctx: Ctx, principal: Operator, body: SpecIn) -> ApplyOut:
         spec_version=SpecVersionSummaryOut.model_validate(result.spec_version),
         created_campaign=result.created_campaign,
         created_version=result.created_version,
+    )
+
+
+@router.post(
+    "/campaigns/plan",
+    response_model=ApplyPlanOut,
+    summary="What applying a spec would change on each published changeset (writes nothing)",
+)
+def plan_apply(ctx: Ctx, _: Viewer, body: SpecIn) -> ApplyPlanOut:
+    found = campaigns.plan_apply(ctx, body.spec)
+    return ApplyPlanOut(
+        campaign=found.campaign,
+        new_campaign=found.new_campaign,
+        unchanged=found.unchanged,
+        latest_version=found.latest_version,
+        spec_hash=found.spec_hash,
+        template_changed=found.template_changed,
+        patch_changed=found.patch_changed,
+        selection_changed=found.selection_changed,
+        changes_published=found.changes_published,
+        counts=found.counts,
+        changesets=[
+            ChangesetPlanOut(
+                changeset_id=c.changeset_id,
+                repo=c.repo,
+                pr_number=c.pr_number,
+                spec_version=c.spec_version,
+                operations=list(c.operations),
+                removals=c.removals,
+                changes=c.changes,
+            )
+            for c in found.changesets
+        ],
+        notes=found.notes,
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,9 +50,83 @@ def validate(file: SpecFile, output: OutputOpt = Output.TABLE) -> None:
     console.print(f"spec_hash: {parsed.spec_hash}")
 
 
-def apply(file: SpecFile, output: OutputOpt = Output.TABLE) -> None:
-    """Apply a spec: creates the campaign or a new spec version (a no-op when unchanged)."""
-    result = client().post("/campaigns/apply", {"spec": file.read_text(errors="replace")})
+# How many changesets `shoal apply` lists one by one before the counts alone speak.
+PLAN_SHOWN = 20
+
+
+def _interactive() -> bool:
+    """Whether a human can answer a question (a script or a pipe cannot)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _print_plan(plan: dict[str, Any]) -> None:
+    console.print(
+        f"applying this spec to [bold]{plan['campaign']}[/] (now at spec version "
+        f"{plan['latest_version']}) changes {sum(c['changes'] for c in plan['changesets'])} of "
+        f"its {len(plan['changesets'])} published changeset(s) at the next publish:",
+        highlight=False,
+    )
+    counts = plan["counts"]
+    print_table(None, ["OPERATION", "CHANGESETS"], [[op, n] for op, n in counts.items()])
+    shown = [c for c in plan["changesets"] if c["changes"]][:PLAN_SHOWN]
+    print_table(
+        None,
+        ["REPO", "PR", "VERSION", "OPERATIONS", "REMOVES"],
+        [
+            [
+                c["repo"],
+                c["pr_number"] or "",
+                c["spec_version"],
+                ", ".join(c["operations"]),
+                "; ".join(f"{k}: {', '.join(v)}" for k, v in c["removals"].items()),
+            ]
+            for c in shown
+        ],
+    )
+    hidden = sum(c["changes"] for c in plan["changesets"]) - len(shown)
+    if hidden > 0:
+        console.print(f"... and {hidden} more (`shoal changesets {plan['campaign']}`)")
+    for note in plan["notes"]:
+        console.print(f"note: {note}", highlight=False)
+
+
+def _confirm(plan: dict[str, Any], *, yes: bool, output: Output) -> None:
+    """Show what the new version changes on published PRs and ask before applying."""
+    if not plan["changes_published"]:
+        return
+    if output is Output.TABLE:
+        _print_plan(plan)
+    if yes:
+        return
+    if not _interactive():
+        fail(
+            f"applying this spec changes {sum(c['changes'] for c in plan['changesets'])} "
+            "published changeset(s) and there is no terminal to ask on",
+            code=2,
+            hint="review it with `shoal apply` in a terminal, or pass --yes to apply anyway",
+        )
+    if not typer.confirm("apply this version?", default=False):
+        fail("not applied: nothing changed", code=1)
+
+
+def apply(
+    file: SpecFile,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Apply without asking, even when published PRs would change."
+        ),
+    ] = False,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Apply a spec: creates the campaign or a new spec version (a no-op when unchanged).
+
+    When the new version changes PRs already published, prints the plan per changeset
+    and asks first (`--yes` skips the question)."""
+    api = client()
+    spec = {"spec": file.read_text(errors="replace")}
+    _confirm(api.post("/campaigns/plan", spec), yes=yes, output=output)
+    result = api.post("/campaigns/apply", spec)
     if output is Output.JSON:
         print_json(result)
         return

@@ -1,0 +1,124 @@
+"""Applying a new version of a published campaign's spec: `shoal apply` shows what it would
+change on each PR and asks first (`--yes` skips, no terminal refuses), the API's dry run
+writes nothing, and the next preview and publish update the PRs in place."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shoal.domain.auth import Role
+from tests.cli.test_cli import SHOAL, shoal
+from tests.e2e.audit_match import assert_audit_matches_ledger
+from tests.e2e.conftest import Stack
+from tests.e2e.publishing import changesets, publish
+from tests.e2e.test_reconcile import published, pull, quiet, spec
+
+CHANGED = (
+    spec()
+    .replace(
+        'title: "ci: bump checkout in {{ repo.name }}"',
+        'title: "ci: checkout v4 ({{ repo.name }})"',
+    )
+    .replace("labels: [dependencies, shoal]", "labels: [dependencies]")
+)
+
+
+def _apply(
+    env: dict[str, str], path: Path, *, answer: str | None
+) -> subprocess.CompletedProcess[str]:
+    """`shoal apply` with a terminal that answers `answer`, or with no terminal (None)."""
+    if answer is None:
+        return subprocess.run(
+            [*SHOAL, "apply", str(path)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    main, tty = pty.openpty()
+    try:
+        os.write(main, f"{answer}\n".encode())
+        return subprocess.run(
+            [*SHOAL, "apply", str(path)],
+            env=env,
+            stdin=tty,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(main)
+        os.close(tty)
+
+
+def _plan(stack: Stack, text: str) -> dict[str, Any]:
+    with stack.client() as http:
+        response = http.post("/campaigns/plan", json={"spec": text})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _version(stack: Stack) -> int:
+    return int(stack.get("/campaigns/bump")["latest_version"])
+
+
+def test_apply_shows_the_plan_asks_and_publish_updates_the_prs_in_place(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = published(make_stack, spec())
+    before = {repo: pull(stack, repo) for repo in ("acme/svc-0", "acme/svc-1")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "200"}
+    shoal(env, "login", "--url", stack.api.url, "--token", stack.api.tokens[Role.ADMIN])
+    path = tmp_path / "bump.yaml"
+    path.write_text(CHANGED)
+
+    # The dry run: per changeset, the in-place writes and what is removed; nothing stored.
+    plan = _plan(stack, CHANGED)
+    assert plan["changes_published"] is True and plan["template_changed"] is True
+    assert plan["patch_changed"] is False and plan["latest_version"] == 1
+    assert plan["counts"] == {"push": 2, "remove_labels": 2, "update_pr": 2}, plan
+    by_repo = {c["repo"]: c for c in plan["changesets"]}
+    assert by_repo["acme/svc-0"]["removals"] == {"labels": ["shoal"]}
+    assert by_repo["acme/svc-0"]["spec_version"] == 1
+    assert _version(stack) == 1
+    assert _plan(stack, spec())["unchanged"] is True
+
+    # No terminal and no --yes: refused, with how to go on.
+    refused = _apply(env, path, answer=None)
+    assert refused.returncode == 2, refused
+    assert "--yes" in refused.stderr and _version(stack) == 1
+
+    # A terminal: the plan, then the question; "no" applies nothing.
+    declined = _apply(env, path, answer="n")
+    assert declined.returncode == 1, declined
+    assert "update_pr" in declined.stdout and "labels: shoal" in declined.stdout, declined.stdout
+    assert "apply this version?" in declined.stdout
+    assert _version(stack) == 1
+
+    applied = shoal(env, "apply", str(path), "--yes").stdout
+    assert "spec version 2" in applied and "remove_labels" in applied
+    assert _version(stack) == 2
+    # Re-applying the same version asks nothing, terminal or not.
+    again = _apply(env, path, answer=None)
+    assert again.returncode == 0 and "unchanged" in again.stdout, again
+
+    stack.wait(stack.start_preview("bump")["id"])
+    publish(stack, "bump")
+    quiet(stack)
+    for repo, old in before.items():
+        pr = pull(stack, repo)
+        assert pr["number"] == old["number"] and pr["state"] == "open"
+        assert pr["title"] == f"ci: checkout v4 ({repo.partition('/')[2]})"
+        assert [label["name"] for label in pr["labels"]] == ["dependencies"]
+        assert changesets(stack, "bump")[repo]["spec_version"] == 2
+    assert _plan(stack, CHANGED)["unchanged"] is True
+    assert_audit_matches_ledger(stack)
