@@ -104,12 +104,18 @@ def test_apply_shows_the_plan_asks_and_publish_updates_the_prs_in_place(
     assert "apply this version?" in declined.stdout
     assert _version(stack) == 1
 
+    assert "2 PRs on v1" in shoal(env, "status", "bump").stdout
+
     applied = shoal(env, "apply", str(path), "--yes").stdout
     assert "spec version 2" in applied and "remove_labels" in applied
     assert _version(stack) == 2
     # Re-applying the same version asks nothing, terminal or not.
     again = _apply(env, path, answer=None)
     assert again.returncode == 0 and "unchanged" in again.stdout, again
+
+    # Applied, not yet published: the PRs are behind, and status says so.
+    assert "2 PRs on v1 (behind v2)" in shoal(env, "status", "bump").stdout
+    assert stack.get("/campaigns/bump/status")["spec_versions"] == {"1": 2}
 
     stack.wait(stack.start_preview("bump")["id"])
     publish(stack, "bump")
@@ -121,4 +127,6 @@ def test_apply_shows_the_plan_asks_and_publish_updates_the_prs_in_place(
         assert [label["name"] for label in pr["labels"]] == ["dependencies"]
         assert changesets(stack, "bump")[repo]["spec_version"] == 2
     assert _plan(stack, CHANGED)["unchanged"] is True
+    assert "2 PRs on v2" in shoal(env, "status", "bump").stdout
+    assert "behind" not in shoal(env, "status", "bump").stdout
     assert_audit_matches_ledger(stack)

@@ -204,6 +204,12 @@ class StatusOut(BaseModel):
     orgs: list[OrgBudgetOut]
     next_eta: datetime | None
     held: list[str] = Field(description="Why nothing is written now (kill switch, pause).")
+    spec_versions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Published changesets per spec version they are on (below "
+        "`latest_version`: behind, updated by the next preview and publish).",
+    )
+    latest_version: int | None = None
 
     @classmethod
     def of(cls, s: CampaignStatus) -> StatusOut:
@@ -215,4 +221,6 @@ class StatusOut(BaseModel):
             orgs=[OrgBudgetOut(**dataclasses.asdict(o)) for o in s.orgs],
             next_eta=s.next_eta,
             held=list(s.held),
+            spec_versions={str(v): n for v, n in sorted(s.spec_versions.items())},
+            latest_version=s.latest_version,
         )

@@ -4,7 +4,7 @@ request's changesets, for following it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
@@ -63,6 +63,9 @@ class CampaignStatus:
     orgs: list[OrgBudget]
     next_eta: datetime | None
     held: tuple[str, ...] = ()
+    # Published changesets per spec version they are on; below `latest_version` is behind.
+    spec_versions: dict[int, int] = field(default_factory=dict)
+    latest_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,7 @@ def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
         summary = changeset_store.summarize(conn, campaign.id)
         queues = changeset_store.org_queues(conn, campaign.id)
         held = holds(conn, campaign.id)
+        versions = changeset_store.count_by_spec_version(conn, campaign.id)
         orgs = [q.org for q in queues]
         usage = budget_store.budget_usage(conn, orgs, day)
         caps = {
@@ -179,4 +183,6 @@ def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
         orgs=budgets,
         next_eta=min(etas) if etas else None,
         held=held.reasons,
+        spec_versions=versions,
+        latest_version=campaign.latest_version,
     )

@@ -31,6 +31,7 @@ __all__ = [
     "budget_waiters_sharing_orgs",
     "claim_open",
     "close_write_fence",
+    "count_by_spec_version",
     "find_for_pull",
     "get_changeset",
     "hold_write_fence",
@@ -522,6 +523,21 @@ class OrgQueue:
     org: str
     waiting: int  # asked to open a PR and has none yet
     next_eta: datetime | None
+
+
+def count_by_spec_version(conn: Connection, campaign_id: int) -> dict[int, int]:
+    """The campaign's published changesets per spec version their desired state is from."""
+    version = changesets.c.desired["spec_version"].astext.cast(sa.Integer)
+    rows = conn.execute(
+        sa.select(version, sa.func.count())
+        .where(
+            changesets.c.campaign_id == campaign_id,
+            changesets.c.publish,
+            changesets.c.desired.isnot(None),
+        )
+        .group_by(version)
+    ).all()
+    return {int(v): int(n) for v, n in rows if v is not None}
 
 
 def org_queues(conn: Connection, campaign_id: int) -> list[OrgQueue]:

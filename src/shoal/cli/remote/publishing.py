@@ -220,6 +220,8 @@ def status(
             for o in s["orgs"]
         ],
     )
+    if line := _versions_line(s.get("spec_versions") or {}, s.get("latest_version")):
+        console.print(line, highlight=False)
     if s["held"]:
         _print_held(s["campaign"], s["held"])
     if s["next_eta"]:
@@ -334,6 +336,15 @@ def resume(
     """Resume a paused campaign."""
     client().request("PUT", f"/campaigns/{campaign}/pause", json={"on": False, "reason": reason})
     console.print(f"campaign {campaign} resumed")
+
+
+def _versions_line(versions: dict[str, int], latest: int | None) -> str:
+    """`12 PRs on v1 (behind v2), 30 on v2`: oldest first, the ones behind said so."""
+    ordered = sorted(versions.items(), key=lambda item: int(item[0]))
+    return ", ".join(
+        f"{n} {'PRs on' if i == 0 else 'on'} {_spec_version(int(v), latest)}"
+        for i, (v, n) in enumerate(ordered)
+    )
 
 
 def _spec_version(version: int | None, latest: int | None) -> str:
