@@ -48,7 +48,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         RequestGuardMiddleware,
         max_body_bytes=ctx.settings.api_max_body_bytes,
         max_spec_body_bytes=ctx.settings.api_max_spec_body_bytes,
-        spec_routes=("/campaigns/apply", "/specs/validate"),
+        spec_routes=("/campaigns/apply", "/campaigns/plan", "/specs/validate"),
         authenticate=lambda token: tokens.authenticate(ctx, token),
         signed_routes={webhooks.WEBHOOK_ROUTE: ctx.settings.github_webhook_max_body_bytes},
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,6 +235,7 @@ _NOT_PATCH = frozenset(
 )
 # The changeset keys that change what the patch applies to.
 _BASE_KEYS = ("base",)
+_SPEC_NAME = re.compile(r"\bspec\b")  # `{{ spec.hash }}`, `{{ spec.version }}` in a template
 REEXECUTE = "reexecute_and_push"  # an operation name: after the next preview and publish
 FINAL = "final"  # merged or closed: never touched again
 NOT_OPENED = "not_opened"  # no PR yet: opened with the new version when published
@@ -295,7 +297,8 @@ def _template_differs(old: CampaignSpec, new: CampaignSpec) -> bool:
     """Whether the rendered title or body may differ: their templates changed, or they
     name the spec itself (its version and hash change with every version)."""
     texts = (new.changeset.title, new.changeset.body)
-    return (old.changeset.title, old.changeset.body) != texts or any("spec" in t for t in texts)
+    names_spec = any(_SPEC_NAME.search(t) for t in texts)
+    return (old.changeset.title, old.changeset.body) != texts or names_spec
 
 
 def _changeset_plan(
