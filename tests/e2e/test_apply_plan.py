@@ -130,3 +130,34 @@ def test_apply_shows_the_plan_asks_and_publish_updates_the_prs_in_place(
     assert "2 PRs on v2" in shoal(env, "status", "bump").stdout
     assert "behind" not in shoal(env, "status", "bump").stdout
     assert_audit_matches_ledger(stack)
+
+
+def test_the_plan_says_changed_steps_re_execute_and_a_new_campaign_asks_nothing(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = published(make_stack, spec())
+    steps = (
+        spec()
+        .replace("checkout@v4/'", "checkout@v5/'")
+        .replace("  - org: acme\n", "  - repos: [acme/svc-0]\n", 1)
+    )
+    assert steps != spec()
+    plan = _plan(stack, steps)
+    assert plan["patch_changed"] is True and plan["selection_changed"] is True
+    assert plan["template_changed"] is False
+    # The body names `spec.hash`: it changes with every version.
+    assert plan["counts"] == {"reexecute_and_push": 2, "update_pr": 2}, plan
+    assert any("shoal preview" in note for note in plan["notes"]), plan["notes"]
+    assert any("on_deselect (close)" in note for note in plan["notes"]), plan["notes"]
+
+    # A new campaign has no PR to change: applied without a question, even with no terminal.
+    fresh = spec().replace("name: bump", "name: other", 1)
+    assert _plan(stack, fresh)["new_campaign"] is True
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "200"}
+    shoal(env, "login", "--url", stack.api.url, "--token", stack.api.tokens[Role.ADMIN])
+    path = tmp_path / "other.yaml"
+    path.write_text(fresh)
+    created = _apply(env, path, answer=None)
+    assert created.returncode == 0 and "created: spec version 1" in created.stdout, created
+    assert _version(stack) == 1
