@@ -101,7 +101,7 @@ def test_apply_shows_the_plan_asks_and_publish_updates_the_prs_in_place(
     declined = _apply(env, path, answer="n")
     assert declined.returncode == 1, declined
     assert "update_pr" in declined.stdout and "labels: shoal" in declined.stdout, declined.stdout
-    assert "apply this version?" in declined.stdout
+    assert "apply this version?" in declined.stderr
     assert _version(stack) == 1
 
     assert "2 PRs on v1" in shoal(env, "status", "bump").stdout

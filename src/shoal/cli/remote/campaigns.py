@@ -105,7 +105,8 @@ def _confirm(plan: dict[str, Any], *, yes: bool, output: Output) -> None:
             code=2,
             hint="review it with `shoal apply` in a terminal, or pass --yes to apply anyway",
         )
-    if not typer.confirm("apply this version?", default=False):
+    # On stderr: with `-o json`, stdout carries only the answer.
+    if not typer.confirm("apply this version?", default=False, err=True):
         fail("not applied: nothing changed", code=1)
 
 
