@@ -130,3 +130,29 @@ def test_a_dropped_webhook_is_caught_up_by_the_periodic_sync(
     assert found["acme/svc-00"]["state"] == "closed"
     assert pull(stack, "acme/svc-00")["state"] == "closed"
     assert_audit_matches_ledger(stack)
+
+
+def test_a_base_that_moved_with_conflicts_under_overwrite_tries_the_patch_on_the_new_base(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = published(make_stack, spec(default="overwrite"), repos=1)
+    head = pull(stack, "acme/svc-0")["head"]["sha"]
+    before = len(stack.mutations())
+    moved = move_base(
+        stack,
+        "acme/svc-0",
+        {CI: "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v3 # pin\n"},
+    )
+    observe(stack, "acme/svc-0")
+    found = until(
+        stack, "bump", lambda cs: cs["acme/svc-0"]["reconciler_state"] == "failed", timeout_s=30
+    )
+
+    # The Patch is applied again on GitHub's tip, not on the base it was made on; where the
+    # same lines changed it no longer applies, and the changeset says so and writes nothing.
+    assert found["acme/svc-0"]["failure_reason"] == "patch_does_not_apply"
+    assert moved in found["acme/svc-0"]["failure_message"]
+    assert pull(stack, "acme/svc-0")["head"]["sha"] == head
+    assert len(stack.mutations()) == before
+    assert stack.get("/audit", action="changeset.drift", limit=10)
+    assert_audit_matches_ledger(stack)

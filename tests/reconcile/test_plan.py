@@ -152,6 +152,8 @@ DRIFT_CASES = [
      DriftPolicy("overwrite", {"foreign_commits": "needs_human"}), H, [], "foreign_commits"),
     ("conflicts-needs-human", DESIRED, CONFLICTING, HUMAN, H, [], "merge_conflicts"),
     ("conflicts-overwrite-rebases", DESIRED, CONFLICTING, OVERWRITE, W, [], "merge_conflicts"),
+    ("conflicts-rebased-not-pushed-yet", dataclasses.replace(DESIRED, base_sha="8" * 40),
+     CONFLICTING, OVERWRITE, W, [P], "merge_conflicts"),
     ("conflicts-on-current-base", DESIRED,
      dataclasses.replace(CONFLICTING, base_sha=DESIRED.base_sha), OVERWRITE, H, [],
      "merge_conflicts"),

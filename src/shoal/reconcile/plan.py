@@ -318,9 +318,11 @@ def plan(  # noqa: PLR0911 - one return per verdict
         if chosen == "new_pr":
             return Plan(Verdict.NEW_PR, drift=drift)
         if drift.kind == "merge_conflicts":
-            if observed.base_sha is None or observed.base_sha == desired.base_sha:
-                # Already on the current base and still conflicting: nothing to overwrite.
+            if observed.base_sha is not None and observed.base_sha != desired.base_sha:
+                return Plan(Verdict.WRITE, drift=drift, rebase_on=observed.base_sha)
+            if observed.base_sha is None or observed.push_key == desired.push_key:
+                # Already pushed on the current base and still conflicting: nothing to
+                # overwrite. (Rebased but not pushed yet: the push below is the overwrite.)
                 return Plan(Verdict.NEEDS_HUMAN, drift=Drift(drift.kind, drift.detail))
-            return Plan(Verdict.WRITE, drift=drift, rebase_on=observed.base_sha)
     everything = tuple(op for op in _needed(desired, observed, policy) if op not in _CLOSING)
     return Plan(Verdict.WRITE, everything, drift)
