@@ -5,11 +5,12 @@ the audit log matches the simulator's ledger."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
-from tests.e2e.publishing import PUSH, changesets, publish, until
+from tests.e2e.publishing import PUSH, changesets, publish, stored, until
 from tests.e2e.test_reconcile import observe, published, pull, quiet, spec
 from tests.e2e.test_stale_base import commit
 from tests.e2e.test_webhooks import _published as hooked
@@ -24,18 +25,30 @@ def move_base(stack: Stack, repo: str, files: dict[str, str]) -> str:
     )
 
 
+def observe_until(stack: Stack, repo: str, mergeable: str) -> None:
+    """Read the PR until GitHub has computed whether it conflicts with its moved base (it
+    answers "unknown" at first), as the sync a base-branch push queues would."""
+    deadline = time.monotonic() + 20
+    cid = changesets(stack, "bump")[repo]["id"]
+    while stored(stack, cid).observed.mergeable != mergeable:
+        assert time.monotonic() < deadline, stored(stack, cid).observed
+        observe(stack, repo)
+        time.sleep(0.2)
+
+
 def test_a_base_that_moved_without_conflicts_needs_nothing(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = published(make_stack, spec(default="overwrite"), repos=1)
     head = pull(stack, "acme/svc-0")["head"]["sha"]
     before = len(stack.mutations())
-    move_base(stack, "acme/svc-0", {"README.md": "# moved\n"})
-    observe(stack, "acme/svc-0")
+    moved = move_base(stack, "acme/svc-0", {"README.md": "# moved\n"})
+    observe_until(stack, "acme/svc-0", "mergeable")
     found = quiet(stack)
 
     assert found["acme/svc-0"]["state"] == "open"
     assert found["acme/svc-0"]["drift"] is None
+    assert stored(stack, found["acme/svc-0"]["id"]).observed.base_sha == moved
     assert pull(stack, "acme/svc-0")["head"]["sha"] == head
     assert len(stack.mutations()) == before
     assert_audit_matches_ledger(stack)
@@ -50,7 +63,7 @@ def test_a_base_that_moved_with_conflicts_needs_a_human_under_needs_human(
     move_base(
         stack, "acme/svc-0", {CI: "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v5\n"}
     )
-    observe(stack, "acme/svc-0")
+    observe_until(stack, "acme/svc-0", "conflicting")
     found = until(
         stack,
         "bump",
@@ -143,7 +156,7 @@ def test_a_base_that_moved_with_conflicts_under_overwrite_tries_the_patch_on_the
         "acme/svc-0",
         {CI: "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v3 # pin\n"},
     )
-    observe(stack, "acme/svc-0")
+    observe_until(stack, "acme/svc-0", "conflicting")
     found = until(
         stack, "bump", lambda cs: cs["acme/svc-0"]["reconciler_state"] == "failed", timeout_s=30
     )
