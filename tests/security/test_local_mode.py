@@ -166,3 +166,23 @@ def test_a_dead_workers_mounted_workspace_is_unmounted_and_removed(tmp_path: Pat
     assert not (tmp_path / f"worker-{dead.pid}").exists()
     assert str(workspace) not in Path("/proc/self/mountinfo").read_text()
     assert live.exists()  # a live worker's scratch is never touched
+
+
+def test_without_user_namespaces_root_is_told_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the user namespace is only used when Shoal runs as root")
+    # A container that forbids user namespaces: `unshare` fails as it would there.
+    fake = tmp_path / "bin" / "unshare"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    with pytest.raises(RuntimeError) as failed:
+        EmbeddedPostgres(tmp_path / "data").start()
+    message = str(failed.value)
+    assert "`initdb` failed" in message and "Operation not permitted" in message
+    assert "needs user namespaces" in message and "SHOAL_DATABASE_URL" in message

@@ -207,9 +207,16 @@ class EmbeddedPostgres:
             out.seek(0)
             detail = out.read().strip()[-2000:]
         if done.returncode != 0:
+            hint = ""
+            if os.geteuid() == 0 and detail.startswith("unshare:"):
+                # Containers often forbid user namespaces (a seccomp profile, a sysctl).
+                hint = (
+                    "; as root, the embedded PostgreSQL needs user namespaces: allow them, run "
+                    "Shoal as an ordinary user, or set SHOAL_DATABASE_URL"
+                )
             raise RuntimeError(
                 f"embedded PostgreSQL: `{program}` failed (exit {done.returncode}): {detail}; "
-                f"its log: {self.pgdata / 'log'}"
+                f"its log: {self.pgdata / 'log'}{hint}"
             )
 
 
