@@ -112,10 +112,10 @@ def test_targets_and_executions_are_idempotent_and_searchable_by_path(ctx: AppCo
         execution_store.record_finished(conn, web.id, _finished(), now=ctx.clock.now())
     view = runs.get_run(ctx, run_id)
     assert view.state == RunState.DONE and view.eta_s == 0.0
-    touching = runs.list_executions(ctx, run_id, path_glob=".github/workflows/**")
+    touching = runs.page_executions(ctx, run_id, path_glob=".github/workflows/**").items
     assert [e.repo for e in touching] == ["acme/api"]
-    assert runs.list_executions(ctx, run_id, path_glob="*.yml") == []
-    assert runs.list_executions(ctx, run_id, path_glob="**/*.yml")[0].repo == "acme/api"
+    assert runs.page_executions(ctx, run_id, path_glob="*.yml").items == []
+    assert runs.page_executions(ctx, run_id, path_glob="**/*.yml").items[0].repo == "acme/api"
     detail, _target_row = runs.get_execution(ctx, run_id, "acme/api")
     assert [f.path for f in detail.files] == [".github/workflows/ci.yml", "README.md"]
     assert detail.log_tail == "ok"
@@ -147,7 +147,8 @@ def test_retrying_a_failed_execution_reuses_its_row_and_task_key(ctx: AppContext
     )
     with ctx.db.transaction() as conn:
         execution_store.record_finished(conn, execution.id, failed, now=ctx.clock.now())
-    assert runs.list_executions(ctx, run_id, reasons=("step_exit_code",))[0].id == execution.id
+    failing = runs.page_executions(ctx, run_id, reasons=("step_exit_code",)).items
+    assert failing[0].id == execution.id
     for _ in range(2):
         retried = runs.retry_execution(ctx, run_id, "acme/api", principal=ALICE)
         assert retried.id == execution.id and retried.state is ExecutionState.QUEUED
@@ -159,4 +160,4 @@ def test_retrying_a_failed_execution_reuses_its_row_and_task_key(ctx: AppContext
             for t in task_store.list_tasks(conn, task_store.TaskFilter(kinds=(runs.EXECUTE_TASK,)))
         ]
     assert keys == [f"execution:{execution.id}"]  # merged into the one live task
-    assert len(runs.list_executions(ctx, run_id)) == 1
+    assert len(runs.page_executions(ctx, run_id).items) == 1

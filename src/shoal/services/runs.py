@@ -41,9 +41,7 @@ __all__ = [
     "execution_task",
     "get_execution",
     "get_run",
-    "list_executions",
     "list_runs",
-    "list_targets",
     "page_executions",
     "page_runs",
     "page_targets",
@@ -172,51 +170,6 @@ def list_runs(
             conn, run_store.RunFilter(campaign_id=campaign.id, limit=limit, after_id=before_id)
         )
         return [RunView(run, run_store.run_progress(conn, run.id), now) for run in found]
-
-
-def list_targets(
-    ctx: AppContext,
-    run_id: int,
-    *,
-    included: bool | None = None,
-    after_id: int | None = None,
-    limit: int = 100,
-) -> list[Target]:
-    with ctx.db.transaction() as conn:
-        run_store.get_run(conn, RunId(run_id))
-        return target_store.list_targets(
-            conn,
-            target_store.TargetFilter(
-                run_id=RunId(run_id), included=included, after_id=after_id, limit=limit
-            ),
-        )
-
-
-def list_executions(
-    ctx: AppContext,
-    run_id: int,
-    *,
-    states: tuple[ExecutionState, ...] = (),
-    reasons: tuple[str, ...] = (),
-    repo_glob: str | None = None,
-    path_glob: str | None = None,
-    after_id: int | None = None,
-    limit: int = 100,
-) -> list[Execution]:
-    with ctx.db.transaction() as conn:
-        run_store.get_run(conn, RunId(run_id))
-        return execution_store.list_executions(
-            conn,
-            execution_store.ExecutionFilter(
-                run_id=RunId(run_id),
-                states=states,
-                reasons=reasons,
-                repo_glob=repo_glob,
-                path_glob=path_glob,
-                after_id=after_id,
-                limit=limit,
-            ),
-        )
 
 
 def page_runs(
