@@ -140,6 +140,25 @@ def test_apply_of_an_invalid_spec_lists_the_servers_problems(
     assert "steps[0].timeout: expected a duration like 5m, got 'soon' (line " in result.stderr
 
 
+def test_a_step_image_is_refused_by_validate_and_by_the_server(
+    api: RunningApi, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    shoal(cli_env, "login", "--url", api.url, "--token", api.tokens[Role.OPERATOR])
+    imaged = tmp_path / "imaged.yaml"
+    image = "ghcr.io/acme/tools@sha256:" + "0" * 64
+    imaged.write_text(
+        EXAMPLE.read_text().replace("timeout: 2m", f"timeout: 2m\n    image: {image}")
+    )
+    validated = shoal(cli_env, "validate", str(imaged), "-o", "json", check=False)
+    applied = shoal(cli_env, "apply", str(imaged), check=False)
+
+    assert validated.returncode == 1 and applied.returncode == 1
+    (error,) = json.loads(validated.stdout)["errors"]
+    assert error["path"] == "steps[0].image"
+    assert error["message"].startswith("not supported yet: steps run in the worker's sandbox")
+    assert "steps[0].image: not supported yet:" in applied.stderr
+
+
 def test_login_asks_for_the_token_without_echo(api: RunningApi, cli_env: dict[str, str]) -> None:
     token = api.tokens[Role.VIEWER]
     asked = subprocess.run(

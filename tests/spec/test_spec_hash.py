@@ -132,10 +132,6 @@ DIFFERENT = {
     "description": ("Move workflows", "Moves workflows"),
     "draft": ("  title:", "  draft: true\n  title:"),
     "commit-mode": ("  title:", "  commit: {mode: api}\n  title:"),
-    "step-image": (
-        "    timeout: 5m\n",
-        "    timeout: 5m\n    image: alpine@sha256:" + "a" * 64 + "\n",
-    ),
     "step-order": (
         "steps:\n",
         "steps:\n  - name: first\n    run: 'true'\n",

@@ -65,7 +65,7 @@ def steps(draw: st.DrawFn) -> list[dict[str, Any]]:
                     "env": st.dictionaries(ENV_NAMES, TEXT.filter(lambda s: "\x00" not in s)),
                     "secrets": st.lists(st.sampled_from(["NPM_TOKEN", "PYPI"]), max_size=2),
                     "if": st.just("{{ repo.language == 'Go' }}"),
-                    "image": st.just("alpine@sha256:" + "0" * 64),
+                    "image": st.none(),
                 },
             )
         )

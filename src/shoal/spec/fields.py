@@ -153,15 +153,6 @@ def _git_branch(value: str) -> str:
     return value
 
 
-def _pinned_image(value: str) -> str:
-    if not names.is_pinned_image(value):
-        raise spec_error(
-            f"{value!r} is not pinned by digest; expected a reference like"
-            " ghcr.io/acme/tools@sha256:<64 hex digits>"
-        )
-    return value
-
-
 def _env_name(value: str) -> str:
     if not names.is_env_name(value):
         raise spec_error(
@@ -272,7 +263,6 @@ RepoRef = Annotated[str, AfterValidator(_repo_ref), _string(names.REPO_REF_PATTE
 RepoGlob = Annotated[str, AfterValidator(_repo_glob), _string(r"/")]
 RepoNameGlob = Annotated[str, AfterValidator(_repo_name_glob), _string(r"^[^/]+$")]
 GitBranch = Annotated[str, AfterValidator(_git_branch), _string(minLength=1, maxLength=255)]
-PinnedImage = Annotated[str, AfterValidator(_pinned_image), _string(names.IMAGE_PATTERN)]
 EnvName = Annotated[str, AfterValidator(_env_name), _string(names.ENV_NAME_PATTERN)]
 EnvValue = Annotated[str, AfterValidator(_env_value)]
 StepName = Annotated[str, AfterValidator(_step_name), _string(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
