@@ -15,8 +15,9 @@ from shoal.domain.auth import Role
 from tests.cli.test_cli import SHOAL, shoal
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
-from tests.e2e.publishing import changesets, publish
+from tests.e2e.publishing import PUSH, changesets, publish, until
 from tests.e2e.test_reconcile import published, pull, quiet, spec
+from tests.e2e.test_stale_base import commit
 
 CHANGED = (
     spec()
@@ -85,7 +86,8 @@ def test_apply_shows_the_plan_asks_and_publish_updates_the_prs_in_place(
     plan = _plan(stack, CHANGED)
     assert plan["changes_published"] is True and plan["template_changed"] is True
     assert plan["patch_changed"] is False and plan["latest_version"] == 1
-    assert plan["counts"] == {"push": 2, "remove_labels": 2, "update_pr": 2}, plan
+    assert plan["counts"] == {"remove_labels": 2, "update_pr": 2}, plan
+    assert {c["change"] for c in plan["changesets"]} == {"update_in_place"}
     by_repo = {c["repo"]: c for c in plan["changesets"]}
     assert by_repo["acme/svc-0"]["removals"] == {"labels": ["shoal"]}
     assert by_repo["acme/svc-0"]["spec_version"] == 1
@@ -101,6 +103,8 @@ def test_apply_shows_the_plan_asks_and_publish_updates_the_prs_in_place(
     declined = _apply(env, path, answer="n")
     assert declined.returncode == 1, declined
     assert "update_pr" in declined.stdout and "labels: shoal" in declined.stdout, declined.stdout
+    assert "0 PR(s) get a new commit (push), 2 are updated in place" in declined.stdout
+    assert "update in place" in declined.stdout
     assert "apply this version?" in declined.stderr
     assert _version(stack) == 1
 
@@ -161,3 +165,75 @@ def test_the_plan_says_changed_steps_re_execute_and_a_new_campaign_asks_nothing(
     created = _apply(env, path, answer=None)
     assert created.returncode == 0 and "created: spec version 1" in created.stdout, created
     assert _version(stack) == 1
+
+
+# Only what the PR shows changes: the body, a label added, a team reviewer dropped, and the
+# commit message reworded. None of it makes a new commit.
+TEMPLATE_ONLY = (
+    spec()
+    .replace("Campaign **{{ campaign.name }}**", "The **{{ campaign.name }}** campaign")
+    .replace("labels: [dependencies, shoal]", "labels: [dependencies, shoal, ci]")
+    .replace("reviewers: [bob, acme/platform]", "reviewers: [bob]")
+    .replace("  assignees: [alice]\n", "  assignees: [alice]\n  commit:\n    message: reworded\n")
+)
+# The steps change: a new patch, a new commit.
+NEW_STEPS = TEMPLATE_ONLY.replace(
+    "changeset:\n", "  - name: note\n    run: echo bumped > BUMPED.md\nchangeset:\n", 1
+)
+
+
+def test_a_template_only_change_updates_prs_in_place_and_changed_steps_push(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = published(make_stack, spec())
+    repos = ("acme/svc-0", "acme/svc-1")
+    before = {repo: pull(stack, repo) for repo in repos}
+    pushes = sum(m["operation"] == PUSH for m in stack.mutations())
+    # svc-0's base moves (another file): the next preview makes the same patch on it.
+    moved = stack.sim.admin.push_commit(
+        "acme", "svc-0", {"README.md": "# moved\n"}, branch="main", author="bob", message="m"
+    )
+
+    plan = _plan(stack, TEMPLATE_ONLY)
+    assert plan["counts"] == {
+        "remove_reviewers": 2,
+        "set_labels": 2,
+        "update_pr": 2,
+    }, plan
+    assert {c["change"] for c in plan["changesets"]} == {"update_in_place"}
+    stack.apply(TEMPLATE_ONLY)
+    run = stack.wait(stack.start_preview("bump")["id"])
+    assert stack.targets(run["id"])["acme/svc-0"]["base_sha"] == moved
+    publish(stack, "bump")
+    until(stack, "bump", lambda cs: all(cs[r]["spec_version"] == 2 for r in repos))
+    found = quiet(stack)
+
+    for repo, old in before.items():
+        now = pull(stack, repo)
+        assert now["number"] == old["number"] and now["state"] == "open"
+        assert now["head"]["sha"] == old["head"]["sha"], repo  # the same commit
+        assert now["body"].startswith("The **bump** campaign"), now["body"]
+        assert {label["name"] for label in now["labels"]} == {"dependencies", "shoal", "ci"}
+        assert [t["slug"] for t in now["requested_teams"]] == []
+        assert found[repo]["state"] == "open"
+    assert sum(m["operation"] == PUSH for m in stack.mutations()) == pushes  # no push at all
+    assert_audit_matches_ledger(stack)
+
+    # The steps change: each PR gets a new commit, on its base as it is now, with the
+    # message of the version that made it.
+    assert {c["change"] for c in _plan(stack, NEW_STEPS)["changesets"]} == {"push"}
+    stack.preview(NEW_STEPS)
+    publish(stack, "bump")
+    until(stack, "bump", lambda cs: all(cs[r]["spec_version"] == 3 for r in repos))
+    quiet(stack)
+
+    for repo, old in before.items():
+        now = pull(stack, repo)
+        assert now["number"] == old["number"] and now["head"]["sha"] != old["head"]["sha"]
+        made = commit(stack, repo, now["head"]["sha"])
+        assert made["commit"]["message"].startswith("reworded\n\nShoal-Campaign: bump\n")
+        assert "BUMPED.md" in {f["filename"] for f in made["files"]}
+    svc0 = commit(stack, "acme/svc-0", pull(stack, "acme/svc-0")["head"]["sha"])
+    assert [p["sha"] for p in svc0["parents"]] == [moved]
+    assert sum(m["operation"] == PUSH for m in stack.mutations()) == pushes + 2
+    assert_audit_matches_ledger(stack)

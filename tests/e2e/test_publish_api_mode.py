@@ -113,7 +113,7 @@ def test_api_mode_opens_prs_on_verified_commits_and_publishing_again_writes_noth
     assert "shoal[bot]" in commit["commit"]["author"]["name"]
     message = commit["commit"]["message"]
     assert message.startswith("signed: edit\n\n")
-    assert "Shoal-Campaign: signed\n" in message and "Shoal-Spec-Version: 1" in message
+    assert "Shoal-Campaign: signed\nShoal-Campaign-Id: " in message
     main = _gh(stack, "/repos/acme/svc-1/branches/main")["commit"]["sha"]
     assert [p["sha"] for p in commit["parents"]] == [main]
     readme = _gh(stack, "/repos/acme/svc-1/contents/README.md", ref="shoal/signed")

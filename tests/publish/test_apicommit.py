@@ -219,13 +219,12 @@ UPDATE_REF = "PATCH /repos/{owner}/{repo}/git/refs/{ref}"
 
 def message(version: int = 1) -> str:
     return commit_identity(
-        "5eed" * 16,
-        message="chore: sign it",
+        f"{'5eed' * 10}:{'ab' * 32}:api",
+        message="chore: sign it" if version == 1 else f"chore: sign it (version {version})",
         author_name="Shoal",
         author_email="shoal@acme.dev",
         campaign_name="signed",
         campaign_id=7,
-        spec_version=version,
     ).message
 
 
@@ -312,7 +311,7 @@ def test_the_commit_is_signed_holds_the_patch_and_is_made_once(api_world: ApiWor
     assert w.gh("/git/ref/heads/shoal/signed")["object"]["sha"] == first.commit_sha
     shown = w.gh(f"/commits/{first.commit_sha}")
     assert shown["commit"]["verification"]["verified"] is True
-    assert shown["commit"]["message"].endswith("Shoal-Campaign-Id: 7\nShoal-Spec-Version: 1")
+    assert shown["commit"]["message"].endswith("Shoal-Campaign: signed\nShoal-Campaign-Id: 7")
     assert [p["sha"] for p in shown["parents"]] == [base]
     entries = {e["path"]: e for e in w.gh(f"/git/trees/{first.commit_sha}?recursive=1")["tree"]}
     assert "docs/old.md" not in entries

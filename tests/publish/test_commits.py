@@ -1,8 +1,9 @@
-"""Commit identity: dates from the spec hash, trailers as `git interpret-trailers` adds them,
+"""Commit identity: dates from the push key, trailers as `git interpret-trailers` adds them,
 and the same commit sha from the same inputs with the real git."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ import pytest
 from shoal.domain.errors import InvalidInputError
 from shoal.publish import CommitSpec, Person, add_trailers, commit_identity, commit_timestamp
 
-SPEC_HASH = "3f2a9c" + "0" * 58
+DIGEST = "3f2a9c" + "0" * 58
+PUSH_KEY = f"{'a' * 40}:{'b' * 64}:git"
 TRAILERS = [("Shoal-Campaign", "bump-checkout"), ("Shoal-Campaign-Id", "12")]
 _GIT_ENV = {
     "PATH": os.defpath,
@@ -44,27 +46,26 @@ def identity(**changes: object) -> CommitSpec:
         "author_email": "shoal@acme.dev",
         "campaign_name": "bump-checkout",
         "campaign_id": 12,
-        "spec_version": 3,
     }
     fields.update(changes)
-    spec_hash = str(fields.pop("spec_hash", SPEC_HASH))
-    return commit_identity(spec_hash, **fields)  # type: ignore[arg-type]
+    push_key = str(fields.pop("push_key", PUSH_KEY))
+    return commit_identity(push_key, **fields)  # type: ignore[arg-type]
 
 
-def test_the_date_comes_from_the_spec_hash_and_stays_between_2020_and_2025() -> None:
+def test_the_date_comes_from_a_digest_and_stays_between_2020_and_2025() -> None:
     assert commit_timestamp("0" * 64) == int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
-    assert commit_timestamp(SPEC_HASH) == commit_timestamp(SPEC_HASH.upper())
-    assert commit_timestamp(SPEC_HASH) != commit_timestamp("3f2a9d" + "0" * 58)
+    assert commit_timestamp(DIGEST) == commit_timestamp(DIGEST.upper())
+    assert commit_timestamp(DIGEST) != commit_timestamp("3f2a9d" + "0" * 58)
     latest = datetime.fromtimestamp(commit_timestamp("f" * 64), UTC)
     assert datetime(2020, 1, 1, tzinfo=UTC) < latest < datetime(2025, 1, 1, tzinfo=UTC)
     # Only the first 8 digits count: the rest of the hash never moves the date.
     assert commit_timestamp("12345678" + "a" * 56) == commit_timestamp("12345678" + "b" * 56)
 
 
-@pytest.mark.parametrize("spec_hash", ["", "abc", "xyz12345", "1234 5678"])
-def test_a_spec_hash_must_be_hex(spec_hash: str) -> None:
-    with pytest.raises(InvalidInputError, match="not a spec hash"):
-        commit_timestamp(spec_hash)
+@pytest.mark.parametrize("digest", ["", "abc", "xyz12345", "1234 5678"])
+def test_a_digest_must_be_hex(digest: str) -> None:
+    with pytest.raises(InvalidInputError, match="not a digest"):
+        commit_timestamp(digest)
 
 
 @pytest.mark.parametrize(
@@ -132,19 +133,19 @@ def test_people_git_would_rewrite_are_refused(name: str, email: str) -> None:
         Person(name, email)
 
 
-def test_commit_identity_carries_the_spec() -> None:
+def test_commit_identity_comes_from_the_push_key_and_the_message() -> None:
     spec = identity()
     assert spec == identity()  # a pure function of its inputs
     assert spec.message == (
-        "ci: bump actions/checkout to v4\n\n"
-        "Shoal-Campaign: bump-checkout\nShoal-Campaign-Id: 12\nShoal-Spec-Version: 3\n"
+        "ci: bump actions/checkout to v4\n\nShoal-Campaign: bump-checkout\nShoal-Campaign-Id: 12\n"
     )
     assert spec.author == spec.committer == Person("Shoal", "shoal@acme.dev")
-    assert spec.timestamp == commit_timestamp(SPEC_HASH)
+    assert spec.timestamp == commit_timestamp(hashlib.sha256(PUSH_KEY.encode()).hexdigest())
     env = spec.environment()
     assert env["GIT_AUTHOR_DATE"] == env["GIT_COMMITTER_DATE"] == f"@{spec.timestamp} +0000"
-    assert identity(spec_hash="ff" * 32).timestamp != spec.timestamp
-    assert identity(spec_version=4).message.endswith("Shoal-Spec-Version: 4\n")
+    assert identity(push_key=f"{'a' * 40}:{'b' * 64}:api").timestamp != spec.timestamp
+    # No spec version or hash in the commit: a new version keeps it when its key is the same.
+    assert "Spec" not in spec.message
 
 
 def _commit_in(directory: Path, spec: CommitSpec) -> str:
@@ -158,9 +159,9 @@ def _commit_in(directory: Path, spec: CommitSpec) -> str:
 def test_the_same_identity_gives_the_same_commit_sha_with_real_git(tmp_path: Path) -> None:
     first = _commit_in(tmp_path / "one", identity())
     assert first == _commit_in(tmp_path / "two", identity())
-    assert first != _commit_in(tmp_path / "three", identity(spec_hash="ff" * 32))
+    assert first != _commit_in(tmp_path / "three", identity(push_key=f"{'f' * 40}:{'b' * 64}:git"))
     shown = git(tmp_path / "one", "cat-file", "-p", first)
-    when = commit_timestamp(SPEC_HASH)
+    when = identity().timestamp
     assert f"author Shoal <shoal@acme.dev> {when} +0000" in shown
     assert f"committer Shoal <shoal@acme.dev> {when} +0000" in shown
-    assert shown.endswith("Shoal-Spec-Version: 3\n")
+    assert shown.endswith("Shoal-Campaign-Id: 12\n")

@@ -45,7 +45,7 @@ from tests.sim.conftest import (
 
 __all__ = ["app_keys", "make_sim", "octokit_schemas"]
 
-SPEC_HASH = "5eed" * 16
+PUSH_KEY = f"{'5eed' * 10}:{'ab' * 32}:git"
 
 
 @dataclass
@@ -152,15 +152,14 @@ def git_world(make_sim: Callable[..., RunningSim], tmp_path: Path) -> World:
     return World(sim, SecretStr(sim.installation_token()), tmp_path, Recorder())
 
 
-def commit(spec_hash: str = SPEC_HASH, version: int = 1) -> CommitSpec:
+def commit(push_key: str = PUSH_KEY, message: str = "build: move to python 3.12") -> CommitSpec:
     return commit_identity(
-        spec_hash,
-        message="build: move to python 3.12",
+        push_key,
+        message=message,
         author_name="Shoal",
         author_email="shoal@acme.dev",
         campaign_name="python-312",
         campaign_id=4,
-        spec_version=version,
     )
 
 
@@ -185,7 +184,7 @@ def test_same_inputs_give_the_same_commit_and_republishing_is_a_no_op(git_world:
         shown = client.get(f"/repos/acme/widgets/git/commits/{first.commit_sha}").json()
     assert shown["parents"][0]["sha"] == base
     assert shown["author"]["name"] == "Shoal"
-    assert shown["message"].endswith("Shoal-Campaign-Id: 4\nShoal-Spec-Version: 1\n")
+    assert shown["message"].endswith("Shoal-Campaign: python-312\nShoal-Campaign-Id: 4\n")
     expected = ["fetch", "read-tree", "apply", "write-tree", "commit-tree", "push"]
     assert w.recorder.commands()[:6] == expected
 
@@ -194,7 +193,7 @@ def test_an_existing_branch_is_replaced_only_with_force(git_world: World) -> Non
     w = git_world
     base, patch = w.patch("acme/widgets", DOCKERFILE, "p")
     old = w.publish("acme/widgets", base, patch, "shoal/x")
-    newer = commit("ab" * 32, version=2)
+    newer = commit(message="build: move to python 3.12 (reworded)")
     with pytest.raises(NonFastForwardError) as refused:
         w.publish("acme/widgets", base, patch, "shoal/x", newer)
     assert not refused.value.retryable
@@ -337,7 +336,8 @@ def test_the_token_stays_out_of_argv_errors_and_logs(
     with capture_logs() as logs:
         w.publish("acme/widgets", base, patch, "shoal/t")
         # a divergent branch, and a protected branch Shoal did not know was the default
-        for branch, spec in (("shoal/t", commit("cd" * 32)), ("main", commit())):
+        divergent = commit(f"{'cd' * 20}:{'ab' * 32}:git")
+        for branch, spec in (("shoal/t", divergent), ("main", commit())):
             with pytest.raises(ShoalError) as failed:
                 w.publish("acme/widgets", base, patch, branch, spec, default_branch="master")
             errors.append(failed.value)

@@ -65,6 +65,15 @@ CASES = [
     ("in-sync", DESIRED, OPEN, []),
     ("patch-changed", dataclasses.replace(DESIRED, patch_sha256="e" * 64), OPEN, [P]),
     ("base-moved", dataclasses.replace(DESIRED, base_sha="f" * 40), OPEN, [P]),
+    ("commit-mode-changed", dataclasses.replace(DESIRED, commit_mode="api"), OPEN, [P]),
+    (
+        "new-spec-same-commit",
+        dataclasses.replace(
+            DESIRED, spec_version=2, spec_hash="e" * 64, commit_message="bump v2", author_name="X"
+        ),
+        OPEN,
+        [],
+    ),
     ("label-missing", dataclasses.replace(DESIRED, labels=("deps", "ci")), OPEN, [L]),
     ("label-extra-kept", dataclasses.replace(DESIRED, labels=()), OPEN, []),
     ("team-reviewer-missing", DESIRED, dataclasses.replace(OPEN, team_reviewers=()), [R]),

@@ -85,6 +85,11 @@ class ChangesetPlanOut(_Out):
         "spec dropped: removed from the PR."
     )
     changes: bool
+    change: str = Field(
+        description="In a word: `push` (a new commit: `push` or `reexecute_and_push`), "
+        "`update_in_place` (the PR is edited, its commit stays), `final`, `not_opened` or "
+        "`none`."
+    )
 
 
 class ApplyPlanOut(_Out):

@@ -110,8 +110,12 @@ class Desired:
 
     @property
     def push_key(self) -> str:
-        """Identifies the commit this desired state makes: same key, same commit sha."""
-        return f"{self.base_sha}:{self.patch_sha256}:{self.spec_hash}"
+        """Identifies the commit this desired state makes: its parent (the base), its tree
+        (the base with the Patch applied) and how it is made. Nothing else of the spec is in
+        it: a new title, body, label or commit message is no reason for a new commit. The
+        commit's other parts (message, author, date) are kept with the key, so the same key
+        always makes the same commit (`publish.commits.commit_identity`)."""
+        return f"{self.base_sha}:{self.patch_sha256}:{self.commit_mode}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ through the Git Data API, from the same locally built tree.
 from shoal.publish.commits import (
     TRAILER_CAMPAIGN,
     TRAILER_CAMPAIGN_ID,
-    TRAILER_SPEC_VERSION,
     CommitSpec,
     Person,
     add_trailers,
@@ -22,7 +21,6 @@ from shoal.publish.gitpush import GitPublisher, PatchDoesNotApplyError, PushResu
 __all__ = [
     "TRAILER_CAMPAIGN",
     "TRAILER_CAMPAIGN_ID",
-    "TRAILER_SPEC_VERSION",
     "CommandRunner",
     "CommitSpec",
     "Completed",

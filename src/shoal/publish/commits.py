@@ -1,13 +1,16 @@
 """The identity of a campaign's commit: message with Shoal's trailers, author, committer, date.
 
 A commit's sha is a hash of its tree, parent, author, committer, dates and message. Shoal
-fixes every one of them from the campaign's inputs (base sha, Patch, spec), never from the
-clock, so publishing the same inputs twice gives the same sha and the second push is a
-no-op; a retry after a crash cannot leave a second, different commit on the branch.
+fixes every one of them from the changeset's desired state, never from the clock: the date
+from its push key (base sha, Patch, commit mode), the message and author from the spec
+version that set that key (publishing a version that keeps the key keeps them too). So
+pushing the same key twice gives the same sha and the second push is a no-op; a retry after
+a crash cannot leave a second, different commit on the branch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +20,6 @@ from shoal.domain.errors import InvalidInputError
 __all__ = [
     "TRAILER_CAMPAIGN",
     "TRAILER_CAMPAIGN_ID",
-    "TRAILER_SPEC_VERSION",
     "CommitSpec",
     "Person",
     "add_trailers",
@@ -27,13 +29,12 @@ __all__ = [
 
 TRAILER_CAMPAIGN = "Shoal-Campaign"
 TRAILER_CAMPAIGN_ID = "Shoal-Campaign-Id"
-TRAILER_SPEC_VERSION = "Shoal-Spec-Version"
 
-# The commit date is a function of the spec hash, not of the clock: a clock date would give
+# The commit date is a function of the push key, not of the clock: a clock date would give
 # every retry a new sha. 2020-01-01T00:00:00Z plus up to five years keeps the date in the
 # past (GitHub and git tools warn about future dates), plausible (an epoch-0 date reads as a
-# bug in every UI), and different for different specs. The first 8 hex digits are plenty:
-# the date only has to be stable, not unique.
+# bug in every UI), and different for different commits. The first 8 hex digits of the
+# key's sha256 are plenty: the date only has to be stable, not unique.
 _EPOCH_2020 = 1_577_836_800
 _SPREAD_S = 5 * 365 * 24 * 3600
 _HASH_DIGITS = 8
@@ -82,11 +83,12 @@ class CommitSpec:
         }
 
 
-def commit_timestamp(spec_hash: str) -> int:
-    """The commit date for a spec: 2020-01-01 plus int(hash[:8], 16) seconds, modulo 5 years."""
-    digits = spec_hash.lower()
+def commit_timestamp(digest: str) -> int:
+    """The commit date for a hex digest: 2020-01-01 plus int(digest[:8], 16) seconds, modulo
+    5 years."""
+    digits = digest.lower()
     if len(digits) < _HASH_DIGITS or not _HEX.match(digits):
-        raise InvalidInputError(f"{spec_hash!r} is not a spec hash (hex digits)")
+        raise InvalidInputError(f"{digest!r} is not a digest (hex digits)")
     return _EPOCH_2020 + int(digits[:_HASH_DIGITS], 16) % _SPREAD_S
 
 
@@ -147,26 +149,23 @@ def add_trailers(message: str, trailers: Sequence[tuple[str, str]]) -> str:
 
 
 def commit_identity(
-    spec_hash: str,
+    push_key: str,
     *,
     message: str,
     author_name: str,
     author_email: str,
     campaign_name: str,
     campaign_id: int,
-    spec_version: int,
 ) -> CommitSpec:
-    """The commit a spec version makes: its message with Shoal's trailers, the spec's author
-    as author and committer, and a date derived from the spec hash."""
+    """The commit a push key makes: the message with Shoal's trailers, the spec's author as
+    author and committer, and a date derived from the key. No spec version or hash is in
+    it: a version that changes only the PR's text keeps the commit (and its key) as it is."""
     author = Person(author_name.strip(), author_email.strip())
     text = add_trailers(
         message,
-        [
-            (TRAILER_CAMPAIGN, campaign_name),
-            (TRAILER_CAMPAIGN_ID, str(campaign_id)),
-            (TRAILER_SPEC_VERSION, str(spec_version)),
-        ],
+        [(TRAILER_CAMPAIGN, campaign_name), (TRAILER_CAMPAIGN_ID, str(campaign_id))],
     )
+    digest = hashlib.sha256(push_key.encode()).hexdigest()
     return CommitSpec(
-        message=text, author=author, committer=author, timestamp=commit_timestamp(spec_hash)
+        message=text, author=author, committer=author, timestamp=commit_timestamp(digest)
     )

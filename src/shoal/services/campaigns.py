@@ -256,6 +256,16 @@ class ChangesetPlan:
     def changes(self) -> bool:
         return any(op not in {FINAL, NOT_OPENED} for op in self.operations)
 
+    @property
+    def change(self) -> str:
+        """In a word: `push` (a new commit), `update_in_place` (the PR's text, labels,
+        reviewers or assignees; its commit stays), `final`, `not_opened` or `none`."""
+        if FINAL in self.operations or NOT_OPENED in self.operations:
+            return self.operations[0]
+        if REEXECUTE in self.operations or Operation.PUSH.value in self.operations:
+            return "push"
+        return "update_in_place" if self.operations else "none"
+
 
 @dataclass(frozen=True, slots=True)
 class ApplyPlan:
@@ -327,9 +337,13 @@ def _changeset_plan(
         draft=new.changeset.draft,
     )
     operations: list[str] = []
-    # A new version is a new commit (its key names the spec's hash): the same patch is
-    # committed again and pushed, or the steps run again first when they changed.
-    operations.append(REEXECUTE if patch_changed else Operation.PUSH.value)
+    # A new commit only for what makes it (`Desired.push_key`): changed steps or base run
+    # again first; a new commit mode commits the same patch again. Anything else is
+    # written to the open PR in place.
+    if patch_changed:
+        operations.append(REEXECUTE)
+    elif new.changeset.commit.mode != c.desired.commit_mode:
+        operations.append(Operation.PUSH.value)
     if _template_differs(old, new):
         operations.append(Operation.UPDATE_PR.value)
     policy = DriftPolicy.from_desired(desired)

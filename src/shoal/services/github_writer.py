@@ -146,13 +146,12 @@ class AppWriter:
                 signed=through_api,  # GitHub signs API commits (GitHub.com; not GHES)
             )
         commit = commit_identity(
-            desired.spec_hash,
+            desired.push_key,
             message=desired.commit_message,
             author_name=desired.author_name,
             author_email=desired.author_email,
             campaign_name=desired.campaign_name,
             campaign_id=changeset.campaign_id,
-            spec_version=desired.spec_version,
         )
         # Shoal owns the branch once it pushed it; a branch it never pushed is only
         # fast-forwarded, so someone else's work there is never overwritten. A forced push

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
 from shoal.domain.campaigns import CampaignId
-from shoal.domain.changesets import ChangesetId, Desired
+from shoal.domain.changesets import Changeset, ChangesetId, Desired
 from shoal.domain.errors import InvalidInputError, NotFoundError
 from shoal.domain.executions import DiffFile, ExecutionState
 from shoal.domain.runs import Execution, Run, RunKind, Target
@@ -211,21 +211,53 @@ def _in_turn(new: list[changeset_store.NewChangeset]) -> list[changeset_store.Ne
 
 
 def _on_current_branches(
-    conn: Connection, campaign_id: CampaignId, new: list[changeset_store.NewChangeset]
+    existing: list[Changeset], new: list[changeset_store.NewChangeset]
 ) -> list[changeset_store.NewChangeset]:
     """A changeset that moved to `<branch>-N` (new_pr drift) keeps its branch: publishing
     again updates it rather than starting over on the PR a human was left with."""
-    existing = {
+    moved = {
         (c.repo.lower(), c.branch.rsplit("-", 1)[0]): c.branch
-        for c in changeset_store.list_changesets(
-            conn, changeset_store.ChangesetFilter(campaign_id=campaign_id, limit=100_000)
-        )
+        for c in existing
         if c.observed.generation > 1
     }
     return [
-        dataclasses.replace(c, branch=existing.get((c.repo.lower(), c.branch), c.branch))
-        for c in new
+        dataclasses.replace(c, branch=moved.get((c.repo.lower(), c.branch), c.branch)) for c in new
     ]
+
+
+def _keeping_commits(
+    existing: list[Changeset], new: list[changeset_store.NewChangeset]
+) -> list[changeset_store.NewChangeset]:
+    """A changeset whose new desired state makes the same Patch keeps its commit: the base,
+    message and author it has (so its push key, and the commit's sha, stay the same). A
+    version that changes only the PR's text pushes nothing: the reconciler updates the PR
+    in place. Nor does a preview that read a moved base and made the same Patch, when the
+    branch already holds that Patch's commit. A push of that commit that is still owed (a
+    worker died in it) is retried as the very same commit. A new Patch, commit mode or base
+    branch is a new commit, on the base the preview read, with the new version's message."""
+    by_branch = {(c.repo.lower(), c.branch): c for c in existing if c.desired is not None}
+    kept = []
+    for change in new:
+        current = by_branch.get((change.repo.lower(), change.branch))
+        old, wanted = (current.desired if current else None), change.desired
+        same = old is not None and (old.patch_sha256, old.commit_mode, old.base_branch) == (
+            wanted.patch_sha256,
+            wanted.commit_mode,
+            wanted.base_branch,
+        )
+        if current is not None and old is not None and same:
+            on_branch = current.observed.push_key == old.push_key
+            if on_branch or old.base_sha == wanted.base_sha:
+                wanted = dataclasses.replace(
+                    wanted,
+                    base_sha=old.base_sha,
+                    patch_key=old.patch_key,
+                    commit_message=old.commit_message,
+                    author_name=old.author_name,
+                    author_email=old.author_email,
+                )
+        kept.append(dataclasses.replace(change, desired=wanted))
+    return kept
 
 
 def _deselect(
@@ -315,7 +347,10 @@ def publish(
                 )
             )
         batch = changeset_store.next_publish_batch(conn)
-        new = _on_current_branches(conn, campaign.id, new)
+        existing = changeset_store.list_changesets(
+            conn, changeset_store.ChangesetFilter(campaign_id=campaign.id, limit=100_000)
+        )
+        new = _keeping_commits(existing, _on_current_branches(existing, new))
         ids = changeset_store.upsert_for_publish(
             conn, campaign.id, _in_turn(new), now=now, batch=batch
         )

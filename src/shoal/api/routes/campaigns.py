@@ -91,6 +91,7 @@ def plan_apply(ctx: Ctx, _: Viewer, body: SpecIn) -> ApplyPlanOut:
                 operations=list(c.operations),
                 removals=c.removals,
                 changes=c.changes,
+                change=c.change,
             )
             for c in found.changesets
         ],

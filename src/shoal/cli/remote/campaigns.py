@@ -66,17 +66,25 @@ def _print_plan(plan: dict[str, Any]) -> None:
         f"its {len(plan['changesets'])} published changeset(s) at the next publish:",
         highlight=False,
     )
+    kinds = [c["change"] for c in plan["changesets"]]
+    pushed, in_place = kinds.count("push"), kinds.count("update_in_place")
+    console.print(
+        f"{pushed} PR(s) get a new commit (push), {in_place} are updated in place "
+        "(their commit stays)",
+        highlight=False,
+    )
     counts = plan["counts"]
     print_table(None, ["OPERATION", "CHANGESETS"], [[op, n] for op, n in counts.items()])
     shown = [c for c in plan["changesets"] if c["changes"]][:PLAN_SHOWN]
     print_table(
         None,
-        ["REPO", "PR", "VERSION", "OPERATIONS", "REMOVES"],
+        ["REPO", "PR", "VERSION", "CHANGE", "OPERATIONS", "REMOVES"],
         [
             [
                 c["repo"],
                 c["pr_number"] or "",
                 c["spec_version"],
+                c["change"].replace("_", " "),
                 ", ".join(c["operations"]),
                 "; ".join(f"{k}: {', '.join(v)}" for k, v in c["removals"].items()),
             ]
