@@ -40,6 +40,7 @@ import itertools
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -268,6 +269,7 @@ def worker_env(s: Sim, db_url: str, work: Path, args: argparse.Namespace) -> dic
         "SHOAL_REDIS_URL": REDIS_URL,
         "SHOAL_DATA_DIR": str(work / "data"),
         "SHOAL_WORK_DIR": str(work / "workspaces"),
+        "SHOAL_AUDIT_KEY": args.audit_key,
         "SHOAL_OBJECT_STORE": "fs",
         "SHOAL_GITHUB_API_URL": s.url,
         "SHOAL_GITHUB_APP_ID": str(s.app["id"]),
@@ -517,7 +519,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     with running_sim(args.repos_per_org, work / "sim") as s, fresh_database() as db_url:
         args.metrics_port = free_port()
+        # The API and the worker chain audit events under the same key.
+        args.audit_key = secrets.token_hex(32)
         settings = Settings(
+            audit_key=SecretStr(args.audit_key),
             database_url=SecretStr(db_url),
             redis_url=SecretStr(REDIS_URL),
             data_dir=work / "data",

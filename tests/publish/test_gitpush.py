@@ -18,6 +18,8 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from shoal.domain.errors import InvalidInputError, ShoalError
+from shoal.git import Completed
+from shoal.git import run as run_command
 from shoal.github import GitHubAuthError, GitHubNotFoundError, GitHubUnavailableError
 from shoal.github.push import (
     BranchProtectedError,
@@ -26,12 +28,10 @@ from shoal.github.push import (
 )
 from shoal.publish import (
     CommitSpec,
-    Completed,
     GitPublisher,
     PatchDoesNotApplyError,
     PushResult,
     commit_identity,
-    run_command,
 )
 from tests.sim.conftest import (
     RunningSim,

@@ -1,64 +1,37 @@
 """The worker's own git, hardened against the workspace it looks at.
 
 Steps run arbitrary code in the workspace, so nothing in it may steer the git that records
-the baseline and computes the diff: the repository lives outside the workspace, no system,
-global or in-tree config is read, hooks, fsmonitor, textconv and external diff drivers are
-off, and git sees only the environment built here (never the worker's, which may carry
-GIT_* variables or credentials).
+the baseline and computes the diff: the repository lives outside the workspace, and every
+command runs with `shoal.git`'s hardening (no system, global or in-tree config, hooks,
+fsmonitor, textconv or external diff drivers; an environment built from nothing, never the
+worker's, which may carry GIT_* variables or credentials) and within the limits below.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import IO
 
-from shoal.domain.errors import ShoalError
+from shoal import git as hardened
+from shoal.git import GitError
 
 __all__ = ["EMPTY_TREE", "Git", "GitError", "GitLimitError", "GitLimits", "init_repository"]
 
 # git knows the empty tree without it being in the object database.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
-_HARDENING = (
-    "-c", "core.hooksPath=/dev/null",
-    "-c", "core.fsmonitor=false",
-    "-c", "core.untrackedCache=false",
-    "-c", "core.quotePath=false",
-    "-c", "core.autocrlf=false",
-    "-c", "core.safecrlf=false",
-    "-c", "core.symlinks=true",
-    "-c", "core.ignoreCase=false",
-    "-c", "core.excludesFile=/dev/null",
-    "-c", "core.attributesFile=/dev/null",
-    "-c", "safe.directory=*",
-    "-c", "gc.auto=0",
-    # The objects live for one execution: storing them uncompressed makes `git add` of a
-    # large workspace several times faster, at the cost of some temporary disk.
-    "-c", "core.looseCompression=0",
-    "-c", "diff.noprefix=false",
-    "-c", "diff.relative=false",
-    "-c", "color.ui=false",
-)  # fmt: skip
+# The objects live for one execution: storing them uncompressed makes `git add` of a large
+# workspace several times faster, at the cost of some temporary disk.
+_TUNING = ("core.looseCompression=0",)
 
 _STDERR_LINES = 3
 
 
-class GitError(ShoalError):
-    """A git command of the worker failed; `message` carries the start of git's stderr."""
-
-    code = "git_failed"
-
-
 class GitLimitError(GitError):
-    """git ran past its time or memory limit: the workspace is too large to record."""
+    """A git command of the worker ran past its time, memory or output limit: the
+    workspace is too large to record."""
 
     code = "git_limit"
 
@@ -90,19 +63,6 @@ class GitLimits:
         return left
 
 
-@cache
-def _git_executable() -> str:
-    found = shutil.which("git")
-    if found is None:
-        raise GitError("git is not installed on this machine")
-    return found
-
-
-@cache
-def _prlimit_executable() -> str | None:
-    return shutil.which("prlimit", path="/usr/local/bin:/usr/bin:/bin")
-
-
 def init_repository(git_dir: Path) -> None:
     """Create an empty repository by hand: one `git init` process less per execution."""
     git_dir.mkdir(mode=0o700)
@@ -121,30 +81,15 @@ class Git:
         self.git_dir = git_dir
         self.work_tree = work_tree
         self.limits = limits or GitLimits()
-        self._env = {
-            # PATH only to find git's helpers; everything else is set, not inherited.
-            "PATH": os.environ.get("PATH", os.defpath),
-            "HOME": str(git_dir / "home"),  # empty: no ~/.gitconfig, ~/.config/git/*
-            "LC_ALL": "C",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": "/dev/null",
-            "GIT_ATTR_NOSYSTEM": "1",
-            "GIT_NO_REPLACE_OBJECTS": "1",
-            "GIT_TERMINAL_PROMPT": "0",
-        }
 
     def argv(self, args: Sequence[str]) -> list[str]:
-        prlimit = _prlimit_executable()
-        # prlimit rather than setrlimit in a preexec_fn: the worker is threaded.
-        limit = [prlimit, f"--as={self.limits.memory_bytes}", "--"] if prlimit else []
-        return [
-            *limit,
-            _git_executable(),
-            f"--git-dir={self.git_dir}",
-            f"--work-tree={self.work_tree}",
-            *_HARDENING,
-            *args,
-        ]
+        return hardened.argv(
+            self.git_dir,
+            args,
+            work_tree=self.work_tree,
+            config=_TUNING,
+            memory_bytes=self.limits.memory_bytes,
+        )
 
     def run(
         self,
@@ -153,51 +98,39 @@ class Git:
         stdin: bytes | None = None,
         index: Path | None = None,
         ok_codes: tuple[int, ...] = (0,),
+        sink: Callable[[bytes], None] | None = None,
+        max_output_bytes: int | None = hardened.MAX_OUTPUT_BYTES,
     ) -> bytes:
         """Run git to its end and return its stdout; raise GitError when it fails.
 
-        `index`: use this index file instead of the repository's own."""
+        `index`: use this index file instead of the repository's own. `sink`: stdout goes
+        there chunk by chunk instead (output too large to hold in memory)."""
         timeout = self.limits.remaining(args[0])
         try:
-            done = subprocess.run(
+            done = hardened.run(
                 self.argv(args),
-                input=stdin,
-                capture_output=True,
-                env={**self._env, "GIT_INDEX_FILE": str(index)} if index else self._env,
+                env=hardened.environment(self.git_dir / "home", index=index),
                 cwd=self.git_dir,
-                check=False,
-                timeout=timeout,
+                stdin=stdin,
+                timeout_s=timeout,
+                max_output_bytes=max_output_bytes,
+                sink=sink,
             )
-        except subprocess.TimeoutExpired:
-            raise GitLimitError(f"git {args[0]} {self._ran_out()}") from None
+        except TimeoutError:
+            raise GitLimitError(
+                f"git {args[0]} ran past the time to record the diff "
+                "(SHOAL_MAX_DIFF_SECONDS) and was killed"
+            ) from None
+        except hardened.OutputLimitError as exc:
+            raise GitLimitError(
+                f"git {args[0]} printed more than {exc.limit >> 20} MiB and was killed: the "
+                "change is too large to record"
+            ) from None
         except OSError as exc:  # e.g. the repository directory is gone
             raise GitError(f"git {args[0]} could not start: {exc.strerror}") from None
         if done.returncode not in ok_codes:
             raise self.failure(args, done.returncode, done.stderr)
         return done.stdout
-
-    def _ran_out(self) -> str:
-        return "ran past the time to record the diff (SHOAL_MAX_DIFF_SECONDS) and was killed"
-
-    def start(self, args: Sequence[str], *, stderr: IO[bytes]) -> _Started:
-        """Start git with its stdout on a pipe, for output too large to hold in memory.
-
-        Use it as a context manager: at the deadline the process is killed and, on the way
-        out, `GitLimitError` is raised.
-        """
-        timeout = self.limits.remaining(args[0])
-        try:
-            process = subprocess.Popen(
-                self.argv(args),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=self._env,
-                cwd=self.git_dir,
-            )
-        except OSError as exc:
-            raise GitError(f"git {args[0]} could not start: {exc.strerror}") from None
-        return _Started(process, timeout, f"git {args[0]} {self._ran_out()}")
 
     def failure(self, args: Sequence[str], returncode: int, stderr: bytes) -> GitError:
         if _out_of_memory(stderr):
@@ -206,35 +139,6 @@ class Git:
                 "MiB: the change is too large to record"
             )
         return GitError(_failure(args, returncode, stderr))
-
-
-class _Started:
-    """A started git process with a watchdog that kills it at the deadline."""
-
-    def __init__(self, process: subprocess.Popen[bytes], timeout: float | None, why: str) -> None:
-        self.process = process
-        self._why = why
-        self._timer = threading.Timer(timeout, self._expire) if timeout is not None else None
-        self._expired = False
-        if self._timer is not None:
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _expire(self) -> None:
-        self._expired = True
-        self.process.kill()
-
-    def __enter__(self) -> subprocess.Popen[bytes]:
-        return self.process
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if exc_type is not None:
-            self.process.kill()
-        self.process.__exit__(None, None, None)  # closes the pipe, waits for the process
-        if self._expired:
-            raise GitLimitError(self._why)
 
 
 def _out_of_memory(stderr: bytes) -> bool:

@@ -7,7 +7,6 @@ past the cap it only counts, so the failure can say how large the patch would ha
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +24,6 @@ __all__ = [
     "format_size",
     "write_patch",
 ]
-
-_CHUNK = 1 << 20
 
 
 class DiffTooLargeError(ShoalError):
@@ -59,18 +56,21 @@ def write_patch(workspace: Workspace, dest: Path, *, max_bytes: int) -> PatchFil
     args = [*DIFF_ARGS, "--binary", "--full-index", workspace.base_tree]
     digest = hashlib.sha256()
     size = 0
-    with tempfile.TemporaryFile() as stderr, dest.open("wb") as out:
-        with workspace.git.start(args, stderr=stderr) as process:
-            assert process.stdout is not None
-            while chunk := process.stdout.read(_CHUNK):
-                size += len(chunk)
-                if size <= max_bytes:
-                    out.write(chunk)
-                    digest.update(chunk)
-        if process.returncode != 0:
-            stderr.seek(0)
+    with dest.open("wb") as out:
+
+        def keep(chunk: bytes) -> None:
+            # Past the limit only the size is counted, so that the error can say it.
+            nonlocal size
+            if size + len(chunk) <= max_bytes:
+                out.write(chunk)
+                digest.update(chunk)
+            size += len(chunk)
+
+        try:
+            workspace.git.run(args, sink=keep, max_output_bytes=None)
+        except BaseException:
             dest.unlink()
-            raise workspace.git.failure(args, process.returncode, stderr.read())
+            raise
     if size > max_bytes:
         dest.unlink()
         raise DiffTooLargeError(

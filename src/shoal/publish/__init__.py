@@ -15,15 +15,13 @@ from shoal.publish.commits import (
     commit_identity,
     commit_timestamp,
 )
-from shoal.publish.git import CommandRunner, Completed, GitCommandError, run_command
+from shoal.publish.git import GitCommandError
 from shoal.publish.gitpush import GitPublisher, PatchDoesNotApplyError, PushResult
 
 __all__ = [
     "TRAILER_CAMPAIGN",
     "TRAILER_CAMPAIGN_ID",
-    "CommandRunner",
     "CommitSpec",
-    "Completed",
     "GitCommandError",
     "GitPublisher",
     "PatchDoesNotApplyError",
@@ -32,5 +30,4 @@ __all__ = [
     "add_trailers",
     "commit_identity",
     "commit_timestamp",
-    "run_command",
 ]

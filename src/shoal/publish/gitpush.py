@@ -31,19 +31,13 @@ import structlog
 from pydantic import SecretStr
 
 from shoal.domain.errors import ConflictError, InvalidInputError
+from shoal.git import CommandRunner, Completed, OutputLimitError, run
 from shoal.github.errors import GitHubUnavailableError
 from shoal.github.gate import passing
 from shoal.github.push import BranchProtectedError, classify_push_failure
 from shoal.publish.commits import CommitSpec
-from shoal.publish.git import (
-    CommandRunner,
-    Completed,
-    GitCommandError,
-    git_argv,
-    git_environment,
-    init_bare,
-    run_command,
-)
+from shoal.publish.git import GitCommandError, environment, init_bare
+from shoal.publish.git import argv as argv_of
 from shoal.spec.names import git_branch_problem
 
 __all__ = ["GitPublisher", "PatchDoesNotApplyError", "PreparedTree", "PushResult"]
@@ -135,7 +129,7 @@ class GitPublisher:
         *,
         git_base_url: str,
         timeout_s: float = 120,
-        runner: CommandRunner = run_command,
+        runner: CommandRunner = run,
     ) -> None:
         parts = urlsplit(git_base_url)
         if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
@@ -237,9 +231,9 @@ class _Session:
         self._timeout_s = timeout_s
         # One deadline for the whole publish: a slow fetch leaves less time to the push.
         self._deadline = time.monotonic() + timeout_s
-        self._env = git_environment(git_dir)
+        self._env = environment(git_dir, network=False)
         self._network_env = {
-            **self._env,
+            **environment(git_dir, network=True),
             "GIT_CONFIG_COUNT": "1",
             "GIT_CONFIG_KEY_0": "http.extraHeader",
             "GIT_CONFIG_VALUE_0": _basic_header(token),
@@ -267,23 +261,25 @@ class _Session:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Completed:
-        argv = git_argv(self._git_dir, args)
-        environment = dict(self._network_env if network else self._env)
-        environment.update(env or {})
+        argv = argv_of(self._git_dir, args, network=network)
+        environ = dict(self._network_env if network else self._env)
+        environ.update(env or {})
         if network:
             self.network_operations += 1
         try:
             left = self._deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            done = self._runner(
-                argv, env=environment, cwd=self._git_dir, stdin=stdin, timeout_s=left
-            )
+            done = self._runner(argv, env=environ, cwd=self._git_dir, stdin=stdin, timeout_s=left)
         except TimeoutError:
             said = f"git {args[0]}: the publish took longer than {self._timeout_s:g} s"
             if network:
                 raise GitHubUnavailableError(said) from None
             raise GitCommandError(said) from None
+        except OutputLimitError as exc:
+            raise GitCommandError(f"git {args[0]}: {exc}") from None
+        except OSError as exc:
+            raise GitCommandError(f"git {args[0]} could not start: {exc.strerror}") from None
         return done
 
     def _local(
