@@ -128,6 +128,7 @@ def _summary(engine: PullsEngine, repo: Repo, pull: PullRequest) -> dict[str, An
     state = merge_state(engine.inputs(repo, pull, lazy=False)) if pull.state == "open" else None
     return {
         "number": pull.number,
+        "node_id": pull.node_id,
         "state": pull.state,
         "merged": pull.merged,
         "draft": pull.draft,

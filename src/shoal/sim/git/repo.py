@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 ZERO_SHA = "0" * 40
+_SHA = re.compile(rb"[0-9a-f]{40}")
+K = TypeVar("K")
+V = TypeVar("V")
+# Branch names `ref_sha` reads from the files itself; anything else goes to git.
+_PLAIN_BRANCH = re.compile(r"refs/heads/[A-Za-z0-9._/-]+\Z")
+
+
+def _is_sha(name: str) -> bool:
+    return _SHA.fullmatch(name.encode()) is not None
+
+
+class _AskGit(Exception):
+    """The ref files do not settle the question: git has to answer it."""
 
 
 class GitError(RuntimeError):
@@ -93,6 +110,36 @@ def parse_commit(sha: str, raw: bytes) -> Commit:
     )
 
 
+class _Recent(Generic[K, V]):
+    """The last `size` values put, by key; thread-safe. What git says about a commit sha
+    never changes, so asking once saves a process per later question. (functools.lru_cache
+    keys on every argument of the call, and a repository's environment is not hashable.)"""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+# By (repository path, shas): commits read, and whether one commit is an ancestor of another.
+_COMMITS: _Recent[tuple[str, str], Commit] = _Recent(4096)
+_ANCESTRY: _Recent[tuple[str, str, str], bool] = _Recent(16384)
+
+
 class GitRepo:
     def __init__(self, path: Path, env: dict[str, str]) -> None:
         self.path = path
@@ -135,8 +182,48 @@ class GitRepo:
         return sha if len(sha) == 40 else None
 
     def ref_sha(self, ref: str) -> str | None:
+        try:
+            return self._stored_ref(ref)
+        except _AskGit:
+            pass
         out = self.run("for-each-ref", "--format=%(objectname)", ref).decode().split()
         return out[0] if out else None
+
+    def _stored_ref(self, ref: str) -> str | None:
+        """A branch's sha read from the files git keeps it in (the loose ref, else
+        `packed-refs`), which costs a file read where `git for-each-ref` costs a process.
+        Raises `_AskGit` when the files do not settle it: an odd name, a symbolic ref, a
+        directory of refs, a format this does not know."""
+        if not _PLAIN_BRANCH.match(ref) or "/." in ref or "//" in ref or ref.endswith("/"):
+            raise _AskGit
+        # git replaces both files by renaming a finished one over them, so each read sees
+        # either the old or the new content, never half of it.
+        try:
+            loose = (self.path / ref).read_bytes().strip()
+        except FileNotFoundError:
+            loose = None
+        except OSError:  # a directory (refs under this name) or unreadable: ask git
+            raise _AskGit from None
+        if loose is not None:
+            if not _SHA.fullmatch(loose):
+                raise _AskGit
+            return loose.decode()
+        try:
+            packed = (self.path / "packed-refs").read_bytes()
+        except FileNotFoundError:
+            packed = b""
+        except OSError:
+            raise _AskGit from None
+        name = ref.encode()
+        for line in packed.splitlines():
+            sha, _, refname = line.partition(b" ")
+            if refname == name:
+                if not _SHA.fullmatch(sha):
+                    raise _AskGit
+                return sha.decode()
+            if refname.startswith(name + b"/"):
+                raise _AskGit  # for-each-ref would match refs under it
+        return None
 
     def list_refs(self, *patterns: str) -> list[tuple[str, str, str]]:
         """``(refname, sha, object type)`` for refs matching ``patterns``, sorted by name."""
@@ -154,10 +241,17 @@ class GitRepo:
         return parts[1], rest[: int(parts[2])]
 
     def commit(self, sha: str) -> Commit | None:
+        key = (str(self.path), sha)
+        known = _COMMITS.get(key)
+        if known is not None:
+            return known
         obj = self.read_object(sha)
         if obj is None or obj[0] != "commit":
             return None
-        return parse_commit(sha, obj[1])
+        found = parse_commit(sha, obj[1])
+        if _is_sha(sha):  # a commit's sha names the same bytes forever
+            _COMMITS.put(key, found)
+        return found
 
     def commits(self, shas: list[str]) -> list[Commit]:
         """Many commits with one ``cat-file --batch`` process instead of one per commit."""
@@ -229,6 +323,10 @@ class GitRepo:
         return self.run(*args).decode().split()
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        key = (str(self.path), ancestor, descendant)
+        known = _ANCESTRY.get(key)
+        if known is not None:
+            return known
         proc = subprocess.run(
             ["git", "merge-base", "--is-ancestor", ancestor, descendant],
             cwd=self.path,
@@ -236,6 +334,10 @@ class GitRepo:
             capture_output=True,
             check=False,
         )
+        # 0 and 1 are answers about two commits, which never change; anything else (a
+        # commit not there yet, a name rather than a sha) is not kept.
+        if proc.returncode in (0, 1) and _is_sha(ancestor) and _is_sha(descendant):
+            _ANCESTRY.put(key, proc.returncode == 0)
         return proc.returncode == 0
 
     def changed_paths(self, *revisions: str) -> set[str]:

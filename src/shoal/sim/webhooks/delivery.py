@@ -3,8 +3,9 @@ keeps the delivery log that ``/app/hook/deliveries`` serves.
 
 Callers (the event subscriptions, the admin API) call :meth:`Webhooks.announce` with a
 payload builder. Announcing only snapshots who should receive the event and queues it;
-building the payload (which may read git) and the HTTP POST happen on a delivery lane,
-never in the request that caused the event and never under the world lock.
+building the payload (which may read git) and the HTTP POST happen on one of the delivery
+workers (`pool.DeliveryPool`), never in the request that caused the event and never under
+the world lock.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.sim.urls import Urls
 from shoal.sim.webhooks.faults import WebhookFaults
-from shoal.sim.webhooks.lanes import Lanes
 from shoal.sim.webhooks.log import Delivery, DeliveryLog
+from shoal.sim.webhooks.pool import WORKERS, DeliveryPool
 from shoal.sim.webhooks.routing import Recipient, RepoMemory
-from shoal.sim.webhooks.sender import Target, dropped, headers_for, post
+from shoal.sim.webhooks.sender import Sender, Target, dropped, headers_for
 
 if TYPE_CHECKING:
     from shoal.sim.simulator import Simulator
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Builds one recipient's payload; runs on a delivery lane.
+# Builds one recipient's payload; runs on a delivery worker.
 Builder = Callable[[Urls, Recipient], dict[str, Any]]
 # Sees every payload built (the tests validate them against GitHub's schemas).
 Observer = Callable[[str, dict[str, Any]], None]
@@ -56,7 +57,9 @@ class Webhooks:
         self.origin: str | None = None
         # Set by the pull-request feature; until then its events are not delivered.
         self.pull_bodies: PullBodies | None = None
-        self._lanes = Lanes()
+        self._pool = DeliveryPool(WORKERS)
+        self._sender: Sender | None = None
+        self._sender_lock = threading.Lock()
         self._guid_lock = threading.Lock()
         self._guids = random.Random(sim.config.seed + 7)  # noqa: S311 - ids, not secrets
 
@@ -67,16 +70,26 @@ class Webhooks:
         self.origin = origin.rstrip("/")
         self.memory.refresh(self._sim.world)
 
+    def _http(self) -> Sender:
+        # Made on first delivery: simulators that never deliver own no HTTP client.
+        with self._sender_lock:
+            if self._sender is None:
+                self._sender = Sender(WORKERS)
+            return self._sender
+
     def close(self) -> None:
-        self._lanes.close()
+        self._pool.close()
+        with self._sender_lock:
+            if self._sender is not None:
+                self._sender.close()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every queued delivery was attempted; False on timeout."""
-        return self._lanes.wait_idle(timeout)
+        return self._pool.wait_idle(timeout)
 
     @property
     def pending(self) -> int:
-        return self._lanes.pending
+        return self._pool.pending
 
     def urls(self) -> Urls:
         web = (self._sim.config.public_origin or self.origin or "http://127.0.0.1").rstrip("/")
@@ -119,7 +132,7 @@ class Webhooks:
                     recipient.app.id, guid, event, action, inst_id, repository_id, body, False
                 )
 
-        self._lanes.submit(key, job)
+        self._pool.submit(key, job)
 
     def redeliver(self, delivery: Delivery) -> None:
         """A new attempt with the same GUID and body, flagged ``redelivery``."""
@@ -136,7 +149,7 @@ class Webhooks:
                 True,
             )
 
-        self._lanes.submit(delivery.repository_id or 0, job)
+        self._pool.submit(delivery.repository_id or 0, job)
 
     def _target(self, app_id: int) -> Target | None:
         config = self._sim.config
@@ -169,14 +182,14 @@ class Webhooks:
             return
         headers = headers_for(target, event, guid, body)
         verdict = self.faults.draw(event, redelivery)
-        if verdict.delay and self._lanes.stopping.wait(verdict.delay):
+        if verdict.delay and self._pool.stopping.wait(verdict.delay):
             return
         clock = self._sim.clock
         timeout = self.settings.timeout
         attempt = (
             dropped(clock.time(), timeout)
             if verdict.drop
-            else post(target.url, headers, body, timeout, clock.time)
+            else self._http().post(target.url, headers, body, timeout, clock.time)
         )
         self.log.add(
             Delivery(

@@ -3,6 +3,7 @@ window on the simulator clock (3 days on GitHub.com, 7 on GHES), newest first.""
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 from dataclasses import dataclass, field
@@ -90,8 +91,9 @@ class DeliveryLog:
 
     def add(self, delivery: Delivery) -> None:
         with self._lock:
-            self._items.append(delivery)
-            self._items.sort(key=lambda d: d.id)
+            # Workers take ids and add concurrently, so one may come in after a later id:
+            # inserted in place, the log stays in id order without sorting all of it.
+            bisect.insort(self._items, delivery, key=lambda d: d.id)
 
     def _prune(self, now: float) -> None:
         cutoff = now - self.retention

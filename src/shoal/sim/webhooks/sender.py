@@ -49,34 +49,48 @@ def headers_for(target: Target, event: str, guid: str, body: bytes) -> dict[str,
     return headers
 
 
-def post(
-    url: str,
-    headers: dict[str, str],
-    body: bytes,
-    timeout: float,
-    now: Callable[[], float],
-) -> Attempt:
-    """POST once, never raising: every outcome becomes an :class:`Attempt`."""
-    started_at, started = now(), time.monotonic()
-    try:
-        # A fresh client per delivery: receivers come and go between attempts in tests.
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        return Attempt(started_at, time.monotonic() - started, "timed out", 0)
-    except httpx.ConnectError:
-        return Attempt(started_at, time.monotonic() - started, "failed to connect", 0)
-    except httpx.HTTPError as exc:
-        return Attempt(started_at, time.monotonic() - started, f"delivery failed: {exc}", 0)
-    code = response.status_code
-    return Attempt(
-        started_at,
-        time.monotonic() - started,
-        "OK" if 200 <= code < 300 else f"Invalid HTTP Response: {code}",
-        code,
-        dict(response.headers),
-        response.text[:MAX_RESPONSE_CHARS],
-    )
+class Sender:
+    """POSTs deliveries through one HTTP client shared by every delivery worker: its pool
+    keeps connections to the receiver open between deliveries, where a client per delivery
+    would build a TLS context and connect each time (most of a delivery's cost). A pooled
+    connection the receiver closed meanwhile is noticed before reuse and replaced."""
+
+    def __init__(self, connections: int) -> None:
+        self._client = httpx.Client(
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def post(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        timeout: float,
+        now: Callable[[], float],
+    ) -> Attempt:
+        """POST once, never raising: every outcome becomes an :class:`Attempt`."""
+        started_at, started = now(), time.monotonic()
+        try:
+            response = self._client.post(url, content=body, headers=headers, timeout=timeout)
+        except httpx.TimeoutException:
+            return Attempt(started_at, time.monotonic() - started, "timed out", 0)
+        except httpx.ConnectError:
+            return Attempt(started_at, time.monotonic() - started, "failed to connect", 0)
+        except httpx.HTTPError as exc:
+            return Attempt(started_at, time.monotonic() - started, f"delivery failed: {exc}", 0)
+        code = response.status_code
+        return Attempt(
+            started_at,
+            time.monotonic() - started,
+            "OK" if 200 <= code < 300 else f"Invalid HTTP Response: {code}",
+            code,
+            dict(response.headers),
+            response.text[:MAX_RESPONSE_CHARS],
+        )
 
 
 def dropped(now: float, timeout: float) -> Attempt:

@@ -2,7 +2,7 @@
 
 Handlers run in the thread that published the event (after the change is committed,
 outside the world lock). They only decide who receives what and queue it; payloads are
-built on a delivery lane.
+built on a delivery worker.
 """
 
 from __future__ import annotations
