@@ -20,7 +20,12 @@ from shoal.github import (
     GitHubValidationError,
     InstallationClient,
 )
-from shoal.github.pulls import PullRequestRaceError, PullRequests, split_reviewers
+from shoal.github.pulls import (
+    AutoMergeRefusedError,
+    PullRequestRaceError,
+    PullRequests,
+    split_reviewers,
+)
 from shoal.github.pulls_lookup import heads_query
 from shoal.github.pulls_mutations import MutationRecord
 from shoal.github.pulls_observed import PullState
@@ -343,6 +348,38 @@ def test_edits_drafts_and_labels_that_already_exist(pulls_env: PullsEnv) -> None
         ("/repos/{owner}/{repo}/labels", 422, False),
     ]
     assert pulls.mutations == ()
+
+
+def test_auto_merge_on_and_off_and_refused_where_the_repository_disallows_it(
+    pulls_env: PullsEnv,
+) -> None:
+    # widgets allows auto-merge and its base branch waits for a review and a check; plain
+    # does not allow auto-merge.
+    branch(pulls_env.sim, "widgets", "shoal/auto", {"A": "a\n"})
+    branch(pulls_env.sim, "plain", "shoal/auto", {"A": "a\n"})
+    pulls = pulls_env.pulls
+    waiting = pulls.create("acme", "widgets", head="shoal/auto", base="main", title="A", body="")
+    plain = pulls.create("acme", "plain", head="shoal/auto", base="main", title="A", body="")
+    pulls.take_mutations()
+    start = pulls_env.last_seq()
+
+    enabled = pulls.enable_auto_merge("acme", "widgets", waiting.node_id, "squash")
+    read = pulls.get("acme", "widgets", waiting.number)
+    disabled = pulls.disable_auto_merge("acme", "widgets", waiting.node_id)
+    with pytest.raises(AutoMergeRefusedError) as refused:
+        pulls.enable_auto_merge("acme", "plain", plain.node_id, "merge")
+
+    assert (enabled.auto_merge, read.auto_merge, disabled.auto_merge) == ("squash", "squash", "")
+    assert waiting.auto_merge == ""  # REST: `auto_merge: null`
+    assert "Auto merge is not allowed for this repository" in refused.value.message
+    assert not refused.value.retryable
+    records = pulls.take_mutations()
+    assert [(r.operation, r.ok) for r in records] == [
+        ("mutation enablePullRequestAutoMerge", True),
+        ("mutation disablePullRequestAutoMerge", True),
+        ("mutation enablePullRequestAutoMerge", False),
+    ]
+    assert audit_view(records) == ledger_view(pulls_env.ledger_since(start))
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,19 @@ def test_a_read_sets_what_it_includes_and_keeps_what_only_shoal_knows() -> None:
 
 
 @pytest.mark.parametrize(
+    ("shown", "before", "after"),
+    [("squash", None, "squash"), ("", "squash", None), (None, "squash", "squash")],
+    ids=["enabled", "turned-off", "not-in-the-read"],
+)
+def test_auto_merge_as_github_shows_it(
+    shown: str | None, before: str | None, after: str | None
+) -> None:
+    observed = dataclasses.replace(SEEN, auto_merge=before)
+    merged = merge_pull(observed, dataclasses.replace(PR, auto_merge=shown), at=AT)
+    assert merged.auto_merge == after
+
+
+@pytest.mark.parametrize(
     ("change", "acts"),
     [
         ({"state": PullState.CLOSED}, True),

@@ -221,6 +221,46 @@ def test_the_spec_policy_reaches_the_planner_through_the_desired_state() -> None
     assert plan(dataclasses.replace(DESIRED, drift=None), FOREIGN).verdict is Verdict.NEEDS_HUMAN
 
 
+SQUASH = dataclasses.replace(DESIRED, auto_merge="squash")
+ENABLED = dataclasses.replace(WRITTEN, auto_merge="squash", written_auto_merge="squash")
+EA, DA = Operation.ENABLE_AUTO_MERGE, Operation.DISABLE_AUTO_MERGE
+
+AUTO_MERGE_CASES = [
+    ("enabled-on-an-open-pr", SQUASH, WRITTEN, [EA]),
+    ("not-asked", DESIRED, WRITTEN, []),
+    ("already-enabled", SQUASH, ENABLED, []),
+    ("turned-off-by-a-human-stays-off", SQUASH, dataclasses.replace(ENABLED, auto_merge=None), []),
+    ("a-humans-own-method-is-left", SQUASH, dataclasses.replace(WRITTEN, auto_merge="merge"), []),
+    ("spec-turned-it-off", DESIRED, ENABLED, [DA]),
+    ("a-humans-auto-merge-is-never-disabled", DESIRED,
+     dataclasses.replace(WRITTEN, auto_merge="merge"), []),
+    ("changed-by-a-human-is-left", DESIRED, dataclasses.replace(ENABLED, auto_merge="rebase"), []),
+    ("method-changed-disables-first", dataclasses.replace(DESIRED, auto_merge="merge"), ENABLED,
+     [DA]),
+    ("method-changed-then-enabled", dataclasses.replace(DESIRED, auto_merge="merge"), WRITTEN,
+     [EA]),
+    ("not-on-a-draft", dataclasses.replace(SQUASH, draft=True),
+     dataclasses.replace(WRITTEN, draft=True), []),
+    ("after-the-draft-is-marked-ready", SQUASH, dataclasses.replace(WRITTEN, draft=True), [U]),
+    ("not-on-a-closed-pr", SQUASH, dataclasses.replace(WRITTEN, pr_state="closed"), []),
+    ("not-on-a-pr-being-closed", dataclasses.replace(SQUASH, close=True), WRITTEN, [CL]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("desired", "observed", "expected"),
+    [c[1:] for c in AUTO_MERGE_CASES],
+    ids=[c[0] for c in AUTO_MERGE_CASES],
+)
+def test_auto_merge(desired: Desired, observed: Observed, expected: list[Operation]) -> None:
+    assert list(plan(desired, observed, HUMAN).operations) == expected
+
+
+def test_a_refused_auto_merge_is_a_warning_not_a_failure() -> None:
+    rows = {row.operation: row for row in OPERATIONS}
+    assert rows[EA].decoration and rows[DA].decoration
+
+
 def test_every_operation_has_one_row_and_a_distinct_precedence() -> None:
     assert {row.operation for row in OPERATIONS} == set(Operation)
     assert len({row.precedence for row in OPERATIONS}) == len(OPERATIONS)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from shoal.github import GitHubUnavailableError, InstallationClient
+from shoal.github.pulls import PullRequests
 from shoal.github.pulls_nodes import read_pulls
 from shoal.github.pulls_observed import PullState, pull_from_graphql
 from tests.github.conftest import AppUnderTest
@@ -103,6 +104,11 @@ def test_conflicts_review_decision_and_final_states(env: Env) -> None:
     assert pulls[ids["merged"]].state is PullState.MERGED
     assert pulls[ids["closed"]].state is PullState.CLOSED
 
+    assert pulls[ids["reviewed"]].auto_merge == ""  # `autoMergeRequest: null`
+    PullRequests(env.client).enable_auto_merge("acme", "widgets", ids["reviewed"], "rebase")
+    waiting = read_pulls(env.client, [ids["reviewed"]]).pulls[ids["reviewed"]]
+    assert waiting.auto_merge == "rebase"
+
     env.sim.admin.approve_pull("acme", "widgets", reviewed["number"], "dave")
     approved = read_pulls(env.client, [ids["reviewed"]]).pulls[ids["reviewed"]]
     assert approved.review_decision == "approved"
@@ -155,6 +161,7 @@ def test_a_node_without_the_sync_fields_leaves_them_unknown() -> None:
     pr = pull_from_graphql(_node(commits={"nodes": [{"commit": {"statusCheckRollup": None}}]}))
     assert (pr.checks, pr.mergeable, pr.review_decision, pr.base_sha) == (None, None, None, None)
     assert (pr.reviewers, pr.team_reviewers, pr.assignees) == (None, None, None)
+    assert pr.auto_merge is None
 
 
 def test_requested_reviewers_of_every_kind() -> None:

@@ -86,6 +86,17 @@ def test_a_title_edited_by_a_human_is_seen(hooks: Hooks) -> None:
     assert cid in hooks.reconciles()
 
 
+def test_auto_merge_enabled_and_disabled_are_seen(hooks: Hooks) -> None:
+    cid = hooks.seed(pr_number=7, pr_state="open")
+    auto = {"enabled_by": {"login": "alice"}, "merge_method": "rebase", "commit_title": "t"}
+    on = _pull(auto_merge=auto, updated_at="2026-12-07T12:01:00Z")
+    _deliver(hooks, "pull_request", action="auto_merge_enabled", pull_request=on)
+    enabled = hooks.changeset(cid).observed.auto_merge
+    off = _pull(auto_merge=None, updated_at="2026-12-07T12:02:00Z")
+    _deliver(hooks, "pull_request", action="auto_merge_disabled", pull_request=off)
+    assert (enabled, hooks.changeset(cid).observed.auto_merge) == ("rebase", None)
+
+
 def test_a_pr_of_a_branch_shoal_does_not_follow_is_ignored(hooks: Hooks) -> None:
     hooks.seed(pr_number=7)
     other = _pull(number=8, head={"ref": "feature/x", "sha": HEAD})

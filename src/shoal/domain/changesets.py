@@ -91,6 +91,9 @@ class Desired:
     drift: str | dict[str, str] | None = None
     # The campaign's cap on its open PRs (spec `policy.publish.max_open_prs`), if any.
     max_open_prs: int | None = None
+    # GitHub auto-merge (spec `changeset.auto_merge`): the merge method to enable it with
+    # (merge | squash | rebase), None to leave it off.
+    auto_merge: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,6 +168,10 @@ class Observed:
     written_team_reviewers: tuple[str, ...] = ()
     written_assignees: tuple[str, ...] = ()
     branch_deleted: bool = False
+    # GitHub auto-merge: the merge method GitHub shows it enabled with (None: off, or not
+    # read yet), and the one Shoal itself enabled (only that one is ever turned off again).
+    auto_merge: str | None = None
+    written_auto_merge: str | None = None
     # new_pr drift: the PR this changeset's earlier branch had (left alone), and which
     # branch generation this is (1: the spec's branch; 2: `<branch>-2`; ...).
     supersedes: int | None = None

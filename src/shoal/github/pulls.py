@@ -1,5 +1,5 @@
 """Pull-request operations for one installation: find by head branch, create (adopting an
-open duplicate), labels, reviewers, assignees, draft <-> ready, edit and close.
+open duplicate), labels, reviewers, assignees, draft <-> ready, auto-merge, edit and close.
 
 Every call goes through `InstallationClient` (governor, metrics, typed errors); every
 mutation is sent with `kind="write"` and recorded as a `MutationRecord` in `mutations` so
@@ -14,13 +14,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
-from shoal.github.errors import GitHubValidationError
+from shoal.github.errors import GitHubGraphQLError, GitHubValidationError
 from shoal.github.installation import InstallationClient
 from shoal.github.pulls_lookup import BATCH_SIZE, HeadLookup, RepoHead, find_by_heads
 from shoal.github.pulls_mutations import MutationLog, MutationRecord
 from shoal.github.pulls_observed import PULL_FIELDS, ObservedPR, pull_from_graphql, pull_from_rest
 
-__all__ = ["PullRequestRaceError", "PullRequests", "is_duplicate_pull", "split_reviewers"]
+__all__ = [
+    "AutoMergeRefusedError",
+    "PullRequestRaceError",
+    "PullRequests",
+    "is_duplicate_pull",
+    "split_reviewers",
+]
 
 REPO = "/repos/{owner}/{repo}"
 PULLS = f"{REPO}/pulls"
@@ -40,6 +46,13 @@ class PullRequestRaceError(ConflictError):
 
     code = "github_pull_request_race"
     retryable = True
+
+
+class AutoMergeRefusedError(InvalidInputError):
+    """GitHub refused to enable auto-merge: the repository does not allow it, the base branch
+    has nothing to wait for ("Pull request is in clean status"), the PR is a draft, ..."""
+
+    code = "auto_merge_refused"
 
 
 def is_duplicate_pull(error: GitHubValidationError) -> bool:
@@ -240,10 +253,32 @@ class PullRequests:
 
     def mark_ready(self, owner: str, name: str, node_id: str) -> ObservedPR:
         """Draft -> ready for review (GraphQL: REST cannot change `draft`)."""
-        return self._draft_mutation("markPullRequestReadyForReview", owner, name, node_id)
+        return self._pull_mutation("markPullRequestReadyForReview", owner, name, node_id)
 
     def convert_to_draft(self, owner: str, name: str, node_id: str) -> ObservedPR:
-        return self._draft_mutation("convertPullRequestToDraft", owner, name, node_id)
+        return self._pull_mutation("convertPullRequestToDraft", owner, name, node_id)
+
+    def enable_auto_merge(self, owner: str, name: str, node_id: str, method: str) -> ObservedPR:
+        """Have GitHub merge the PR with `method` (merge, squash or rebase) once its base
+        branch's requirements are met. GitHub only waits for something: a PR it could merge
+        right now, or a repository that does not allow auto-merge, is refused
+        (`AutoMergeRefusedError`)."""
+        try:
+            return self._pull_mutation(
+                "enablePullRequestAutoMerge",
+                owner,
+                name,
+                node_id,
+                mergeMethod=("PullRequestMergeMethod!", method.upper()),
+            )
+        except GitHubGraphQLError as error:
+            message = "; ".join(str(e.get("message", "")) for e in error.errors) or str(error)
+            raise AutoMergeRefusedError(
+                f"GitHub refused auto-merge: {message}", details={"method": method}
+            ) from error
+
+    def disable_auto_merge(self, owner: str, name: str, node_id: str) -> ObservedPR:
+        return self._pull_mutation("disablePullRequestAutoMerge", owner, name, node_id)
 
     def update(
         self,
@@ -359,11 +394,19 @@ class PullRequests:
         )
         return pull_from_rest(reply.json())
 
-    def _draft_mutation(self, field: str, owner: str, name: str, node_id: str) -> ObservedPR:
+    def _pull_mutation(
+        self, field: str, owner: str, name: str, node_id: str, **inputs: tuple[str, str]
+    ) -> ObservedPR:
+        """A mutation whose input is the PR's id (and `inputs`: name -> (GraphQL type, value))
+        and whose payload has the `pullRequest`, read back with `PULL_FIELDS`."""
+        declared = "".join(f", ${key}: {kind}" for key, (kind, _) in inputs.items())
+        passed = "".join(f", {key}: ${key}" for key in inputs)
         document = (
-            f"mutation ShoalDraft($id: ID!) {{\n"
-            f"  {field}(input: {{pullRequestId: $id}}) {{ pullRequest {{ ...ShoalPull }} }}\n"
-            f"}}\nfragment ShoalPull on PullRequest {{{PULL_FIELDS}}}\n"
+            f"mutation Shoal($id: ID!{declared}) {{\n"
+            f"  {field}(input: {{pullRequestId: $id{passed}}}) {{\n"
+            f"    pullRequest {{ ...ShoalPull }}\n"
+            f"  }}\n}}\nfragment ShoalPull on PullRequest {{{PULL_FIELDS}}}\n"
         )
-        payload = self._log.graphql(field, document, {"id": node_id}, owner=owner, name=name)
+        variables = {"id": node_id, **{key: value for key, (_, value) in inputs.items()}}
+        payload = self._log.graphql(field, document, variables, owner=owner, name=name)
         return pull_from_graphql(payload.get("pullRequest") or {})

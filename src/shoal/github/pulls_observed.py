@@ -22,9 +22,11 @@ __all__ = ["PULL_FIELDS", "ObservedPR", "PullState", "pull_from_graphql", "pull_
 # what the reconciler acts on, in GitHub's own shapes. Connections are read in one page:
 # a campaign PR with more than 100 review requests or assignees is not a thing; labels
 # beyond 50 are. `commits(last: 1)` is the head commit, whose rollup is the PR's checks.
+# `autoMergeRequest` is null when auto-merge is off.
 PULL_FIELDS = """
   number id state isDraft headRefOid headRefName baseRefName baseRefOid url title body
   updatedAt mergeable reviewDecision
+  autoMergeRequest { mergeMethod enabledAt }
   labels(first: 50) { nodes { name } }
   reviewRequests(first: 100) {
     nodes { requestedReviewer { __typename ... on User { login } ... on Team { slug } } }
@@ -69,6 +71,9 @@ class ObservedPR:
     review_decision: str | None = None
     checks: str | None = None
     updated_at: str | None = None
+    # The merge method of the PR's auto-merge (merge | squash | rebase), "" when auto-merge
+    # is off; None when the read did not include it.
+    auto_merge: str | None = None
 
 
 class _Payload(BaseModel):
@@ -92,6 +97,14 @@ class _Ref(_Payload):
     sha: str
 
 
+class _RestAutoMerge(_Payload):
+    merge_method: str
+
+
+class _AutoMergeRequest(_Payload):
+    merge_method: str = Field(alias="mergeMethod")
+
+
 class _RestPull(_Payload):
     number: int
     node_id: str
@@ -111,6 +124,8 @@ class _RestPull(_Payload):
     # Only in the full body; null while GitHub is still computing it.
     mergeable: bool | None = None
     updated_at: str | None = None
+    # Null when auto-merge is off; a body without the key says nothing about it.
+    auto_merge: _RestAutoMerge | None = None
 
 
 class _Labels(_Payload):
@@ -174,6 +189,7 @@ class _GraphQLPull(_Payload):
     review_requests: _ReviewRequests | None = Field(default=None, alias="reviewRequests")
     assignees: _Logins | None = None
     commits: _PullCommits | None = None
+    auto_merge: _AutoMergeRequest | None = Field(default=None, alias="autoMergeRequest")
 
 
 def _names(items: list[Any] | None, attribute: str) -> tuple[str, ...] | None:
@@ -215,10 +231,16 @@ def pull_from_rest(body: Any, *, adopted: bool = False) -> ObservedPR:
         base_sha=pull.base.sha,
         mergeable=None if pull.mergeable is None else _MERGEABLE[pull.mergeable],
         updated_at=pull.updated_at,
+        auto_merge=_auto_merge(pull, pull.auto_merge),
     )
 
 
 _MERGEABLE = {True: "mergeable", False: "conflicting"}
+# REST and webhooks spell merge methods in lower case, GraphQL's `PullRequestMergeMethod`
+# in upper case.
+_MERGE_METHODS = {m: m.lower() for m in ("MERGE", "SQUASH", "REBASE")} | {
+    m: m for m in ("merge", "squash", "rebase")
+}
 # GraphQL's enums, as `Observed` spells them. `reviewDecision` is null when the base branch
 # requires no review; a rollup is null when the head commit has no check and no status.
 _GRAPHQL_MERGEABLE = {"MERGEABLE": "mergeable", "CONFLICTING": "conflicting", "UNKNOWN": "unknown"}
@@ -266,6 +288,15 @@ def _requested(pull: _GraphQLPull) -> tuple[tuple[str, ...], tuple[str, ...]] | 
     return tuple(users), tuple(teams)
 
 
+def _auto_merge(pull: _Payload, auto: _RestAutoMerge | _AutoMergeRequest | None) -> str | None:
+    """The merge method of the PR's auto-merge, "" when it is off, None when not read."""
+    if "auto_merge" not in pull.model_fields_set:
+        return None
+    if auto is None:
+        return ""
+    return _enum(_MERGE_METHODS, auto.merge_method, "auto-merge merge method")
+
+
 def _checks(pull: _GraphQLPull) -> str | None:
     if pull.commits is None:
         return None
@@ -303,4 +334,5 @@ def pull_from_graphql(node: Mapping[str, Any]) -> ObservedPR:
         review_decision=_enum(_REVIEW_DECISIONS, pull.review_decision, "reviewDecision"),
         checks=_checks(pull),
         updated_at=pull.updated_at,
+        auto_merge=_auto_merge(pull, pull.auto_merge),
     )

@@ -59,6 +59,8 @@ def merge_pull(observed: Observed, pr: ObservedPR, *, at: datetime) -> Observed:
         "pr_updated_at": pr.updated_at,
     }
     changes = {name: value for name, value in known.items() if value is not None}
+    if pr.auto_merge is not None:
+        changes["auto_merge"] = pr.auto_merge or None  # "": GitHub shows it off
     return dataclasses.replace(observed, **changes, synced_at=at.isoformat())
 
 

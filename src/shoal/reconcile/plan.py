@@ -51,6 +51,8 @@ class Operation(enum.StrEnum):
     UNDRAFT = "undraft"
     UPDATE_BRANCH = "update_branch"
     COMMENT = "comment"
+    DISABLE_AUTO_MERGE = "disable_auto_merge"
+    ENABLE_AUTO_MERGE = "enable_auto_merge"
 
 
 class Verdict(enum.StrEnum):
@@ -240,6 +242,22 @@ def _comment(d: Desired, o: Observed, _: DriftPolicy) -> bool:
     return any(c.get("key") not in o.comments_posted for c in d.comments)
 
 
+def _disable_auto_merge(d: Desired, o: Observed, _: DriftPolicy) -> bool:
+    # Only auto-merge Shoal enabled, still as it enabled it, that the spec no longer asks for
+    # (or asks for with another merge method: it is enabled again after).
+    written = o.written_auto_merge
+    return _open(o) and written is not None and o.auto_merge == written and d.auto_merge != written
+
+
+def _enable_auto_merge(d: Desired, o: Observed, _: DriftPolicy) -> bool:
+    # GitHub refuses auto-merge on a draft: a draft gets it once it is marked ready.
+    draft = o.draft if o.pr_number is not None else d.draft
+    if d.auto_merge is None or draft or o.auto_merge is not None:
+        return False
+    # Enabled once per merge method: auto-merge a human turned off stays off.
+    return o.written_auto_merge != d.auto_merge
+
+
 Needed = Callable[[Desired, Observed, DriftPolicy], bool]
 
 
@@ -269,6 +287,8 @@ OPERATIONS: tuple[Row, ...] = (
     Row(Operation.UNDRAFT, 90, _undraft, "undraft"),
     Row(Operation.UPDATE_BRANCH, 100, _update_branch, "update_branch"),
     Row(Operation.COMMENT, 110, _comment, "comment"),
+    Row(Operation.DISABLE_AUTO_MERGE, 120, _disable_auto_merge, "disable_auto_merge", True),
+    Row(Operation.ENABLE_AUTO_MERGE, 121, _enable_auto_merge, "enable_auto_merge", True),
 )
 ROWS = {row.operation: row for row in OPERATIONS}
 assert len(ROWS) == len(Operation), "every operation has exactly one row"

@@ -17,7 +17,7 @@ from shoal.domain.changesets import Changeset
 from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shoal.reconcile.plan import ROWS, DriftPolicy, Operation
 from shoal.services.context import AppContext
-from shoal.services.publishing import _split_reviewers
+from shoal.services.publishing import _split_reviewers, auto_merge_setting
 from shoal.services.secrets import check_spec_grants
 from shoal.services.spec_cache import spec_of
 from shoal.spec import CampaignSpec, ParsedSpec, SpecInvalidError, parse_spec
@@ -228,6 +228,8 @@ _TEMPLATE_OPERATIONS = (
     Operation.SET_ASSIGNEES,
     Operation.REMOVE_ASSIGNEES,
     Operation.UNDRAFT,
+    Operation.DISABLE_AUTO_MERGE,
+    Operation.ENABLE_AUTO_MERGE,
 )
 # Top-level spec keys that do not change a patch; any other difference re-executes.
 _NOT_PATCH = frozenset(
@@ -335,6 +337,7 @@ def _changeset_plan(
         team_reviewers=teams,
         assignees=tuple(new.changeset.assignees),
         draft=new.changeset.draft,
+        auto_merge=auto_merge_setting(new),
     )
     operations: list[str] = []
     # A new commit only for what makes it (`Desired.push_key`): changed steps or base run

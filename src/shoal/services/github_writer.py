@@ -477,3 +477,31 @@ class AppWriter:
             pr = pulls.mark_ready(owner, name, node_id)
         records = pulls.take_mutations()
         return _observed(pr, changeset.observed), _mutations(records)
+
+    def enable_auto_merge(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        """GitHub auto-merge with the spec's merge method. A refusal (the repository does
+        not allow it, nothing to wait for) is the planner's warning, not a failure."""
+        owner, name, desired = self._parts(changeset)
+        node_id = changeset.observed.pr_node_id
+        assert node_id is not None and desired.auto_merge is not None
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pr = pulls.enable_auto_merge(owner, name, node_id, desired.auto_merge)
+        observed = dataclasses.replace(
+            _observed(pr, changeset.observed),
+            auto_merge=pr.auto_merge or desired.auto_merge,
+            written_auto_merge=desired.auto_merge,
+        )
+        return observed, _mutations(pulls.take_mutations())
+
+    def disable_auto_merge(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        owner, name, _ = self._parts(changeset)
+        node_id = changeset.observed.pr_node_id
+        assert node_id is not None
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            pr = pulls.disable_auto_merge(owner, name, node_id)
+        observed = dataclasses.replace(
+            _observed(pr, changeset.observed), auto_merge=None, written_auto_merge=None
+        )
+        return observed, _mutations(pulls.take_mutations())

@@ -175,7 +175,14 @@ def _desired(
         commit_mode=spec.changeset.commit.mode,
         drift=drift_setting(spec),
         max_open_prs=spec.policy.publish.max_open_prs,
+        auto_merge=auto_merge_setting(spec),
     )
+
+
+def auto_merge_setting(spec: CampaignSpec) -> str | None:
+    """The merge method to enable GitHub auto-merge with, None when the spec leaves it off."""
+    auto = spec.changeset.auto_merge
+    return auto.method if auto.enabled else None
 
 
 def drift_setting(spec: CampaignSpec) -> str | dict[str, str]:

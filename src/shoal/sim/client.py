@@ -251,6 +251,16 @@ class SimClient:
         body = {"actor": actor, **fields}
         return dict(self._call("POST", f"/repos/{owner}/{repo}/pulls/{number}/merge", body))
 
+    def enable_auto_merge(
+        self, owner: str, repo: str, number: int, *, actor: str, merge_method: str = "MERGE"
+    ) -> dict[str, Any]:
+        """Auto-merge turned on as ``actor`` (GitHub's refusals come back as 409 "422 ...")."""
+        body = {"actor": actor, "merge_method": merge_method}
+        return dict(self._call("PUT", f"/repos/{owner}/{repo}/pulls/{number}/auto-merge", body))
+
+    def disable_auto_merge(self, owner: str, repo: str, number: int, *, actor: str) -> None:
+        self._call("DELETE", f"/repos/{owner}/{repo}/pulls/{number}/auto-merge", {"actor": actor})
+
     def review_pull(
         self, owner: str, repo: str, number: int, user: str, event: str, body: str = ""
     ) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Scenario control for pull requests: act as a human (open, edit, close, reopen, merge,
-review), report CI (statuses, check runs) and tune branch protection.
+review, auto-merge on and off), report CI (statuses, check runs) and tune branch protection.
 
 Refusals GitHub would give come back as 409 with GitHub's message, so a scenario script
 sees why its human could not act.
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shoal.sim.admin.framework import AdminFn, Call, admin
 from shoal.sim.errors import GitHubError
+from shoal.sim.graphql.pull_port import PullRequestRefusedError
 from shoal.sim.pulls import PullRequest, PullsEngine, attach
 from shoal.sim.pulls.actions import NewPull, create, edit
 from shoal.sim.pulls.automerge import fire_ready
@@ -55,6 +56,15 @@ class MergePull(_Strict):
     commit_title: str | None = None
     commit_message: str | None = None
     bypass: bool = False  # merge past protection, as an admin can
+
+
+class AutoMergePull(_Strict):
+    actor: str  # user login
+    merge_method: str = "MERGE"  # MERGE | SQUASH | REBASE, as GraphQL spells them
+
+
+class AutoMergeOff(_Strict):
+    actor: str  # user login
 
 
 class ReviewPull(_Strict):
@@ -177,6 +187,38 @@ def merge_pull(call: Call) -> Any:
     return {"sha": sha, **_summary(engine, repo, pull)}
 
 
+@pull_admin("PUT", "/repos/{owner}/{repo}/pulls/{number:int}/auto-merge")
+def enable_auto_merge(call: Call) -> Any:
+    """Auto-merge turned on by a human, refused as GitHub's GraphQL mutation refuses it."""
+    req = AutoMergePull.model_validate(call.body)
+    repo, engine = _repo(call), attach(call.sim)
+    pull = _pull(call, engine, repo)
+    try:
+        engine.enable_auto_merge(
+            repo,
+            pull,
+            _actor(call, req.actor),
+            merge_method=req.merge_method.upper(),
+            commit_title=None,
+            commit_message=None,
+            author_email=None,
+            expected_head_sha=None,
+        )
+    except PullRequestRefusedError as refused:
+        raise ConflictError(f"422 {refused}") from refused
+    return _summary(engine, repo, pull)
+
+
+@pull_admin("DELETE", "/repos/{owner}/{repo}/pulls/{number:int}/auto-merge")
+def disable_auto_merge(call: Call) -> Any:
+    """Auto-merge turned off by a human (``actor``), as GitHub's GraphQL mutation does."""
+    req = AutoMergeOff.model_validate(call.body)
+    repo, engine = _repo(call), attach(call.sim)
+    pull = _pull(call, engine, repo)
+    engine.disable_auto_merge(repo, pull, _actor(call, req.actor))
+    return _summary(engine, repo, pull)
+
+
 @pull_admin("POST", "/repos/{owner}/{repo}/pulls/{number:int}/reviews", 201)
 def review_pull(call: Call) -> Any:
     req = ReviewPull.model_validate(call.body)
@@ -265,6 +307,8 @@ HANDLERS = [
     show_pull,
     edit_pull,
     merge_pull,
+    enable_auto_merge,
+    disable_auto_merge,
     review_pull,
     set_status,
     set_check_run,
