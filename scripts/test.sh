@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then lint, types, layer contracts and pytest.
-# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/spec -x`).
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/spec -x`). Tests run in
+# SHOAL_TEST_WORKERS pytest-xdist workers (3 by default; most end-to-end tests wait on paced
+# GitHub writes rather than on the CPU); SHOAL_TEST_WORKERS=0 runs them in this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,12 @@ uv run --locked lint-imports
 
 echo "== pytest" >&2
 set +e
-uv run --locked pytest "$@"
+workers="${SHOAL_TEST_WORKERS:-3}"
+parallel=()
+if [ "$workers" != "0" ]; then
+    parallel=(-n "$workers" --dist worksteal)
+fi
+uv run --locked pytest "${parallel[@]}" "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

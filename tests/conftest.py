@@ -26,7 +26,25 @@ from shoal.store.migrate import upgrade
 pytest_plugins = ["tests.s3server"]
 
 PG_ADMIN_URL = os.environ.get("SHOAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("SHOAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _worker_redis_url(base: str) -> str:
+    """Each pytest-xdist worker (`gw0`, `gw1`, ...) flushes a logical database of its own:
+    the base URL's database number plus the worker's index."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return base
+    prefix, _, number = base.rpartition("/")
+    db = int(number or 0) + int(worker.removeprefix("gw"))
+    if db > 15:  # Redis keeps 16 logical databases by default
+        raise RuntimeError(
+            f"SHOAL_TEST_REDIS_URL={base} leaves no logical database for xdist worker "
+            f"{worker}: use a lower database number or fewer workers (-n)"
+        )
+    return f"{prefix}/{db}"
+
+
+REDIS_URL = _worker_redis_url(os.environ.get("SHOAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
 # The application role tests connect as (created once per cluster, no password: the test
 # server trusts local connections).
 TEST_APP_ROLE = "shoal_test_app"
@@ -100,3 +118,9 @@ def redis_url() -> str:
     client.flushdb()
     client.close()
     return REDIS_URL
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long end-to-end tests (`@pytest.mark.slow`) start first: with the suite spread over
+    xdist workers, the run then ends close to when its longest test does."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -111,9 +111,9 @@ def test_spec_schema_is_json_schema(cli_env: dict[str, str]) -> None:
 
 
 def test_admin_create_token_and_db_upgrade(
-    api: RunningApi, cli_env: dict[str, str], db_url: str
+    api: RunningApi, cli_env: dict[str, str], db_url: str, redis_url: str
 ) -> None:
-    env = {**cli_env, "SHOAL_DATABASE_URL": db_url, "SHOAL_REDIS_URL": "redis://127.0.0.1:6379/9"}
+    env = {**cli_env, "SHOAL_DATABASE_URL": db_url, "SHOAL_REDIS_URL": redis_url}
     env["SHOAL_AUDIT_KEY"] = os.environ["SHOAL_AUDIT_KEY"]  # the API's: one key per deployment
     upgraded = shoal(env, "db", "upgrade")
     assert "already at" in upgraded.stdout
