@@ -5,6 +5,7 @@ the audit log matches the simulator's ledger."""
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 
@@ -145,27 +146,67 @@ def test_a_dropped_webhook_is_caught_up_by_the_periodic_sync(
     assert_audit_matches_ledger(stack)
 
 
-def test_a_base_that_moved_with_conflicts_under_overwrite_tries_the_patch_on_the_new_base(
+def test_a_base_that_moved_with_conflicts_under_overwrite_runs_the_steps_again_on_it(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = published(make_stack, spec(default="overwrite"), repos=1)
-    head = pull(stack, "acme/svc-0")["head"]["sha"]
-    before = len(stack.mutations())
+    first = pull(stack, "acme/svc-0")
+    pushes = sum(e["operation"] == PUSH for e in stack.mutations())
+    # The base changes the very lines the step changed: the old patch no longer applies.
     moved = move_base(
         stack,
         "acme/svc-0",
         {CI: "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v3 # pin\n"},
     )
     observe_until(stack, "acme/svc-0", "conflicting")
+    deadline = time.monotonic() + 60
+    while pull(stack, "acme/svc-0")["head"]["sha"] == first["head"]["sha"]:
+        assert time.monotonic() < deadline, changesets(stack, "bump")
+        time.sleep(0.2)
+    quiet(stack)
+    observe_until(stack, "acme/svc-0", "mergeable")
+    found = quiet(stack)
+    now = pull(stack, "acme/svc-0")
+    made = commit(stack, "acme/svc-0", now["head"]["sha"])
+
+    # The steps ran again on the new base, in a run of kind publish, and their patch was
+    # pushed onto it: GitHub can merge the PR again.
+    assert now["number"] == first["number"] and now["state"] == "open"
+    assert now["head"]["sha"] != first["head"]["sha"]
+    assert [p["sha"] for p in made["parents"]] == [moved]
+    owner, _, name = "acme/svc-0".partition("/")
+    with stack.sim.http(stack.sim.installation_token()) as gh:
+        shown = gh.get(f"/repos/{owner}/{name}/contents/{CI}", params={"ref": now["head"]["sha"]})
+    assert "actions/checkout@v4 # pin" in base64.b64decode(shown.json()["content"]).decode()
+    with stack.sim.http(stack.sim.installation_token()) as gh:
+        shown = gh.get(f"/repos/{owner}/{name}/pulls/{now['number']}")
+    assert shown.json()["mergeable"] is True
+    assert found["acme/svc-0"]["state"] == "open" and found["acme/svc-0"]["drift"] is None
+    assert sum(e["operation"] == PUSH for e in stack.mutations()) == pushes + 1
+    (drift,) = stack.get("/audit", action="changeset.drift", limit=10)
+    assert drift["details"]["kind"] == "merge_conflicts" and drift["details"]["base"] == moved
+    run = stack.get(f"/runs/{drift['details']['run']}")
+    assert (run["kind"], run["state"], run["progress"]["patch"]) == ("publish", "done", 1)
+    assert_audit_matches_ledger(stack)
+
+
+def test_conflicts_whose_steps_change_nothing_on_the_new_base_need_a_human(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = published(make_stack, spec(default="overwrite"), repos=1)
+    head = pull(stack, "acme/svc-0")["head"]["sha"]
+    before = len(stack.mutations())
+    # The base moved past the change: there is no checkout@v3 left for the step to bump.
+    move_base(
+        stack, "acme/svc-0", {CI: "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v5\n"}
+    )
+    observe_until(stack, "acme/svc-0", "conflicting")
     found = until(
-        stack, "bump", lambda cs: cs["acme/svc-0"]["reconciler_state"] == "failed", timeout_s=30
+        stack, "bump", lambda cs: cs["acme/svc-0"]["state"] == "needs_human", timeout_s=60
     )
 
-    # The Patch is applied again on GitHub's tip, not on the base it was made on; where the
-    # same lines changed it no longer applies, and the changeset says so and writes nothing.
-    assert found["acme/svc-0"]["failure_reason"] == "patch_does_not_apply"
-    assert moved in found["acme/svc-0"]["failure_message"]
+    assert found["acme/svc-0"]["drift"]["kind"] == "merge_conflicts"
+    assert "make no change" in found["acme/svc-0"]["drift"]["detail"]
     assert pull(stack, "acme/svc-0")["head"]["sha"] == head
     assert len(stack.mutations()) == before
-    assert stack.get("/audit", action="changeset.drift", limit=10)
     assert_audit_matches_ledger(stack)

@@ -160,8 +160,8 @@ DRIFT_CASES = [
     ("per-kind-override", DESIRED, FOREIGN,
      DriftPolicy("overwrite", {"foreign_commits": "needs_human"}), H, [], "foreign_commits"),
     ("conflicts-needs-human", DESIRED, CONFLICTING, HUMAN, H, [], "merge_conflicts"),
-    ("conflicts-overwrite-rebases", DESIRED, CONFLICTING, OVERWRITE, W, [], "merge_conflicts"),
-    ("conflicts-rebased-not-pushed-yet", dataclasses.replace(DESIRED, base_sha="8" * 40),
+    ("conflicts-overwrite-reexecutes", DESIRED, CONFLICTING, OVERWRITE, W, [], "merge_conflicts"),
+    ("conflicts-made-again-not-pushed-yet", dataclasses.replace(DESIRED, base_sha="8" * 40),
      CONFLICTING, OVERWRITE, W, [P], "merge_conflicts"),
     ("conflicts-on-current-base", DESIRED,
      dataclasses.replace(CONFLICTING, base_sha=DESIRED.base_sha), OVERWRITE, H, [],
@@ -210,8 +210,9 @@ def test_drift_and_bulk_requests(
     assert (decided.drift.kind if decided.drift else None) == drift
 
 
-def test_overwritten_conflicts_rebase_on_githubs_base() -> None:
-    assert plan(DESIRED, CONFLICTING, OVERWRITE).rebase_on == "8" * 40
+def test_overwritten_conflicts_run_the_steps_again_on_githubs_base() -> None:
+    assert plan(DESIRED, CONFLICTING, OVERWRITE).reexecute_on == "8" * 40
+    assert plan(DESIRED, CONFLICTING, HUMAN).reexecute_on is None
 
 
 def test_the_spec_policy_reaches_the_planner_through_the_desired_state() -> None:

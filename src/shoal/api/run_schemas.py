@@ -68,7 +68,10 @@ class RunOut(_Out):
     id: int
     campaign: str
     spec_version: int
-    kind: RunKind
+    kind: RunKind = Field(
+        description="`preview` (started by a user), or `publish` (asked by the reconciler: a "
+        "published changeset's steps run again on a new base; created_by `shoal`)."
+    )
     state: str = Field(description="selecting, executing, done, failed or cancelled (derived).")
     created_at: datetime
     created_by: str

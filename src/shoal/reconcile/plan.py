@@ -10,7 +10,8 @@ Before the table is consulted, `plan` decides whether Shoal may touch the PR at 
 merged or closed PR is final, a repository that stopped being writable needs a human, and a
 PR that drifted from what Shoal made (foreign commits, human edits, conflicts) follows the
 campaign's drift policy for that kind: `overwrite` goes on (the push forced with a lease,
-the template restored), `new_pr` leaves the PR alone for a new one, `needs_human` stops.
+the template restored, conflicts made again by running the steps on the new base), `new_pr`
+leaves the PR alone for a new one, `needs_human` stops.
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ class Plan:
     verdict: Verdict
     operations: tuple[Operation, ...] = ()
     drift: Drift | None = None  # the drift met (also under `overwrite`, for the audit log)
-    # Conflicts overwritten: the patch is applied again on this base (GitHub's current tip).
-    rebase_on: str | None = None
+    # Conflicts overwritten: the steps run again on this base (GitHub's current tip), and
+    # their patch is pushed with a lease.
+    reexecute_on: str | None = None
 
 
 def _open(observed: Observed) -> bool:
@@ -339,10 +341,10 @@ def plan(  # noqa: PLR0911 - one return per verdict
             return Plan(Verdict.NEW_PR, drift=drift)
         if drift.kind == "merge_conflicts":
             if observed.base_sha is not None and observed.base_sha != desired.base_sha:
-                return Plan(Verdict.WRITE, drift=drift, rebase_on=observed.base_sha)
+                return Plan(Verdict.WRITE, drift=drift, reexecute_on=observed.base_sha)
             if observed.base_sha is None or observed.push_key == desired.push_key:
                 # Already pushed on the current base and still conflicting: nothing to
-                # overwrite. (Rebased but not pushed yet: the push below is the overwrite.)
+                # overwrite. (Made again but not pushed yet: the push below is the overwrite.)
                 return Plan(Verdict.NEEDS_HUMAN, drift=Drift(drift.kind, drift.detail))
     everything = tuple(op for op in _needed(desired, observed, policy) if op not in _CLOSING)
     return Plan(Verdict.WRITE, everything, drift)

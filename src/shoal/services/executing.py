@@ -19,10 +19,11 @@ from prometheus_client import Counter, Histogram
 from shoal.blobs import BlobNotFoundError, ObjectStore, put_content_addressed
 from shoal.config import Settings
 from shoal.domain.campaigns import SpecVersion
+from shoal.domain.changesets import ChangesetId
 from shoal.domain.clock import Clock
 from shoal.domain.errors import NotFoundError, ShoalError
 from shoal.domain.executions import ExecutionState, FailureReason
-from shoal.domain.runs import Execution, ExecutionId, Run, Target
+from shoal.domain.runs import Execution, ExecutionId, Run, RunKind, Target
 from shoal.domain.tasks import Outcome, Task
 from shoal.execution.redact import Redactor
 from shoal.execution.runner import (
@@ -33,6 +34,7 @@ from shoal.execution.runner import (
 )
 from shoal.execution.secret_scan import SecretScanIncompleteError, SecretScanner
 from shoal.executors import SandboxUnavailableError
+from shoal.services.publishing import enqueue_reconciles
 from shoal.services.secrets import DirectorySecretSource, SecretMissingError, ungranted_secrets
 from shoal.services.spec_cache import spec_of
 from shoal.spec import CampaignSpec
@@ -120,6 +122,16 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
                 log.info("execution_abandoned", why="run cancelled")
                 return Outcome.done()
             execution_store.record_finished(conn, execution.id, finished, now=deps.clock.now())
+            if run.kind is RunKind.PUBLISH and "changeset_id" in target.meta:
+                # A published changeset's steps ran again on a new base (services.
+                # reexecuting): its reconciler goes on with the result now.
+                changeset = ChangesetId(int(target.meta["changeset_id"]))
+                enqueue_reconciles(
+                    conn,
+                    [changeset],
+                    now=deps.clock.now(),
+                    max_attempts=deps.settings.task_max_attempts,
+                )
         EXECUTIONS.labels(finished.state.value, finished.reason or "").inc()
         EXECUTION_SECONDS.observe(deps.clock.monotonic() - started)
         log.info("execution_finished", state=finished.state.value, reason=finished.reason)

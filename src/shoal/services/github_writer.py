@@ -192,6 +192,8 @@ class AppWriter:
             branch_sha=result.commit_sha,
             head_sha=result.commit_sha,
             push_key=desired.push_key,
+            # A new head: GitHub works out again whether the PR conflicts.
+            mergeable=None if result.pushed else changeset.observed.mergeable,
         )
         mutations = []
         if result.pushed:
@@ -252,6 +254,7 @@ class AppWriter:
             branch_sha=result.commit_sha,
             head_sha=result.commit_sha,
             push_key=desired.push_key,
+            mergeable=None if result.pushed else changeset.observed.mergeable,
         )
         return observed, _mutations(committer.take_mutations())
 

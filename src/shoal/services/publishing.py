@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 from sqlalchemy.engine import Connection
@@ -44,6 +44,7 @@ __all__ = [
     "RECONCILE_TASK",
     "PublishFilter",
     "PublishResult",
+    "commit_fields",
     "enqueue_reconciles",
     "publish",
     "reconcile_task",
@@ -163,9 +164,6 @@ def _desired(
         reviewers=users,
         team_reviewers=teams,
         assignees=tuple(spec.changeset.assignees),
-        commit_message=spec.changeset.commit.message or spec.changeset.title,
-        author_name=spec.changeset.commit.author.name,
-        author_email=spec.changeset.commit.author.email,
         campaign_name=run.campaign,
         spec_version=run.spec_version,
         spec_hash=spec_hash,
@@ -176,6 +174,22 @@ def _desired(
         drift=drift_setting(spec),
         max_open_prs=spec.policy.publish.max_open_prs,
         auto_merge=auto_merge_setting(spec),
+        **commit_fields(spec),
+    )
+
+
+class CommitFields(TypedDict):
+    commit_message: str
+    author_name: str
+    author_email: str
+
+
+def commit_fields(spec: CampaignSpec) -> CommitFields:
+    """The desired state's commit message and author, from the spec."""
+    return CommitFields(
+        commit_message=spec.changeset.commit.message or spec.changeset.title,
+        author_name=spec.changeset.commit.author.name,
+        author_email=spec.changeset.commit.author.email,
     )
 
 

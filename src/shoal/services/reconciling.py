@@ -35,12 +35,14 @@ from shoal.domain.budgets import budget_day, eta_for
 from shoal.domain.changesets import Changeset, ChangesetId, Desired, Observed, ReconcilerState
 from shoal.domain.clock import Clock
 from shoal.domain.errors import InvalidInputError, ShoalError
+from shoal.domain.executions import ExecutionState
 from shoal.domain.tasks import Outcome, Task
 from shoal.github.gate import gated
 from shoal.reconcile.gateway import FailedWriteError, GitHubWriter, Mutation, Result
 from shoal.reconcile.plan import ROWS, Drift, Operation, Plan, Verdict, plan
 from shoal.services.publishing import enqueue_reconciles
 from shoal.services.pull_request_text import rendered_desired
+from shoal.services.reexecuting import ReexecutionFailedError, reexecuted_desired, reexecution
 from shoal.store import Database
 from shoal.store import audit as audit_store
 from shoal.store import budgets as budget_store
@@ -67,6 +69,9 @@ MAX_STEPS = len(ROWS) + 4
 # Waiting for one of the campaign's open PRs to close or merge: look again this often (a PR
 # closing wakes the waiters at once; this is the fallback).
 OPEN_CAP_RECHECK_S = 60.0
+# Waiting for the steps to run again on a new base: the execution wakes the changeset when
+# it finishes; this is the fallback.
+REEXECUTE_RECHECK_S = 30.0
 
 
 def _no_slot(_: Changeset) -> AbstractContextManager[object]:
@@ -265,8 +270,7 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
         if changeset.desired.title == "" and _may_write(changeset):
             changeset = dataclasses.replace(changeset, desired=_render(deps, changeset))
         decided = plan(changeset.desired, changeset.observed)
-        if decided.verdict is Verdict.FINAL:
-            _wake_open_waiters(deps, changeset)
+        _wake_open_waiters(deps, changeset, decided)
         if decided.verdict is Verdict.NEEDS_HUMAN:
             assert decided.drift is not None
             _flag(deps, changeset, decided.drift)
@@ -275,8 +279,11 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
             assert decided.drift is not None
             changeset = _new_pr(deps, changeset, decided.drift)
             continue
-        if decided.rebase_on is not None:
-            changeset = _rebase(deps, changeset, decided)
+        if decided.reexecute_on is not None:
+            made = _reexecute(deps, changeset, decided)
+            if made is None:
+                return
+            changeset = made
             continue
         operations = [op for op in decided.operations if op not in done and op.value not in refused]
         if not operations:
@@ -342,18 +349,55 @@ def _new_pr(deps: ReconcileDeps, changeset: Changeset, drift: Drift) -> Changese
     )
 
 
-def _rebase(deps: ReconcileDeps, changeset: Changeset, decided: Plan) -> Changeset:
-    """Conflicts under the overwrite policy: the Patch is applied again on GitHub's current
-    base and pushed with a lease; a Patch that no longer applies fails the changeset."""
-    assert changeset.desired is not None and decided.rebase_on is not None
-    desired = dataclasses.replace(changeset.desired, base_sha=decided.rebase_on)
+def _reexecute(deps: ReconcileDeps, changeset: Changeset, decided: Plan) -> Changeset | None:
+    """Conflicts under the overwrite policy: the campaign's steps run again on GitHub's
+    current base (`services.reexecuting`) and their patch goes on to be pushed with a lease.
+    While they run the changeset waits; steps that fail fail it; steps that change nothing
+    there (the base already has the change) leave the PR to a human (None: stop here)."""
+    assert changeset.desired is not None and decided.reexecute_on is not None
+    base = decided.reexecute_on
     now = deps.clock.now()
-    stored = dataclasses.replace(desired, title="", body="")
     with deps.db.transaction() as conn:
-        changeset_store.set_desired(conn, changeset.id, stored, now=now)
-        if decided.drift is not None:
-            _audit(conn, changeset, "changeset.drift", decided.drift.to_json(), now=now)
-    return dataclasses.replace(changeset, desired=desired)
+        found = reexecution(
+            conn, changeset, base, now=now, max_attempts=deps.settings.task_max_attempts
+        )
+        execution = found.execution
+        if found.asked and decided.drift is not None:
+            details = {**decided.drift.to_json(), "base": base, "run": execution.run_id}
+            _audit(conn, changeset, "changeset.drift", details, now=now)
+        made = None
+        if execution.state is ExecutionState.PATCH:
+            made = reexecuted_desired(conn, changeset, execution)
+            changeset_store.set_desired(conn, changeset.id, made, now=now)
+    run = execution.run_id
+    if execution.state is ExecutionState.PATCH:
+        assert made is not None
+        log.info("changeset_reexecuted", base_sha=base, run_id=run)
+        return dataclasses.replace(changeset, desired=made)
+    if found.cancelled:
+        raise ReexecutionFailedError(
+            f"the run of the steps on {base} (run {run}) was cancelled: nothing was pushed",
+            details={"base": base, "run": run},
+        )
+    if not execution.state.finished:
+        message = (
+            f"the PR conflicts with {changeset.desired.base_branch}: the steps run again on "
+            f"{base[:12]} (run {run}), then their patch is pushed"
+        )
+        raise _Held("reexecuting", REEXECUTE_RECHECK_S, message=message)
+    if execution.state is ExecutionState.NO_CHANGE:
+        detail = (
+            f"the PR conflicts with {changeset.desired.base_branch}, and the steps make no "
+            f"change on {base[:12]} (run {run}): nothing is left to push; close the PR, or "
+            "publish again once the steps have something to do"
+        )
+        _flag(deps, changeset, Drift("merge_conflicts", detail))
+        return None
+    raise ReexecutionFailedError(
+        f"the steps failed on {base} (run {run}, {execution.reason}): {execution.message}; "
+        f"`shoal runs retry {run} {changeset.repo}` runs them again",
+        details={"base": base, "run": run, "reason": execution.reason},
+    )
 
 
 def _audit(
@@ -396,9 +440,10 @@ def _claim_open_place(deps: ReconcileDeps, changeset: Changeset) -> None:
     raise _Held("max_open_prs", OPEN_CAP_RECHECK_S, message=message)
 
 
-def _wake_open_waiters(deps: ReconcileDeps, changeset: Changeset) -> None:
+def _wake_open_waiters(deps: ReconcileDeps, changeset: Changeset, decided: Plan) -> None:
+    """A merged or closed PR leaves a place under the open-PR cap to the ones waiting."""
     assert changeset.desired is not None
-    if changeset.desired.max_open_prs is None:
+    if decided.verdict is not Verdict.FINAL or changeset.desired.max_open_prs is None:
         return
     with deps.db.transaction() as conn:
         waiting = changeset_store.waiting_for_open_place(conn, changeset.campaign_id)

@@ -32,8 +32,8 @@ class DriftKinds(SpecModel):
     )
     merge_conflicts: DriftPolicy | None = Field(
         default=None,
-        description="The PR conflicts with its base: 'overwrite' applies the patch again on "
-        "the current base and force-pushes it with a lease.",
+        description="The PR conflicts with its base: 'overwrite' runs the steps again on "
+        "the current base and force-pushes their patch with a lease.",
     )
 
     def as_mapping(self) -> dict[str, str]:

@@ -10,17 +10,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from shoal.domain.campaigns import SpecVersionId
 from shoal.domain.errors import ConflictError, NotFoundError
 from shoal.domain.executions import DiffFile, ExecutionState, FileStatus
 from shoal.domain.globs import glob_literal_prefix, glob_to_regex
-from shoal.domain.runs import Execution, ExecutionId, RunId, Target, TargetId
-from shoal.store.tables import diff_files, executions, targets
+from shoal.domain.runs import Execution, ExecutionId, RunId, RunKind, Target, TargetId
+from shoal.store.tables import diff_files, executions, runs, targets
 
 __all__ = [
     "ExecutionFilter",
     "FinishedExecution",
     "count_executions",
     "files_by_execution",
+    "find_changeset_execution",
     "find_execution",
     "get_execution",
     "insert_executions",
@@ -125,6 +127,35 @@ def find_execution(conn: Connection, run_id: RunId, repo: str) -> Execution | No
     if row is None:
         return None
     return _execution(row, list_diff_files(conn, ExecutionId(row["id"])))
+
+
+def find_changeset_execution(
+    conn: Connection, changeset_id: int, spec_version_id: SpecVersionId, base_sha: str
+) -> tuple[Execution, bool] | None:
+    """The latest execution run for a changeset (a `publish` run whose target names it in
+    `meta.changeset_id`) of this spec version on this base, and whether its run was
+    cancelled."""
+    row = (
+        conn.execute(
+            sa.select(executions, runs.c.cancelled_at)
+            .join(runs, runs.c.id == executions.c.run_id)
+            .join(targets, targets.c.id == executions.c.target_id)
+            .where(
+                runs.c.kind == RunKind.PUBLISH.value,
+                runs.c.spec_version_id == spec_version_id,
+                targets.c.base_sha == base_sha,
+                targets.c.meta["changeset_id"].astext == str(changeset_id),
+            )
+            .order_by(executions.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    execution = _execution(row, list_diff_files(conn, ExecutionId(row["id"])))
+    return execution, row["cancelled_at"] is not None
 
 
 def list_diff_files(conn: Connection, execution_id: ExecutionId) -> tuple[DiffFile, ...]:
