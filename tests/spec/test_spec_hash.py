@@ -94,7 +94,7 @@ name: bump-checkout-v4
     )
     .replace(
         "  drift: overwrite\n",
-        "  drift: overwrite\n  on_deselect: close\n"
+        "  drift: overwrite\n  on_deselect: close\n  delete_branch: never\n"
         "  publish: {max_prs_per_day_per_org: null, max_open_prs: null}\n",
     ),
     "sets-reordered-and-duplicated": BASE.replace(
@@ -125,6 +125,7 @@ DIFFERENT = {
     "reviewer-changed": ("[alice, acme/platform]", "[alice, acme/security]"),
     "title": ('to v4"', 'to v4.1"'),
     "drift-policy": ("drift: overwrite", "drift: new_pr"),
+    "delete-branch": ("drift: overwrite", "drift: overwrite\n  delete_branch: on_close"),
     "source-filter": ("topics: [python, ci]", "topics: [python]"),
     "repo-branch": ("acme/web@develop", "acme/web@main"),
     "exclude-rule": ('repo: "acme/legacy-*"', 'repo: "acme/old-*"'),
@@ -197,6 +198,7 @@ def test_canonical_json_is_compact_sorted_and_normalized() -> None:
     assert data["policy"] == {
         "drift": "overwrite",
         "on_deselect": "close",
+        "delete_branch": "never",
         "publish": {"max_prs_per_day_per_org": None, "max_open_prs": None},
     }
 

@@ -91,6 +91,9 @@ class Desired:
     drift: str | dict[str, str] | None = None
     # The campaign's cap on its open PRs (spec `policy.publish.max_open_prs`), if any.
     max_open_prs: int | None = None
+    # Which campaign branches to delete (spec `policy.delete_branch`): never | on_close (of
+    # a PR Shoal closes) | on_close_or_merge (of a merged PR too).
+    branch_deletion: str = "never"
     # GitHub auto-merge (spec `changeset.auto_merge`): the merge method to enable it with
     # (merge | squash | rebase), None to leave it off.
     auto_merge: str | None = None
@@ -168,6 +171,8 @@ class Observed:
     written_team_reviewers: tuple[str, ...] = ()
     written_assignees: tuple[str, ...] = ()
     branch_deleted: bool = False
+    # A delete found the branch at a commit Shoal did not push: it is kept, for good.
+    branch_kept: bool = False
     # GitHub auto-merge: the merge method GitHub shows it enabled with (None: off, or not
     # read yet), and the one Shoal itself enabled (only that one is ever turned off again).
     auto_merge: str | None = None

@@ -120,6 +120,18 @@ class PullRequests:
         )
         return pull_from_rest(reply.json())
 
+    def branch_tip(self, owner: str, name: str, branch: str) -> str | None:
+        """The commit `branch` points at now; None when there is no such branch."""
+        try:
+            reply = self._client.request(
+                "GET",
+                f"{REPO}/git/ref/{{ref}}",
+                path={"owner": owner, "repo": name, "ref": f"heads/{branch}"},
+            )
+        except NotFoundError:
+            return None
+        return str((reply.json().get("object") or {}).get("sha") or "") or None
+
     def find_open(self, owner: str, name: str, *, head: str, base: str) -> ObservedPR | None:
         """The open pull request from branch `head` into `base`, if there is one."""
         reply = self._client.request(

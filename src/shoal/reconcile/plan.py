@@ -175,8 +175,14 @@ def _close(d: Desired, o: Observed, _: DriftPolicy) -> bool:
 
 
 def _delete_branch(d: Desired, o: Observed, _: DriftPolicy) -> bool:
-    done = o.pr_state in {"closed", "merged"} or d.close
-    return d.delete_branch and done and o.branch_sha is not None and not o.branch_deleted
+    if o.branch_sha is None or o.branch_deleted or o.branch_kept or foreign_commits(o):
+        return False  # never pushed, gone, or someone else's commits are on it: kept
+    if d.delete_branch:  # asked by a bulk close
+        return d.close or o.pr_state in {"closed", "merged"}
+    if o.pr_state == "merged":
+        return d.branch_deletion == "on_close_or_merge"
+    # A PR Shoal closes (or closed); one a human closed keeps its branch.
+    return d.close and d.branch_deletion != "never"
 
 
 def _push(d: Desired, o: Observed, policy: DriftPolicy) -> bool:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from shoal.domain.changesets import Changeset, Desired, Observed
 from shoal.domain.errors import ShoalError
 from shoal.github import GitHubApp, InstallationClient
@@ -24,6 +26,8 @@ from shoal.reconcile import merge_pull, text_sha256
 from shoal.services.reconciling import FailedWriteError, Mutation
 
 __all__ = ["AppWriter"]
+
+log = structlog.get_logger("shoal.reconcile")
 
 
 def _observed(pr: ObservedPR, before: Observed) -> Observed:
@@ -218,12 +222,7 @@ class AppWriter:
         """The lease was refused: the branch moved since Shoal last saw it. Nothing was
         written; what the branch holds now goes to the planner (foreign commits)."""
         owner, name, _ = self._parts(changeset)
-        reply = client.request(
-            "GET",
-            "/repos/{owner}/{repo}/git/ref/{ref}",
-            path={"owner": owner, "repo": name, "ref": f"heads/{changeset.branch}"},
-        )
-        head = str((reply.json().get("object") or {}).get("sha") or "") or None
+        head = PullRequests(client).branch_tip(owner, name, changeset.branch)
         return dataclasses.replace(changeset.observed, head_sha=head)
 
     def _commit_through_api(
@@ -311,11 +310,21 @@ class AppWriter:
         return _observed(pr, changeset.observed), _mutations(pulls.take_mutations())
 
     def delete_branch(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
+        """Delete the campaign branch if it is still at the commit Shoal pushed, read just
+        before: a human's commits on it are never deleted (the branch is kept for good), and
+        one already gone (GitHub's delete-on-merge) needs no request."""
         owner, name, _ = self._parts(changeset)
         pulls = PullRequests(self._client(changeset))
+        before = changeset.observed
+        tip = pulls.branch_tip(owner, name, changeset.branch)
+        if tip is None:
+            return dataclasses.replace(before, branch_deleted=True), []
+        if tip != before.branch_sha:
+            log.info("branch_kept", branch=changeset.branch, tip=tip, pushed=before.branch_sha)
+            return dataclasses.replace(before, branch_kept=True), []
         with _audited(pulls):
             pulls.delete_branch(owner, name, changeset.branch)
-        observed = dataclasses.replace(changeset.observed, branch_deleted=True)
+        observed = dataclasses.replace(before, branch_deleted=True)
         return observed, _mutations(pulls.take_mutations())
 
     def remove_labels(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:

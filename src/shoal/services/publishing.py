@@ -174,6 +174,7 @@ def _desired(
         drift=drift_setting(spec),
         max_open_prs=spec.policy.publish.max_open_prs,
         auto_merge=auto_merge_setting(spec),
+        branch_deletion=spec.policy.delete_branch,
         **commit_fields(spec),
     )
 
@@ -285,8 +286,9 @@ def _deselect(
     conn: Connection, campaign_id: CampaignId, run: Run, spec: CampaignSpec, *, now: datetime
 ) -> list[ChangesetId]:
     """Changesets whose repository left the selection (not a target of the preview being
-    published): `on_deselect: close` closes an open PR, `detach` leaves it open and stops
-    tracking it; one without a PR is no longer published either way."""
+    published): `on_deselect: close` closes an open PR (and deletes its branch as the new
+    spec's `delete_branch` says), `detach` leaves it open and stops tracking it; one without
+    a PR is no longer published either way."""
     selected = {
         e.repo.lower()
         for e in execution_store.list_executions(
@@ -304,9 +306,10 @@ def _deselect(
         if spec.policy.on_deselect == "close" and pr_open:
             if c.desired.close:
                 continue
-            bulk_store.request_change(
-                conn, c.id, dataclasses.replace(c.desired, close=True), now=now
+            closing = dataclasses.replace(
+                c.desired, close=True, branch_deletion=spec.policy.delete_branch
             )
+            bulk_store.request_change(conn, c.id, closing, now=now)
         else:
             bulk_store.request_change(conn, c.id, c.desired, now=now, publish=False)
         changed.append(c.id)

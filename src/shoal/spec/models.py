@@ -66,7 +66,8 @@ class CampaignSpec(SpecModel):
     )
     changeset: Changeset = Field(description="The branch, commit and PR opened for each change.")
     policy: Policy = Field(
-        default_factory=Policy, description="Drift, deselection and publishing policy."
+        default_factory=Policy,
+        description="Drift, deselection, branch deletion and publishing policy.",
     )
 
     @model_validator(mode="before")

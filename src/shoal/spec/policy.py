@@ -9,9 +9,17 @@ from pydantic import Discriminator, Field, Tag
 from shoal.spec.base import SpecModel
 from shoal.spec.fields import PositiveInt
 
-__all__ = ["DRIFT_TAGS", "DriftKinds", "DriftPolicy", "Policy", "PublishLimits"]
+__all__ = [
+    "DRIFT_TAGS",
+    "BranchDeletion",
+    "DriftKinds",
+    "DriftPolicy",
+    "Policy",
+    "PublishLimits",
+]
 
 DriftPolicy = Literal["overwrite", "new_pr", "needs_human"]
+BranchDeletion = Literal["never", "on_close", "on_close_or_merge"]
 
 
 class DriftKinds(SpecModel):
@@ -70,7 +78,8 @@ class PublishLimits(SpecModel):
 
 
 class Policy(SpecModel):
-    """What to do when PRs drift from the spec or repositories leave the selection."""
+    """What to do when PRs drift from the spec, repositories leave the selection, or PRs are
+    closed or merged."""
 
     drift: DriftSetting = Field(
         default="needs_human",
@@ -84,6 +93,12 @@ class Policy(SpecModel):
         default="close",
         description="When a repository leaves the selection: 'close' closes its PR, 'detach' "
         "leaves the PR open and stops tracking it.",
+    )
+    delete_branch: BranchDeletion = Field(
+        default="never",
+        description="Delete the campaign branch of a PR Shoal closes (its repository left the "
+        "selection, or a bulk close): 'on_close'; of a merged PR too: 'on_close_or_merge'. A "
+        "branch with commits Shoal did not push is never deleted.",
     )
     publish: PublishLimits = Field(
         default_factory=PublishLimits, description="Publishing caps for this campaign."
