@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
 from tests.e2e.publishing import FAST, changesets, publish, settled, until
@@ -60,6 +62,8 @@ def test_auto_merge_is_enabled_with_the_specs_method_then_disabled_when_turned_o
         "acme/svc-1",
     ]
     assert stack.get("/audit", action="changeset.warning", limit=10)
+    warned = 'shoal_changesets_warnings{campaign="bump",operation="enable_auto_merge"} 1.0'
+    assert warned in httpx.get(f"{stack.api.url}/metrics").text
     assert_audit_matches_ledger(stack)
 
     with stack.client() as http:
@@ -77,6 +81,7 @@ def test_auto_merge_is_enabled_with_the_specs_method_then_disabled_when_turned_o
     assert [e["repo"] for e in stack.mutations() if e["operation"] == DISABLE] == ["acme/svc-0"]
     assert {c["state"] for c in after.values()} == {"open"}
     assert all(c["warnings"] == [] for c in after.values())
+    assert "shoal_changesets_warnings{" not in httpx.get(f"{stack.api.url}/metrics").text
     assert_audit_matches_ledger(stack)
 
 

@@ -1,5 +1,5 @@
 """Metrics read from the database at scrape time (queue depth and age, changesets by state,
-stuck PRs by reason), per application."""
+stuck PRs by reason, PRs with warnings by operation), per application."""
 
 from __future__ import annotations
 
@@ -58,13 +58,22 @@ class ChangesetCollector(Collector):
             f"inactive: no activity for {progress.DEFAULT_INACTIVE_DAYS} days)",
             labels=["campaign", "reason"],
         )
-        by_state, by_reason = progress.metric_counts(self._ctx)
-        for (campaign, state), count in sorted(by_state.items()):
+        warnings = GaugeMetricFamily(
+            "shoal_changesets_warnings",
+            "Open PRs with a warning by campaign and operation: what GitHub refused to add to "
+            "them (reviewers, assignees, labels, auto-merge)",
+            labels=["campaign", "operation"],
+        )
+        counts = progress.metric_counts(self._ctx)
+        for (campaign, state), count in sorted(counts.states.items()):
             states.add_metric([campaign, state], count)
-        for (campaign, reason), count in sorted(by_reason.items()):
+        for (campaign, reason), count in sorted(counts.stuck.items()):
             stuck.add_metric([campaign, reason], count)
+        for (campaign, operation), count in sorted(counts.warnings.items()):
+            warnings.add_metric([campaign, operation], count)
         yield states
         yield stuck
+        yield warnings
 
 
 def app_registry(ctx: AppContext) -> CollectorRegistry:

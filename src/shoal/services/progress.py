@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from shoal.domain.errors import InvalidInputError
 from shoal.services.context import AppContext
@@ -20,6 +21,7 @@ __all__ = [
     "STUCK_REASONS",
     "Burndown",
     "BurndownDay",
+    "MetricCounts",
     "Stuck",
     "burndown",
     "day_ends",
@@ -121,12 +123,18 @@ def stuck(
     return Stuck(campaign.name, inactive_days, found)
 
 
-def metric_counts(
-    ctx: AppContext, *, inactive_days: int = DEFAULT_INACTIVE_DAYS
-) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
-    """(campaign, state) -> changesets, and (campaign, reason) -> stuck open PRs."""
+class MetricCounts(NamedTuple):
+    states: dict[tuple[str, str], int]  # (campaign, state) -> changesets
+    stuck: dict[tuple[str, str], int]  # (campaign, reason) -> stuck open PRs
+    warnings: dict[tuple[str, str], int]  # (campaign, operation) -> open PRs warned of it
+
+
+def metric_counts(ctx: AppContext, *, inactive_days: int = DEFAULT_INACTIVE_DAYS) -> MetricCounts:
+    """What `/metrics` exports about changesets, read in one transaction."""
     before = ctx.clock.now() - timedelta(days=inactive_days)
     with ctx.db.transaction() as conn:
-        return event_store.state_counts(conn), event_store.stuck_counts(
-            conn, inactive_before=before
+        return MetricCounts(
+            event_store.state_counts(conn),
+            event_store.stuck_counts(conn, inactive_before=before),
+            event_store.warning_counts(conn),
         )

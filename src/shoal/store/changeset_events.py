@@ -25,6 +25,7 @@ __all__ = [
     "state_counts",
     "stuck",
     "stuck_counts",
+    "warning_counts",
 ]
 
 # Why an open PR is stuck, in the order they are shown.
@@ -181,6 +182,21 @@ def stuck_counts(conn: Connection, *, inactive_before: datetime) -> dict[tuple[s
         for reason in STUCK_REASONS:
             found[(row["name"], reason)] = int(row[reason])
     return found
+
+
+def warning_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """(campaign name, operation) -> open PRs with a warning for that operation: what
+    GitHub refused to add to them (reviewers, labels, auto-merge, ...), every campaign."""
+    warning = sa.func.jsonb_array_elements(changesets.c.warnings).table_valued("value").lateral("w")
+    operation = warning.c.value.op("->>")("operation").label("operation")
+    query = (
+        sa.select(campaigns.c.name, operation, sa.func.count(sa.distinct(changesets.c.id)))
+        .select_from(changesets.join(campaigns, campaigns.c.id == changesets.c.campaign_id))
+        .join(warning, sa.true())
+        .where(state_expr().in_(_OPEN))
+        .group_by(campaigns.c.name, operation)
+    )
+    return {(name, str(op)): int(n) for name, op, n in conn.execute(query)}
 
 
 def state_counts(conn: Connection) -> dict[tuple[str, str], int]:
