@@ -29,35 +29,41 @@ CHANGED = (
 )
 
 
-def _apply(
-    env: dict[str, str], path: Path, *, answer: str | None
+def with_terminal(
+    env: dict[str, str], *args: str, answer: str | None
 ) -> subprocess.CompletedProcess[str]:
-    """`shoal apply` with a terminal that answers `answer`, or with no terminal (None)."""
+    """`shoal ARGS` with a terminal that answers `answer`, or with no terminal (None)."""
     if answer is None:
         return subprocess.run(
-            [*SHOAL, "apply", str(path)],
+            [*SHOAL, *args],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
             check=False,
         )
     main, tty = pty.openpty()
     try:
         os.write(main, f"{answer}\n".encode())
         return subprocess.run(
-            [*SHOAL, "apply", str(path)],
+            [*SHOAL, *args],
             env=env,
             stdin=tty,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
             check=False,
         )
     finally:
         os.close(main)
         os.close(tty)
+
+
+def _apply(
+    env: dict[str, str], path: Path, *, answer: str | None
+) -> subprocess.CompletedProcess[str]:
+    return with_terminal(env, "apply", str(path), answer=answer)
 
 
 def _plan(stack: Stack, text: str) -> dict[str, Any]:

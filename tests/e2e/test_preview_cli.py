@@ -1,4 +1,5 @@
-"""`shoal preview`, `shoal runs ...` and `shoal diff` as a user runs them, against the stack."""
+"""`shoal preview`, `shoal runs ...` and `shoal diff` as a user runs them, against the stack;
+and `shoal preview FILE` of a published campaign, which shows the plan and asks first."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from shoal.services.selecting import run_select_task
 from shoal.store import tasks as task_store
 from tests.cli.test_cli import shoal
 from tests.e2e.conftest import Stack
+from tests.e2e.publishing import changesets
+from tests.e2e.test_apply_plan import TEMPLATE_ONLY, with_terminal
 from tests.e2e.test_preview import SECRET, SPEC, WORLD
+from tests.e2e.test_reconcile import published, pull, spec
 
 
 def test_preview_from_a_file_then_read_the_results(
@@ -132,3 +136,44 @@ def test_a_cancelled_run_runs_no_queued_execution_and_stores_nothing_in_flight(
     assert f"run {run_id} was already cancelled" in again.stdout
     retry = shoal(env, "runs", "retry", str(run_id), "acme/api", check=False)
     assert retry.returncode == 1 and "was cancelled" in retry.stderr
+
+
+def test_previewing_a_file_that_changes_published_prs_shows_the_plan_and_asks_first(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = published(make_stack, spec())
+    before = {repo: pull(stack, repo) for repo in ("acme/svc-0", "acme/svc-1")}
+    mutations = len(stack.mutations())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "200"}
+    shoal(env, "login", "--url", stack.api.url, "--token", stack.api.tokens[Role.OPERATOR])
+    path = tmp_path / "bump.yaml"
+    path.write_text(TEMPLATE_ONLY)
+
+    def state() -> tuple[int, int]:
+        runs = stack.get("/campaigns/bump/runs")
+        return int(stack.get("/campaigns/bump")["latest_version"]), len(runs)
+
+    # No terminal and no --yes: nothing applied, nothing previewed, and how to go on.
+    refused = with_terminal(env, "preview", str(path), answer=None)
+    assert refused.returncode == 2, refused
+    assert "--yes" in refused.stderr and state() == (1, 1)
+    # A terminal: the plan apply shows, then the question; "no" applies nothing.
+    declined = with_terminal(env, "preview", str(path), answer="n")
+    assert declined.returncode == 1, declined
+    assert "0 PR(s) get a new commit (push), 2 are updated in place" in declined.stdout
+    assert "set_labels" in declined.stdout and "team_reviewers: platform" in declined.stdout
+    assert "apply this version?" in declined.stderr and state() == (1, 1)
+
+    previewed = shoal(env, "preview", str(path), "--yes")
+    assert "2 are updated in place" in previewed.stdout
+    assert "spec version 2" in previewed.stdout and "run 2 done" in previewed.stdout
+    assert "carried out on the published PRs by `shoal publish bump`" in previewed.stdout
+    assert state() == (2, 2)
+    # The preview wrote nothing: the PRs are as they were, on version 1, until a publish.
+    assert len(stack.mutations()) == mutations
+    for repo, pr in before.items():
+        now = pull(stack, repo)
+        assert (now["body"], now["labels"]) == (pr["body"], pr["labels"])
+    assert {c["spec_version"] for c in changesets(stack, "bump").values()} == {1}
+    assert "2 PRs on v1 (behind v2)" in shoal(env, "status", "bump").stdout

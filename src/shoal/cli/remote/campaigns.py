@@ -18,10 +18,10 @@ from shoal.cli.output import (
     print_page_note,
     print_table,
 )
-from shoal.cli.remote.client import client
+from shoal.cli.remote.client import ApiClient, client
 from shoal.spec import SpecInvalidError, parse_spec
 
-__all__ = ["apply", "campaigns_app", "validate"]
+__all__ = ["apply", "apply_file", "campaigns_app", "validate"]
 
 campaigns_app = typer.Typer(help="Read campaigns.", no_args_is_help=True)
 
@@ -118,6 +118,17 @@ def _confirm(plan: dict[str, Any], *, yes: bool, output: Output) -> None:
         fail("not applied: nothing changed", code=1)
 
 
+def apply_file(
+    api: ApiClient, file: Path, *, yes: bool, output: Output
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply a spec file as `shoal apply` does: the plan shown and asked for first when the
+    new version changes published PRs (`_confirm`). Returns the answer and the plan."""
+    spec = {"spec": file.read_text(errors="replace")}
+    plan = api.post("/campaigns/plan", spec)
+    _confirm(plan, yes=yes, output=output)
+    return api.post("/campaigns/apply", spec), plan
+
+
 def apply(
     file: SpecFile,
     yes: Annotated[
@@ -132,10 +143,7 @@ def apply(
 
     When the new version changes PRs already published, prints the plan per changeset
     and asks first (`--yes` skips the question)."""
-    api = client()
-    spec = {"spec": file.read_text(errors="replace")}
-    _confirm(api.post("/campaigns/plan", spec), yes=yes, output=output)
-    result = api.post("/campaigns/apply", spec)
+    result, _plan = apply_file(client(), file, yes=yes, output=output)
     if output is Output.JSON:
         print_json(result)
         return

@@ -22,6 +22,7 @@ from shoal.cli.output import (
     print_page_note,
     print_table,
 )
+from shoal.cli.remote.campaigns import apply_file
 from shoal.cli.remote.client import ApiClient, Page, client
 from shoal.domain.printable import escape_text
 
@@ -39,14 +40,27 @@ def preview(
         str, typer.Argument(help="A spec file (applied first) or the name of a campaign.")
     ],
     wait: Annotated[bool, typer.Option(help="Follow the run until it finishes.")] = True,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Apply the file without asking, even when published PRs would change.",
+        ),
+    ] = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """Preview a campaign: select repositories, run the steps, show the diffs. No GitHub writes."""
+    """Preview a campaign: select repositories, run the steps, show the diffs. No GitHub writes.
+
+    A spec file is applied first as `shoal apply` applies it: when the new version changes
+    PRs already published, the plan per changeset is printed and asked for first (`--yes`
+    skips the question). `shoal publish` carries it out."""
     api = client()
     campaign = what
     path = Path(what)
+    plan: dict[str, Any] = {}
     if path.is_file():
-        applied = api.post("/campaigns/apply", {"spec": path.read_text(errors="replace")})
+        applied, plan = apply_file(api, path, yes=yes, output=output)
         campaign = applied["campaign"]["name"]
         if output is Output.TABLE:
             version = applied["spec_version"]
@@ -66,6 +80,12 @@ def preview(
         print_json(run)
     else:
         _print_summary(api, run)
+        if plan.get("changes_published"):
+            console.print(
+                "nothing was written to GitHub: the plan above is carried out on the "
+                f"published PRs by `shoal publish {campaign}`",
+                highlight=False,
+            )
     _exit_for(run)
 
 
