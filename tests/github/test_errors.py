@@ -18,6 +18,7 @@ from shoal.domain.errors import (
     ShoalError,
     UnavailableError,
 )
+from shoal.domain.mutations import Answer
 from shoal.github import (
     GitHubAuthError,
     GitHubConflictError,
@@ -152,6 +153,10 @@ def test_classification(
     assert error.message.startswith("GET /repos/{owner}/{repo}: ")
     if error.retryable:
         assert hasattr(error, "retry_after_s")
+    # the answer it was classified from, typed: what a refused mutation's audit row quotes
+    assert error.answer == Answer(
+        "GET /repos/{owner}/{repo}", status, headers.get("x-github-request-id")
+    )
 
 
 def test_rate_limits_say_when_to_come_back() -> None:
@@ -215,6 +220,8 @@ def test_transport_errors_are_retryable(exc: Exception, says: str) -> None:
     error = classify_transport_error(exc, where="GET /x")
     assert error.retryable
     assert says in error.message
+    # it may have reached GitHub: an answer without a status
+    assert error.answer == Answer("GET /x")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 
 from shoal.domain.clock import FrozenClock
 from shoal.domain.errors import InvalidInputError
+from shoal.domain.mutations import Mutation
 from shoal.github import (
     GitHubGraphQLError,
     GitHubPermissionError,
@@ -27,7 +28,6 @@ from shoal.github.pulls import (
     split_reviewers,
 )
 from shoal.github.pulls_lookup import heads_query
-from shoal.github.pulls_mutations import MutationRecord
 from shoal.github.pulls_observed import PullState
 from shoal.governor import GovernorLimits
 from tests.github.conftest import AppUnderTest, Clocks
@@ -64,8 +64,8 @@ def pulls_env(
     return PullsEnv(sim, under, client, PullRequests(client), clocks)
 
 
-def audit_view(records: tuple[MutationRecord, ...]) -> list[tuple[str, int | None, str | None]]:
-    return [(r.operation, r.status, r.github_request_id) for r in records]
+def audit_view(records: tuple[Mutation, ...]) -> list[tuple[str, int | None, str | None]]:
+    return [(r.operation, r.status, r.request_id) for r in records]
 
 
 def ledger_view(entries: list[dict[str, Any]]) -> list[tuple[str, int | None, str | None]]:
@@ -149,7 +149,7 @@ def test_create_with_every_field(pulls_env: PullsEnv) -> None:
         "POST /repos/{owner}/{repo}/issues/{issue_number}/assignees",
         "mutation markPullRequestReadyForReview",
     ]
-    assert all(r.ok and r.repo == "acme/plain" and r.github_request_id for r in records)
+    assert all(r.ok and r.repo == "acme/plain" and r.request_id for r in records)
     assert records[-1].endpoint == "graphql"
     assert audit_view(records) == ledger_view(pulls_env.ledger_since(start))
     # Every mutation, GraphQL's too, went out as a write: the governor spaced them.
@@ -294,7 +294,7 @@ def test_other_refusals_raise_and_are_recorded(pulls_env: PullsEnv) -> None:
         ("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", True),
         ("mutation markPullRequestReadyForReview", False),
     ]
-    assert records[-1].status == 200 and records[-1].github_request_id
+    assert records[-1].status == 200 and records[-1].request_id
     entries = [e for e in pulls_env.ledger_since(start) if e["repo"] == "acme/plain"]
     entries = [e for e in entries if not e["operation"].startswith("git")]
     assert audit_view(records) == ledger_view(entries)

@@ -17,8 +17,8 @@ import pytest
 
 from shoal.domain.clock import FrozenClock
 from shoal.domain.errors import InvalidInputError
+from shoal.domain.mutations import Mutation
 from shoal.github import InstallationClient
-from shoal.github.pulls_mutations import MutationRecord
 from shoal.github.push import BranchProtectedError, MissingPermissionError, NonFastForwardError
 from shoal.publish import GitPublisher, commit_identity
 from shoal.publish.apicommit import ApiCommitter, FileChange, read_change
@@ -277,8 +277,8 @@ class ApiWorld:
         return [(e["operation"], e["request_id"]) for e in fresh]
 
 
-def recorded(records: tuple[MutationRecord, ...]) -> list[tuple[str, str | None]]:
-    return [(r.operation, r.github_request_id) for r in records]
+def recorded(records: tuple[Mutation, ...]) -> list[tuple[str, str | None]]:
+    return [(r.operation, r.request_id) for r in records]
 
 
 @pytest.fixture
@@ -305,7 +305,7 @@ def test_the_commit_is_signed_holds_the_patch_and_is_made_once(api_world: ApiWor
     assert (first.pushed, first.previous_sha, first.forced) == (True, None, False)
     records = committer.take_mutations()
     assert [r.operation for r in records] == [BLOBS, TREES, COMMITS, CREATE_REF]
-    assert all(r.ok and r.github_request_id for r in records)
+    assert all(r.ok and r.request_id for r in records)
     assert recorded(records) == w.new_ledger()
 
     assert w.gh("/git/ref/heads/shoal/signed")["object"]["sha"] == first.commit_sha

@@ -170,7 +170,12 @@ def test_same_inputs_give_the_same_commit_and_republishing_is_a_no_op(git_world:
     w = git_world
     base, patch = w.patch("acme/widgets", DOCKERFILE, "p")
     first = w.publish("acme/widgets", base, patch, "shoal/a", work="one")
-    assert first == PushResult(first.commit_sha, True, None, 2)
+    assert (first.pushed, first.previous_sha, first.git_operations) == (True, None, 2)
+    # the push GitHub received, for the audit log
+    assert [(m.operation, m.repo, m.ok, dict(m.details)) for m in first.mutations] == [
+        ("git push", "acme/widgets", True,
+         {"branch": "shoal/a", "commit": first.commit_sha, "previous": None}),
+    ]  # fmt: skip
     assert w.branch_sha("acme/widgets", "shoal/a") == first.commit_sha
     pushes = w.pushes()
     again = w.publish("acme/widgets", base, patch, "shoal/a", work="two", force=True)
@@ -226,6 +231,7 @@ def test_the_default_branch_is_refused_before_any_git(git_world: World) -> None:
     with pytest.raises(BranchProtectedError, match="default branch") as refused:
         w.publish("acme/gadgets", base, patch, "main", force=True)
     assert refused.value.rules == ("default branch",)
+    assert refused.value.mutations == ()
     assert w.recorder.calls == []
 
 
@@ -243,6 +249,10 @@ def test_a_protected_branch_is_refused_with_the_rule(git_world: World) -> None:
     assert "refs/heads/release" in error.message
     assert "pull request required" in error.message
     assert w.branch_sha("acme/widgets", "release") is None
+    # GitHub received the push and refused it: the error carries it for the audit log
+    assert [(m.operation, m.repo, m.ok, m.error_code) for m in error.mutations] == [
+        ("git push", "acme/widgets", False, "branch_protected")
+    ]
 
 
 def test_workflow_changes_need_the_workflows_permission(git_world: World) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shoal.domain.mutations import Answer, Mutation
+
 __all__ = [
     "AuthenticationError",
     "ConflictError",
@@ -24,6 +26,11 @@ class ShoalError(Exception):
 
     code = "error"
     retryable = False
+    # Where GitHub's answer was classified into this error: the request it answered (a
+    # refusal's status and request id go into its audit row). None: no request left.
+    answer: Answer | None = None
+    # Writes GitHub saw on the way to this error (a push it refused), for the audit log.
+    mutations: tuple[Mutation, ...] = ()
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)

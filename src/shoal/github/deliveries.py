@@ -77,11 +77,10 @@ def redeliver(app: GitHubApp, delivery_id: int) -> Redelivery:
     try:
         reply = app.call_as_app(call)
     except ShoalError as exc:
-        status = exc.details.get("status")
-        request_id = exc.details.get("request_id")
+        answer = exc.answer
         return Redelivery(
-            status=status if isinstance(status, int) else 0,
-            request_id=request_id if isinstance(request_id, str) else None,
+            status=(answer.status or 0) if answer is not None else 0,
+            request_id=answer.request_id if answer is not None else None,
             error=exc,
         )
     return Redelivery(status=reply.status, request_id=reply.request_id)

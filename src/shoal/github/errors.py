@@ -28,6 +28,7 @@ from shoal.domain.errors import (
     ShoalError,
     UnavailableError,
 )
+from shoal.domain.mutations import Answer
 from shoal.governor import RateLimitedError
 
 __all__ = [
@@ -237,11 +238,20 @@ def _accepted_permissions(header: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
-def classify_response(  # noqa: PLR0911 - a decision table, in GitHub's order
+def classify_response(
     status: int, headers: Mapping[str, str], body: bytes, *, now: datetime, where: str
 ) -> ShoalError:
     """The typed error for an error response (`status` >= 400). `where` names the call
-    for messages: method and route template, e.g. `GET /repos/{owner}/{repo}`."""
+    for messages: method and route template, e.g. `GET /repos/{owner}/{repo}`. The error's
+    `answer` is that response."""
+    error = _classify_response(status, headers, body, now=now, where=where)
+    error.answer = Answer(where, status, headers.get("x-github-request-id"))
+    return error
+
+
+def _classify_response(  # noqa: PLR0911 - a decision table, in GitHub's order
+    status: int, headers: Mapping[str, str], body: bytes, *, now: datetime, where: str
+) -> ShoalError:
     fields = _body_fields(body)
     message = str(fields.get("message") or f"HTTP {status}")
     details: dict[str, Any] = {"status": status, "endpoint": where}
@@ -299,10 +309,13 @@ def classify_transport_error(
     # httpx's own text for a refused or unresolvable address is short and useful; anything
     # longer may quote more of the request than we want in a stored message.
     reason = f": {detail}" if detail and len(detail) <= 200 else ""
-    return GitHubUnavailableError(
+    error = GitHubUnavailableError(
         f"{where}: the request {what}{reach}, {type(exc).__name__}{reason}",
         details={"endpoint": where, **({"server": server} if server else {})},
     )
+    # The request may have reached GitHub (and been applied): an answer without a status.
+    error.answer = Answer(where)
+    return error
 
 
 def _origin(url: httpx.URL | str | None) -> str | None:

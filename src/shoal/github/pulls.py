@@ -2,7 +2,7 @@
 open duplicate), labels, reviewers, assignees, draft <-> ready, auto-merge, edit and close.
 
 Every call goes through `InstallationClient` (governor, metrics, typed errors); every
-mutation is sent with `kind="write"` and recorded as a `MutationRecord` in `mutations` so
+mutation is sent with `kind="write"` and recorded as a `Mutation` in `mutations` so
 the caller writes one audit row per GitHub mutation. Methods that have nothing to do send
 nothing. The caller decides what to change (the reconciler's plan); this module only acts.
 """
@@ -14,10 +14,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from shoal.domain.mutations import Mutation
 from shoal.github.errors import GitHubGraphQLError, GitHubValidationError
 from shoal.github.installation import InstallationClient
 from shoal.github.pulls_lookup import BATCH_SIZE, HeadLookup, RepoHead, find_by_heads
-from shoal.github.pulls_mutations import MutationLog, MutationRecord
+from shoal.github.pulls_mutations import MutationLog
 from shoal.github.pulls_observed import PULL_FIELDS, ObservedPR, pull_from_graphql, pull_from_rest
 
 __all__ = [
@@ -98,11 +99,11 @@ class PullRequests:
         self._log = MutationLog(client)
 
     @property
-    def mutations(self) -> tuple[MutationRecord, ...]:
+    def mutations(self) -> tuple[Mutation, ...]:
         """Every mutation sent so far, in order, failed ones included."""
         return self._log.records
 
-    def take_mutations(self) -> tuple[MutationRecord, ...]:
+    def take_mutations(self) -> tuple[Mutation, ...]:
         return self._log.take()
 
     # -- reads ----------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""Mutations sent through an `InstallationClient`, each remembered as a `MutationRecord` so
+"""Mutations sent through an `InstallationClient`, each remembered as a domain `Mutation` so
 the caller can write one audit row per GitHub mutation, refused ones included.
 
 A mutation is recorded once GitHub may have seen it: it answered (any status), or the
-connection failed mid-way (status None: the outcome is unknown). An answer the call path
-sends again by itself (a rate limit, an expired token) is one more record. Refusals that never left
-the process (the governor's own "not now", no Redis, no token) are not GitHub mutations and
-are not recorded.
+connection failed mid-way (status None: the outcome is unknown); the error's `answer` says
+which. An answer the call path sends again by itself (a rate limit, an expired token) is one
+more record. Refusals that never left the process (the governor's own "not now", no Redis,
+no token) have no answer: they are not GitHub mutations and are not recorded.
 """
 
 from __future__ import annotations
@@ -15,38 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from shoal.domain.errors import ShoalError
+from shoal.domain.mutations import Answer, Mutation
 from shoal.github.calls import GRAPHQL_ROUTE, Reply
-from shoal.github.errors import GitHubUnavailableError, classify_graphql_errors
+from shoal.github.errors import classify_graphql_errors
 from shoal.github.installation import InstallationClient
 
-__all__ = ["MutationLog", "MutationRecord"]
-
-
-@dataclass(frozen=True, slots=True)
-class MutationRecord:
-    """One GitHub mutation and its answer.
-
-    `operation` names it the way GitHub's docs (and the simulator's ledger) do: the REST
-    method and route template (`POST /repos/{owner}/{repo}/pulls`) or `mutation <field>`.
-    `endpoint` is the route template (`graphql` for GraphQL). `status` is None when no
-    answer came back; `ok` is True only when GitHub accepted the mutation. `error_code` is the
-    Shoal error code of a refusal.
-    """
-
-    operation: str
-    method: str
-    endpoint: str
-    repo: str
-    status: int | None
-    github_request_id: str | None
-    ok: bool
-    error_code: str | None = None
-
-
-def _reached_github(error: ShoalError) -> bool:
-    # Every error classified from a response carries its status; a transport failure is a
-    # GitHubUnavailableError without one (the request may have been applied).
-    return "status" in error.details or isinstance(error, GitHubUnavailableError)
+__all__ = ["MutationLog"]
 
 
 class MutationLog:
@@ -54,13 +28,13 @@ class MutationLog:
 
     def __init__(self, client: InstallationClient) -> None:
         self._client = client
-        self._records: list[MutationRecord] = []
+        self._records: list[Mutation] = []
 
     @property
-    def records(self) -> tuple[MutationRecord, ...]:
+    def records(self) -> tuple[Mutation, ...]:
         return tuple(self._records)
 
-    def take(self) -> tuple[MutationRecord, ...]:
+    def take(self) -> tuple[Mutation, ...]:
         """The records so far, forgetting them (for a caller that audits in batches)."""
         taken, self._records = tuple(self._records), []
         return taken
@@ -92,7 +66,7 @@ class MutationLog:
             )
         except ShoalError as error:
             refused = refusal(error) if refusal is not None else error
-            self._fail(record, refused, status=refused.details.get("status"))
+            self._fail(record, refused, refused.answer)
             if refused is error:
                 raise
             raise refused from error
@@ -115,32 +89,28 @@ class MutationLog:
                 document, variables, kind="write", on_retried=self._refused(record)
             )
         except ShoalError as error:
-            self._fail(record, error, status=error.details.get("status"))
+            self._fail(record, error, error.answer)
             raise
         payload = reply.data.get(field)
         if reply.errors or not isinstance(payload, dict):
             refused = classify_graphql_errors(reply.errors, {}, now=self._client.clock.now())
             # GraphQL refuses with HTTP 200 and the request id of that response.
+            refused.answer = Answer(GRAPHQL_ROUTE, 200, reply.request_id)
             refused.details.setdefault("request_id", reply.request_id)
-            self._fail(record, refused, status=200)
+            self._fail(record, refused, refused.answer)
             raise refused
         self._records.append(record.done(200, reply.request_id, ok=True))
         return payload
 
     def _refused(self, record: _Pending) -> Callable[[ShoalError], None]:
         """Records an attempt GitHub refused and the call path sent again (a rate limit)."""
-        return lambda error: self._fail(record, error, status=error.details.get("status"))
+        return lambda error: self._fail(record, error, error.answer)
 
-    def _fail(self, record: _Pending, error: ShoalError, *, status: Any) -> None:
-        if status is None and not _reached_github(error):
+    def _fail(self, record: _Pending, error: ShoalError, answer: Answer | None) -> None:
+        if answer is None:  # it never left the process
             return
         self._records.append(
-            record.done(
-                status if isinstance(status, int) else None,
-                error.details.get("request_id"),
-                ok=False,
-                error_code=error.code,
-            )
+            record.done(answer.status, answer.request_id, ok=False, error_code=error.code)
         )
 
 
@@ -152,15 +122,20 @@ class _Pending:
     repo: str
 
     def done(
-        self, status: int | None, request_id: Any, *, ok: bool, error_code: str | None = None
-    ) -> MutationRecord:
-        return MutationRecord(
+        self,
+        status: int | None,
+        request_id: str | None,
+        *,
+        ok: bool,
+        error_code: str | None = None,
+    ) -> Mutation:
+        return Mutation(
             operation=self.operation,
             method=self.method,
             endpoint=self.endpoint,
             repo=self.repo,
             status=status,
-            github_request_id=request_id if isinstance(request_id, str) else None,
+            request_id=request_id,
             ok=ok,
             error_code=error_code,
         )

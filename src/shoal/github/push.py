@@ -259,9 +259,10 @@ def classify_push_failure(  # noqa: PLR0911 - a decision table, in the order git
 
 
 def _with_answer(error: ShoalError, answer: ShoalError) -> ShoalError:
-    # Status, endpoint and request id stay with the refusal: its audit row quotes them.
+    # GitHub's answer stays with the refusal: its audit row quotes its status and request id.
     for key, value in answer.details.items():
         error.details.setdefault(key, value)
+    error.answer = answer.answer
     return error
 
 
@@ -270,7 +271,7 @@ def classify_ref_refusal(error: ShoalError, *, ref: str) -> ShoalError:
     through the REST API; any other error is returned as it is."""
     if not isinstance(error, GitHubValidationError):
         return error
-    where = str(error.details.get("endpoint", ""))
+    where = error.answer.endpoint if error.answer is not None else ""
     said = error.message.removeprefix(f"{where}: ") if where else error.message
     text = "\n".join([said, *(str(item.get("message", "")) for item in error.errors)])
     if (workflow := _WORKFLOW.search(text)) is not None:

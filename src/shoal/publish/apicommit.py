@@ -4,7 +4,7 @@ GitHub signs a commit an App creates through the API without a custom author or 
 and shows it as *Verified*. The tree is built exactly as in git mode (`GitPublisher.prepare`:
 one fetch, `git apply --cached`, `write-tree`); what changed between the base and that tree
 (`git diff-tree`) is then sent as REST requests of the installation, each paced by the
-governor as a write and recorded as a `MutationRecord` for the audit log:
+governor as a write and recorded as a `Mutation` for the audit log:
 
 - `GET git/ref/heads/{branch}` and, if it exists, `GET git/commits/{sha}`: when the branch
   already holds a commit with this tree, this message and the base as only parent, nothing
@@ -29,9 +29,10 @@ from typing import Any, Protocol
 import structlog
 
 from shoal.domain.errors import InvalidInputError, ShoalError
+from shoal.domain.mutations import Mutation
 from shoal.github.errors import GitHubNotFoundError
 from shoal.github.installation import InstallationClient
-from shoal.github.pulls_mutations import MutationLog, MutationRecord
+from shoal.github.pulls_mutations import MutationLog
 from shoal.github.push import NonFastForwardError, classify_ref_refusal
 from shoal.publish.gitpush import GitPublisher, PushResult
 
@@ -162,7 +163,7 @@ class ApiCommitter:
         self._client = client
         self._log = MutationLog(client)
 
-    def take_mutations(self) -> tuple[MutationRecord, ...]:
+    def take_mutations(self) -> tuple[Mutation, ...]:
         return self._log.take()
 
     def publish(

@@ -31,6 +31,7 @@ import structlog
 from pydantic import SecretStr
 
 from shoal.domain.errors import ConflictError, InvalidInputError
+from shoal.domain.mutations import Mutation
 from shoal.git import CommandRunner, Completed, OutputLimitError, run
 from shoal.github.errors import GitHubUnavailableError
 from shoal.github.gate import passing
@@ -63,6 +64,8 @@ class PushResult:
     previous_sha: str | None  # where the branch pointed before; None: it did not exist
     git_operations: int  # network git commands run (fetch, push), for request accounting
     forced: bool = False  # the push replaced commits the branch had (`previous_sha`)
+    # The pushes GitHub received, for the audit log (none when the branch already held it).
+    mutations: tuple[Mutation, ...] = ()
 
 
 class PreparedTree:
@@ -107,15 +110,6 @@ def _validate(repo: str, base_sha: str, branch: str, default_branch: str) -> Non
             ref=f"refs/heads/{branch}",
             rules=("default branch",),
         )
-
-
-class PushReceived(Exception):
-    """The cause of a push error when GitHub received the push and refused it: one
-    mutation GitHub counts, which the caller audits (`was_received`)."""
-
-
-def was_received(error: BaseException) -> bool:
-    return isinstance(error.__cause__, PushReceived)
 
 
 class GitPublisher:
@@ -202,7 +196,7 @@ class GitPublisher:
             raise InvalidInputError(f"the Patch {patch} is missing or empty: nothing to commit")
         with self._repository() as git_dir:
             url = f"{self.git_base_url}/{repo}.git"
-            session = _Session(git_dir, url, token, self._runner, self.timeout_s)
+            session = _Session(repo, git_dir, url, token, self._runner, self.timeout_s)
             session.fetch(base_sha)
             yield PreparedTree(session, base_sha, session.tree(base_sha, patch.resolve()))
 
@@ -222,8 +216,15 @@ class _Session:
     """The git commands of one publish, against its private repository."""
 
     def __init__(
-        self, git_dir: Path, url: str, token: SecretStr, runner: CommandRunner, timeout_s: float
+        self,
+        repo: str,
+        git_dir: Path,
+        url: str,
+        token: SecretStr,
+        runner: CommandRunner,
+        timeout_s: float,
     ) -> None:
+        self._repo = repo
         self._git_dir = git_dir
         self._url = url
         self._token = token
@@ -343,18 +344,26 @@ class _Session:
             # GitHub received the push and refused it (a mutation it counts and the caller
             # audits), unlike a ref git itself declined to send or a connection that failed.
             if "[remote rejected]" in f"{stdout}\n{stderr}":
-                raise error from PushReceived(branch)
+                error.mutations = (
+                    Mutation.git_push(self._repo, ok=False, error_code=error.code, branch=branch),
+                )
             raise error
         flag, summary = status["flag"], status["summary"]
         if flag == "=":  # the branch already holds the commit: nothing was sent
             return PushResult(sha, False, sha, self.network_operations)
         if flag == "*":
-            return PushResult(sha, True, None, self.network_operations)
+            return self._pushed(sha, branch, None, forced=False)
         # " " fast-forward "old..new", "+" forced "old...new" (full shas: core.abbrev=40)
         previous = summary.split("..", 1)[0] if flag in " +" else None
         if previous is None or not _SHA.match(previous):
             raise GitCommandError(f"git push: unexpected status line {status.group(0)!r}")
-        return PushResult(sha, True, previous, self.network_operations, forced=flag == "+")
+        return self._pushed(sha, branch, previous, forced=flag == "+")
+
+    def _pushed(self, sha: str, branch: str, previous: str | None, *, forced: bool) -> PushResult:
+        sent = Mutation.git_push(self._repo, ok=True, branch=branch, commit=sha, previous=previous)
+        return PushResult(
+            sha, True, previous, self.network_operations, forced=forced, mutations=(sent,)
+        )
 
 
 def _said(stderr: str) -> str:

@@ -1,30 +1,16 @@
 """The reconciler's port to GitHub: one method per row of the operation table
 (`reconcile.plan.OPERATIONS`), each returning the observed state it produced and the
-mutations GitHub saw, for the audit log."""
+mutations GitHub saw (`domain.mutations.Mutation`), for the audit log."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from shoal.domain.changesets import Changeset, Observed
+from shoal.domain.mutations import Mutation
 
 __all__ = ["FailedWriteError", "GitHubWriter", "Mutation", "Result"]
-
-
-@dataclass(frozen=True, slots=True)
-class Mutation:
-    """One write to GitHub, as the audit log records it (REST, GraphQL or a git push)."""
-
-    method: str  # HTTP method, or GIT for a push
-    endpoint: str  # route template, or "git push"
-    status: int | None
-    request_id: str | None
-    ok: bool
-    details: dict[str, Any] = dataclasses.field(default_factory=dict)
-
 
 Result = tuple[Observed, list[Mutation]]
 

@@ -4,30 +4,31 @@ in API commit mode, GitHub's Git Data API for the commit)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 
 from shoal.domain.changesets import Changeset, Desired, Observed
 from shoal.domain.errors import ShoalError
+from shoal.domain.mutations import Mutation
 from shoal.github import GitHubApp, InstallationClient
 from shoal.github.pulls import PullRequests
-from shoal.github.pulls_mutations import MutationRecord
 from shoal.github.pulls_observed import ObservedPR
 from shoal.github.push import NonFastForwardError
 from shoal.github.rules import check_branch_rules
 from shoal.publish.apicommit import ApiCommitter
 from shoal.publish.commits import CommitSpec, commit_identity
-from shoal.publish.gitpush import GitPublisher, was_received
+from shoal.publish.gitpush import GitPublisher
 from shoal.reconcile import merge_pull, text_sha256
-from shoal.services.reconciling import FailedWriteError, Mutation
+from shoal.services.reconciling import FailedWriteError
 
 __all__ = ["AppWriter"]
 
 log = structlog.get_logger("shoal.reconcile")
+T = TypeVar("T")
 
 
 def _observed(pr: ObservedPR, before: Observed) -> Observed:
@@ -48,47 +49,25 @@ def _observed(pr: ObservedPR, before: Observed) -> Observed:
     )
 
 
-def _mutations(records: tuple[MutationRecord, ...]) -> list[Mutation]:
-    return [
-        Mutation(
-            method=r.method,
-            endpoint=r.endpoint,
-            status=r.status,
-            request_id=r.github_request_id,
-            ok=r.ok,
-            details={"operation": r.operation, **({"error": r.error_code} if r.error_code else {})},
-        )
-        for r in records
-    ]
-
-
 class _Recording(Protocol):
-    def take_mutations(self) -> tuple[MutationRecord, ...]: ...
+    def take_mutations(self) -> tuple[Mutation, ...]: ...
 
 
 @contextmanager
-def _audited(recording: _Recording) -> Iterator[None]:
+def _audited(recording: _Recording | None = None) -> Iterator[None]:
     """A call that fails after some of its requests reached GitHub hands them on with the
-    error, so that they are audited like the ones that succeed."""
+    error, so that they are audited like the ones that succeed: those `recording` kept, and
+    those the error carries (a push GitHub refused)."""
     try:
         yield
     except Exception as exc:
-        sent = _mutations(recording.take_mutations())
+        sent = [
+            *(recording.take_mutations() if recording is not None else ()),
+            *(exc.mutations if isinstance(exc, ShoalError) else ()),
+        ]
         if not sent:
             raise
         raise FailedWriteError(exc, sent) from exc
-
-
-def _refused_push(changeset: Changeset, error: ShoalError) -> FailedWriteError:
-    refused = Mutation(
-        method="GIT",
-        endpoint="git push",
-        status=None,
-        request_id=None,
-        ok=False,
-        details={"operation": "git push", "branch": changeset.branch, "error": error.code},
-    )
-    return FailedWriteError(error, [refused])
 
 
 class AppWriter:
@@ -120,6 +99,23 @@ class AppWriter:
         assert changeset.desired is not None
         owner, _, name = changeset.repo.partition("/")
         return owner, name, changeset.desired
+
+    @staticmethod
+    def _pr(changeset: Changeset) -> tuple[str, str, int]:
+        owner, _, name = changeset.repo.partition("/")
+        number = changeset.observed.pr_number
+        assert number is not None
+        return owner, name, number
+
+    def _pulls(
+        self, changeset: Changeset, act: Callable[[PullRequests], T]
+    ) -> tuple[T, list[Mutation]]:
+        """`act` with the changeset's installation; what it returned and the mutations it
+        sent (audited with its error when it fails)."""
+        pulls = PullRequests(self._client(changeset))
+        with _audited(pulls):
+            value = act(pulls)
+        return value, list(pulls.take_mutations())
 
     def lookup(self, changeset: Changeset) -> Observed | None:
         owner, name, _ = self._parts(changeset)
@@ -170,27 +166,23 @@ class AppWriter:
                     raise
                 return self._moved(changeset, client), []
         try:
-            result = self._git.publish(
-                changeset.repo,
-                desired.base_sha,
-                patch,
-                changeset.branch,
-                commit,
-                client.token(),
-                default_branch=desired.default_branch or desired.base_branch,
-                force=force,
-                lease=lease,
-            )
+            with _audited():
+                result = self._git.publish(
+                    changeset.repo,
+                    desired.base_sha,
+                    patch,
+                    changeset.branch,
+                    commit,
+                    client.token(),
+                    default_branch=desired.default_branch or desired.base_branch,
+                    force=force,
+                    lease=lease,
+                )
         except NonFastForwardError as exc:
-            if was_received(exc):
-                raise _refused_push(changeset, exc) from exc
+            # Refused before anything was sent: the branch moved since Shoal last saw it.
             if lease is None:
                 raise
-            return self._moved(changeset, client), []
-        except ShoalError as exc:
-            if was_received(exc):
-                raise _refused_push(changeset, exc) from exc
-            raise
+            return self._moved(changeset, client), list(exc.mutations)
         observed = dataclasses.replace(
             changeset.observed,
             branch_sha=result.commit_sha,
@@ -199,24 +191,7 @@ class AppWriter:
             # A new head: GitHub works out again whether the PR conflicts.
             mergeable=None if result.pushed else changeset.observed.mergeable,
         )
-        mutations = []
-        if result.pushed:
-            mutations.append(
-                Mutation(
-                    method="GIT",
-                    endpoint="git push",
-                    status=None,
-                    request_id=None,
-                    ok=True,
-                    details={
-                        "operation": "git push",
-                        "branch": changeset.branch,
-                        "commit": result.commit_sha,
-                        "previous": result.previous_sha,
-                    },
-                )
-            )
-        return observed, mutations
+        return observed, list(result.mutations)
 
     def _moved(self, changeset: Changeset, client: InstallationClient) -> Observed:
         """The lease was refused: the branch moved since Shoal last saw it. Nothing was
@@ -255,13 +230,13 @@ class AppWriter:
             push_key=desired.push_key,
             mergeable=None if result.pushed else changeset.observed.mergeable,
         )
-        return observed, _mutations(committer.take_mutations())
+        return observed, list(committer.take_mutations())
 
     def create_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         owner, name, desired = self._parts(changeset)
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pr = pulls.create(
+        pr, sent = self._pulls(
+            changeset,
+            lambda pulls: pulls.create(
                 owner,
                 name,
                 head=changeset.branch,
@@ -269,8 +244,8 @@ class AppWriter:
                 title=desired.title,
                 body=desired.body,
                 draft=desired.draft,
-            )
-        records = pulls.take_mutations()
+            ),
+        )
         observed = dataclasses.replace(
             _observed(pr, changeset.observed),
             head_sha=pr.head_sha or changeset.observed.branch_sha,
@@ -280,17 +255,17 @@ class AppWriter:
             written_title_sha256=text_sha256(pr.title if pr.adopted else desired.title),
             written_body_sha256=text_sha256(pr.body if pr.adopted else desired.body),
         )
-        return observed, _mutations(records)
+        return observed, sent
 
     def update_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         """Restore the rendered title and body (a template change, or a human's edit under
         the overwrite policy)."""
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pulls.update(owner, name, number, title=desired.title, body=desired.body)
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
+        _, sent = self._pulls(
+            changeset,
+            lambda pulls: pulls.update(owner, name, number, title=desired.title, body=desired.body),
+        )
         observed = dataclasses.replace(
             changeset.observed,
             title_sha256=text_sha256(desired.title),
@@ -298,63 +273,58 @@ class AppWriter:
             written_title_sha256=text_sha256(desired.title),
             written_body_sha256=text_sha256(desired.body),
         )
-        return observed, _mutations(pulls.take_mutations())
+        return observed, sent
 
     def close_pr(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        owner, name, _ = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pr = pulls.close(owner, name, number)
-        return _observed(pr, changeset.observed), _mutations(pulls.take_mutations())
+        owner, name, number = self._pr(changeset)
+        pr, sent = self._pulls(changeset, lambda pulls: pulls.close(owner, name, number))
+        return _observed(pr, changeset.observed), sent
 
     def delete_branch(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         """Delete the campaign branch if it is still at the commit Shoal pushed, read just
         before: a human's commits on it are never deleted (the branch is kept for good), and
         one already gone (GitHub's delete-on-merge) needs no request."""
         owner, name, _ = self._parts(changeset)
-        pulls = PullRequests(self._client(changeset))
         before = changeset.observed
-        tip = pulls.branch_tip(owner, name, changeset.branch)
+        tip, _ = self._pulls(
+            changeset, lambda pulls: pulls.branch_tip(owner, name, changeset.branch)
+        )
         if tip is None:
             return dataclasses.replace(before, branch_deleted=True), []
         if tip != before.branch_sha:
             log.info("branch_kept", branch=changeset.branch, tip=tip, pushed=before.branch_sha)
             return dataclasses.replace(before, branch_kept=True), []
-        with _audited(pulls):
-            pulls.delete_branch(owner, name, changeset.branch)
-        observed = dataclasses.replace(before, branch_deleted=True)
-        return observed, _mutations(pulls.take_mutations())
+        _, sent = self._pulls(
+            changeset, lambda pulls: pulls.delete_branch(owner, name, changeset.branch)
+        )
+        return dataclasses.replace(before, branch_deleted=True), sent
 
     def remove_labels(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
         o = changeset.observed
         dropped = sorted((set(o.written_labels) - set(desired.labels)) & set(o.labels))
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pulls.remove_labels(owner, name, number, dropped)
+        _, sent = self._pulls(
+            changeset, lambda pulls: pulls.remove_labels(owner, name, number, dropped)
+        )
         observed = dataclasses.replace(
             o,
             labels=tuple(sorted(set(o.labels) - set(dropped))),
             written_labels=tuple(sorted(set(o.written_labels) - set(dropped))),
         )
-        return observed, _mutations(pulls.take_mutations())
+        return observed, sent
 
     def remove_reviewers(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
         o = changeset.observed
         users = sorted((set(o.written_reviewers) - set(desired.reviewers)) & set(o.reviewers))
         teams = sorted(
             (set(o.written_team_reviewers) - set(desired.team_reviewers)) & set(o.team_reviewers)
         )
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pulls.remove_reviewers(owner, name, number, users, teams)
+        _, sent = self._pulls(
+            changeset, lambda pulls: pulls.remove_reviewers(owner, name, number, users, teams)
+        )
         observed = dataclasses.replace(
             o,
             reviewers=tuple(sorted(set(o.reviewers) - set(users))),
@@ -362,158 +332,146 @@ class AppWriter:
             written_reviewers=tuple(sorted(set(o.written_reviewers) - set(users))),
             written_team_reviewers=tuple(sorted(set(o.written_team_reviewers) - set(teams))),
         )
-        return observed, _mutations(pulls.take_mutations())
+        return observed, sent
 
     def remove_assignees(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
         o = changeset.observed
         dropped = sorted((set(o.written_assignees) - set(desired.assignees)) & set(o.assignees))
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pulls.remove_assignees(owner, name, number, dropped)
+        _, sent = self._pulls(
+            changeset, lambda pulls: pulls.remove_assignees(owner, name, number, dropped)
+        )
         observed = dataclasses.replace(
             o,
             assignees=tuple(sorted(set(o.assignees) - set(dropped))),
             written_assignees=tuple(sorted(set(o.written_assignees) - set(dropped))),
         )
-        return observed, _mutations(pulls.take_mutations())
+        return observed, sent
 
     def update_branch(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         """GitHub merges the base into the PR's branch; the new head is read back, so that
         GitHub's merge commit is not taken for a foreign commit."""
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
+
+        def update(pulls: PullRequests) -> ObservedPR:
             pulls.update_branch(owner, name, number, head_sha=None)
-        pr = pulls.get(owner, name, number)
+            return pulls.get(owner, name, number)
+
+        pr, sent = self._pulls(changeset, update)
         observed = dataclasses.replace(
             merge_pull(changeset.observed, pr, at=self._client(changeset).clock.now()),
             branch_sha=pr.head_sha,
             update_branch_done=desired.update_branch,
         )
-        return observed, _mutations(pulls.take_mutations())
+        return observed, sent
 
     def comment(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         """Post the comments bulk actions asked for that are not posted yet, each once: its
         key is recorded with the mutation that posted it."""
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
         posted = list(changeset.observed.comments_posted)
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
+
+        def post(pulls: PullRequests) -> None:
             for wanted in desired.comments:
                 key = wanted.get("key", "")
                 if key in posted:
                     continue
                 pulls.comment(owner, name, number, wanted.get("body", ""))
                 posted.append(key)
-        observed = dataclasses.replace(changeset.observed, comments_posted=tuple(posted))
-        return observed, _mutations(pulls.take_mutations())
+
+        _, sent = self._pulls(changeset, post)
+        return dataclasses.replace(changeset.observed, comments_posted=tuple(posted)), sent
 
     def set_labels(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
+
+        def label(pulls: PullRequests) -> tuple[str, ...]:
             existing = pulls.repo_labels(owner, name)
             pulls.ensure_labels(owner, name, desired.labels, existing, self._label_color)
-            labels = pulls.add_labels(owner, name, number, list(desired.labels))
-        records = pulls.take_mutations()
+            return pulls.add_labels(owner, name, number, list(desired.labels))
+
+        labels, sent = self._pulls(changeset, label)
         observed = dataclasses.replace(
             changeset.observed,
             labels=labels,
             written_labels=tuple(sorted({*changeset.observed.written_labels, *desired.labels})),
         )
-        return observed, _mutations(records)
+        return observed, sent
 
     def request_reviewers(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pulls.request_reviewers(
-                owner,
-                name,
-                number,
-                desired.reviewers,
-                desired.team_reviewers,
-            )
-        records = pulls.take_mutations()
-        observed = dataclasses.replace(
-            changeset.observed,
-            reviewers=tuple(sorted({*changeset.observed.reviewers, *desired.reviewers})),
-            team_reviewers=tuple(
-                sorted({*changeset.observed.team_reviewers, *desired.team_reviewers})
-            ),
-            written_reviewers=tuple(
-                sorted({*changeset.observed.written_reviewers, *desired.reviewers})
-            ),
-            written_team_reviewers=tuple(
-                sorted({*changeset.observed.written_team_reviewers, *desired.team_reviewers})
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
+        _, sent = self._pulls(
+            changeset,
+            lambda pulls: pulls.request_reviewers(
+                owner, name, number, desired.reviewers, desired.team_reviewers
             ),
         )
-        return observed, _mutations(records)
+        o = changeset.observed
+        observed = dataclasses.replace(
+            o,
+            reviewers=tuple(sorted({*o.reviewers, *desired.reviewers})),
+            team_reviewers=tuple(sorted({*o.team_reviewers, *desired.team_reviewers})),
+            written_reviewers=tuple(sorted({*o.written_reviewers, *desired.reviewers})),
+            written_team_reviewers=tuple(
+                sorted({*o.written_team_reviewers, *desired.team_reviewers})
+            ),
+        )
+        return observed, sent
 
     def set_assignees(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
-        owner, name, desired = self._parts(changeset)
-        number = changeset.observed.pr_number
-        assert number is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pulls.add_assignees(owner, name, number, list(desired.assignees))
-        records = pulls.take_mutations()
+        owner, name, number = self._pr(changeset)
+        _, _, desired = self._parts(changeset)
+        _, sent = self._pulls(
+            changeset,
+            lambda pulls: pulls.add_assignees(owner, name, number, list(desired.assignees)),
+        )
         # GitHub drops users it cannot assign without an error; remembering what was asked
         # keeps the planner from asking again forever.
+        o = changeset.observed
         observed = dataclasses.replace(
-            changeset.observed,
-            assignees=tuple(sorted({*changeset.observed.assignees, *desired.assignees})),
-            written_assignees=tuple(
-                sorted({*changeset.observed.written_assignees, *desired.assignees})
-            ),
+            o,
+            assignees=tuple(sorted({*o.assignees, *desired.assignees})),
+            written_assignees=tuple(sorted({*o.written_assignees, *desired.assignees})),
         )
-        return observed, _mutations(records)
+        return observed, sent
 
     def undraft(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         owner, name, _ = self._parts(changeset)
         node_id = changeset.observed.pr_node_id
         assert node_id is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pr = pulls.mark_ready(owner, name, node_id)
-        records = pulls.take_mutations()
-        return _observed(pr, changeset.observed), _mutations(records)
+        pr, sent = self._pulls(changeset, lambda pulls: pulls.mark_ready(owner, name, node_id))
+        return _observed(pr, changeset.observed), sent
 
     def enable_auto_merge(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         """GitHub auto-merge with the spec's merge method. A refusal (the repository does
         not allow it, nothing to wait for) is the planner's warning, not a failure."""
         owner, name, desired = self._parts(changeset)
         node_id = changeset.observed.pr_node_id
-        assert node_id is not None and desired.auto_merge is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pr = pulls.enable_auto_merge(owner, name, node_id, desired.auto_merge)
+        method = desired.auto_merge
+        assert node_id is not None and method is not None
+        pr, sent = self._pulls(
+            changeset, lambda pulls: pulls.enable_auto_merge(owner, name, node_id, method)
+        )
         observed = dataclasses.replace(
             _observed(pr, changeset.observed),
-            auto_merge=pr.auto_merge or desired.auto_merge,
-            written_auto_merge=desired.auto_merge,
+            auto_merge=pr.auto_merge or method,
+            written_auto_merge=method,
         )
-        return observed, _mutations(pulls.take_mutations())
+        return observed, sent
 
     def disable_auto_merge(self, changeset: Changeset) -> tuple[Observed, list[Mutation]]:
         owner, name, _ = self._parts(changeset)
         node_id = changeset.observed.pr_node_id
         assert node_id is not None
-        pulls = PullRequests(self._client(changeset))
-        with _audited(pulls):
-            pr = pulls.disable_auto_merge(owner, name, node_id)
+        pr, sent = self._pulls(
+            changeset, lambda pulls: pulls.disable_auto_merge(owner, name, node_id)
+        )
         observed = dataclasses.replace(
             _observed(pr, changeset.observed), auto_merge=None, written_auto_merge=None
         )
-        return observed, _mutations(pulls.take_mutations())
+        return observed, sent

@@ -637,6 +637,8 @@ def _record(
                         "endpoint": m.endpoint,
                         "status": m.status,
                         "changeset": changeset.id,
+                        "operation": m.operation,
+                        **({"error": m.error_code} if m.error_code else {}),
                         **m.details,
                     },
                 ),
