@@ -11,6 +11,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from shoal.services.webhooks import WEBHOOK_TASK, run_webhook_task
 from shoal.store import campaigns as campaign_store
 from shoal.store import changesets as changeset_store
 from shoal.store import tasks as task_store
-from shoal.store.tables import tasks, webhook_deliveries
+from shoal.store.tables import changeset_syncs, tasks, webhook_deliveries
 from tests.servers import RunningApi, api_settings, running_api
 from tests.sim.conftest import octokit_schemas
 
@@ -105,6 +106,15 @@ class Hooks:
         with self.api.ctx.db.transaction() as conn:
             rows = conn.execute(tasks.select().where(tasks.c.kind == kind)).mappings()
             return [dict(r) for r in rows]
+
+    def syncs_soon(self) -> dict[int, datetime]:
+        """Changesets due for a sync within a minute, and when."""
+        soon = self.api.ctx.clock.now() + timedelta(minutes=1)
+        with self.api.ctx.db.transaction() as conn:
+            rows = conn.execute(
+                changeset_syncs.select().where(changeset_syncs.c.next_sync_at <= soon)
+            ).mappings()
+            return {int(r["changeset_id"]): r["next_sync_at"] for r in rows}
 
     def reconciles(self) -> set[int]:
         """Changesets with a reconcile task queued."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from shoal.reconcile import text_sha256
-from shoal.services.syncing import SYNC_TASK
+from shoal.services.syncing import QUEUE_SYNCS_TASK, SYNC_TASK, queue_due_syncs
 from tests.webhooks.conftest import Hooks
 
 REPO = {"id": 1001, "name": "widgets", "full_name": "acme/widgets", "owner": {"login": "acme"}}
@@ -119,8 +119,8 @@ def test_a_review_keeps_what_its_pull_request_does_not_say(hooks: Hooks) -> None
     observed = hooks.changeset(cid).observed
     assert observed.draft is True
     assert observed.pr_updated_at == "2026-12-07T12:02:00Z"
-    # The review decision is read by a sync of the PR.
-    assert [t["payload"]["changeset_ids"] for t in hooks.tasks(SYNC_TASK)] == [[cid]]
+    # The review decision is read by a sync of the PR soon.
+    assert set(hooks.syncs_soon()) == {cid}
 
 
 def test_a_foreign_commit_on_the_campaign_branch_is_its_new_head(hooks: Hooks) -> None:
@@ -168,10 +168,31 @@ def test_checks_are_recorded_on_the_pr_whose_head_they_ran_on(hooks: Hooks) -> N
     _deliver(hooks, "status", sha=HEAD, state="error", context="ci")
     assert hooks.changeset(cid).observed.checks == "failure"
     assert hooks.changeset(other).observed.checks is None
-    # The checks rollup itself comes from one sync of the PR soon after, however many events.
+    # The checks rollup itself comes from a sync of the PR soon after, however many events.
+    assert set(hooks.syncs_soon()) == {cid}
+
+
+def test_checks_on_many_prs_are_read_in_one_sync(hooks: Hooks) -> None:
+    heads = ["c" * 40, "d" * 40, "e" * 40]
+    ids = [
+        hooks.seed(branch=f"shoal/b{n}", pr_number=n, head_sha=sha, pr_node_id=f"PR_{n}")
+        for n, sha in enumerate(heads)
+    ]
+    for sha in heads:
+        _deliver(hooks, "status", sha=sha, state="pending", context="ci")
+    (queue,) = hooks.tasks(QUEUE_SYNCS_TASK)  # one for the burst
+    assert queue["state"] == "queued"
+    assert set(hooks.syncs_soon()) == set(ids)
+    # When it runs (what its handler does), every PR due by then or within the same delay
+    # after is read, in one batch of the installation.
+    ctx = hooks.api.ctx
+    ahead_s = queue["payload"]["ahead_s"]
+    queue_due_syncs(ctx.db, ctx.settings, now=queue["run_after"], ahead_s=ahead_s)
     (sync,) = hooks.tasks(SYNC_TASK)
-    assert (sync["state"], sync["payload"]["changeset_ids"]) == ("queued", [cid])
-    assert sync["run_after"] > sync["created_at"]
+    assert (sync["payload"]["installation_id"], sorted(sync["payload"]["changeset_ids"])) == (
+        11,
+        sorted(ids),
+    )
 
 
 def test_an_installation_deleted_flags_its_changesets_until_it_is_back(hooks: Hooks) -> None:

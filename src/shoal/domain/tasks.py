@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NewType
 
-__all__ = ["NewTask", "Outcome", "OutcomeKind", "Task", "TaskId", "TaskState"]
+from shoal.domain.errors import ShoalError
+
+__all__ = ["NewTask", "Outcome", "OutcomeKind", "Task", "TaskId", "TaskState", "error_outcome"]
 
 TaskId = NewType("TaskId", int)
 
@@ -85,3 +87,23 @@ class Outcome:
     @classmethod
     def dead(cls, error: str) -> Outcome:
         return cls(OutcomeKind.DEAD, error=error)
+
+
+# last_error is shown in the API and UI; a whole HTML error page does not belong there.
+_MAX_ERROR_CHARS = 2000
+
+
+def error_outcome(exc: Exception) -> Outcome:
+    """What a handler's exception means for its task. A Shoal error says whether it is
+    retryable, and one that is not is permanent: dead-lettered at once. Errors that know
+    when to come back (a rate limit's reset, GitHub's retry-after) say so; any other
+    exception is assumed transient and gets the queue's backoff. Only the type and message
+    are kept: a foreign message can quote anything, and the traceback belongs in the log."""
+    if isinstance(exc, ShoalError):
+        error = f"{type(exc).__name__}: {exc.message}"[:_MAX_ERROR_CHARS]
+        if not exc.retryable:
+            return Outcome.dead(error)
+        retry_after = getattr(exc, "retry_after_s", None)
+        delay = float(retry_after) if isinstance(retry_after, int | float) else None
+        return Outcome.retry(error, delay_s=delay)
+    return Outcome.retry(f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS])

@@ -28,8 +28,21 @@ from shoal.services.reconciling import GitHubWriter, ReconcileDeps, run_reconcil
 from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
 from shoal.services.secrets import DirectorySecretSource
 from shoal.services.selecting import SelectionDeps, run_select_task
-from shoal.services.syncing import SYNC_TASK, AppPullReader, PullReader, SyncDeps, run_sync_task
-from shoal.services.webhooks import WEBHOOK_TASK, run_webhook_task
+from shoal.services.syncing import (
+    QUEUE_SYNCS_TASK,
+    SYNC_TASK,
+    AppPullReader,
+    PullReader,
+    SyncDeps,
+    run_queue_syncs_task,
+    run_sync_task,
+)
+from shoal.services.webhooks import (
+    WEBHOOK_BATCH,
+    WEBHOOK_TASK,
+    apply_deliveries,
+    run_webhook_task,
+)
 from shoal.worker import HandlerContext, HandlerRegistry, run_worker
 from shoal.worker.audit_anchor import audit_anchor_duty
 from shoal.worker.sync_schedule import sync_schedule_duty
@@ -178,7 +191,17 @@ def build_registry(parts: WorkerComponents) -> HandlerRegistry:
     registry.register(EXECUTE_TASK, execute)
     registry.register(RECONCILE_TASK, reconcile)
     registry.register(SYNC_TASK, lambda task, _: run_sync_task(parts.sync, task))
+    ctx = parts.ctx
+    registry.register(
+        QUEUE_SYNCS_TASK,
+        lambda task, _: run_queue_syncs_task(ctx.db, ctx.settings, ctx.clock, task),
+    )
     registry.register(WEBHOOK_TASK, lambda task, _: run_webhook_task(parts.ctx, task))
+    registry.register_batch(
+        WEBHOOK_TASK,
+        lambda conn, tasks, _: apply_deliveries(parts.ctx, conn, tasks),
+        size=WEBHOOK_BATCH,
+    )
     bulk = BulkDeps(db=parts.ctx.db, clock=parts.ctx.clock, settings=parts.ctx.settings)
     registry.register(BULK_TASK, lambda task, _: run_bulk_task(bulk, task))
     return registry

@@ -2,7 +2,10 @@
 told Shoal about (a dropped webhook, a missed event) still reaches the changeset.
 
 The leader queues `changeset.sync` tasks for the changesets that are due (`queue_due_syncs`),
-at most `sync_batch_size` (100) of one installation per task. A task reads its batch with one
+at most `sync_batch_size` (100) of one installation per task. An event that calls for a read
+soon (`sync_soon`: a review, a check) makes its changesets due then and queues one
+`sync.queue` task that does what the leader's tick does, so a burst of events across many
+PRs is read in those same batches. A task reads its batch with one
 GraphQL `nodes(ids:)` query and records each PR through `services.observing`, the path webhook
 deliveries take too: a reading that changes what the reconciler acts on queues its reconcile
 task. Each PR's next sync is then set from how recently it changed (`domain.sync`).
@@ -41,20 +44,24 @@ from shoal.store import syncs as sync_store
 from shoal.store import tasks as task_store
 
 __all__ = [
+    "QUEUE_SYNCS_TASK",
     "SYNC_TASK",
     "AppPullReader",
     "PullReader",
     "SyncDeps",
     "SyncQueued",
     "queue_due_syncs",
+    "run_queue_syncs_task",
     "run_sync_task",
     "sync_campaign",
+    "sync_soon",
     "sync_task",
 ]
 
 log = structlog.get_logger("shoal.sync")
 
 SYNC_TASK = "changeset.sync"
+QUEUE_SYNCS_TASK = "sync.queue"
 # Due changesets the leader queues per tick at most; the rest are still due at the next one.
 MAX_QUEUED_PER_TICK = 20_000
 
@@ -180,14 +187,51 @@ def _queue(
     return changesets, tasks
 
 
-def queue_due_syncs(db: Database, settings: Settings, *, now: datetime) -> SyncQueued:
-    """The leader's duty: queue the reads of every changeset due for a sync."""
+def queue_due_syncs(
+    db: Database, settings: Settings, *, now: datetime, ahead_s: float = 0.0
+) -> SyncQueued:
+    """The leader's duty: queue the reads of every changeset due for a sync (or due within
+    `ahead_s`)."""
     with db.transaction() as conn:
-        due = sync_store.due_for_sync(conn, now=now, limit=MAX_QUEUED_PER_TICK)
+        due = sync_store.due_for_sync(
+            conn, now=now + timedelta(seconds=ahead_s), limit=MAX_QUEUED_PER_TICK
+        )
         changesets, tasks = _queue(conn, due, now=now, settings=settings, top_up=True)
     if tasks:
         log.info("sync_queued", changesets=changesets, tasks=tasks)
     return SyncQueued(None, changesets, tasks)
+
+
+def sync_soon(
+    conn: Connection,
+    changeset_ids: Sequence[ChangesetId],
+    *,
+    now: datetime,
+    delay_s: float,
+    max_attempts: int,
+) -> None:
+    """Have these changesets' PRs read about `delay_s` from now (in the caller's
+    transaction): each is due by then, and one `sync.queue` task, `delay_s` after the first
+    of a burst of events, queues every PR due within `delay_s` of it, batched per
+    installation (the burst's later ones a little early, rather than in a query of their
+    own)."""
+    at = now + timedelta(seconds=delay_s)
+    if sync_store.schedule_by(conn, changeset_ids, at=at):
+        task = NewTask(
+            kind=QUEUE_SYNCS_TASK,
+            dedupe_key=QUEUE_SYNCS_TASK,
+            payload={"ahead_s": delay_s},
+            delay_s=delay_s,
+        )
+        task_store.enqueue(conn, task, now=now, max_attempts=max_attempts)
+    # None moved: each was due by then already, and the leader's tick (or the task an
+    # earlier event queued) reads it.
+
+
+def run_queue_syncs_task(db: Database, settings: Settings, clock: Clock, task: Task) -> Outcome:
+    ahead_s = float(task.payload.get("ahead_s", 0.0))
+    queue_due_syncs(db, settings, now=clock.now(), ahead_s=ahead_s)
+    return Outcome.done()
 
 
 def sync_campaign(ctx: AppContext, *, principal: Principal, campaign_ref: str) -> SyncQueued:

@@ -25,10 +25,9 @@ from shoal.github.pulls_observed import ObservedPR, pull_from_rest
 from shoal.reconcile import needs_reconcile
 from shoal.services.observing import record_pull
 from shoal.services.publishing import enqueue_reconciles
-from shoal.services.syncing import sync_task
+from shoal.services.syncing import sync_soon
 from shoal.store import changeset_repos
 from shoal.store import changesets as changeset_store
-from shoal.store import tasks as task_store
 
 __all__ = [
     "ARCHIVED",
@@ -50,8 +49,9 @@ _ZERO_SHA = "0" * 40
 _PASSED = frozenset({"success", "neutral", "skipped"})
 _PENDING = frozenset({"pending", "queued", "in_progress", "requested", "waiting", "expected"})
 # Reviews and checks change what only a read of the PR tells (review decision, checks rollup):
-# their changesets get a sync this long after the event, so a burst (a CI run's check runs)
-# costs one GraphQL query.
+# their PRs are read this long after the event, with every other PR due by then, so a burst
+# (a CI run's check runs, across many PRs) costs one GraphQL query per installation and 100
+# PRs.
 SYNC_DELAY_S = 10.0
 
 
@@ -476,16 +476,9 @@ def _change(
 
 
 def _queue_sync(scope: _Scope, ids: Sequence[ChangesetId]) -> None:
-    """A periodic-sync read of these changesets' PRs soon (`SYNC_DELAY_S`), one task per
-    installation."""
-    by_installation: dict[int, list[ChangesetId]] = {}
-    for changeset_id in sorted(ids):
-        changeset = changeset_store.get_changeset(scope.conn, changeset_id)
-        if changeset.installation_id is not None and changeset.pr_number is not None:
-            by_installation.setdefault(changeset.installation_id, []).append(changeset_id)
-    for installation_id, batch in sorted(by_installation.items()):
-        task = dataclasses.replace(sync_task(installation_id, batch), delay_s=SYNC_DELAY_S)
-        task_store.enqueue(scope.conn, task, now=scope.now, max_attempts=scope.max_attempts)
+    """A periodic-sync read of these changesets' PRs soon (`SYNC_DELAY_S`), batched with
+    every other PR due by then."""
+    sync_soon(scope.conn, ids, now=scope.now, delay_s=SYNC_DELAY_S, max_attempts=scope.max_attempts)
 
 
 def _wake(scope: _Scope, ids: Sequence[ChangesetId]) -> int:

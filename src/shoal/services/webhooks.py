@@ -12,24 +12,28 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
-from shoal.domain.errors import InvalidInputError, NotFoundError, ShoalError
-from shoal.domain.tasks import NewTask, Outcome, Task
+from shoal.domain.errors import InvalidInputError, ShoalError
+from shoal.domain.tasks import NewTask, Outcome, Task, error_outcome
 from shoal.services.context import AppContext
 from shoal.services.webhook_events import Applied, apply_event
 from shoal.store import tasks as task_store
 from shoal.store import webhook_deliveries as delivery_store
 
 __all__ = [
+    "WEBHOOK_BATCH",
     "WEBHOOK_TASK",
     "Incoming",
     "Receipt",
+    "apply_deliveries",
     "parse_delivery",
     "receive_delivery",
     "run_webhook_task",
@@ -40,6 +44,10 @@ __all__ = [
 log = structlog.get_logger("shoal.webhooks")
 
 WEBHOOK_TASK = "webhook.process"
+# The most deliveries the worker applies in one transaction (`apply_deliveries`): a burst is
+# paid for in commits per batch, not per delivery, while the changesets a batch locks are
+# held only that long.
+WEBHOOK_BATCH = 50
 
 # GitHub's GUIDs are UUIDs; this also keeps a GUID safe as part of an object key.
 _GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
@@ -170,39 +178,57 @@ def _payload(ctx: AppContext, delivery: delivery_store.Delivery) -> dict[str, An
 
 
 def run_webhook_task(ctx: AppContext, task: Task) -> Outcome:
-    """Apply one delivery to the changesets it concerns and record how it went, in one
-    transaction. A payload Shoal cannot read is recorded as failed and dead-lettered."""
-    delivery_id = int(task.payload["delivery"])
+    """Apply one delivery (a batch of one, in its own transaction)."""
     with ctx.db.transaction() as conn:
-        try:
-            delivery = delivery_store.get_delivery(conn, delivery_id)
-        except NotFoundError:
-            return Outcome.done()  # deleted by retention before it ran: nothing to apply
-    if delivery.outcome in ("processed", "ignored"):
-        return Outcome.done()
-    with structlog.contextvars.bound_contextvars(
-        delivery=delivery.guid, gh_event=delivery.event, action=delivery.action
-    ):
-        try:
+        (outcome,) = apply_deliveries(ctx, conn, [task])
+    return outcome
+
+
+def apply_deliveries(ctx: AppContext, conn: Connection, tasks: Sequence[Task]) -> list[Outcome]:
+    """Apply the deliveries of `tasks` (`webhook.process`), oldest first, in the caller's
+    transaction, and say how each task ended (in the order of `tasks`). Each delivery is
+    applied and its outcome recorded in a savepoint of its own: one that fails is rolled
+    back alone, a payload Shoal cannot read is recorded as failed (its task dead-lettered),
+    any other error retries its task."""
+    wanted = {task.id: int(task.payload["delivery"]) for task in tasks}
+    found = delivery_store.get_deliveries(conn, list(wanted.values()))
+    outcomes: dict[int, Outcome] = {}
+    for task in sorted(tasks, key=lambda t: wanted[t.id]):
+        delivery = found.get(wanted[task.id])
+        if delivery is None or delivery.outcome in ("processed", "ignored"):
+            # Deleted by retention before it ran, or applied already: nothing to do.
+            outcomes[task.id] = Outcome.done()
+            continue
+        with structlog.contextvars.bound_contextvars(
+            task_id=task.id, delivery=delivery.guid, gh_event=delivery.event, action=delivery.action
+        ):
+            outcomes[task.id] = _apply(ctx, conn, delivery)
+    return [outcomes[task.id] for task in tasks]
+
+
+def _apply(ctx: AppContext, conn: Connection, delivery: delivery_store.Delivery) -> Outcome:
+    try:
+        with conn.begin_nested():
             payload = _payload(ctx, delivery)
             now = ctx.clock.now()
-            with ctx.db.transaction() as conn:
-                applied = apply_event(
-                    conn,
-                    delivery.event,
-                    payload,
-                    now=now,
-                    max_attempts=ctx.settings.task_max_attempts,
-                )
-                _record(conn, delivery_id, applied, now=now)
-        except ShoalError as exc:
-            if exc.retryable:
-                raise
-            log.warning("webhook_unreadable", error=exc.message)
-            with ctx.db.transaction() as conn:
-                _record(conn, delivery_id, Applied("failed", exc.message), now=ctx.clock.now())
-            return Outcome.dead(exc.message)
-        log.info("webhook_processed", outcome=applied.outcome, changesets=applied.changesets)
+            applied = apply_event(
+                conn, delivery.event, payload, now=now, max_attempts=ctx.settings.task_max_attempts
+            )
+            _record(conn, delivery.id, applied, now=now)
+    except ShoalError as exc:
+        if exc.retryable:
+            log.warning("webhook_not_applied", error=exc.message, retryable=True)
+            return error_outcome(exc)
+        log.warning("webhook_unreadable", error=exc.message)
+        with conn.begin_nested():
+            _record(conn, delivery.id, Applied("failed", exc.message), now=ctx.clock.now())
+        return Outcome.dead(exc.message)
+    except SQLAlchemyError as exc:
+        # A lock wait cut short, a deadlock with another transaction: only this delivery
+        # was rolled back. A connection that is gone fails the whole batch further on.
+        log.warning("webhook_not_applied", error=type(exc).__name__, exc_info=True)
+        return error_outcome(exc)
+    log.info("webhook_processed", outcome=applied.outcome, changesets=applied.changesets)
     return Outcome.done()
 
 

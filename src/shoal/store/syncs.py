@@ -21,6 +21,7 @@ __all__ = [
     "due_for_sync",
     "record_synced",
     "schedule",
+    "schedule_by",
     "upcoming",
 ]
 
@@ -103,6 +104,28 @@ def schedule(conn: Connection, changeset_ids: Iterable[ChangesetId], *, at: date
             set_={"next_sync_at": stmt.excluded.next_sync_at},
         )
     )
+
+
+def schedule_by(
+    conn: Connection, changeset_ids: Iterable[ChangesetId], *, at: datetime
+) -> list[ChangesetId]:
+    """Make each changeset's next sync no later than `at`; returns those it moved earlier
+    (the others were due by then already)."""
+    rows = [{"changeset_id": cid, "next_sync_at": at} for cid in changeset_ids]
+    if not rows:
+        return []
+    stmt = insert(changeset_syncs).values(rows)
+    moved = conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[changeset_syncs.c.changeset_id],
+            set_={"next_sync_at": stmt.excluded.next_sync_at},
+            where=sa.or_(
+                changeset_syncs.c.next_sync_at.is_(None),
+                changeset_syncs.c.next_sync_at > stmt.excluded.next_sync_at,
+            ),
+        ).returning(changeset_syncs.c.changeset_id)
+    )
+    return [ChangesetId(i) for i in moved.scalars()]
 
 
 def changed_at(

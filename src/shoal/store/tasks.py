@@ -62,6 +62,7 @@ WITH picked AS (
     SELECT id FROM tasks
     WHERE state = 'queued' AND run_after <= :now
         AND (CAST(:kinds AS text[]) IS NULL OR kind = ANY(CAST(:kinds AS text[])))
+        AND NOT kind = ANY(CAST(:exclude AS text[]))
     ORDER BY run_after, id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -179,11 +180,19 @@ def claim(
     worker_id: str,
     now: datetime,
     kinds: Collection[str] | None = None,
+    exclude: Collection[str] = (),
     limit: int = 1,
 ) -> list[Task]:
-    """Take up to `limit` due tasks, oldest first, skipping rows other workers are taking."""
+    """Take up to `limit` due tasks, oldest first, skipping rows other workers are taking:
+    of `kinds` (None: any), less those in `exclude`."""
     kind_list = None if kinds is None else list(kinds)
-    params = {"worker_id": worker_id, "now": now, "limit": limit, "kinds": kind_list}
+    params = {
+        "worker_id": worker_id,
+        "now": now,
+        "limit": limit,
+        "kinds": kind_list,
+        "exclude": list(exclude),
+    }
     rows = conn.execute(_CLAIM, params).mappings().all()
     return sorted((_task(row) for row in rows), key=lambda t: (t.run_after, t.id))
 

@@ -1,4 +1,5 @@
-"""The claim loop: keep up to `concurrency` tasks running in a pool of handler threads."""
+"""The claim loop: keep up to `concurrency` tasks running in a pool of handler threads, and
+a lane per batched kind beside them (`worker.batches`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from shoal.domain.clock import Clock
 from shoal.domain.tasks import Task
 from shoal.store import Database
 from shoal.store.tasks import claim, complete_many, release
+from shoal.worker.batches import BatchLane
 from shoal.worker.leader import Leader, PeriodicDuty, stalled_task_reset
 from shoal.worker.leases import Leases
 from shoal.worker.metrics import PrometheusMetrics, WorkerMetrics
@@ -45,7 +47,8 @@ class Worker:
 
     Handlers run in `concurrency` threads. The loop's one transaction per round trip records
     every outcome that arrived since the last one and claims tasks for the free slots, so a
-    busy worker pays one commit for many tasks.
+    busy worker pays one commit for many tasks. Kinds with a batch handler are not claimed
+    for those slots: each has a lane (a thread) of its own.
 
     On stop it claims nothing more, lets running handlers finish within `grace_s`, and gives
     back (releases) the tasks that did not. If a handler thread dies without an outcome (a
@@ -92,6 +95,22 @@ class Worker:
         # Claimed tasks for the handler threads; None tells one of them to exit.
         self._runnable: queue.SimpleQueue[tuple[Task, float] | None] = queue.SimpleQueue()
         self._context = HandlerContext(db, clock, self.worker_id, self._stopping)
+        poll_s = settings.task_poll_s
+        self._lanes = [
+            BatchLane(
+                batch,
+                self._context,
+                leases=self._leases,
+                outbox=self._outbox,
+                backoff=self._backoff,
+                poll_s=poll_s,
+            )
+            for batch in registry.batches
+            if self._kinds is None or batch.kind in self._kinds
+        ]
+        # The general slots leave every batched kind to its lane, even one this worker does
+        # not run: another worker's lane takes it.
+        self._batched = tuple(batch.kind for batch in registry.batches)
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; returns once every task is finished or released."""
@@ -107,6 +126,8 @@ class Worker:
         finally:
             try:
                 self._stopping.set()
+                for lane in self._lanes:
+                    lane.wake.set()
                 if not crashed:
                     self._finish_or_release()
             finally:
@@ -130,7 +151,12 @@ class Worker:
         ]
         if self._listen:
             check_s = min(max(s.task_poll_s, 0.05), 1.0)
-            wake = self._wake.set
+
+            def wake() -> None:
+                self._wake.set()
+                for lane in self._lanes:
+                    lane.wake.set()
+
             targets.append(
                 ("wakeup", lambda: listen_for_tasks(self._db, wake, halt, check_every_s=check_s))
             )
@@ -144,6 +170,16 @@ class Worker:
         handlers = [
             threading.Thread(target=self._serve_handlers, name=f"shoal-handler-{n}", daemon=True)
             for n in range(self._concurrency)
+        ]
+        # Lanes stop once `_stopping` is set and their batch is recorded.
+        handlers += [
+            threading.Thread(
+                target=self._run_lane,
+                args=(lane,),
+                name=f"shoal-lane-{lane.batch.kind}",
+                daemon=True,
+            )
+            for lane in self._lanes
         ]
         for thread in threads + handlers:
             thread.start()
@@ -176,7 +212,9 @@ class Worker:
         Returns how many tasks it asked for and how many it got.
         """
         finished = self._outbox.take()
-        limit = self._concurrency - len(self._leases) + len(finished) if claim_tasks else 0
+        # The slots' own tasks: the lanes hold theirs in the same leases.
+        held = sum(1 for task in self._leases.tasks() if task.kind not in self._batched)
+        limit = self._concurrency - held + len(finished) if claim_tasks else 0
         if not finished and limit == 0:
             return 0, 0
         started = self._clock.monotonic()
@@ -188,7 +226,12 @@ class Worker:
                 tasks = []
                 if limit:
                     tasks = claim(
-                        conn, worker_id=self.worker_id, now=now, kinds=self._kinds, limit=limit
+                        conn,
+                        worker_id=self.worker_id,
+                        now=now,
+                        kinds=self._kinds,
+                        exclude=self._batched,
+                        limit=limit,
                     )
         except SQLAlchemyError:
             log.warning("task_round_trip_failed", exc_info=True)
@@ -201,6 +244,15 @@ class Worker:
             self._leases.add(task)
             self._runnable.put((task, started))
         return limit, len(tasks)
+
+    def _run_lane(self, lane: BatchLane) -> None:
+        try:
+            lane.run()
+        except BaseException as exc:
+            # The lane records every failure of a batch itself; this is the thread being torn
+            # down, and the worker dies with it as with a handler thread.
+            self._crash = exc
+            self._wake.set()
 
     def _serve_handlers(self) -> None:
         while (item := self._runnable.get()) is not None:

@@ -1,24 +1,33 @@
-"""Handlers by task kind, and how what a handler returns or raises becomes an `Outcome`."""
+"""Handlers by task kind, and how what a handler returns or raises becomes an `Outcome`.
+
+A kind can also have a batch handler: the worker then runs that kind on a lane of its own
+(`worker.batches`), many tasks to one transaction, never waiting behind other kinds."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy.engine import Connection
 
 from shoal.domain.clock import Clock
 from shoal.domain.errors import ShoalError
-from shoal.domain.tasks import Outcome, Task
+from shoal.domain.tasks import Outcome, Task, error_outcome
 from shoal.store import Database
 
-__all__ = ["Handler", "HandlerContext", "HandlerRegistry", "run_handler"]
+__all__ = [
+    "Batch",
+    "BatchHandler",
+    "Handler",
+    "HandlerContext",
+    "HandlerRegistry",
+    "failure_outcome",
+    "run_handler",
+]
 
 log = structlog.get_logger("shoal.worker")
-
-# last_error is shown in the API and UI; a whole HTML error page does not belong there.
-_MAX_ERROR_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,18 @@ class HandlerContext:
 
 
 Handler = Callable[[Task, HandlerContext], Outcome]
+# Runs many tasks of one kind in the worker's transaction `conn`, which then records their
+# outcomes (one per task, in order) and commits: the handler must not raise for one task's
+# failure (a savepoint per task keeps the others), and its writes and the outcomes commit
+# together.
+BatchHandler = Callable[[Connection, Sequence[Task], HandlerContext], list[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    kind: str
+    handler: BatchHandler
+    size: int  # the most tasks one transaction takes
 
 
 class HandlerRegistry:
@@ -41,6 +62,7 @@ class HandlerRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._batches: dict[str, Batch] = {}
 
     def register(self, kind: str, handler: Handler) -> None:
         if kind in self._handlers:
@@ -56,8 +78,19 @@ class HandlerRegistry:
 
         return decorate
 
+    def register_batch(self, kind: str, handler: BatchHandler, *, size: int) -> None:
+        """Run `kind` in batches of up to `size` on a lane of its own (a handler for single
+        tasks of the kind may be registered too, for callers that run one)."""
+        if kind in self._batches:
+            raise ValueError(f"a batch handler for task kind {kind!r} is already registered")
+        self._batches[kind] = Batch(kind, handler, size)
+
     def find(self, kind: str) -> Handler | None:
         return self._handlers.get(kind)
+
+    @property
+    def batches(self) -> tuple[Batch, ...]:
+        return tuple(self._batches.values())
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -76,25 +109,19 @@ def run_handler(registry: HandlerRegistry, task: Task, ctx: HandlerContext) -> O
         return Outcome.dead(f"no handler is registered for task kind {task.kind!r}")
     try:
         outcome = handler(task, ctx)
-    except ShoalError as exc:
-        error = _describe(exc, exc.message)
-        log.warning("task_handler_failed", error=error, retryable=exc.retryable)
-        if not exc.retryable:
-            return Outcome.dead(error)
-        # Errors that know when to come back (a rate limit's reset, GitHub's retry-after)
-        # say so; the others get the queue's exponential backoff.
-        retry_after = getattr(exc, "retry_after_s", None)
-        delay = float(retry_after) if isinstance(retry_after, int | float) else None
-        return Outcome.retry(error, delay_s=delay)
     except Exception as exc:
-        # Foreign messages can quote anything; the traceback stays in the log, and only the
-        # type and message are stored with the task.
-        log.exception("task_handler_raised")
-        return Outcome.retry(_describe(exc, str(exc)))
+        return failure_outcome(exc)
     if not isinstance(outcome, Outcome):
         return Outcome.dead(f"the handler returned {type(outcome).__name__}, not an Outcome")
     return outcome
 
 
-def _describe(exc: BaseException, message: str) -> str:
-    return f"{type(exc).__name__}: {message}"[:_MAX_ERROR_CHARS]
+def failure_outcome(exc: Exception) -> Outcome:
+    """`error_outcome`, logged: a Shoal error as a warning, anything else with its
+    traceback."""
+    outcome = error_outcome(exc)
+    if isinstance(exc, ShoalError):
+        log.warning("task_handler_failed", error=outcome.error, retryable=exc.retryable)
+    else:
+        log.exception("task_handler_raised", exc_info=exc)
+    return outcome
