@@ -29,7 +29,7 @@ def test_a_signed_delivery_is_stored_and_queued_without_an_api_token(hooks: Hook
     assert (row["guid"], row["event"], row["outcome"]) == ("guid-1", "ping", None)
     assert json.loads(row["payload"]) == PING
     (task,) = hooks.tasks(WEBHOOK_TASK)
-    assert task["payload"] == {"delivery": row["id"]}
+    assert task["payload"] == {"delivery": row["id"], "repo": None}
 
 
 def test_a_delivery_without_a_signature_is_refused(hooks: Hooks) -> None:

@@ -40,7 +40,9 @@ from shoal.services.syncing import (
 from shoal.services.webhooks import (
     WEBHOOK_BATCH,
     WEBHOOK_TASK,
-    apply_deliveries,
+    WEBHOOK_THREADS,
+    apply_delivery,
+    delivery_lane_key,
     run_webhook_task,
 )
 from shoal.worker import HandlerContext, HandlerRegistry, run_worker
@@ -197,10 +199,12 @@ def build_registry(parts: WorkerComponents) -> HandlerRegistry:
         lambda task, _: run_queue_syncs_task(ctx.db, ctx.settings, ctx.clock, task),
     )
     registry.register(WEBHOOK_TASK, lambda task, _: run_webhook_task(parts.ctx, task))
-    registry.register_batch(
+    registry.register_lane(
         WEBHOOK_TASK,
-        lambda conn, tasks, _: apply_deliveries(parts.ctx, conn, tasks),
-        size=WEBHOOK_BATCH,
+        lambda conn, task, _: apply_delivery(parts.ctx, conn, task),
+        batch=WEBHOOK_BATCH,
+        threads=WEBHOOK_THREADS,
+        key=delivery_lane_key,
     )
     bulk = BulkDeps(db=parts.ctx.db, clock=parts.ctx.clock, settings=parts.ctx.settings)
     registry.register(BULK_TASK, lambda task, _: run_bulk_task(bulk, task))

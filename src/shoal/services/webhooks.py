@@ -12,17 +12,15 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
-from shoal.domain.errors import InvalidInputError, ShoalError
-from shoal.domain.tasks import NewTask, Outcome, Task, error_outcome
+from shoal.domain.errors import InvalidInputError, NotFoundError, ShoalError
+from shoal.domain.tasks import NewTask, Outcome, Task
 from shoal.services.context import AppContext
 from shoal.services.webhook_events import Applied, apply_event
 from shoal.store import tasks as task_store
@@ -31,9 +29,11 @@ from shoal.store import webhook_deliveries as delivery_store
 __all__ = [
     "WEBHOOK_BATCH",
     "WEBHOOK_TASK",
+    "WEBHOOK_THREADS",
     "Incoming",
     "Receipt",
-    "apply_deliveries",
+    "apply_delivery",
+    "delivery_lane_key",
     "parse_delivery",
     "receive_delivery",
     "run_webhook_task",
@@ -44,10 +44,10 @@ __all__ = [
 log = structlog.get_logger("shoal.webhooks")
 
 WEBHOOK_TASK = "webhook.process"
-# The most deliveries the worker applies in one transaction (`apply_deliveries`): a burst is
-# paid for in commits per batch, not per delivery, while the changesets a batch locks are
-# held only that long.
+# A worker's webhook lane (`worker.lanes`): deliveries claimed at a time, and how many
+# repositories' deliveries it applies at once (each repository's in order).
 WEBHOOK_BATCH = 50
+WEBHOOK_THREADS = 8
 
 # GitHub's GUIDs are UUIDs; this also keeps a GUID safe as part of an object key.
 _GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
@@ -101,10 +101,19 @@ class Receipt:
     duplicate: bool
 
 
-def webhook_task(delivery_id: int) -> NewTask:
+def webhook_task(delivery_id: int, repo: str | None) -> NewTask:
+    """The task that applies a delivery; `repo` (`owner/name`, if the event has one) keeps
+    the deliveries of one repository in order on the worker's lane (`delivery_lane_key`)."""
     return NewTask(
-        kind=WEBHOOK_TASK, dedupe_key=f"webhook:{delivery_id}", payload={"delivery": delivery_id}
+        kind=WEBHOOK_TASK,
+        dedupe_key=f"webhook:{delivery_id}",
+        payload={"delivery": delivery_id, "repo": repo},
     )
+
+
+def delivery_lane_key(task: Task) -> str | None:
+    repo = task.payload.get("repo")
+    return repo.lower() if isinstance(repo, str) else None
 
 
 def _text(value: Any) -> str | None:
@@ -150,7 +159,7 @@ def receive_delivery(ctx: AppContext, incoming: Incoming) -> Receipt:
         if received.new or received.outcome == "failed":
             task_store.enqueue(
                 conn,
-                webhook_task(received.id),
+                webhook_task(received.id, new.repo),
                 now=now,
                 max_attempts=settings.task_max_attempts,
             )
@@ -178,57 +187,43 @@ def _payload(ctx: AppContext, delivery: delivery_store.Delivery) -> dict[str, An
 
 
 def run_webhook_task(ctx: AppContext, task: Task) -> Outcome:
-    """Apply one delivery (a batch of one, in its own transaction)."""
+    """Apply one delivery in a transaction of its own."""
     with ctx.db.transaction() as conn:
-        (outcome,) = apply_deliveries(ctx, conn, [task])
-    return outcome
+        return apply_delivery(ctx, conn, task)
 
 
-def apply_deliveries(ctx: AppContext, conn: Connection, tasks: Sequence[Task]) -> list[Outcome]:
-    """Apply the deliveries of `tasks` (`webhook.process`), oldest first, in the caller's
-    transaction, and say how each task ended (in the order of `tasks`). Each delivery is
-    applied and its outcome recorded in a savepoint of its own: one that fails is rolled
-    back alone, a payload Shoal cannot read is recorded as failed (its task dead-lettered),
-    any other error retries its task."""
-    wanted = {task.id: int(task.payload["delivery"]) for task in tasks}
-    found = delivery_store.get_deliveries(conn, list(wanted.values()))
-    outcomes: dict[int, Outcome] = {}
-    for task in sorted(tasks, key=lambda t: wanted[t.id]):
-        delivery = found.get(wanted[task.id])
-        if delivery is None or delivery.outcome in ("processed", "ignored"):
-            # Deleted by retention before it ran, or applied already: nothing to do.
-            outcomes[task.id] = Outcome.done()
-            continue
-        with structlog.contextvars.bound_contextvars(
-            task_id=task.id, delivery=delivery.guid, gh_event=delivery.event, action=delivery.action
-        ):
-            outcomes[task.id] = _apply(ctx, conn, delivery)
-    return [outcomes[task.id] for task in tasks]
-
-
-def _apply(ctx: AppContext, conn: Connection, delivery: delivery_store.Delivery) -> Outcome:
+def apply_delivery(ctx: AppContext, conn: Connection, task: Task) -> Outcome:
+    """Apply the delivery of a `webhook.process` task and record how it went, in the
+    caller's transaction. A payload Shoal cannot read is recorded as failed (the task is
+    dead-lettered); any other error rolls the delivery's changes back and retries it."""
     try:
-        with conn.begin_nested():
-            payload = _payload(ctx, delivery)
-            now = ctx.clock.now()
-            applied = apply_event(
-                conn, delivery.event, payload, now=now, max_attempts=ctx.settings.task_max_attempts
-            )
-            _record(conn, delivery.id, applied, now=now)
-    except ShoalError as exc:
-        if exc.retryable:
-            log.warning("webhook_not_applied", error=exc.message, retryable=True)
-            return error_outcome(exc)
-        log.warning("webhook_unreadable", error=exc.message)
-        with conn.begin_nested():
+        delivery = delivery_store.get_delivery(conn, int(task.payload["delivery"]))
+    except NotFoundError:
+        return Outcome.done()  # deleted by retention before it ran: nothing to apply
+    if delivery.outcome in ("processed", "ignored"):
+        return Outcome.done()
+    with structlog.contextvars.bound_contextvars(
+        delivery=delivery.guid, gh_event=delivery.event, action=delivery.action
+    ):
+        try:
+            with conn.begin_nested():  # so that a failure can be recorded after its rollback
+                payload = _payload(ctx, delivery)
+                now = ctx.clock.now()
+                applied = apply_event(
+                    conn,
+                    delivery.event,
+                    payload,
+                    now=now,
+                    max_attempts=ctx.settings.task_max_attempts,
+                )
+                _record(conn, delivery.id, applied, now=now)
+        except ShoalError as exc:
+            if exc.retryable:
+                raise
+            log.warning("webhook_unreadable", error=exc.message)
             _record(conn, delivery.id, Applied("failed", exc.message), now=ctx.clock.now())
-        return Outcome.dead(exc.message)
-    except SQLAlchemyError as exc:
-        # A lock wait cut short, a deadlock with another transaction: only this delivery
-        # was rolled back. A connection that is gone fails the whole batch further on.
-        log.warning("webhook_not_applied", error=type(exc).__name__, exc_info=True)
-        return error_outcome(exc)
-    log.info("webhook_processed", outcome=applied.outcome, changesets=applied.changesets)
+            return Outcome.dead(exc.message)
+        log.info("webhook_processed", outcome=applied.outcome, changesets=applied.changesets)
     return Outcome.done()
 
 

@@ -43,13 +43,14 @@ def listen(conn: Connection) -> None:
     conn.exec_driver_sql(f"LISTEN {NOTIFY_CHANNEL}")
 
 
-def wait_for_notify(conn: Connection, timeout_s: float) -> bool:
-    """Block until a wake-up arrives on a listening connection or `timeout_s` passes."""
+def wait_for_notify(conn: Connection, timeout_s: float) -> list[str]:
+    """Block until a wake-up arrives on a listening connection or `timeout_s` passes; the
+    wake-ups' payloads (for the task queue: the kinds queued), empty after a timeout."""
     driver = conn.connection.driver_connection
     if driver is None:
         raise UnavailableError("the listening connection is closed")
     try:
-        return any(True for _ in driver.notifies(timeout=timeout_s, stop_after=1))
+        return [n.payload for n in driver.notifies(timeout=timeout_s, stop_after=1)]
     except psycopg.Error as exc:
         # notifies() runs below SQLAlchemy, so its errors arrive untranslated.
         raise UnavailableError("lost the connection listening for tasks") from exc

@@ -19,7 +19,6 @@ __all__ = [
     "NewDelivery",
     "Received",
     "delete_received_before",
-    "get_deliveries",
     "get_delivery",
     "known_guids",
     "receive",
@@ -104,16 +103,6 @@ def get_delivery(conn: Connection, delivery_id: int) -> Delivery:
     if row is None:
         raise NotFoundError(f"webhook delivery {delivery_id} does not exist")
     return _delivery(row)
-
-
-def get_deliveries(conn: Connection, delivery_ids: Collection[int]) -> dict[int, Delivery]:
-    """The deliveries of `delivery_ids` that exist, by id."""
-    if not delivery_ids:
-        return {}
-    rows = conn.execute(
-        sa.select(webhook_deliveries).where(webhook_deliveries.c.id.in_(list(delivery_ids)))
-    ).mappings()
-    return {row["id"]: _delivery(row) for row in rows}
 
 
 def record_outcome(

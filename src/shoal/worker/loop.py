@@ -1,5 +1,5 @@
 """The claim loop: keep up to `concurrency` tasks running in a pool of handler threads, and
-a lane per batched kind beside them (`worker.batches`)."""
+a lane per kind registered for one (`worker.lanes`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from shoal.domain.clock import Clock
 from shoal.domain.tasks import Task
 from shoal.store import Database
 from shoal.store.tasks import claim, complete_many, release
-from shoal.worker.batches import BatchLane
+from shoal.worker.lanes import LaneRunner
 from shoal.worker.leader import Leader, PeriodicDuty, stalled_task_reset
 from shoal.worker.leases import Leases
 from shoal.worker.metrics import PrometheusMetrics, WorkerMetrics
@@ -47,7 +47,7 @@ class Worker:
 
     Handlers run in `concurrency` threads. The loop's one transaction per round trip records
     every outcome that arrived since the last one and claims tasks for the free slots, so a
-    busy worker pays one commit for many tasks. Kinds with a batch handler are not claimed
+    busy worker pays one commit for many tasks. Kinds registered for a lane are not claimed
     for those slots: each has a lane (a thread) of its own.
 
     On stop it claims nothing more, lets running handlers finish within `grace_s`, and gives
@@ -97,20 +97,20 @@ class Worker:
         self._context = HandlerContext(db, clock, self.worker_id, self._stopping)
         poll_s = settings.task_poll_s
         self._lanes = [
-            BatchLane(
-                batch,
+            LaneRunner(
+                lane,
                 self._context,
                 leases=self._leases,
                 outbox=self._outbox,
                 backoff=self._backoff,
                 poll_s=poll_s,
             )
-            for batch in registry.batches
-            if self._kinds is None or batch.kind in self._kinds
+            for lane in registry.lanes
+            if self._kinds is None or lane.kind in self._kinds
         ]
-        # The general slots leave every batched kind to its lane, even one this worker does
-        # not run: another worker's lane takes it.
-        self._batched = tuple(batch.kind for batch in registry.batches)
+        # The general slots leave every lane's kind to lanes, even one this worker does not
+        # run: another worker's lane takes it.
+        self._laned = tuple(lane.kind for lane in registry.lanes)
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; returns once every task is finished or released."""
@@ -152,10 +152,15 @@ class Worker:
         if self._listen:
             check_s = min(max(s.task_poll_s, 0.05), 1.0)
 
-            def wake() -> None:
-                self._wake.set()
-                for lane in self._lanes:
+            lanes = {lane.lane.kind: lane for lane in self._lanes}
+
+            def wake(kind: str) -> None:
+                # Only who claims that kind: a lane's kinds are not the slots' to claim.
+                lane = lanes.get(kind)
+                if lane is not None:
                     lane.wake.set()
+                elif kind not in self._laned:
+                    self._wake.set()
 
             targets.append(
                 ("wakeup", lambda: listen_for_tasks(self._db, wake, halt, check_every_s=check_s))
@@ -176,7 +181,7 @@ class Worker:
             threading.Thread(
                 target=self._run_lane,
                 args=(lane,),
-                name=f"shoal-lane-{lane.batch.kind}",
+                name=f"shoal-lane-{lane.lane.kind}",
                 daemon=True,
             )
             for lane in self._lanes
@@ -213,7 +218,7 @@ class Worker:
         """
         finished = self._outbox.take()
         # The slots' own tasks: the lanes hold theirs in the same leases.
-        held = sum(1 for task in self._leases.tasks() if task.kind not in self._batched)
+        held = sum(1 for task in self._leases.tasks() if task.kind not in self._laned)
         limit = self._concurrency - held + len(finished) if claim_tasks else 0
         if not finished and limit == 0:
             return 0, 0
@@ -230,7 +235,7 @@ class Worker:
                         worker_id=self.worker_id,
                         now=now,
                         kinds=self._kinds,
-                        exclude=self._batched,
+                        exclude=self._laned,
                         limit=limit,
                     )
         except SQLAlchemyError:
@@ -245,11 +250,11 @@ class Worker:
             self._runnable.put((task, started))
         return limit, len(tasks)
 
-    def _run_lane(self, lane: BatchLane) -> None:
+    def _run_lane(self, lane: LaneRunner) -> None:
         try:
             lane.run()
         except BaseException as exc:
-            # The lane records every failure of a batch itself; this is the thread being torn
+            # The lane records every failure of a task itself; this is the thread being torn
             # down, and the worker dies with it as with a handler thread.
             self._crash = exc
             self._wake.set()

@@ -1,12 +1,12 @@
 """Handlers by task kind, and how what a handler returns or raises becomes an `Outcome`.
 
-A kind can also have a batch handler: the worker then runs that kind on a lane of its own
-(`worker.batches`), many tasks to one transaction, never waiting behind other kinds."""
+A kind can instead run on a lane (`worker.lanes`): a thread of its own in each worker, whose
+handler works in a transaction the lane owns and that also records the outcome."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -18,11 +18,11 @@ from shoal.domain.tasks import Outcome, Task, error_outcome
 from shoal.store import Database
 
 __all__ = [
-    "Batch",
-    "BatchHandler",
     "Handler",
     "HandlerContext",
     "HandlerRegistry",
+    "Lane",
+    "LaneHandler",
     "failure_outcome",
     "run_handler",
 ]
@@ -43,18 +43,20 @@ class HandlerContext:
 
 
 Handler = Callable[[Task, HandlerContext], Outcome]
-# Runs many tasks of one kind in the worker's transaction `conn`, which then records their
-# outcomes (one per task, in order) and commits: the handler must not raise for one task's
-# failure (a savepoint per task keeps the others), and its writes and the outcomes commit
-# together.
-BatchHandler = Callable[[Connection, Sequence[Task], HandlerContext], list[Outcome]]
+# Runs one task in the lane's transaction `conn`, which then records the outcome it returns
+# and commits: its writes and its outcome commit together or not at all. Raising rolls its
+# writes back (the outcome the exception means is then recorded on its own).
+LaneHandler = Callable[[Connection, Task, HandlerContext], Outcome]
 
 
 @dataclass(frozen=True, slots=True)
-class Batch:
+class Lane:
     kind: str
-    handler: BatchHandler
-    size: int  # the most tasks one transaction takes
+    handler: LaneHandler
+    batch: int  # the most tasks one claim takes
+    threads: int  # tasks of different keys run at once
+    # Tasks with the same key run one after another, in the order they were queued.
+    key: Callable[[Task], str | None]
 
 
 class HandlerRegistry:
@@ -62,7 +64,7 @@ class HandlerRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
-        self._batches: dict[str, Batch] = {}
+        self._lanes: dict[str, Lane] = {}
 
     def register(self, kind: str, handler: Handler) -> None:
         if kind in self._handlers:
@@ -78,19 +80,28 @@ class HandlerRegistry:
 
         return decorate
 
-    def register_batch(self, kind: str, handler: BatchHandler, *, size: int) -> None:
-        """Run `kind` in batches of up to `size` on a lane of its own (a handler for single
-        tasks of the kind may be registered too, for callers that run one)."""
-        if kind in self._batches:
-            raise ValueError(f"a batch handler for task kind {kind!r} is already registered")
-        self._batches[kind] = Batch(kind, handler, size)
+    def register_lane(
+        self,
+        kind: str,
+        handler: LaneHandler,
+        *,
+        batch: int,
+        threads: int = 1,
+        key: Callable[[Task], str | None] = lambda _: None,
+    ) -> None:
+        """Run `kind` on a lane, claiming up to `batch` tasks at a time, running those of
+        different `key`s on up to `threads` threads at once (a handler for single tasks of
+        the kind may be registered too, for callers that run one)."""
+        if kind in self._lanes:
+            raise ValueError(f"a lane for task kind {kind!r} is already registered")
+        self._lanes[kind] = Lane(kind, handler, batch, threads, key)
 
     def find(self, kind: str) -> Handler | None:
         return self._handlers.get(kind)
 
     @property
-    def batches(self) -> tuple[Batch, ...]:
-        return tuple(self._batches.values())
+    def lanes(self) -> tuple[Lane, ...]:
+        return tuple(self._lanes.values())
 
     @property
     def kinds(self) -> frozenset[str]:

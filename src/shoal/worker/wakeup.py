@@ -18,9 +18,10 @@ log = structlog.get_logger("shoal.worker")
 
 
 def listen_for_tasks(
-    db: Database, on_task: Callable[[], None], halt: threading.Event, *, check_every_s: float
+    db: Database, on_task: Callable[[str], None], halt: threading.Event, *, check_every_s: float
 ) -> None:
-    """Call `on_task` for each enqueue notification until `halt` is set (a thread's target).
+    """Call `on_task` with the kind of each enqueue notification until `halt` is set (a
+    thread's target).
 
     Wake-ups only shorten the wait: a lost connection is retried and polling goes on meanwhile.
     """
@@ -33,14 +34,14 @@ def listen_for_tasks(
 
 
 def _relay(
-    db: Database, on_task: Callable[[], None], halt: threading.Event, check_every_s: float
+    db: Database, on_task: Callable[[str], None], halt: threading.Event, check_every_s: float
 ) -> None:
     conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
         listen(conn)
         while not halt.is_set():
-            if wait_for_notify(conn, check_every_s):
-                on_task()
+            for kind in wait_for_notify(conn, check_every_s):
+                on_task(kind)
     finally:
         # A listening connection must not go back to the pool and hear for someone else.
         conn.invalidate()

@@ -42,6 +42,9 @@ REFS = (
 def _same_as_git(repo: GitRepo) -> None:
     for ref in REFS:
         assert repo.ref_sha(ref) == _git_says(repo, ref), ref
+    branches = [(name, sha) for name, sha, _ in repo.list_refs("refs/heads")]
+    assert repo.branch_tips() == branches
+    assert repo._stored_branches() == branches  # read from the files, not asked of git
 
 
 def test_branch_tips_read_from_files_match_git(repo: GitRepo) -> None:
@@ -72,6 +75,7 @@ def test_remembered_commits_and_ancestry_match_git(repo: GitRepo) -> None:
     first = _commit(repo, [], "one")
     second = _commit(repo, [first], "two")
     for _ in range(2):  # asked, then remembered
+        assert repo.rev_parse(second) == second
         assert repo.is_ancestor(first, second)
         assert not repo.is_ancestor(second, first)
         found = repo.commit(second)
@@ -80,3 +84,4 @@ def test_remembered_commits_and_ancestry_match_git(repo: GitRepo) -> None:
     missing = "f" * 40
     assert not repo.is_ancestor(first, missing)
     assert repo.commit(missing) is None
+    assert repo.rev_parse(missing) is None

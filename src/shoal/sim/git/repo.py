@@ -170,6 +170,8 @@ class GitRepo:
         """The sha ``revision`` names, peeled to ``kind``; ``None`` if there is none."""
         if revision.startswith("-"):
             return None
+        if kind == "commit" and _COMMITS.get((str(self.path), revision)) is not None:
+            return revision  # a commit's own sha, read before
         out = self.run(
             "rev-parse",
             "--verify",
@@ -224,6 +226,46 @@ class GitRepo:
             if refname.startswith(name + b"/"):
                 raise _AskGit  # for-each-ref would match refs under it
         return None
+
+    def branch_tips(self) -> list[tuple[str, str]]:
+        """``(refs/heads/name, sha)`` of every branch, sorted by name: read from the loose refs
+        and `packed-refs` when they settle it (a file read each rather than a process), else
+        from git."""
+        try:
+            return self._stored_branches()
+        except _AskGit:
+            return [(name, sha) for name, sha, _ in self.list_refs("refs/heads")]
+
+    def _stored_branches(self) -> list[tuple[str, str]]:
+        tips: dict[str, str] = {}
+        try:
+            packed = (self.path / "packed-refs").read_bytes()
+        except FileNotFoundError:
+            packed = b""
+        except OSError:
+            raise _AskGit from None
+        for line in packed.splitlines():
+            sha, _, name = line.partition(b" ")
+            if name.startswith(b"refs/heads/"):
+                if not _SHA.fullmatch(sha):
+                    raise _AskGit
+                tips[name.decode()] = sha.decode()
+        heads = self.path / "refs" / "heads"
+        for directory, _, files in os.walk(heads):
+            for file in files:
+                if file.endswith(".lock"):
+                    continue  # an update in progress: the ref is still the file beside it
+                path = Path(directory) / file
+                try:
+                    content = path.read_bytes().strip()
+                except FileNotFoundError:
+                    continue  # deleted while listing
+                except OSError:
+                    raise _AskGit from None
+                if not _SHA.fullmatch(content):
+                    raise _AskGit  # a symbolic ref, or a format this does not read
+                tips[path.relative_to(self.path).as_posix()] = content.decode()
+        return sorted(tips.items())
 
     def list_refs(self, *patterns: str) -> list[tuple[str, str, str]]:
         """``(refname, sha, object type)`` for refs matching ``patterns``, sorted by name."""

@@ -105,7 +105,7 @@ def _suite(engine: PullsEngine, repo: Repo, app_id: int, sha: str, actor: Actor)
         branch = next(
             (
                 name.removeprefix("refs/heads/")
-                for name, at, _ in engine.git(repo).list_refs("refs/heads/")
+                for name, at in engine.git(repo).branch_tips()
                 if at == sha
             ),
             None,

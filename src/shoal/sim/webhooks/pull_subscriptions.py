@@ -113,7 +113,7 @@ class PullEvents:
         commit = commit_view(urls, repo, found, self.sim.signed_commits.get(sha), account)
         branches = [
             short_branch(urls, repo, name.removeprefix("refs/heads/"), sha, None)
-            for name, at, _ in git.list_refs("refs/heads")
+            for name, at in git.branch_tips()
             if at == sha
         ]
         return pulls.status_event(repo, sha, status, commit, branches)
