@@ -176,6 +176,14 @@ class Settings(BaseSettings):
         "(rules/branches) and fail the changeset if they require a pull request, checks or "
         "deployments; off, only the push's own refusal tells.",
     )
+    publish_branch_rules_max_age_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="How long what GitHub's rules said about a campaign branch in one org (the "
+        "rules of the org's and enterprise's rulesets) is trusted for the org's other "
+        "repositories, which are then pushed without asking again; a push GitHub refuses for a "
+        "rule makes every repository be asked again for this long. 0: ask for each repository.",
+    )
     github_webhook_secret: SecretStr | None = Field(
         default=None,
         description="Secret GitHub signs webhook deliveries with (the GitHub App's webhook "

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from shoal.domain.budgets import next_window
 from shoal.domain.changesets import Changeset, Observed
 from shoal.domain.tasks import OutcomeKind
+from shoal.github.rules import RULES_ROUTE
 from shoal.services.reconciling import GitHubWriter, Mutation
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
@@ -214,7 +216,8 @@ def test_a_pr_someone_opened_for_the_branch_is_adopted_on_422(
 def test_a_protected_campaign_branch_fails_with_the_rule_and_the_default_branch_is_refused(
     make_stack: Callable[..., Stack],
 ) -> None:
-    stack = make_stack(_world(2), **FAST)
+    # Each repository asked for its branch's rules (what the org's answer says is not reused).
+    stack = make_stack(_world(2), publish_branch_rules_max_age_s=0, **FAST)
     stack.sim.admin.protect_branch("acme", "svc-00", "release/x", required_approving_review_count=1)
     _preview(stack, "release", "branch: release/x")
     publish(stack, "release")
@@ -237,6 +240,67 @@ def test_a_protected_campaign_branch_fails_with_the_rule_and_the_default_branch_
         assert (changeset["state"], changeset["failure_reason"]) == ("failed", "branch_protected")
         assert "default branch" in changeset["failure_message"], changeset
     assert len(stack.mutations()) == pushes  # no git push was even tried
+    assert_audit_matches_ledger(stack)
+
+
+def _rules_reads() -> float:
+    """GET rules/branches requests Shoal made so far in this process (its metrics)."""
+    labels = {"endpoint": RULES_ROUTE, "method": "GET", "status": "200"}
+    return REGISTRY.get_sample_value("shoal_github_requests_total", labels) or 0.0
+
+
+def test_the_branch_rules_are_read_once_per_org_and_a_refused_push_says_the_same(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack(_world(3), **FAST)
+    # A rule of one repository alone: the answer for another repository does not show it.
+    stack.sim.admin.protect_branch("acme", "svc-02", "release/x", required_approving_review_count=1)
+    _preview(stack, "release", "branch: release/x")
+    reads = _rules_reads()
+    publish(stack, "release", repos=["acme/svc-00"])
+    assert settled(stack, "release")["acme/svc-00"]["state"] == "open"
+    assert _rules_reads() == reads + 1  # the org's rules (none) are known now
+
+    publish(stack, "release", repos=["acme/svc-02"])
+    protected = settled(stack, "release")["acme/svc-02"]
+    assert _rules_reads() == reads + 1  # pushed without asking: GitHub refused the push
+    assert (protected["state"], protected["failure_reason"]) == ("failed", "branch_protected")
+    assert "refs/heads/release/x" in protected["failure_message"]
+    assert "pull request required" in protected["failure_message"]
+    refusal = [
+        (e["outcome"], e["details"]["operation"], e["details"]["error"])
+        for e in stack.get("/audit", action="github.mutation", limit=1000)
+        if e["repo"] == "acme/svc-02"
+    ]
+    assert refusal == [("error", PUSH, "branch_protected")]
+
+    # After a refusal every repository of the org is asked again before its push.
+    publish(stack, "release", repos=["acme/svc-01"])
+    assert settled(stack, "release")["acme/svc-01"]["state"] == "open"
+    assert _rules_reads() == reads + 2
+    assert_audit_matches_ledger(stack)
+
+
+def test_an_org_ruleset_fails_every_repository_before_any_push(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack(_world(3), max_mutations_in_flight_per_org=1, **FAST)
+    stack.sim.admin.create_org_ruleset(
+        "acme",
+        "releases through PRs",
+        include=["refs/heads/release/*"],
+        rules=[{"type": "pull_request", "parameters": {"required_approving_review_count": 1}}],
+    )
+    _preview(stack, "release", "branch: release/x")
+    reads = _rules_reads()
+    publish(stack, "release")
+    found = settled(stack, "release")
+    for changeset in found.values():
+        assert (changeset["state"], changeset["failure_reason"]) == ("failed", "branch_protected")
+        assert "pull request required" in changeset["failure_message"]
+    # The org's rule refuses the branch: each repository was asked, none was pushed.
+    assert _rules_reads() == reads + 3
+    assert [m for m in stack.mutations() if m["operation"] == PUSH] == []
     assert_audit_matches_ledger(stack)
 
 

@@ -70,7 +70,9 @@ class Recorder:
         return [command(argv) for argv, _ in self.calls]
 
 
-GIT_COMMANDS = {"fetch", "read-tree", "apply", "write-tree", "commit-tree", "push"}
+GIT_COMMANDS = {
+    "fetch", "read-tree", "apply", "write-tree", "commit-tree", "pack-objects", "push"
+}  # fmt: skip
 
 
 def command(argv: Sequence[str]) -> str:
@@ -130,6 +132,7 @@ class World:
         work: str = "work",
         default_branch: str = "main",
         timeout_s: float = 60,
+        lease: str | None = None,
     ) -> PushResult:
         return self.publisher(work, timeout_s=timeout_s).publish(
             repo,
@@ -140,6 +143,7 @@ class World:
             token or self.token,
             default_branch=default_branch,
             force=force,
+            lease=lease,
         )
 
     def pushes(self) -> int:
@@ -190,7 +194,8 @@ def test_same_inputs_give_the_same_commit_and_republishing_is_a_no_op(git_world:
     assert shown["parents"][0]["sha"] == base
     assert shown["author"]["name"] == "Shoal"
     assert shown["message"].endswith("Shoal-Campaign: python-312\nShoal-Campaign-Id: 4\n")
-    expected = ["fetch", "read-tree", "apply", "write-tree", "commit-tree", "push"]
+    # the push is one request: the update and a pack of the new objects (no advertisement)
+    expected = ["fetch", "read-tree", "apply", "write-tree", "commit-tree", "pack-objects"]
     assert w.recorder.commands()[:6] == expected
 
 
@@ -209,6 +214,63 @@ def test_an_existing_branch_is_replaced_only_with_force(git_world: World) -> Non
     assert forced.previous_sha == old.commit_sha
     assert forced.commit_sha != old.commit_sha
     assert w.branch_sha("acme/widgets", "shoal/x") == forced.commit_sha
+
+
+def test_a_push_whose_branch_is_where_shoal_thought_is_one_request(git_world: World) -> None:
+    w = git_world
+    base, patch = w.patch("acme/widgets", DOCKERFILE, "p")
+    first = w.publish("acme/widgets", base, patch, "shoal/one")
+    # the ledger's push is the one request that carried the update and its pack, no
+    # `git push` (which would have asked for the ref advertisement first) ran
+    (entry,) = [e for e in w.sim.admin.ledger() if e["operation"] == "git push"]
+    assert entry["request_id"] == first.mutations[0].request_id
+    assert entry["detail"]["refs"][0]["ok"]
+    assert "push" not in w.recorder.commands()
+    # a forced push with the lease Shoal holds: one request too, replacing the commit
+    newer = commit(message="build: move to python 3.12 (reworded)")
+    forced = w.publish("acme/widgets", base, patch, "shoal/one", newer, force=True,
+                       lease=first.commit_sha)  # fmt: skip
+    assert (forced.pushed, forced.forced, forced.previous_sha) == (True, True, first.commit_sha)
+    assert [m.ok for m in forced.mutations] == [True]
+    assert w.branch_sha("acme/widgets", "shoal/one") == forced.commit_sha
+    assert "push" not in w.recorder.commands()
+
+
+def test_a_branch_that_moved_keeps_its_commit_and_both_requests_are_reported(
+    git_world: World,
+) -> None:
+    w = git_world
+    base, patch = w.patch("acme/widgets", DOCKERFILE, "p")
+    first = w.publish("acme/widgets", base, patch, "shoal/moved")
+    human = w.sim.admin.push_commit("acme", "widgets", {"NOTES.md": "mine\n"}, branch="shoal/moved")
+    newer = commit(message="build: move to python 3.12 (reworded)")
+    pushes = w.pushes()
+    with pytest.raises(NonFastForwardError) as refused:
+        w.publish("acme/widgets", base, patch, "shoal/moved", newer, force=True,
+                  lease=first.commit_sha)  # fmt: skip
+    assert w.branch_sha("acme/widgets", "shoal/moved") == human  # the human's commit stays
+    # GitHub refused the one-request update (the branch was not at the lease); `git push`
+    # then saw the branch had moved and sent nothing: one push for the audit log
+    assert w.pushes() == pushes + 1
+    assert [(m.operation, m.ok, m.error_code) for m in refused.value.mutations] == [
+        ("git push", False, "branch_changed")
+    ]
+
+
+def test_a_branch_someone_made_at_the_base_costs_a_second_push(git_world: World) -> None:
+    w = git_world
+    base, patch = w.patch("acme/gadgets", {"README.md": "# gadgets\nnow with docs\n"}, "p")
+    with w.sim.http(w.token.get_secret_value()) as client:
+        made = client.post(
+            "/repos/acme/gadgets/git/refs", json={"ref": "refs/heads/shoal/made", "sha": base}
+        )
+    assert made.status_code == 201, made.text
+    pushes = w.pushes()
+    result = w.publish("acme/gadgets", base, patch, "shoal/made")
+    assert (result.pushed, result.forced, result.previous_sha) == (True, False, base)
+    # the create GitHub refused (the branch exists), then `git push` fast-forwarding it
+    assert [m.ok for m in result.mutations] == [False, True]
+    assert w.pushes() == pushes + 2
 
 
 def test_a_branch_at_the_base_is_fast_forwarded(git_world: World) -> None:
@@ -253,6 +315,32 @@ def test_a_protected_branch_is_refused_with_the_rule(git_world: World) -> None:
     assert [(m.operation, m.repo, m.ok, m.error_code) for m in error.mutations] == [
         ("git push", "acme/widgets", False, "branch_protected")
     ]
+
+
+def test_an_org_ruleset_refuses_the_push_with_its_rule(git_world: World) -> None:
+    w = git_world
+    w.sim.admin.create_org_ruleset(
+        "acme",
+        "signed",
+        include=["refs/heads/shoal/*"],
+        repositories=["widgets"],
+        rules=[{"type": "required_signatures"}],
+    )
+    base, patch = w.patch("acme/widgets", DOCKERFILE, "p")
+    with pytest.raises(BranchProtectedError) as refused:
+        w.publish("acme/widgets", base, patch, "shoal/signed")
+    assert refused.value.rules == ("signed commits required",)
+    assert [m.error_code for m in refused.value.mutations] == ["branch_protected"]
+    # what rules/branches says about it, and only where the ruleset applies
+    with w.sim.http(w.token.get_secret_value()) as client:
+        shown = client.get("/repos/acme/widgets/rules/branches/shoal/signed").json()
+        other = client.get("/repos/acme/gadgets/rules/branches/shoal/signed").json()
+    assert [(r["type"], r["ruleset_source_type"]) for r in shown] == [
+        ("required_signatures", "Organization")
+    ]
+    assert other == []
+    base, patch = w.patch("acme/gadgets", {"README.md": "# gadgets\nsigned?\n"}, "q")
+    assert w.publish("acme/gadgets", base, patch, "shoal/signed").pushed
 
 
 def test_workflow_changes_need_the_workflows_permission(git_world: World) -> None:

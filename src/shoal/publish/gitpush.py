@@ -17,6 +17,7 @@ The installation token reaches git only as an `http.extraHeader` in the environm
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import shutil
 import tempfile
@@ -27,15 +28,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import structlog
 from pydantic import SecretStr
 
-from shoal.domain.errors import ConflictError, InvalidInputError
+from shoal.domain.errors import ConflictError, InvalidInputError, ShoalError
 from shoal.domain.mutations import Mutation
 from shoal.git import CommandRunner, Completed, OutputLimitError, run
 from shoal.github.errors import GitHubUnavailableError
 from shoal.github.gate import passing
-from shoal.github.push import BranchProtectedError, classify_push_failure
+from shoal.github.push import (
+    BranchChangedError,
+    BranchProtectedError,
+    ForcePushBannedError,
+    GitRemoteError,
+    MissingPermissionError,
+    classify_push_failure,
+)
+from shoal.publish import receivepack
 from shoal.publish.commits import CommitSpec
 from shoal.publish.git import GitCommandError, environment, init_bare
 from shoal.publish.git import argv as argv_of
@@ -49,6 +59,14 @@ _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _PORCELAIN = re.compile(r"^(?P<flag>.)\t(?P<src>[^:\t]*):(?P<dst>[^\t]+)\t(?P<summary>.*)$")
 _MESSAGE_LINES = 4
+
+
+class _NotThere(Exception):
+    """A one-request push GitHub refused because the branch was not where Shoal thought."""
+
+    def __init__(self, mutations: tuple[Mutation, ...]) -> None:
+        super().__init__("the branch is not where Shoal thought")
+        self.mutations = mutations
 
 
 class PatchDoesNotApplyError(ConflictError):
@@ -146,13 +164,16 @@ class GitPublisher:
         default_branch: str,
         force: bool,
         lease: str | None = None,
+        known: bool = True,
     ) -> PushResult:
         """Commit `patch` on `base_sha` as `commit` and make `branch` point at it.
 
         Without `force` an existing branch is only fast-forwarded (NonFastForwardError
         otherwise). A forced push with a `lease` (the sha Shoal last saw on the branch)
         replaces only that commit: a branch that moved since is refused as
-        NonFastForwardError. The push passes the caller's write gate
+        NonFastForwardError. `known`: the branch holds what the caller last saw (nothing
+        without `force`, the `lease` with it), so the push can go in one request; False after
+        a push that may have happened unrecorded. The push passes the caller's write gate
         (`shoal.github.gate`) right before it leaves. Raises BranchProtectedError for the
         default or a protected branch, PatchDoesNotApplyError, and the types of
         `shoal.github.push.classify_push_failure`.
@@ -164,7 +185,9 @@ class GitPublisher:
             session = prepared._session
             sha = session.commit_tree(prepared.tree_sha, base_sha, commit)
             with passing():
-                result = session.push(sha, branch, force=force, lease=lease)
+                result = session.push(
+                    sha, branch, base=base_sha, force=force, lease=lease, known=known
+                )
         log.info(
             "branch published",
             repo=repo,
@@ -239,6 +262,7 @@ class _Session:
             "GIT_CONFIG_KEY_0": "http.extraHeader",
             "GIT_CONFIG_VALUE_0": _basic_header(token),
         }
+        self._authorization = SecretStr(_basic_header(token).removeprefix("Authorization: "))
         self.network_operations = 0
 
     def _run(
@@ -291,6 +315,13 @@ class _Session:
             raise GitCommandError(_failure(args[0], code, stderr))
         return stdout.strip()
 
+    def _local_bytes(self, args: list[str], stdin: str) -> bytes:
+        done = self._execute(args, stdin=stdin.encode())
+        if done.returncode != 0:
+            stderr = _mask(done.stderr.decode("utf-8", "backslashreplace"), self._token)
+            raise GitCommandError(_failure(args[0], done.returncode, stderr))
+        return done.stdout
+
     def output(self, args: list[str]) -> bytes:
         """A local command's stdout as git wrote it (file contents, `-z` listings)."""
         done = self._execute(args)
@@ -327,12 +358,109 @@ class _Session:
             env=commit.environment(),
         )
 
-    def push(self, sha: str, branch: str, *, force: bool, lease: str | None = None) -> PushResult:
+    def push(
+        self,
+        sha: str,
+        branch: str,
+        *,
+        base: str,
+        force: bool,
+        lease: str | None = None,
+        known: bool = True,
+    ) -> PushResult:
+        """Make `branch` point at `sha` (a commit on `base`). When Shoal knows what the branch
+        holds (nothing yet, or the `lease`), one request carries the update and its pack
+        (`receivepack`); when the branch is not there, `git push` looks and decides."""
+        if force and lease is not None and not _SHA.match(lease):
+            raise InvalidInputError(f"{lease!r} is not a full commit sha (push lease)")
+        # What the branch holds, as far as Shoal knows: nothing yet (a branch it never pushed;
+        # one someone else made is fast-forwarded by `git push`), or the sha it leases.
+        expected = receivepack.ZERO if not force else lease
+        carried: tuple[Mutation, ...] = ()
+        one_request = known and expected not in (None, sha) and len(sha) == len(receivepack.ZERO)
+        if one_request and expected is not None:
+            try:
+                return self._send_pack(sha, base, branch, expected)
+            except _NotThere as missed:
+                carried = missed.mutations
+        try:
+            result = self._git_push(sha, branch, force=force, lease=lease)
+        except ShoalError as error:
+            error.mutations = (*carried, *error.mutations)
+            raise
+        return dataclasses.replace(result, mutations=(*carried, *result.mutations))
+
+    def _send_pack(self, sha: str, base: str, branch: str, expected: str) -> PushResult:
+        ref = f"refs/heads/{branch}"
+        pack = self._local_bytes(["pack-objects", "--stdout", "--revs", "-q"], f"{sha}\n^{base}\n")
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            said = f"git push: the publish took longer than {self._timeout_s:g} s"
+            raise GitHubUnavailableError(said)
+        self.network_operations += 1
+        try:
+            answer = receivepack.send(
+                f"{self._url}/git-receive-pack",
+                self._authorization,
+                receivepack.request_body(expected, sha, ref, pack),
+                timeout_s=left,
+            )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            # Like a `git push` whose connection failed: what GitHub made of it is unknown.
+            said = f"{type(exc).__name__}: {_mask(str(exc), self._token)}"[:300]
+            raise GitHubUnavailableError(f"git push: the push failed ({said})") from None
+
+        def mutation(ok: bool, error: ShoalError | None = None, **details: str | None) -> Mutation:
+            return Mutation.git_push(
+                self._repo,
+                ok=ok,
+                status=answer.status,
+                request_id=answer.request_id,
+                error_code=error.code if error is not None else None,
+                branch=branch,
+                **details,
+            )
+
+        if answer.status != 200:
+            said = _mask(answer.content.decode("utf-8", "replace"), self._token)
+            error = classify_push_failure(
+                f"{said}\nfatal: unable to access: The requested URL returned error: "
+                f"{answer.status}",
+                128,
+            )
+            if answer.status < 500:  # GitHub looked at the push and refused it
+                error.mutations = (mutation(False, error),)
+            raise error
+        try:
+            report = receivepack.parse_report(answer.content, ref)
+        except receivepack.ReportError as exc:
+            error = GitRemoteError(f"git push: GitHub's answer to the push cannot be read: {exc}")
+            error.mutations = (mutation(False, error),)
+            raise error from None
+        if report.ok and report.unpack == "ok":
+            previous = None if expected == receivepack.ZERO else expected
+            sent = mutation(True, commit=sha, previous=previous)
+            # Forced: the branch held commits that are not below the new one (only the base is
+            # known to be).
+            forced = previous is not None and previous != base
+            return PushResult(
+                sha, True, previous, self.network_operations, forced=forced, mutations=(sent,)
+            )
+        error = classify_push_failure(report.as_git_says(sha, branch), 1)
+        if isinstance(error, BranchProtectedError | MissingPermissionError | ForcePushBannedError):
+            error.mutations = (mutation(False, error),)
+            raise error
+        # The branch is not where Shoal thought (someone created or moved it, or it already
+        # holds the commit), or GitHub did not take the pack: `git push` reads what the
+        # branch holds and decides; this refused update is audited with what it does.
+        raise _NotThere((mutation(False, BranchChangedError(report.reason)),))
+
+    def _git_push(
+        self, sha: str, branch: str, *, force: bool, lease: str | None = None
+    ) -> PushResult:
         ref = f"refs/heads/{branch}"
         args = ["push", "--porcelain", "--no-verify", "--no-signed"]
         if force and lease is not None:
-            if not _SHA.match(lease):
-                raise InvalidInputError(f"{lease!r} is not a full commit sha (push lease)")
             # Replace only the commit Shoal last saw: someone's newer commit is never lost.
             forcing = [f"--force-with-lease={ref}:{lease}"]
         else:

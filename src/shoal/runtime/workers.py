@@ -14,6 +14,7 @@ from shoal.execution import ExecutionRequest, ExecutionResult
 from shoal.executors import BwrapSandbox
 from shoal.executors.local import LocalExecutor
 from shoal.github import GitHubApp
+from shoal.github.rules import BranchRules
 from shoal.governor import Lease
 from shoal.publish.gitpush import GitPublisher
 from shoal.runtime.scratch import process_scratch_root, sweep_dead_scratch
@@ -129,7 +130,11 @@ class WorkerComponents:
             self.github,
             self.git,
             max_wait_s=settings.github_max_wait_s,
-            check_branch_rules=settings.publish_check_branch_rules,
+            branch_rules=(
+                BranchRules(self.ctx.redis, max_age_s=settings.publish_branch_rules_max_age_s)
+                if settings.publish_check_branch_rules
+                else None
+            ),
             label_color=settings.publish_label_color,
         )
 

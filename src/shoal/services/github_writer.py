@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import NoReturn, Protocol, TypeVar
 
 import structlog
 
@@ -17,12 +17,13 @@ from shoal.domain.mutations import Mutation
 from shoal.github import GitHubApp, InstallationClient
 from shoal.github.pulls import PullRequests
 from shoal.github.pulls_observed import ObservedPR
-from shoal.github.push import NonFastForwardError
-from shoal.github.rules import check_branch_rules
+from shoal.github.push import BranchProtectedError, NonFastForwardError
+from shoal.github.rules import BranchRules
 from shoal.publish.apicommit import ApiCommitter
 from shoal.publish.commits import CommitSpec, commit_identity
 from shoal.publish.gitpush import GitPublisher
 from shoal.reconcile import merge_pull, text_sha256
+from shoal.reconcile.plan import Operation
 from shoal.services.reconciling import FailedWriteError
 
 __all__ = ["AppWriter"]
@@ -54,7 +55,7 @@ class _Recording(Protocol):
 
 
 @contextmanager
-def _audited(recording: _Recording | None = None) -> Iterator[None]:
+def _audited(recording: _Recording) -> Iterator[None]:
     """A call that fails after some of its requests reached GitHub hands them on with the
     error, so that they are audited like the ones that succeed: those `recording` kept, and
     those the error carries (a push GitHub refused)."""
@@ -62,12 +63,19 @@ def _audited(recording: _Recording | None = None) -> Iterator[None]:
         yield
     except Exception as exc:
         sent = [
-            *(recording.take_mutations() if recording is not None else ()),
+            *recording.take_mutations(),
             *(exc.mutations if isinstance(exc, ShoalError) else ()),
         ]
         if not sent:
             raise
         raise FailedWriteError(exc, sent) from exc
+
+
+def _raise_with_sent(error: ShoalError) -> NoReturn:
+    """Raise `error` (being handled), with the writes GitHub saw on the way to it."""
+    if error.mutations:
+        raise FailedWriteError(error, list(error.mutations)) from error
+    raise error
 
 
 class AppWriter:
@@ -80,13 +88,13 @@ class AppWriter:
         git: GitPublisher,
         *,
         max_wait_s: float = 30.0,
-        check_branch_rules: bool = True,
+        branch_rules: BranchRules | None = None,
         label_color: str = "5319e7",
     ) -> None:
         self._app = app
         self._git = git
         self._max_wait_s = max_wait_s
-        self._check_branch_rules = check_branch_rules
+        self._branch_rules = branch_rules
         self._label_color = label_color
 
     def _client(self, changeset: Changeset) -> InstallationClient:
@@ -135,9 +143,9 @@ class AppWriter:
         owner, name, desired = self._parts(changeset)
         client = self._client(changeset)
         through_api = desired.commit_mode == "api"
-        if self._check_branch_rules and changeset.branch != desired.default_branch:
+        if self._branch_rules is not None and changeset.branch != desired.default_branch:
             # A rule GitHub would refuse the push for fails the changeset before any write.
-            check_branch_rules(
+            self._branch_rules.check(
                 client,
                 owner,
                 name,
@@ -165,24 +173,32 @@ class AppWriter:
                 if lease is None:
                     raise
                 return self._moved(changeset, client), []
-        try:
-            with _audited():
-                result = self._git.publish(
-                    changeset.repo,
-                    desired.base_sha,
-                    patch,
-                    changeset.branch,
-                    commit,
-                    client.token(),
-                    default_branch=desired.default_branch or desired.base_branch,
-                    force=force,
-                    lease=lease,
-                )
-        except NonFastForwardError as exc:
-            # Refused before anything was sent: the branch moved since Shoal last saw it.
-            if lease is None:
+            except FailedWriteError as failed:
+                self._refused(changeset, failed.error)
                 raise
+        try:
+            result = self._git.publish(
+                changeset.repo,
+                desired.base_sha,
+                patch,
+                changeset.branch,
+                commit,
+                client.token(),
+                default_branch=desired.default_branch or desired.base_branch,
+                force=force,
+                lease=lease,
+                # A push that may have happened unrecorded: the branch is looked at first.
+                known=changeset.pending_operation != Operation.PUSH,
+            )
+        except NonFastForwardError as exc:
+            if lease is None:
+                _raise_with_sent(exc)
+            # The branch moved since Shoal last saw it: nothing of Shoal's was written there
+            # (an update GitHub refused for that is audited).
             return self._moved(changeset, client), list(exc.mutations)
+        except ShoalError as exc:
+            self._refused(changeset, exc)
+            _raise_with_sent(exc)
         observed = dataclasses.replace(
             changeset.observed,
             branch_sha=result.commit_sha,
@@ -192,6 +208,14 @@ class AppWriter:
             mergeable=None if result.pushed else changeset.observed.mergeable,
         )
         return observed, list(result.mutations)
+
+    def _refused(self, changeset: Changeset, error: Exception) -> None:
+        """GitHub refused a write of the branch for a rule: the org's repositories are asked
+        for their rules again before their pushes."""
+        if self._branch_rules is not None and isinstance(error, BranchProtectedError):
+            owner, _, _ = changeset.repo.partition("/")
+            assert changeset.installation_id is not None
+            self._branch_rules.refused(changeset.installation_id, owner, changeset.branch)
 
     def _moved(self, changeset: Changeset, client: InstallationClient) -> Observed:
         """The lease was refused: the branch moved since Shoal last saw it. Nothing was

@@ -101,6 +101,16 @@ class SimClient:
     def unprotect_branch(self, owner: str, repo: str, branch: str) -> None:
         self._call("DELETE", f"/repos/{owner}/{repo}/branches/{branch}/protection")
 
+    def create_org_ruleset(self, org: str, name: str, **ruleset: Any) -> int:
+        """An organization branch ruleset: `include` (ref patterns, `~ALL`,
+        `~DEFAULT_BRANCH`), `exclude`, `repositories` (name patterns), `rules` (GitHub's
+        shape), `enforcement`. Returns its id."""
+        made = self._call("POST", f"/orgs/{org}/rulesets", {"name": name, **ruleset})
+        return int(made["id"])
+
+    def delete_org_ruleset(self, org: str, ruleset_id: int) -> None:
+        self._call("DELETE", f"/orgs/{org}/rulesets/{ruleset_id}")
+
     def push_commit(
         self,
         owner: str,

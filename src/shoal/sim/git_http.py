@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from shoal.sim.auth import authenticate
@@ -169,7 +169,9 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
                     refusal.status_code if refusal else 404,
                     [],
                 )
-            return refusal or PlainTextResponse("Repository not found.\n", 404)
+            answer = refusal or PlainTextResponse("Repository not found.\n", 404)
+            answer.headers["x-github-request-id"] = request_id
+            return answer
         push = None
         if rest == "git-receive-pack":
             push_id, secret = sim.new_push_secret(), sim.new_push_secret()
@@ -192,6 +194,8 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
                     await stdin.drain()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the backend stopped reading: it already has what it needs
+            except ClientDisconnect:
+                pass  # the client gave up (a timeout): the backend sees the body end
             finally:
                 stdin.close()
 
@@ -209,6 +213,8 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
                     session = sim.pushes.pop(push[0])
                     _record(sim, request, request_id, caller, repo, status, session.results)
 
+        # GitHub names each git HTTP request too; a push's id is its ledger entry's.
+        headers["x-github-request-id"] = request_id
         return StreamingResponse(body(), status, headers=headers)
 
     return endpoint

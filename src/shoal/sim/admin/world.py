@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from shoal.sim.admin.framework import Call, admin
 from shoal.sim.clock import iso
 from shoal.sim.git import Person
+from shoal.sim.rulesets import normalized_rules
 from shoal.sim.scenario import Scenario
 from shoal.sim.seed.apply import expand, repo_spec, team_repos
 from shoal.sim.seed.schema import (
@@ -23,7 +24,7 @@ from shoal.sim.seed.schema import (
     UserSeed,
 )
 from shoal.sim.state.ledger import ADMIN, Actor
-from shoal.sim.state.models import Permission, Repo, Visibility
+from shoal.sim.state.models import Permission, Repo, Ruleset, Visibility
 from shoal.sim.state.world import NotFoundError
 
 
@@ -56,6 +57,15 @@ class HumanCommit(_Strict):
     message: str = "Update files"
     author: str | None = None  # a user login; the scenario itself when omitted
     start_from: str | None = None
+
+
+class NewRuleset(_Strict):
+    name: str
+    enforcement: Literal["active", "disabled", "evaluate"] = "active"
+    include: list[str] = ["~ALL"]  # refs/heads/... patterns, ~ALL, ~DEFAULT_BRANCH
+    exclude: list[str] = []
+    repositories: list[str] = ["~ALL"]  # repository name patterns
+    rules: list[dict[str, Any]] = []
 
 
 def _repo(call: Call) -> Repo:
@@ -188,6 +198,30 @@ def unprotect(call: Call) -> Any:
     _repo(call).protection.pop(call.params["branch"], None)
 
 
+@admin("POST", "/orgs/{org}/rulesets", 201)
+def create_ruleset(call: Call) -> Any:
+    """An organization ruleset (what `POST /orgs/{org}/rulesets` makes on GitHub)."""
+    req = NewRuleset.model_validate(call.body)
+    world = call.sim.world
+    with world.lock:
+        org = world.get_org(call.params["org"])
+        fields = {**req.model_dump(), "rules": normalized_rules(req.rules)}
+        ruleset = Ruleset(id=world.ids.next_id("ruleset"), org=org.login, **fields)
+        org.rulesets.append(ruleset)
+    return {"id": ruleset.id, **fields}
+
+
+@admin("DELETE", "/orgs/{org}/rulesets/{ruleset_id}")
+def delete_ruleset(call: Call) -> Any:
+    world = call.sim.world
+    wanted = int(call.params["ruleset_id"])
+    with world.lock:
+        org = world.get_org(call.params["org"])
+        if not any(r.id == wanted for r in org.rulesets):
+            raise NotFoundError(f"ruleset {wanted}")
+        org.rulesets = [r for r in org.rulesets if r.id != wanted]
+
+
 @admin("POST", "/repos/{owner}/{repo}/commits", 201)
 def push_commit(call: Call) -> Any:
     req = HumanCommit.model_validate(call.body)
@@ -276,6 +310,8 @@ HANDLERS = [
     delete_repo,
     protect,
     unprotect,
+    create_ruleset,
+    delete_ruleset,
     push_commit,
     create_app,
     install,

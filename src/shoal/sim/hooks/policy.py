@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shoal.sim.git import GitRepo
+from shoal.sim.rulesets import violations
 from shoal.sim.state.access import InstallationCaller, UserCaller, level_satisfies, user_role
 from shoal.sim.state.events import RefChange
 from shoal.sim.state.models import Permission, Repo
@@ -100,6 +101,19 @@ def judge(  # noqa: PLR0911 - one verdict per rule, in GitHub's order
         if checks:
             n = len(checks)
             return _protected(change.ref, f"{n} of {n} required status checks are expected.")
+    if branch is not None:
+        said = violations(
+            world, repo, change.ref, created=change.created, forced=forced, deleted=change.deleted
+        )
+        if said:
+            return Verdict(
+                False,
+                "push declined due to repository rule violations",
+                (
+                    f"error: GH013: Repository rule violations found for {change.ref}.",
+                    *(f"error: - {line}" for line in said),
+                ),
+            )
     if forced and branch is not None and branch in repo.force_push_ban:
         return Verdict(
             False,

@@ -9,6 +9,7 @@ from shoal.sim.errors import GitHubError, validation_failed
 from shoal.sim.pulls.automerge import fire_ready
 from shoal.sim.rest import Ctx, Reply, Router
 from shoal.sim.routes.pulls import engine
+from shoal.sim.rulesets import applying
 from shoal.sim.state.models import BranchProtection, Repo
 from shoal.sim.views import protection as views
 
@@ -121,5 +122,9 @@ def get_status_checks(ctx: Ctx) -> Reply:
 )
 def branch_rules(ctx: Ctx) -> Reply:
     repo = ctx.repo("metadata", "read")
-    rule = repo.protection.get(ctx.params["branch"])
-    return ctx.page(views.branch_rules(repo, rule) if rule is not None else [])
+    branch = ctx.params["branch"]
+    rule = repo.protection.get(branch)
+    rules = views.branch_rules(repo, rule) if rule is not None else []
+    for ruleset in applying(ctx.sim.world, repo, f"refs/heads/{branch}"):
+        rules += views.ruleset_rules(ruleset)
+    return ctx.page(rules)

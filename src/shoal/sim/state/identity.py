@@ -29,6 +29,7 @@ _BASES = {
     "status": 8_000_000,
     "hook": 10_000,
     "delivery": 20_000_000,
+    "ruleset": 30_000,
 }
 
 

@@ -55,6 +55,24 @@ class Org:
     created_at: float = 0.0
     members: dict[str, str] = field(default_factory=dict)  # login -> "admin" | "member"
     default_repository_permission: Permission = Permission.READ
+    rulesets: list[Ruleset] = field(default_factory=list)
+
+
+@dataclass
+class Ruleset:
+    """An organization's branch ruleset: which branches of which repositories, and rules in
+    GitHub's shape (`{"type": "pull_request", "parameters": {...}}`). Patterns are fnmatch
+    patterns; `~ALL` matches everything and `~DEFAULT_BRANCH` a repository's default branch.
+    Bypass actors are not modelled: the rules apply to everyone."""
+
+    id: int
+    name: str
+    org: str
+    enforcement: str = "active"  # "active", "disabled" or "evaluate" (reported, not enforced)
+    include: list[str] = field(default_factory=lambda: ["~ALL"])  # refs/heads/... patterns
+    exclude: list[str] = field(default_factory=list)
+    repositories: list[str] = field(default_factory=lambda: ["~ALL"])  # repository names
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

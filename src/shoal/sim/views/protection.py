@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from shoal.sim.state.models import BranchProtection, Repo
+from shoal.sim.state.models import BranchProtection, Repo, Ruleset
 from shoal.sim.urls import Urls
 
 
@@ -95,3 +95,17 @@ def branch_rules(repo: Repo, rule: BranchProtection) -> list[dict[str, Any]]:
     if rule.required_linear_history:
         rules.append({"type": "required_linear_history", **source})
     return rules
+
+
+def ruleset_rules(ruleset: Ruleset) -> list[dict[str, Any]]:
+    """An organization ruleset's rules as `rules/branches` lists them."""
+    source = {
+        "ruleset_source_type": "Organization",
+        "ruleset_source": ruleset.org,
+        "ruleset_id": ruleset.id,
+    }
+    listed = []
+    for rule in ruleset.rules:
+        parameters = {"parameters": rule["parameters"]} if rule.get("parameters") else {}
+        listed.append({"type": rule["type"], **parameters, **source})
+    return listed
