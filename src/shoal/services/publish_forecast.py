@@ -18,8 +18,8 @@ from sqlalchemy.engine import Connection
 from shoal.config import Settings
 from shoal.domain.budgets import budget_day, next_window
 from shoal.domain.changesets import Changeset
+from shoal.store import budget_queue as queue_store
 from shoal.store import budgets as budget_store
-from shoal.store import changesets as changeset_store
 
 __all__ = ["Forecast", "OrgForecast", "forecast"]
 
@@ -78,19 +78,17 @@ def forecast(
         left = max(cap - used, 0)
         mine = by_org[org]
         opened = sum(c.pr_number is not None for c in mine)
-        wanting = {c.id for c in mine if c.pr_number is None}
-        queue = changeset_store.waiting_in_org(conn, org, day, counting_campaign=campaign_id)
+        wanting = [c.id for c in mine if c.pr_number is None]
         share = None
         if campaign_cap is not None:
             share = max(campaign_cap - budget_store.campaign_usage(conn, org, campaign_id, day), 0)
-        in_line = [(n, cid) for n, (cid, _, _) in enumerate(queue, 1) if cid in wanting]
-        # Not in line: it holds a claim already (a create that failed, a worker that died
-        # after claiming) and opens its PR without claiming again.
-        holding = len(wanting) - len(in_line)
-        granted = 0
-        for position, _ in in_line:
-            if position <= left and (share is None or granted < share):
-                granted += 1
+        # Holding a claim already (a create that failed, a worker that died after claiming):
+        # it opens its PR without claiming again.
+        holding = queue_store.holding_claims(conn, wanting)
+        fitting = set(queue_store.in_line_within(conn, org, day, campaign_id, within=left))
+        granted = sum(cid in fitting for cid in wanting)
+        if share is not None:
+            granted = min(granted, share)
         today = holding + granted
         found.append(
             OrgForecast(

@@ -45,6 +45,7 @@ from shoal.services.pull_request_text import rendered_desired
 from shoal.services.reexecuting import ReexecutionFailedError, reexecuted_desired, reexecution
 from shoal.store import Database
 from shoal.store import audit as audit_store
+from shoal.store import budget_queue as queue_store
 from shoal.store import budgets as budget_store
 from shoal.store import changesets as changeset_store
 from shoal.store import controls as control_store
@@ -573,8 +574,12 @@ def _execute(
 def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
     """Claim today's budget in its own committed transaction before the PR is created: a
     claim that outlives a failed create still counts, so the cap can only be under-used,
-    never exceeded. When the budget left today is shorter than the queue, only changesets
-    whose round-robin turn fits may claim; the others learn their ETA."""
+    never exceeded. When the budget left today is shorter than the line, only changesets
+    whose round-robin turn fits may claim; the others learn their ETA.
+
+    Under the day's lock the claim reads only whether its place is within what is left (a
+    count bounded by that), so claims wait on each other for as long as that takes, whatever
+    the length of the line; a changeset that does not fit reads its exact place afterwards."""
     assert changeset.desired is not None
     settings = deps.settings
     now = deps.clock.now()
@@ -582,16 +587,17 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
     with deps.db.transaction() as conn:
         cap = budget_store.org_cap(conn, changeset.org, settings.max_prs_per_day_per_org)
         today = budget_day(now, tz, starts_at=starts_at)
-        # Usage and queue are two statements: under the day's lock, no claim can land
-        # between them (an ETA from a count before a claim and a queue after it is a day off).
+        # Usage and place are two statements: under the day's lock, no claim can land
+        # between them (an ETA from a count before a claim and a place after it is a day off).
         budget_store.lock_budget_day(conn, changeset.org, today)
         used = budget_store.budget_usage(conn, [changeset.org], today).get(changeset.org, 0)
-        waiting = changeset_store.waiting_in_org(conn, changeset.org, today)
-        # Not in the queue: the changeset already holds a claim (its create failed or its
-        # worker died after claiming), which claim_budget hands back without counting again.
-        turn = next((n for n, (cid, _, _) in enumerate(waiting, 1) if cid == changeset.id), None)
-        position = turn or 1
-        if turn is None or position <= cap - used:
+        left = cap - used
+        found = queue_store.place(conn, changeset.id, changeset.org, today, within=left)
+        # Not in line: the changeset already holds a claim (its create failed or its worker
+        # died after claiming), which claim_budget hands back without counting again.
+        position = found.place if found is not None else 1
+        fits = found is None or found.place <= left
+        if fits:
             claim = budget_store.claim_budget(
                 conn,
                 changeset_id=changeset.id,
@@ -606,6 +612,12 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
             if claim.granted:
                 return
             used, cap = claim.used, claim.cap
+    if not fits:
+        # Its exact place, and the usage it is counted against, in one snapshot.
+        with deps.db.transaction() as conn:
+            exact = queue_store.place(conn, changeset.id, changeset.org, today, within=None)
+        if exact is not None:
+            position, used = exact.place, exact.used
     eta = eta_for(position, used, cap, now, tz, starts_at=starts_at)
     delay = min(max((eta - now).total_seconds(), 1.0), MAX_BUDGET_WAIT_S)
     log.info("changeset_waiting_for_budget", org=changeset.org, eta=eta.isoformat())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from shoal.domain.changesets import (
 )
 from shoal.domain.errors import NotFoundError
 from shoal.domain.globs import glob_to_regex
-from shoal.store.tables import budget_ledger, changesets, publish_batches, publish_controls
+from shoal.store.tables import changesets, publish_batches
 
 __all__ = [
     "ChangesetFilter",
@@ -54,7 +54,6 @@ __all__ = [
     "upsert_for_publish",
     "waiting_for_budget",
     "waiting_for_open_place",
-    "waiting_in_org",
 ]
 
 
@@ -367,76 +366,6 @@ def set_pending(
         changesets.update()
         .where(changesets.c.id == changeset_id)
         .values(pending_operation=operation, pending_since=now if operation else None)
-    )
-
-
-def waiting_in_org(
-    conn: Connection, org: str, day: date | None = None, *, counting_campaign: int | None = None
-) -> list[tuple[ChangesetId, int, datetime | None]]:
-    """Changesets of `org` still waiting for a budget claim to open a PR, in the order the
-    budget serves them: round-robin across campaigns (each campaign's oldest request first),
-    so campaigns sharing an org budget take turns instead of the first big one starving the
-    rest. Those holding a claim already are counted in the budget used, so not here; but a
-    campaign's turns start after the claims it made on budget day `day`, or a campaign that
-    claimed first would be first in line again for the rest of the day.
-
-    A paused or killed campaign takes no turn: while it is held, the others share what is
-    left today. `counting_campaign` is counted all the same (to forecast a publish of a
-    held campaign as if released)."""
-    claimed = (
-        sa.select(sa.func.count())
-        .where(
-            budget_ledger.c.org == org,
-            budget_ledger.c.day == day,
-            budget_ledger.c.campaign_id == changesets.c.campaign_id,
-        )
-        .scalar_subquery()
-        if day is not None
-        else sa.literal(0)
-    )
-    turn = (
-        sa.func.row_number().over(
-            partition_by=changesets.c.campaign_id,
-            order_by=(changesets.c.publish_requested_at, changesets.c.id),
-        )
-        + claimed
-    ).label("turn")
-    inner = (
-        sa.select(
-            changesets.c.id,
-            changesets.c.campaign_id,
-            changesets.c.publish_requested_at,
-            turn,
-        )
-        .where(
-            changesets.c.org == org,
-            changesets.c.publish.is_(True),
-            changesets.c.pr_number.is_(None),
-            ~sa.exists().where(budget_ledger.c.changeset_id == changesets.c.id),
-            sa.or_(changesets.c.campaign_id == counting_campaign, ~_held_campaign())
-            if counting_campaign is not None
-            else ~_held_campaign(),
-            changesets.c.reconciler_state.in_(
-                [
-                    ReconcilerState.QUEUED.value,
-                    ReconcilerState.WAITING.value,
-                    ReconcilerState.PROCESSING.value,
-                ]
-            ),
-        )
-        .subquery()
-    )
-    query = sa.select(inner.c.id, inner.c.campaign_id, inner.c.publish_requested_at).order_by(
-        inner.c.turn, inner.c.campaign_id
-    )
-    return [(ChangesetId(i), c, t) for i, c, t in conn.execute(query)]
-
-
-def _held_campaign() -> sa.ColumnElement[bool]:
-    """The changeset's campaign is paused or its kill switch is on: it takes no turn."""
-    return sa.exists().where(
-        publish_controls.c.scope == sa.func.concat("campaign:", changesets.c.campaign_id),
-        sa.or_(publish_controls.c.killed, publish_controls.c.paused),
     )
 
 
