@@ -358,6 +358,14 @@ class Settings(BaseSettings):
         description="Local time (in `budget_timezone`) at which a budget day starts and the "
         "per-org budgets refill, e.g. 06:00.",
     )
+    base_moved_min_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Under a spec's `policy.drift.base_moved: overwrite`, a PR's steps run "
+        "again on its moved base at most once per this long (a busy base branch is taken up "
+        "at its latest tip, not at every commit). The default for `policy.base_moved_interval`"
+        ", and the shortest a spec may ask for.",
+    )
 
     # --- periodic sync -----------------------------------------------------------------
     sync_tick_s: float = Field(

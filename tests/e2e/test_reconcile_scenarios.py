@@ -37,9 +37,11 @@ def observe_until(stack: Stack, repo: str, mergeable: str) -> None:
         time.sleep(0.2)
 
 
-def test_a_base_that_moved_without_conflicts_needs_nothing(
+def test_a_base_that_moved_without_conflicts_needs_nothing_unless_the_policy_names_it(
     make_stack: Callable[..., Stack],
 ) -> None:
+    # `default: overwrite` covers foreign commits, edits and conflicts, not a moved base
+    # (tests/e2e/test_reconcile_base_moved.py has `base_moved` set).
     stack = published(make_stack, spec(default="overwrite"), repos=1)
     head = pull(stack, "acme/svc-0")["head"]["sha"]
     before = len(stack.mutations())
@@ -52,6 +54,7 @@ def test_a_base_that_moved_without_conflicts_needs_nothing(
     assert stored(stack, found["acme/svc-0"]["id"]).observed.base_sha == moved
     assert pull(stack, "acme/svc-0")["head"]["sha"] == head
     assert len(stack.mutations()) == before
+    assert stack.get("/audit", action="changeset.drift", limit=10) == []  # no steps run
     assert_audit_matches_ledger(stack)
 
 

@@ -126,6 +126,9 @@ CONFLICTING = dataclasses.replace(WRITTEN, mergeable="conflicting", base_sha="8"
 OVERWRITE = DriftPolicy("overwrite")
 NEW_PR = DriftPolicy("new_pr")
 HUMAN = DriftPolicy("needs_human")
+MOVED = dataclasses.replace(WRITTEN, base_sha="8" * 40)
+BASE_OVERWRITE = DriftPolicy("needs_human", {"base_moved": "overwrite"})
+BASE_HUMAN = DriftPolicy("overwrite", {"base_moved": "needs_human"})
 W, F, H, N = Verdict.WRITE, Verdict.FINAL, Verdict.NEEDS_HUMAN, Verdict.NEW_PR
 UP, RL, RR, RA = (
     Operation.UPDATE_PR,
@@ -166,8 +169,17 @@ DRIFT_CASES = [
     ("conflicts-on-current-base", DESIRED,
      dataclasses.replace(CONFLICTING, base_sha=DESIRED.base_sha), OVERWRITE, H, [],
      "merge_conflicts"),
-    ("base-moved-no-conflict", DESIRED, dataclasses.replace(WRITTEN, base_sha="8" * 40),
-     HUMAN, W, [], None),
+    ("base-moved-no-conflict", DESIRED, MOVED, HUMAN, W, [], None),
+    ("base-moved-not-covered-by-default", DESIRED, MOVED, OVERWRITE, W, [], None),
+    ("base-moved-overwrite", DESIRED, MOVED, BASE_OVERWRITE, W, [], "base_moved"),
+    ("base-moved-overwrite-writes-the-rest-too", dataclasses.replace(DESIRED, labels=("deps", "x")),
+     MOVED, BASE_OVERWRITE, W, [L], "base_moved"),
+    ("base-moved-needs-human", DESIRED, MOVED, BASE_HUMAN, H, [], "base_moved"),
+    ("base-moved-patch-current-there", dataclasses.replace(DESIRED, current_on="8" * 40), MOVED,
+     BASE_OVERWRITE, W, [], None),
+    ("base-moved-again-past-current", dataclasses.replace(DESIRED, current_on="7" * 40), MOVED,
+     BASE_OVERWRITE, W, [], "base_moved"),
+    ("conflicts-win-over-base-moved", DESIRED, CONFLICTING, BASE_HUMAN, W, [], "merge_conflicts"),
     ("repo-archived", DESIRED, dataclasses.replace(WRITTEN, repo_status="archived"), OVERWRITE,
      H, [], "repo_archived"),
     ("closed-by-human-is-final", DESIRED, dataclasses.replace(FOREIGN, pr_state="closed"),
@@ -238,6 +250,13 @@ def test_drift_and_bulk_requests(
 def test_overwritten_conflicts_run_the_steps_again_on_githubs_base() -> None:
     assert plan(DESIRED, CONFLICTING, OVERWRITE).reexecute_on == "8" * 40
     assert plan(DESIRED, CONFLICTING, HUMAN).reexecute_on is None
+
+
+def test_an_overwritten_moved_base_runs_the_steps_again_on_githubs_tip() -> None:
+    assert plan(DESIRED, MOVED, BASE_OVERWRITE).reexecute_on == "8" * 40
+    assert plan(DESIRED, MOVED, OVERWRITE).reexecute_on is None  # `default` does not cover it
+    current = dataclasses.replace(DESIRED, current_on="8" * 40)
+    assert plan(current, MOVED, BASE_OVERWRITE).reexecute_on is None
 
 
 def test_the_spec_policy_reaches_the_planner_through_the_desired_state() -> None:

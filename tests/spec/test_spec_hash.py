@@ -197,6 +197,7 @@ def test_canonical_json_is_compact_sorted_and_normalized() -> None:
     assert changeset["reviewers"] == ["acme/platform", "alice"]
     assert data["policy"] == {
         "drift": "overwrite",
+        "base_moved_interval": None,
         "on_deselect": "close",
         "delete_branch": "never",
         "publish": {"max_prs_per_day_per_org": None, "max_open_prs": None},

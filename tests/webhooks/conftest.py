@@ -140,9 +140,11 @@ class Hooks:
         base_branch: str = "main",
         installation_id: int = 11,
         repo_github_id: int | None = 1001,
+        drift: str | dict[str, str] | None = None,
         **observed: Any,
     ) -> int:
-        """A published changeset in `repo` with `observed` as Shoal last saw it."""
+        """A published changeset in `repo` with `observed` as Shoal last saw it (and the
+        campaign's drift policy)."""
         ctx = self.api.ctx
         now = ctx.clock.now()
         desired = Desired(
@@ -167,6 +169,7 @@ class Hooks:
             spec_hash="h" * 64,
             run_id=1,
             execution_id=1,
+            drift=drift,
         )
         with ctx.db.transaction() as conn:
             found = campaign_store.find_campaign_by_name(conn, "bump")

@@ -4,9 +4,11 @@ base branch; checks; installations and repositories that go away, come back or m
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from shoal.reconcile import text_sha256
+from shoal.services.publishing import RECONCILE_TASK
 from shoal.services.syncing import QUEUE_SYNCS_TASK, SYNC_TASK, queue_due_syncs
 from tests.webhooks.conftest import Hooks
 
@@ -133,16 +135,52 @@ def test_a_foreign_commit_on_the_campaign_branch_is_its_new_head(hooks: Hooks) -
 
 
 def test_a_moved_base_branch_is_recorded_on_its_open_changesets(hooks: Hooks) -> None:
-    open_id = hooks.seed(pr_number=7, pr_state="open", base_sha="b" * 40)
+    # Only a campaign that names a base_moved policy acts on a moved base: its changeset
+    # is reconciled, the other's only records the new tip.
+    open_id = hooks.seed(
+        pr_number=7, pr_state="open", base_sha="b" * 40, drift={"base_moved": "needs_human"}
+    )
+    left = hooks.seed(branch="shoal/left", pr_number=8, pr_state="open", base_sha="b" * 40)
     merged_id = hooks.seed(branch="shoal/other", pr_number=9, pr_state="merged")
     elsewhere = hooks.seed(branch="shoal/dev", base_branch="develop", pr_number=10)
     hooks.clear_reconciles()
     row = _deliver(hooks, "push", ref="refs/heads/main", before="b" * 40, after="c" * 40)
-    assert row["changesets"] == 1
+    assert row["changesets"] == 2
     assert hooks.changeset(open_id).observed.base_sha == "c" * 40
+    assert hooks.changeset(left).observed.base_sha == "c" * 40
     assert hooks.changeset(merged_id).observed.base_sha is None
     assert hooks.changeset(elsewhere).observed.base_sha is None
     assert hooks.reconciles() == {open_id}
+
+
+def test_a_moved_base_under_overwrite_wakes_its_changeset_once_the_steps_may_run_again(
+    hooks: Hooks,
+) -> None:
+    later = hooks.api.ctx.clock.now() + timedelta(minutes=30)
+    waiting = hooks.seed(
+        pr_number=7,
+        pr_state="open",
+        base_sha="b" * 40,
+        drift={"base_moved": "overwrite"},
+        reexecute_after=later.isoformat(),
+    )
+    due = hooks.seed(
+        branch="shoal/due",
+        pr_number=8,
+        pr_state="open",
+        base_sha="b" * 40,
+        drift={"base_moved": "overwrite"},
+    )
+    hooks.clear_reconciles()
+    _deliver(hooks, "push", ref="refs/heads/main", before="b" * 40, after="c" * 40)
+    runs_at = {
+        int(t["payload"]["changeset_id"]): t["run_after"]
+        for t in hooks.tasks(RECONCILE_TASK)
+        if t["state"] == "queued"
+    }
+    assert set(runs_at) == {waiting, due}
+    assert runs_at[due] <= hooks.api.ctx.clock.now()
+    assert abs((runs_at[waiting] - later).total_seconds()) < 2
 
 
 def test_tags_and_deleted_branches_are_ignored(hooks: Hooks) -> None:

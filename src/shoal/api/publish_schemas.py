@@ -16,6 +16,7 @@ __all__ = [
     "ChangesetWarningOut",
     "ControlIn",
     "ControlOut",
+    "NewerPatchOut",
     "OrgBudgetOut",
     "PublishIn",
     "PublishOrgOut",
@@ -47,6 +48,13 @@ class PublishOrgOut(BaseModel):
     later: int = Field(description="Wait for a later budget day.")
 
 
+class NewerPatchOut(BaseModel):
+    changeset: int
+    repo: str
+    run_id: int = Field(description="The later run its patch comes from.")
+    message: str = Field(description="What was kept, why, and what to do.")
+
+
 class PublishOut(BaseModel):
     campaign: str
     run_id: int
@@ -67,6 +75,12 @@ class PublishOut(BaseModel):
     held: list[str] = Field(
         description="Why nothing will be written until released (kill switch, pause)."
     )
+    newer_patches: list[NewerPatchOut] = Field(
+        default_factory=list,
+        description="Changesets whose patch was left as it was: a later run of the same spec "
+        "version made it on a newer base (drift) than this run. A new `shoal preview`, then "
+        "`shoal publish`, publishes patches newer than those.",
+    )
 
     @classmethod
     def of(cls, r: PublishResult) -> PublishOut:
@@ -86,6 +100,15 @@ class PublishOut(BaseModel):
             killed=r.holds.killed,
             paused=r.holds.paused,
             held=list(r.holds.reasons),
+            newer_patches=[
+                NewerPatchOut(
+                    changeset=n.changeset,
+                    repo=n.repo,
+                    run_id=n.run_id,
+                    message=n.describe(r.run_id),
+                )
+                for n in r.newer_patches
+            ],
         )
 
 
@@ -164,6 +187,14 @@ class ChangesetOut(BaseModel):
     spec_version: int | None = Field(
         default=None, description="The spec version the changeset was last published with."
     )
+    base_sha: str | None = Field(
+        default=None, description="The base commit Shoal's commit is (to be) made on."
+    )
+    current_on: str | None = Field(
+        default=None,
+        description="A newer base the campaign's steps ran on again and made the same patch: "
+        "the commit stays on `base_sha`, and nothing was pushed for it.",
+    )
 
     @classmethod
     def of(cls, c: Changeset) -> ChangesetOut:
@@ -183,6 +214,8 @@ class ChangesetOut(BaseModel):
             warnings=[ChangesetWarningOut(**w) for w in c.warnings],
             drift=c.drift,
             spec_version=c.desired.spec_version if c.desired else None,
+            base_sha=c.desired.base_sha if c.desired else None,
+            current_on=c.desired.current_on if c.desired else None,
         )
 
 

@@ -97,6 +97,13 @@ class Desired:
     # GitHub auto-merge (spec `changeset.auto_merge`): the merge method to enable it with
     # (merge | squash | rebase), None to leave it off.
     auto_merge: str | None = None
+    # A base tip newer than `base_sha` on which the steps ran again (base_moved drift, or a
+    # preview that read a moved base) and made this very Patch: the commit stays on
+    # `base_sha`, and the base is not taken for moved until GitHub shows another tip.
+    current_on: str | None = None
+    # The spec's `policy.base_moved_interval` in seconds, if it sets one: the steps run again
+    # on a moved base at most this often (never more often than the server allows).
+    base_moved_interval_s: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,6 +188,9 @@ class Observed:
     # branch generation this is (1: the spec's branch; 2: `<branch>-2`; ...).
     supersedes: int | None = None
     generation: int = 1
+    # base_moved drift: the steps are not run again on a moved base before this time (ISO
+    # 8601; set when Shoal asks for a run, to that time plus the campaign's interval).
+    reexecute_after: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

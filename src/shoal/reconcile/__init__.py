@@ -5,6 +5,7 @@ reconciler writes through (`gateway`)."""
 
 from shoal.reconcile.observe import merge_pull, needs_reconcile, text_sha256
 from shoal.reconcile.plan import DriftPolicy, Operation, Plan, Verdict, plan
+from shoal.reconcile.wake import reconcile_delay
 
 __all__ = [
     "DriftPolicy",
@@ -14,5 +15,6 @@ __all__ = [
     "merge_pull",
     "needs_reconcile",
     "plan",
+    "reconcile_delay",
     "text_sha256",
 ]

@@ -8,10 +8,11 @@ on the gateway.
 
 Before the table is consulted, `plan` decides whether Shoal may touch the PR at all: a
 merged or closed PR is final, a repository that stopped being writable needs a human, and a
-PR that drifted from what Shoal made (foreign commits, human edits, conflicts) follows the
-campaign's drift policy for that kind: `overwrite` goes on (the push forced with a lease,
-the template restored, conflicts made again by running the steps on the new base), `new_pr`
-leaves the PR alone for a new one, `needs_human` stops.
+PR that drifted from what Shoal made (foreign commits, human edits, conflicts, a base that
+moved) follows the campaign's drift policy for that kind: `overwrite` goes on (the push
+forced with a lease, the template restored, the steps run again on the new base), `new_pr`
+leaves the PR alone for a new one, `needs_human` stops. A base that moved is drift only
+when the campaign names a policy for it: base branches move all the time.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "Plan",
     "Row",
     "Verdict",
+    "base_moved",
     "detect_drift",
     "plan",
 ]
@@ -66,6 +68,8 @@ class Verdict(enum.StrEnum):
 # The kinds of drift a campaign sets a policy for (`policy.drift` in the spec).
 DRIFT_KINDS = ("base_moved", "foreign_commits", "human_edits", "merge_conflicts")
 _POLICIES = frozenset({"overwrite", "new_pr", "needs_human"})
+# Kinds `default` does not cover: only a policy named for them acts on them.
+_NAMED_ONLY = frozenset({"base_moved"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +84,13 @@ class DriftPolicy:
             if value not in _POLICIES:
                 raise ValueError(f"unknown drift policy {value!r}")
 
-    def for_kind(self, kind: str) -> str:
-        return (self.overrides or {}).get(kind, self.default)
+    def for_kind(self, kind: str) -> str | None:
+        """The policy for `kind`; None for a kind left alone (a base that moved, unless the
+        campaign names a policy for it)."""
+        overrides = self.overrides or {}
+        if kind in _NAMED_ONLY:
+            return overrides.get(kind)
+        return overrides.get(kind, self.default)
 
     @classmethod
     def from_desired(cls, desired: Desired) -> DriftPolicy:
@@ -112,8 +121,9 @@ class Plan:
     verdict: Verdict
     operations: tuple[Operation, ...] = ()
     drift: Drift | None = None  # the drift met (also under `overwrite`, for the audit log)
-    # Conflicts overwritten: the steps run again on this base (GitHub's current tip), and
-    # their patch is pushed with a lease.
+    # Conflicts or a moved base overwritten: the steps run again on this base (GitHub's
+    # current tip), and their patch is pushed with a lease if it changed. For a moved base,
+    # `operations` are what to write meanwhile (when the next run is not due yet).
     reexecute_on: str | None = None
 
 
@@ -146,6 +156,13 @@ def human_edits(desired: Desired, observed: Observed) -> str | None:
     return ", ".join(edited) or None
 
 
+def base_moved(desired: Desired, observed: Observed) -> bool:
+    """GitHub shows the base branch at a tip that is neither the base Shoal's commit is on
+    nor one its steps were run on again and made the same Patch (`Desired.current_on`)."""
+    tip = observed.base_sha
+    return tip is not None and tip not in (desired.base_sha, desired.current_on)
+
+
 def detect_drift(desired: Desired, observed: Observed) -> Drift | None:
     """The first drift met, in the order a human would want it handled."""
     if not _open(observed):
@@ -160,6 +177,12 @@ def detect_drift(desired: Desired, observed: Observed) -> Drift | None:
         return Drift("merge_conflicts", f"the PR conflicts with {desired.base_branch}")
     if edited := human_edits(desired, observed):
         return Drift("human_edits", f"edited on GitHub: {edited}")
+    if base_moved(desired, observed):
+        return Drift(
+            "base_moved",
+            f"{desired.base_branch} moved to {observed.base_sha}, past the base of Shoal's "
+            f"commit ({desired.base_sha})",
+        )
     return None
 
 
@@ -338,19 +361,23 @@ def plan(  # noqa: PLR0911 - one return per verdict
     if desired.close:
         return Plan(Verdict.WRITE, _needed(desired, observed, policy, _CLOSING))
     drift = detect_drift(desired, observed)
-    if drift is not None:
-        chosen = policy.for_kind(drift.kind)
+    chosen = policy.for_kind(drift.kind) if drift is not None else None
+    if drift is not None and chosen is None:
+        drift = None  # a kind the campaign leaves alone (a base that moved)
+    elif drift is not None and chosen is not None:
         drift = Drift(drift.kind, drift.detail, chosen)
         if chosen == "needs_human":
             return Plan(Verdict.NEEDS_HUMAN, drift=drift)
         if chosen == "new_pr":
             return Plan(Verdict.NEW_PR, drift=drift)
         if drift.kind == "merge_conflicts":
-            if observed.base_sha is not None and observed.base_sha != desired.base_sha:
+            if base_moved(desired, observed):
                 return Plan(Verdict.WRITE, drift=drift, reexecute_on=observed.base_sha)
             if observed.base_sha is None or observed.push_key == desired.push_key:
                 # Already pushed on the current base and still conflicting: nothing to
                 # overwrite. (Made again but not pushed yet: the push below is the overwrite.)
                 return Plan(Verdict.NEEDS_HUMAN, drift=Drift(drift.kind, drift.detail))
     everything = tuple(op for op in _needed(desired, observed, policy) if op not in _CLOSING)
+    if drift is not None and drift.kind == "base_moved":
+        return Plan(Verdict.WRITE, everything, drift, reexecute_on=observed.base_sha)
     return Plan(Verdict.WRITE, everything, drift)

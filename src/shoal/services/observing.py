@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from shoal.domain.changesets import Changeset, ChangesetId
 from shoal.github.pulls_observed import ObservedPR
-from shoal.reconcile import merge_pull, needs_reconcile
+from shoal.reconcile import merge_pull, reconcile_delay
 from shoal.services.publishing import enqueue_reconciles
 from shoal.store import changesets as changeset_store
 
@@ -32,9 +32,10 @@ def record_pull(
     the reconciler was asked to look at it."""
     after = merge_pull(changeset.observed, pr, at=now)
     changeset_store.record_observation(conn, changeset.id, after, now=now)
-    if not needs_reconcile(changeset.observed, after):
+    delay = reconcile_delay(changeset.desired, changeset.observed, after, now=now)
+    if delay is None:
         return False
-    enqueue_reconciles(conn, [changeset.id], now=now, max_attempts=max_attempts)
+    enqueue_reconciles(conn, [changeset.id], now=now, max_attempts=max_attempts, delay_s=delay)
     return True
 
 

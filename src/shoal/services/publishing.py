@@ -42,6 +42,7 @@ from shoal.store import tasks as task_store
 
 __all__ = [
     "RECONCILE_TASK",
+    "NewerPatch",
     "PublishFilter",
     "PublishResult",
     "commit_fields",
@@ -66,12 +67,18 @@ def reconcile_task(changeset_id: ChangesetId, *, delay_s: float = 0.0) -> NewTas
 
 
 def enqueue_reconciles(
-    conn: Connection, changeset_ids: Iterable[ChangesetId], *, now: datetime, max_attempts: int
+    conn: Connection,
+    changeset_ids: Iterable[ChangesetId],
+    *,
+    now: datetime,
+    max_attempts: int,
+    delay_s: float = 0.0,
 ) -> None:
-    """Queue each changeset's reconcile task to run now; one already queued for later is
-    brought forward (the queue keeps one live task per changeset)."""
+    """Queue each changeset's reconcile task to run now (or in `delay_s`); one already
+    queued for later is brought forward (the queue keeps one live task per changeset)."""
     for changeset_id in changeset_ids:
-        task_store.enqueue(conn, reconcile_task(changeset_id), now=now, max_attempts=max_attempts)
+        task = reconcile_task(changeset_id, delay_s=delay_s)
+        task_store.enqueue(conn, task, now=now, max_attempts=max_attempts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,23 @@ class PublishFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class NewerPatch:
+    """A changeset publish left on its patch: a later run of the same spec version made it
+    (the steps ran again on a newer base) than the preview being published."""
+
+    changeset: ChangesetId
+    repo: str
+    run_id: int  # the run its patch comes from
+
+    def describe(self, published_run: int) -> str:
+        return (
+            f"{self.repo} keeps the patch of run {self.run_id}, made on a newer base than "
+            f"run {published_run}'s; `shoal preview` then `shoal publish` to publish a newer "
+            "one"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PublishResult:
     campaign: str
     run_id: int
@@ -103,6 +127,8 @@ class PublishResult:
     batch: int  # follow this request's changesets alone: `changesets?batch=` and `/summary`
     forecast: Forecast
     holds: Holds  # kill switch or pause: nothing is written to GitHub until released
+    # Changesets whose patch was left as it was: it is newer than this run's.
+    newer_patches: tuple[NewerPatch, ...] = ()
 
 
 def _latest_preview(conn: Any, campaign_id: CampaignId, version: int) -> Run:
@@ -175,6 +201,7 @@ def _desired(
         max_open_prs=spec.policy.publish.max_open_prs,
         auto_merge=auto_merge_setting(spec),
         branch_deletion=spec.policy.delete_branch,
+        base_moved_interval_s=spec.policy.base_moved_interval,
         **commit_fields(spec),
     )
 
@@ -247,6 +274,42 @@ def _on_current_branches(
     ]
 
 
+def _not_older(
+    existing: list[Changeset], new: list[changeset_store.NewChangeset], run: Run
+) -> tuple[list[changeset_store.NewChangeset], list[NewerPatch]]:
+    """A changeset whose patch comes from a later run of the same spec version than the
+    preview being published (its steps ran again on a newer base: drift) keeps that patch,
+    with its base and commit: publishing an older preview never takes a PR back to an older
+    patch on an older base. The rest of the publish (draft, taking back a flagged PR) applies
+    as usual."""
+    by_branch = {(c.repo.lower(), c.branch): c for c in existing if c.desired is not None}
+    kept, newer = [], []
+    for change in new:
+        current = by_branch.get((change.repo.lower(), change.branch))
+        old, wanted = (current.desired if current else None), change.desired
+        if (
+            current is not None
+            and old is not None
+            and old.spec_version == wanted.spec_version
+            and old.run_id > run.id
+        ):
+            wanted = dataclasses.replace(
+                wanted,
+                base_sha=old.base_sha,
+                current_on=old.current_on,
+                patch_key=old.patch_key,
+                patch_sha256=old.patch_sha256,
+                run_id=old.run_id,
+                execution_id=old.execution_id,
+                commit_message=old.commit_message,
+                author_name=old.author_name,
+                author_email=old.author_email,
+            )
+            newer.append(NewerPatch(current.id, current.repo, old.run_id))
+        kept.append(dataclasses.replace(change, desired=wanted))
+    return kept, newer
+
+
 def _keeping_commits(
     existing: list[Changeset], new: list[changeset_store.NewChangeset]
 ) -> list[changeset_store.NewChangeset]:
@@ -270,9 +333,12 @@ def _keeping_commits(
         if current is not None and old is not None and same:
             on_branch = current.observed.push_key == old.push_key
             if on_branch or old.base_sha == wanted.base_sha:
+                # The preview made this Patch on the base it read: current there.
+                moved = wanted.base_sha != old.base_sha
                 wanted = dataclasses.replace(
                     wanted,
                     base_sha=old.base_sha,
+                    current_on=wanted.base_sha if moved else wanted.current_on,
                     patch_key=old.patch_key,
                     commit_message=old.commit_message,
                     author_name=old.author_name,
@@ -374,7 +440,8 @@ def publish(
         existing = changeset_store.list_changesets(
             conn, changeset_store.ChangesetFilter(campaign_id=campaign.id, limit=100_000)
         )
-        new = _keeping_commits(existing, _on_current_branches(existing, new))
+        new, newer = _not_older(existing, _on_current_branches(existing, new), run)
+        new = _keeping_commits(existing, new)
         ids = changeset_store.upsert_for_publish(
             conn, campaign.id, _in_turn(new), now=now, batch=batch
         )
@@ -413,6 +480,7 @@ def publish(
                     "run": run.id,
                     "draft": draft,
                     "filter": flt.describe(),
+                    "newer_patches": [n.repo for n in newer],
                     "today": expected.today,
                     "later": expected.later,
                     "held": list(held.reasons),
@@ -429,7 +497,11 @@ def publish(
         later=expected.later,
         held=list(held.reasons),
     )
-    return PublishResult(campaign.name, run.id, version.version, ids, batch, expected, held)
+    if newer:
+        log.info("publish_kept_newer_patches", campaign=campaign.name, count=len(newer))
+    return PublishResult(
+        campaign.name, run.id, version.version, ids, batch, expected, held, tuple(newer)
+    )
 
 
 def set_control(

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +36,28 @@ from shoal.domain.changesets import Changeset, ChangesetId, Desired, Observed, R
 from shoal.domain.clock import Clock
 from shoal.domain.errors import InvalidInputError, ShoalError
 from shoal.domain.executions import ExecutionState
+from shoal.domain.runs import Execution
 from shoal.domain.tasks import Outcome, Task
 from shoal.github.gate import gated
 from shoal.reconcile.gateway import FailedWriteError, GitHubWriter, Mutation, Result
 from shoal.reconcile.plan import ROWS, Drift, Operation, Plan, Verdict, plan
+from shoal.reconcile.wake import reexecute_due_in
 from shoal.services.publishing import enqueue_reconciles
 from shoal.services.pull_request_text import rendered_desired
-from shoal.services.reexecuting import ReexecutionFailedError, reexecuted_desired, reexecution
+from shoal.services.reexecuting import (
+    ReexecutionFailedError,
+    ask_reexecution,
+    latest_reexecution,
+    reexecuted_desired,
+    unchanged_desired,
+)
 from shoal.store import Database
 from shoal.store import audit as audit_store
 from shoal.store import budget_queue as queue_store
 from shoal.store import budgets as budget_store
 from shoal.store import changesets as changeset_store
 from shoal.store import controls as control_store
+from shoal.store import executions as execution_store
 
 __all__ = [
     "FailedWriteError",
@@ -72,7 +81,7 @@ MAX_STEPS = len(ROWS) + 4
 OPEN_CAP_RECHECK_S = 60.0
 # Waiting for the steps to run again on a new base: the execution wakes the changeset when
 # it finishes; this is the fallback.
-REEXECUTE_RECHECK_S = 30.0
+REEXECUTE_RECHECK_S = 300.0
 
 
 def _no_slot(_: Changeset) -> AbstractContextManager[object]:
@@ -127,7 +136,7 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
         changeset_id=changeset.id, repo=changeset.repo, campaign_id=changeset.campaign_id
     ):
         try:
-            _reconcile(deps, changeset)
+            later = _reconcile(deps, changeset)
         except _Held as held:
             _set(
                 deps,
@@ -161,7 +170,7 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
             log.exception("changeset_failed_internal")
             return Outcome.done()
     _set(deps, changeset, ReconcilerState.COMPLETED)
-    return Outcome.done()
+    return Outcome.done() if later is None else Outcome.requeue_after(later)
 
 
 def _held_by(controls: dict[str, control_store.Control]) -> _Held | None:
@@ -251,21 +260,16 @@ def _render(deps: ReconcileDeps, changeset: Changeset) -> Desired:
     return desired
 
 
-def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
+def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> float | None:
+    """One pass; what it returns is when to look again (seconds), if anything is due later
+    (a moved base to run the steps on once the campaign's interval has passed)."""
     assert changeset.desired is not None
     writer = deps.writer()
-    observed = changeset.observed
-    if observed.pr_number is None and observed.pr_state is None:
-        # A crash between creating the PR and recording it leaves a PR we do not know of:
-        # look it up by head before deciding anything, and adopt it.
-        found = writer.lookup(changeset)
-        if found is not None:
-            observed = found
-            _record(deps, changeset, observed, [])
-    changeset = dataclasses.replace(changeset, observed=observed)
+    changeset = _adopt(deps, writer, changeset)
     refused = {w.get("operation") for w in changeset.warnings}
     done: set[Operation] = set()
     claimed = False
+    later: float | None = None
     for _ in range(MAX_STEPS):
         assert changeset.desired is not None
         if changeset.desired.title == "" and _may_write(changeset):
@@ -275,20 +279,23 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
         if decided.verdict is Verdict.NEEDS_HUMAN:
             assert decided.drift is not None
             _flag(deps, changeset, decided.drift)
-            return
+            return None
         if decided.verdict is Verdict.NEW_PR:
             assert decided.drift is not None
             changeset = _new_pr(deps, changeset, decided.drift)
             continue
-        if decided.reexecute_on is not None:
+        if decided.reexecute_on is not None and later is None:
             made = _reexecute(deps, changeset, decided)
             if made is None:
-                return
-            changeset = made
-            continue
+                return None
+            if isinstance(made, _NotDue):
+                later = made.delay_s
+            else:
+                changeset = made
+                continue
         operations = [op for op in decided.operations if op not in done and op.value not in refused]
         if not operations:
-            return
+            return later
         if Operation.CREATE_PR in operations and not claimed:
             # The budget and the open-PR cap are claimed before anything is written, the
             # push included: a changeset waiting for tomorrow leaves no branch behind today.
@@ -306,6 +313,20 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> None:
             _warn(deps, changeset, operation, exc)
             continue
         changeset = dataclasses.replace(changeset, observed=observed)
+    return later
+
+
+def _adopt(deps: ReconcileDeps, writer: GitHubWriter, changeset: Changeset) -> Changeset:
+    """A crash between creating the PR and recording it leaves a PR we do not know of: it
+    is looked up by head before deciding anything, and adopted."""
+    observed = changeset.observed
+    if observed.pr_number is not None or observed.pr_state is not None:
+        return changeset
+    found = writer.lookup(changeset)
+    if found is None:
+        return changeset
+    _record(deps, changeset, found, [])
+    return dataclasses.replace(changeset, observed=found)
 
 
 def _may_write(changeset: Changeset) -> bool:
@@ -350,55 +371,162 @@ def _new_pr(deps: ReconcileDeps, changeset: Changeset, drift: Drift) -> Changese
     )
 
 
-def _reexecute(deps: ReconcileDeps, changeset: Changeset, decided: Plan) -> Changeset | None:
-    """Conflicts under the overwrite policy: the campaign's steps run again on GitHub's
-    current base (`services.reexecuting`) and their patch goes on to be pushed with a lease.
-    While they run the changeset waits; steps that fail fail it; steps that change nothing
-    there (the base already has the change) leave the PR to a human (None: stop here)."""
-    assert changeset.desired is not None and decided.reexecute_on is not None
-    base = decided.reexecute_on
+@dataclass(frozen=True, slots=True)
+class _NotDue:
+    """The steps ran on a moved base less than the campaign's interval ago: the rest of the
+    plan goes on, and the changeset is looked at again in `delay_s`."""
+
+    delay_s: float
+
+
+def _reexecute(
+    deps: ReconcileDeps, changeset: Changeset, decided: Plan
+) -> Changeset | _NotDue | None:
+    """Conflicts, or a moved base, under the overwrite policy: the campaign's steps run
+    again on GitHub's current base (`services.reexecuting`), one run at a time per
+    changeset, and their patch goes on to be pushed with a lease if it differs from the one
+    on the branch. While they run the changeset waits; a finished run is taken up even if
+    the base moved again meanwhile (the next run follows it). Steps that fail fail the
+    changeset; steps that change nothing there leave the PR to a human (None: stop here).
+    A moved base is run again at most once per interval (`_NotDue`)."""
+    desired, tip, drift = changeset.desired, decided.reexecute_on, decided.drift
+    assert desired is not None and tip is not None and drift is not None
     now = deps.clock.now()
+    running = asked = None
     with deps.db.transaction() as conn:
-        found = reexecution(
-            conn, changeset, base, now=now, max_attempts=deps.settings.task_max_attempts
-        )
-        execution = found.execution
-        if found.asked and decided.drift is not None:
-            details = {**decided.drift.to_json(), "base": base, "run": execution.run_id}
-            _audit(conn, changeset, "changeset.drift", details, now=now)
-        made = None
-        if execution.state is ExecutionState.PATCH:
-            made = reexecuted_desired(conn, changeset, execution)
-            changeset_store.set_desired(conn, changeset.id, made, now=now)
+        latest = latest_reexecution(conn, changeset)
+        taken = _take_up(conn, changeset, latest, now=now)
+        if taken is not None:
+            return dataclasses.replace(changeset, desired=taken)
+        if latest is not None and not latest.cancelled and not latest.execution.state.finished:
+            running = latest
+        elif latest is not None and latest.base_sha == tip:
+            pass  # finished on this very base: its outcome is below
+        elif drift.kind == "base_moved" and (due := reexecute_due_in(changeset.observed, now)):
+            log.info("base_moved_not_due", base_sha=tip, due_in_s=round(due))
+            return _NotDue(due)
+        else:
+            asked = _ask(deps, conn, changeset, drift, tip, now=now)
+    if running is not None:
+        tip, asked = running.base_sha, running.execution
+    if asked is not None:
+        message = _running(desired, drift, tip, asked)
+        raise _Held("reexecuting", REEXECUTE_RECHECK_S, message=message)
+    assert latest is not None
+    _finished_on_tip(deps, changeset, drift, latest)
+    return None
+
+
+def _take_up(
+    conn: Connection,
+    changeset: Changeset,
+    latest: execution_store.ChangesetExecution | None,
+    *,
+    now: datetime,
+) -> Desired | None:
+    """The desired state a finished run's patch makes, if the changeset has not taken it up
+    yet: a new patch on the base it ran on (to push), or the same patch found current there
+    (nothing to push). None when there is nothing new to take up."""
+    desired = changeset.desired
+    assert desired is not None
+    if latest is None or latest.cancelled or latest.execution.state is not ExecutionState.PATCH:
+        return None
+    if latest.execution.run_id <= desired.run_id:
+        return None  # the one the desired state already comes from
+    execution = latest.execution
+    if execution.patch_sha256 == desired.patch_sha256:
+        made = unchanged_desired(changeset, latest)
+        details = {"base": latest.base_sha, "run": execution.run_id, "patch": "unchanged"}
+        _audit(conn, changeset, "changeset.base_checked", details, now=now)
+        log.info("changeset_patch_unchanged", base_sha=latest.base_sha, run_id=execution.run_id)
+    else:
+        made = reexecuted_desired(conn, changeset, execution)
+        log.info("changeset_reexecuted", base_sha=latest.base_sha, run_id=execution.run_id)
+    changeset_store.set_desired(conn, changeset.id, made, now=now)
+    return made
+
+
+def _ask(
+    deps: ReconcileDeps,
+    conn: Connection,
+    changeset: Changeset,
+    drift: Drift,
+    tip: str,
+    *,
+    now: datetime,
+) -> Execution:
+    """Ask for the steps to run on `tip`, audited; a moved base is not run again before the
+    campaign's interval has passed."""
+    desired = changeset.desired
+    assert desired is not None
+    why = (
+        f"its PR conflicts with {desired.base_branch}"
+        if drift.kind == "merge_conflicts"
+        else f"{desired.base_branch} moved"
+    )
+    execution = ask_reexecution(
+        conn, changeset, tip, why=why, now=now, max_attempts=deps.settings.task_max_attempts
+    )
+    details = {**drift.to_json(), "base": tip, "run": execution.run_id}
+    _audit(conn, changeset, "changeset.drift", details, now=now)
+    if drift.kind == "base_moved":
+        interval = max(desired.base_moved_interval_s or 0, deps.settings.base_moved_min_interval_s)
+        after = now + timedelta(seconds=interval)
+        changeset_store.set_reexecute_after(conn, changeset.id, after.isoformat(), now=now)
+    return execution
+
+
+def _running(desired: Desired, drift: Drift, base: str, execution: Execution) -> str:
+    """Why the changeset waits, for `shoal changesets`."""
     run = execution.run_id
-    if execution.state is ExecutionState.PATCH:
-        assert made is not None
-        log.info("changeset_reexecuted", base_sha=base, run_id=run)
-        return dataclasses.replace(changeset, desired=made)
-    if found.cancelled:
+    if drift.kind == "merge_conflicts":
+        return (
+            f"the PR conflicts with {desired.base_branch}: the steps run again on "
+            f"{base[:12]} (run {run}), then their patch is pushed"
+        )
+    return (
+        f"{desired.base_branch} moved: the steps run again on {base[:12]} (run {run}), and "
+        "their patch is pushed if it changed"
+    )
+
+
+def _finished_on_tip(
+    deps: ReconcileDeps,
+    changeset: Changeset,
+    drift: Drift,
+    latest: execution_store.ChangesetExecution,
+) -> None:
+    """The run on GitHub's current base is over and left nothing to take up."""
+    desired = changeset.desired
+    assert desired is not None
+    execution, base, run = latest.execution, latest.base_sha, latest.execution.run_id
+    if latest.cancelled:
         raise ReexecutionFailedError(
             f"the run of the steps on {base} (run {run}) was cancelled: nothing was pushed",
             details={"base": base, "run": run},
         )
-    if not execution.state.finished:
-        message = (
-            f"the PR conflicts with {changeset.desired.base_branch}: the steps run again on "
-            f"{base[:12]} (run {run}), then their patch is pushed"
+    if execution.state is ExecutionState.FAILED:
+        raise ReexecutionFailedError(
+            f"the steps failed on {base} (run {run}, {execution.reason}): {execution.message}; "
+            f"`shoal runs retry {run} {changeset.repo}` runs them again",
+            details={"base": base, "run": run, "reason": execution.reason},
         )
-        raise _Held("reexecuting", REEXECUTE_RECHECK_S, message=message)
+    why = (
+        f"the PR conflicts with {desired.base_branch}"
+        if drift.kind == "merge_conflicts"
+        else f"{desired.base_branch} moved"
+    )
     if execution.state is ExecutionState.NO_CHANGE:
         detail = (
-            f"the PR conflicts with {changeset.desired.base_branch}, and the steps make no "
-            f"change on {base[:12]} (run {run}): nothing is left to push; close the PR, or "
-            "publish again once the steps have something to do"
+            f"{why}, and the steps make no change on {base[:12]} (run {run}): nothing is "
+            "left to push; close the PR, or publish again once the steps have something to do"
         )
-        _flag(deps, changeset, Drift("merge_conflicts", detail))
-        return None
-    raise ReexecutionFailedError(
-        f"the steps failed on {base} (run {run}, {execution.reason}): {execution.message}; "
-        f"`shoal runs retry {run} {changeset.repo}` runs them again",
-        details={"base": base, "run": run, "reason": execution.reason},
-    )
+    else:
+        detail = (
+            f"{why}, and the steps make the same patch on {base[:12]} (run {run}): running "
+            "them again changes nothing"
+        )
+    _flag(deps, changeset, Drift(drift.kind, detail))
 
 
 def _audit(

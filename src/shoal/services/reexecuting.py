@@ -1,21 +1,21 @@
 """Running a published changeset's steps again on a new base, for the reconciler.
 
-When a PR conflicts with its moved base and the campaign's policy for merge conflicts is
-`overwrite`, the patch made on the old base is not forced onto the new one (where the base
-changed the same lines, it no longer applies): the campaign's steps run again on the base
-as GitHub shows it now, and their patch is pushed with a lease.
+When a PR conflicts with its moved base (or its base moved, and the campaign asks for it)
+and the campaign's policy for that kind is `overwrite`, the patch made on the old base is not
+forced onto the new one: the campaign's steps run again on the base as GitHub shows it now,
+and their patch is pushed with a lease if it differs from the one on the branch.
 
 The steps run as an ordinary run of kind `publish`, with one target (the repository at the
 new base, its `meta.changeset_id` naming the changeset) and one execution, run by the
 `execution.run` task like a preview's: the same sandbox, secret checks, patch and log,
 readable with `shoal runs show`. The execution queues the changeset's reconcile when it
-finishes; the reconciler then finds it here by changeset, spec version and base.
+finishes; the reconciler then finds it here as the changeset's latest execution. One runs at
+a time per changeset: a base that moves while it runs is taken up once it is done.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -34,7 +34,13 @@ from shoal.store import runs as run_store
 from shoal.store import targets as target_store
 from shoal.store import tasks as task_store
 
-__all__ = ["Reexecution", "ReexecutionFailedError", "reexecuted_desired", "reexecution"]
+__all__ = [
+    "ReexecutionFailedError",
+    "ask_reexecution",
+    "latest_reexecution",
+    "reexecuted_desired",
+    "unchanged_desired",
+]
 
 log = structlog.get_logger("shoal.reexecute")
 
@@ -47,25 +53,42 @@ class ReexecutionFailedError(ShoalError):
     code = "reexecution_failed"
 
 
-@dataclass(frozen=True, slots=True)
-class Reexecution:
-    execution: Execution
-    cancelled: bool  # its run was cancelled: it never finishes
-    asked: bool  # asked by this call (the caller audits it)
+def latest_reexecution(
+    conn: Connection, changeset: Changeset
+) -> execution_store.ChangesetExecution | None:
+    """The changeset's newest execution of its spec version run again on some base, from a
+    run no older than the one its desired state came from (a later preview published
+    supersedes earlier ones)."""
+    desired = changeset.desired
+    assert desired is not None
+    version = campaign_store.get_spec_version(
+        conn, CampaignId(changeset.campaign_id), desired.spec_version
+    )
+    return execution_store.latest_changeset_execution(
+        conn,
+        campaign_id=changeset.campaign_id,
+        changeset_id=changeset.id,
+        repo=changeset.repo,
+        spec_version_id=version.id,
+        since_run=desired.run_id,
+    )
 
 
-def reexecution(
-    conn: Connection, changeset: Changeset, base_sha: str, *, now: datetime, max_attempts: int
-) -> Reexecution:
-    """The changeset's execution of its spec version on `base_sha`: the one asked before,
-    or a new run of kind `publish` with one target and one queued execution."""
+def ask_reexecution(
+    conn: Connection,
+    changeset: Changeset,
+    base_sha: str,
+    *,
+    why: str,
+    now: datetime,
+    max_attempts: int,
+) -> Execution:
+    """A new run of kind `publish` of the changeset's spec version with one target, the
+    repository at `base_sha`, and its one execution queued."""
     desired = changeset.desired
     assert desired is not None
     campaign = CampaignId(changeset.campaign_id)
     version = campaign_store.get_spec_version(conn, campaign, desired.spec_version)
-    found = execution_store.find_changeset_execution(conn, changeset.id, version.id, base_sha)
-    if found is not None:
-        return Reexecution(found[0], found[1], asked=False)
     made_on = execution_store.targets_of(conn, [ExecutionId(desired.execution_id)])
     previous = made_on.get(ExecutionId(desired.execution_id))
     meta = dict(previous.meta) if previous is not None else {}
@@ -88,7 +111,7 @@ def reexecution(
                 repo_github_id=changeset.repo_github_id,
                 installation_id=changeset.installation_id,
                 included=True,
-                reason=f"changeset {changeset.id}: its PR conflicts with {desired.base_branch}",
+                reason=f"changeset {changeset.id}: {why}",
                 base_branch=desired.base_branch,
                 base_sha=base_sha,
                 meta={**meta, "changeset_id": changeset.id},
@@ -100,7 +123,21 @@ def reexecution(
     task_store.enqueue(conn, execution_task(execution_id), now=now, max_attempts=max_attempts)
     run_store.mark_selection_done(conn, run_id, now=now)
     log.info("changeset_reexecution_asked", run_id=run_id, base_sha=base_sha)
-    return Reexecution(execution_store.get_execution(conn, execution_id), False, asked=True)
+    return execution_store.get_execution(conn, execution_id)
+
+
+def unchanged_desired(changeset: Changeset, found: execution_store.ChangesetExecution) -> Desired:
+    """The steps made the very Patch again on `found`'s base: the commit stays where it is
+    (nothing to push), and the desired state records that the Patch is current there and
+    which execution said so (a publish of an older run does not take it back)."""
+    desired = changeset.desired
+    assert desired is not None
+    return dataclasses.replace(
+        desired,
+        current_on=found.base_sha,
+        run_id=found.execution.run_id,
+        execution_id=found.execution.id,
+    )
 
 
 def reexecuted_desired(conn: Connection, changeset: Changeset, execution: Execution) -> Desired:
@@ -117,6 +154,7 @@ def reexecuted_desired(conn: Connection, changeset: Changeset, execution: Execut
     return dataclasses.replace(
         desired,
         base_sha=target.base_sha,
+        current_on=None,
         patch_key=execution.patch_key,
         patch_sha256=execution.patch_sha256,
         run_id=execution.run_id,

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 import structlog
+from sqlalchemy.engine import Connection
 
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
+from shoal.domain.changesets import ChangesetId
 from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shoal.domain.executions import ExecutionState
 from shoal.domain.runs import (
@@ -24,6 +26,7 @@ from shoal.domain.runs import (
 )
 from shoal.domain.tasks import NewTask
 from shoal.services.context import AppContext
+from shoal.services.publishing import enqueue_reconciles
 from shoal.store import audit as audit_store
 from shoal.store import campaigns as campaign_store
 from shoal.store import executions as execution_store
@@ -291,6 +294,20 @@ class Cancellation:
     changed: bool  # False: the run was cancelled before this request
 
 
+def _wake_changesets(ctx: AppContext, conn: Connection, run: Run, *, now: datetime) -> None:
+    """A run of a changeset's steps on a new base (`services.reexecuting`) never finishes
+    once cancelled: the changeset waiting for it is told at once."""
+    if run.kind is not RunKind.PUBLISH:
+        return
+    ids = execution_store.list_execution_ids(conn, run.id)
+    waiting = [
+        ChangesetId(int(target.meta["changeset_id"]))
+        for target in execution_store.targets_of(conn, ids).values()
+        if "changeset_id" in target.meta
+    ]
+    enqueue_reconciles(conn, waiting, now=now, max_attempts=ctx.settings.task_max_attempts)
+
+
 def cancel_run(ctx: AppContext, run_id: int, *, principal: Principal) -> Cancellation:
     """Stop a selecting or executing run: no queued execution of it runs any more.
 
@@ -311,6 +328,7 @@ def cancel_run(ctx: AppContext, run_id: int, *, principal: Principal) -> Cancell
                 details={"run": run_id, "state": state.value},
             )
         run_store.mark_cancelled(conn, run.id, now=now)
+        _wake_changesets(ctx, conn, run, now=now)
         audit_store.append_audit_event(
             conn,
             NewAuditEvent(

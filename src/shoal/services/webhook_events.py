@@ -22,7 +22,7 @@ from shoal.domain.changesets import ChangesetId, Observed
 from shoal.domain.errors import InvalidInputError
 from shoal.github.errors import GitHubUnavailableError
 from shoal.github.pulls_observed import ObservedPR, pull_from_rest
-from shoal.reconcile import needs_reconcile
+from shoal.reconcile import reconcile_delay
 from shoal.services.observing import record_pull
 from shoal.services.publishing import enqueue_reconciles
 from shoal.services.syncing import sync_soon
@@ -457,7 +457,7 @@ def _change(
 ) -> int:
     """Apply `change` to each changeset's observed state (locked, in id order), queueing a
     reconcile where the reconciler has something new to act on. Returns how many."""
-    woken: list[ChangesetId] = []
+    woken = 0
     for changeset_id in sorted(ids):
         changeset = changeset_store.get_changeset(scope.conn, changeset_id, lock=True)
         before = changeset.observed
@@ -467,12 +467,21 @@ def _change(
         if after == before:
             continue
         changeset_store.record_observation(scope.conn, changeset_id, after, now=scope.now)
-        if before.pr_state not in _FINAL and (
-            needs_reconcile(before, after) or before.repo_status != after.repo_status
-        ):
-            woken.append(changeset_id)
-    enqueue_reconciles(scope.conn, woken, now=scope.now, max_attempts=scope.max_attempts)
-    return len(woken)
+        if before.pr_state in _FINAL:
+            continue
+        delay = reconcile_delay(changeset.desired, before, after, now=scope.now)
+        if before.repo_status != after.repo_status:
+            delay = 0.0
+        if delay is not None:
+            woken += 1
+            enqueue_reconciles(
+                scope.conn,
+                [changeset_id],
+                now=scope.now,
+                max_attempts=scope.max_attempts,
+                delay_s=delay,
+            )
+    return woken
 
 
 def _queue_sync(scope: _Scope, ids: Sequence[ChangesetId]) -> None:

@@ -16,6 +16,7 @@ from shoal.spec.base import spec_error
 from shoal.spec.durations import DURATION_PATTERN, format_duration, parse_duration
 
 MAX_STEP_TIMEOUT = 2 * 3600
+MAX_INTERVAL = 30 * 24 * 3600
 DEFAULT_STEP_TIMEOUT = 10 * 60
 
 
@@ -179,20 +180,28 @@ def _step_name(value: str) -> str:
     return value
 
 
-def _step_timeout(value: Any) -> int:
+def _duration(value: Any, *, example: str, limit_s: int, limit: str) -> int:
     # Integers are seconds: that is how the canonical JSON writes durations back.
     if isinstance(value, bool) or not isinstance(value, str | int):
         shown = str(value).lower() if isinstance(value, bool) else type(value).__name__
-        raise spec_error(f"expected a duration like 5m, got {shown}")
+        raise spec_error(f"expected a duration like {example}, got {shown}")
     try:
         seconds = parse_duration(value) if isinstance(value, str) else value
     except ValueError as exc:
-        raise spec_error(str(exc)) from None
+        raise spec_error(str(exc).replace("like 5m", f"like {example}")) from None
     if seconds < 1:
         raise spec_error(f"must be at least 1s, got {format_duration(max(seconds, 0))}")
-    if seconds > MAX_STEP_TIMEOUT:
-        raise spec_error(f"{format_duration(seconds)} is longer than the 2h limit")
+    if seconds > limit_s:
+        raise spec_error(f"{format_duration(seconds)} is longer than the {limit} limit")
     return seconds
+
+
+def _step_timeout(value: Any) -> int:
+    return _duration(value, example="5m", limit_s=MAX_STEP_TIMEOUT, limit="2h")
+
+
+def _interval(value: Any) -> int:
+    return _duration(value, example="1h", limit_s=MAX_INTERVAL, limit="30 days")
 
 
 def _author_name(value: str) -> str:
@@ -274,6 +283,19 @@ StepTimeout = Annotated[
             "oneOf": [
                 {"type": "string", "pattern": DURATION_PATTERN},
                 {"type": "integer", "minimum": 1, "maximum": MAX_STEP_TIMEOUT},
+            ]
+        }
+    ),
+]
+# How often something recurring may happen (e.g. `policy.base_moved_interval`).
+Interval = Annotated[
+    int,
+    BeforeValidator(_interval),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"type": "integer", "minimum": 1, "maximum": MAX_INTERVAL},
             ]
         }
     ),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, field_validator
 
-from shoal.spec.base import SpecModel
-from shoal.spec.fields import PositiveInt
+from shoal.spec.base import SpecModel, spec_error
+from shoal.spec.fields import Interval, PositiveInt
 
 __all__ = [
     "DRIFT_TAGS",
+    "BaseMovedPolicy",
     "BranchDeletion",
     "DriftKinds",
     "DriftPolicy",
@@ -19,6 +20,8 @@ __all__ = [
 ]
 
 DriftPolicy = Literal["overwrite", "new_pr", "needs_human"]
+# A base that moved leaves nothing of a human's on the PR to keep: there is no `new_pr`.
+BaseMovedPolicy = Literal["overwrite", "needs_human"]
 BranchDeletion = Literal["never", "on_close", "on_close_or_merge"]
 
 
@@ -28,9 +31,13 @@ class DriftKinds(SpecModel):
     default: DriftPolicy = Field(
         default="needs_human", description="The policy for every kind not named here."
     )
-    base_moved: DriftPolicy | None = Field(
+    base_moved: BaseMovedPolicy | None = Field(
         default=None,
-        description="The base branch moved. Without conflicts the PR is left as it is.",
+        description="The base branch moved past the commit Shoal pushed (no conflicts): "
+        "'overwrite' runs the steps again on the new base (at most once per "
+        "`policy.base_moved_interval`) and pushes their patch with a lease only when it "
+        "differs; 'needs_human' flags the PR. Not covered by 'default': unset, the PR stays "
+        "on the base it was made on.",
     )
     foreign_commits: DriftPolicy | None = Field(
         default=None, description="Someone else pushed to the campaign branch."
@@ -43,6 +50,17 @@ class DriftKinds(SpecModel):
         description="The PR conflicts with its base: 'overwrite' runs the steps again on "
         "the current base and force-pushes their patch with a lease.",
     )
+
+    @field_validator("base_moved", mode="before")
+    @classmethod
+    def _no_new_pr_for_base_moved(cls, value: object) -> object:
+        if value == "new_pr":
+            raise spec_error(
+                "new_pr does not apply to base_moved: a base that moved leaves nothing of a "
+                "human's on the PR to keep; use overwrite (run the steps again on the new base) "
+                "or needs_human"
+            )
+        return value
 
     def as_mapping(self) -> dict[str, str]:
         return {name: value for name, value in self.model_dump().items() if value is not None}
@@ -87,7 +105,15 @@ class Policy(SpecModel):
         "branch, an edited title, body or labels, merge conflicts): 'overwrite' force-pushes "
         "with a lease and restores the template, 'new_pr' leaves the PR and opens a new branch "
         "and PR linked to it, 'needs_human' stops touching it and flags it. One policy, or one "
-        "per kind: {default: overwrite, foreign_commits: needs_human}.",
+        "per kind: {default: overwrite, foreign_commits: needs_human}. A base that moved is "
+        "acted on only when `base_moved` names a policy.",
+    )
+    base_moved_interval: Interval | None = Field(
+        default=None,
+        description="Under `drift.base_moved: overwrite`, the steps run again on a moved base "
+        "at most once per this long per PR (a busy base branch is taken up at its latest tip, "
+        "not at every commit). Default: the server's SHOAL_BASE_MOVED_MIN_INTERVAL_S (1 hour); a "
+        "shorter one than the server's is raised to it.",
     )
     on_deselect: Literal["close", "detach"] = Field(
         default="close",

@@ -48,6 +48,7 @@ __all__ = [
     "set_drift",
     "set_pending",
     "set_reconciler_state",
+    "set_reexecute_after",
     "set_warnings",
     "state_expr",
     "summarize",
@@ -533,6 +534,22 @@ def set_desired(
         changesets.update()
         .where(changesets.c.id == changeset_id)
         .values(desired=desired.to_json(), updated_at=now)
+    )
+
+
+def set_reexecute_after(
+    conn: Connection, changeset_id: ChangesetId, at: str, *, now: datetime
+) -> None:
+    """`Observed.reexecute_after`, set alone: a reading recorded meanwhile is kept."""
+    conn.execute(
+        changesets.update()
+        .where(changesets.c.id == changeset_id)
+        .values(
+            observed=changesets.c.observed.op("||")(
+                sa.func.jsonb_build_object("reexecute_after", sa.cast(at, sa.Text))
+            ),
+            updated_at=now,
+        )
     )
 
 

@@ -18,14 +18,15 @@ from shoal.domain.runs import Execution, ExecutionId, RunId, RunKind, Target, Ta
 from shoal.store.tables import diff_files, executions, runs, targets
 
 __all__ = [
+    "ChangesetExecution",
     "ExecutionFilter",
     "FinishedExecution",
     "count_executions",
     "files_by_execution",
-    "find_changeset_execution",
     "find_execution",
     "get_execution",
     "insert_executions",
+    "latest_changeset_execution",
     "list_diff_files",
     "list_execution_ids",
     "list_executions",
@@ -129,21 +130,40 @@ def find_execution(conn: Connection, run_id: RunId, repo: str) -> Execution | No
     return _execution(row, list_diff_files(conn, ExecutionId(row["id"])))
 
 
-def find_changeset_execution(
-    conn: Connection, changeset_id: int, spec_version_id: SpecVersionId, base_sha: str
-) -> tuple[Execution, bool] | None:
-    """The latest execution run for a changeset (a `publish` run whose target names it in
-    `meta.changeset_id`) of this spec version on this base, and whether its run was
-    cancelled."""
+@dataclass(frozen=True, slots=True)
+class ChangesetExecution:
+    """An execution run again for a published changeset (a `publish` run whose one target
+    names it in `meta.changeset_id`)."""
+
+    execution: Execution
+    base_sha: str  # the base it ran on
+    cancelled: bool  # its run was cancelled: it never finishes
+
+
+def latest_changeset_execution(
+    conn: Connection,
+    *,
+    campaign_id: int,
+    changeset_id: int,
+    repo: str,
+    spec_version_id: SpecVersionId,
+    since_run: int,
+) -> ChangesetExecution | None:
+    """The newest execution run for the changeset of this spec version, in a run from
+    `since_run` on (the run its desired state came from), on whatever base."""
     row = (
         conn.execute(
-            sa.select(executions, runs.c.cancelled_at)
+            sa.select(executions, runs.c.cancelled_at, targets.c.base_sha.label("target_base"))
             .join(runs, runs.c.id == executions.c.run_id)
             .join(targets, targets.c.id == executions.c.target_id)
             .where(
+                # (campaign_id, id) and (run_id, repo) are indexed: a range of the campaign's
+                # runs, then one target each.
+                runs.c.campaign_id == campaign_id,
+                runs.c.id >= since_run,
                 runs.c.kind == RunKind.PUBLISH.value,
                 runs.c.spec_version_id == spec_version_id,
-                targets.c.base_sha == base_sha,
+                targets.c.repo == repo,
                 targets.c.meta["changeset_id"].astext == str(changeset_id),
             )
             .order_by(executions.c.id.desc())
@@ -152,10 +172,10 @@ def find_changeset_execution(
         .mappings()
         .first()
     )
-    if row is None:
+    if row is None or row["target_base"] is None:
         return None
     execution = _execution(row, list_diff_files(conn, ExecutionId(row["id"])))
-    return execution, row["cancelled_at"] is not None
+    return ChangesetExecution(execution, row["target_base"], row["cancelled_at"] is not None)
 
 
 def list_diff_files(conn: Connection, execution_id: ExecutionId) -> tuple[DiffFile, ...]:

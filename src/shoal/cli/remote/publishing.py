@@ -91,6 +91,7 @@ def _print_queued(result: dict[str, Any]) -> None:
             f"  {o['org']}: {', '.join(parts)} "
             f"(daily cap {o['cap']}, {o['used']} used today, {o['left']} left)"
         )
+    _print_newer(result)
     if result["later"]:
         starts = str(result["next_day_starts_at"])[:19].replace("T", " ")
         console.print(
@@ -98,6 +99,29 @@ def _print_queued(result: dict[str, Any]) -> None:
             f"the next day starts at {starts} UTC (`shoal status {result['campaign']}` "
             "shows each org's ETA)"
         )
+
+
+# Changesets named one by one in the note about newer patches; the rest are counted.
+NEWER_SHOWN = 10
+
+
+def _print_newer(result: dict[str, Any]) -> None:
+    newer = result.get("newer_patches") or []
+    if not newer:
+        return
+    err_console.print(
+        f"[bold yellow]note:[/] {len(newer)} changeset(s) keep their patch: the campaign's "
+        f"steps ran again on a newer base (drift) after run {result['run_id']} was previewed, "
+        "and publishing never takes a PR back to an older patch. Run `shoal preview` and "
+        "publish again to publish newer patches:",
+        highlight=False,
+    )
+    for n in newer[:NEWER_SHOWN]:
+        err_console.print(
+            f"  {n['repo']}: patch of run {n['run_id']}", highlight=False, markup=False
+        )
+    if len(newer) > NEWER_SHOWN:
+        err_console.print(f"  ... and {len(newer) - NEWER_SHOWN} more", highlight=False)
 
 
 def _print_held(campaign: str, held: list[str]) -> None:
