@@ -71,7 +71,8 @@ class Recorder:
 
 
 GIT_COMMANDS = {
-    "fetch", "read-tree", "apply", "write-tree", "commit-tree", "pack-objects", "push"
+    "fetch", "index-pack", "read-tree", "apply", "write-tree", "commit-tree", "pack-objects",
+    "push",
 }  # fmt: skip
 
 
@@ -194,8 +195,9 @@ def test_same_inputs_give_the_same_commit_and_republishing_is_a_no_op(git_world:
     assert shown["parents"][0]["sha"] == base
     assert shown["author"]["name"] == "Shoal"
     assert shown["message"].endswith("Shoal-Campaign: python-312\nShoal-Campaign-Id: 4\n")
-    # the push is one request: the update and a pack of the new objects (no advertisement)
-    expected = ["fetch", "read-tree", "apply", "write-tree", "commit-tree", "pack-objects"]
+    # the fetch and the push are one request each (no advertisement first): git only
+    # indexes the pack fetched and packs the new objects
+    expected = ["index-pack", "read-tree", "apply", "write-tree", "commit-tree", "pack-objects"]
     assert w.recorder.commands()[:6] == expected
 
 
@@ -472,9 +474,10 @@ def test_the_token_is_masked_in_what_git_said(tmp_path: Path) -> None:
     patch = tmp_path / "p.patch"
     patch.write_text("diff\n")
     publisher = GitPublisher(tmp_path / "w", git_base_url="http://127.0.0.1:9", runner=echoing)
+    # A SHA-256 base: `git fetch` itself fetches it (the one-request fetch speaks SHA-1 only).
     with pytest.raises(GitHubUnavailableError) as failed:
         publisher.publish(
-            "acme/x", "a" * 40, patch, "shoal/x", commit(), SecretStr(secret),
+            "acme/x", "a" * 64, patch, "shoal/x", commit(), SecretStr(secret),
             default_branch="main", force=False,
         )  # fmt: skip
     assert secret not in str(failed.value)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import pytest
 
 from shoal.github.push import BranchProtectedError, classify_push_failure
-from shoal.publish.receivepack import ReportError, parse_report, request_body
+from shoal.publish.receivepack import Report, read_report, request_body
+from shoal.publish.smarthttp import PktReader, ProtocolError
 
 REF = "refs/heads/shoal/x"
 SHA = "ab" * 20
+
+
+def parse_report(answer: bytes, ref: str) -> Report:
+    return read_report(PktReader(iter([answer]), float("inf")), ref)
 
 
 def pkt(data: bytes) -> bytes:
@@ -63,5 +68,5 @@ def test_without_side_bands_and_with_a_fatal_error() -> None:
 
 @pytest.mark.parametrize("answer", [b"<html>oops</html>", b"0003", b"00ffshort", b""])
 def test_what_is_not_a_report_is_refused(answer: bytes) -> None:
-    with pytest.raises(ReportError):
+    with pytest.raises(ProtocolError):
         parse_report(answer, REF)

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from pydantic import SecretStr
 
@@ -38,14 +37,10 @@ from shoal.git import CommandRunner, Completed, OutputLimitError, run
 from shoal.github.errors import GitHubUnavailableError
 from shoal.github.gate import passing
 from shoal.github.push import (
-    BranchChangedError,
     BranchProtectedError,
-    ForcePushBannedError,
-    GitRemoteError,
-    MissingPermissionError,
     classify_push_failure,
 )
-from shoal.publish import receivepack
+from shoal.publish import direct, receivepack
 from shoal.publish.commits import CommitSpec
 from shoal.publish.git import GitCommandError, environment, init_bare
 from shoal.publish.git import argv as argv_of
@@ -59,14 +54,6 @@ _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _PORCELAIN = re.compile(r"^(?P<flag>.)\t(?P<src>[^:\t]*):(?P<dst>[^\t]+)\t(?P<summary>.*)$")
 _MESSAGE_LINES = 4
-
-
-class _NotThere(Exception):
-    """A one-request push GitHub refused because the branch was not where Shoal thought."""
-
-    def __init__(self, mutations: tuple[Mutation, ...]) -> None:
-        super().__init__("the branch is not where Shoal thought")
-        self.mutations = mutations
 
 
 class PatchDoesNotApplyError(ConflictError):
@@ -262,7 +249,7 @@ class _Session:
             "GIT_CONFIG_KEY_0": "http.extraHeader",
             "GIT_CONFIG_VALUE_0": _basic_header(token),
         }
-        self._authorization = SecretStr(_basic_header(token).removeprefix("Authorization: "))
+        self._remote = direct.Remote(repo, url, token)
         self.network_operations = 0
 
     def _run(
@@ -331,6 +318,21 @@ class _Session:
         return done.stdout
 
     def fetch(self, base_sha: str) -> None:
+        if len(base_sha) == len(receivepack.ZERO):
+            pack = self._git_dir / "objects" / "pack" / "pack-base.pack"
+            pack.parent.mkdir(parents=True, exist_ok=True)
+            self.network_operations += 1
+            try:
+                shallow = direct.fetch(self._remote, base_sha, pack, timeout_s=self._left("fetch"))
+            except direct.Unsettled:
+                pack.unlink(missing_ok=True)
+            except TimeoutError:
+                raise self._late("fetch") from None
+            else:
+                self._local(["index-pack", str(pack)])
+                # The base's parents are not here: git must not look for them.
+                (self._git_dir / "shallow").write_text("".join(f"{c}\n" for c in shallow))
+                return
         code, _, stderr = self._run(
             ["fetch", "--quiet", "--depth=1", "--no-tags", "--no-write-fetch-head",
              "--no-recurse-submodules", self._url, base_sha],
@@ -381,7 +383,7 @@ class _Session:
         if one_request and expected is not None:
             try:
                 return self._send_pack(sha, base, branch, expected)
-            except _NotThere as missed:
+            except direct.Unsettled as missed:
                 carried = missed.mutations
         try:
             result = self._git_push(sha, branch, force=force, lease=lease)
@@ -391,69 +393,35 @@ class _Session:
         return dataclasses.replace(result, mutations=(*carried, *result.mutations))
 
     def _send_pack(self, sha: str, base: str, branch: str, expected: str) -> PushResult:
-        ref = f"refs/heads/{branch}"
         pack = self._local_bytes(["pack-objects", "--stdout", "--revs", "-q"], f"{sha}\n^{base}\n")
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            said = f"git push: the publish took longer than {self._timeout_s:g} s"
-            raise GitHubUnavailableError(said)
         self.network_operations += 1
         try:
-            answer = receivepack.send(
-                f"{self._url}/git-receive-pack",
-                self._authorization,
-                receivepack.request_body(expected, sha, ref, pack),
-                timeout_s=left,
+            pushed = direct.push(
+                self._remote, branch, sha, expected, pack, timeout_s=self._left("push")
             )
-        except (httpx.HTTPError, TimeoutError) as exc:
-            # Like a `git push` whose connection failed: what GitHub made of it is unknown.
-            said = f"{type(exc).__name__}: {_mask(str(exc), self._token)}"[:300]
-            raise GitHubUnavailableError(f"git push: the push failed ({said})") from None
+        except TimeoutError:
+            raise self._late("push") from None
+        # Forced: the branch held commits that are not below the new one (only the base is
+        # known to be).
+        forced = pushed.previous is not None and pushed.previous != base
+        return PushResult(
+            sha,
+            True,
+            pushed.previous,
+            self.network_operations,
+            forced=forced,
+            mutations=(pushed.mutation,),
+        )
 
-        def mutation(ok: bool, error: ShoalError | None = None, **details: str | None) -> Mutation:
-            return Mutation.git_push(
-                self._repo,
-                ok=ok,
-                status=answer.status,
-                request_id=answer.request_id,
-                error_code=error.code if error is not None else None,
-                branch=branch,
-                **details,
-            )
+    def _left(self, operation: str) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise self._late(operation)
+        return left
 
-        if answer.status != 200:
-            said = _mask(answer.content.decode("utf-8", "replace"), self._token)
-            error = classify_push_failure(
-                f"{said}\nfatal: unable to access: The requested URL returned error: "
-                f"{answer.status}",
-                128,
-            )
-            if answer.status < 500:  # GitHub looked at the push and refused it
-                error.mutations = (mutation(False, error),)
-            raise error
-        try:
-            report = receivepack.parse_report(answer.content, ref)
-        except receivepack.ReportError as exc:
-            error = GitRemoteError(f"git push: GitHub's answer to the push cannot be read: {exc}")
-            error.mutations = (mutation(False, error),)
-            raise error from None
-        if report.ok and report.unpack == "ok":
-            previous = None if expected == receivepack.ZERO else expected
-            sent = mutation(True, commit=sha, previous=previous)
-            # Forced: the branch held commits that are not below the new one (only the base is
-            # known to be).
-            forced = previous is not None and previous != base
-            return PushResult(
-                sha, True, previous, self.network_operations, forced=forced, mutations=(sent,)
-            )
-        error = classify_push_failure(report.as_git_says(sha, branch), 1)
-        if isinstance(error, BranchProtectedError | MissingPermissionError | ForcePushBannedError):
-            error.mutations = (mutation(False, error),)
-            raise error
-        # The branch is not where Shoal thought (someone created or moved it, or it already
-        # holds the commit), or GitHub did not take the pack: `git push` reads what the
-        # branch holds and decides; this refused update is audited with what it does.
-        raise _NotThere((mutation(False, BranchChangedError(report.reason)),))
+    def _late(self, operation: str) -> GitHubUnavailableError:
+        said = f"git {operation}: the publish took longer than {self._timeout_s:g} s"
+        return GitHubUnavailableError(said)
 
     def _git_push(
         self, sha: str, branch: str, *, force: bool, lease: str | None = None
