@@ -118,6 +118,33 @@ def test_publish_wait_follows_its_own_changesets_and_says_what_waits(
     assert "unknown changeset state 'opened'" in bad.stderr and "scheduled" in bad.stderr
 
 
+def test_publish_wait_names_what_failed_and_status_lists_it(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = make_stack(WORLD, **FAST)
+    stack.sim.admin.protect_branch("acme", "z", "shoal/notes", required_approving_review_count=1)
+    env = _previewed(stack, tmp_path)
+
+    out = shoal(env, "publish", "notes", "--wait").stdout
+    assert "3/3" in out, out
+    # Named as the summary showed it, while following, and in the status printed at the end.
+    assert "failed acme/z: branch_protected: " in out, out
+    assert "failed acme/x" not in out and "failed acme/y" not in out, out
+    assert "failed or needing a human (latest first)" in out, out
+
+    shown = shoal(env, "status", "notes").stdout
+    listed = [line for line in shown.splitlines() if "acme/" in line]
+    assert len(listed) == 1 and "branch_protected" in listed[0], shown
+    assert "showing 1 of" not in shown  # nothing left out
+
+    # The summary counts by reconciler state too, and names at most what it is asked for.
+    summary = stack.get("/campaigns/notes/changesets/summary")
+    assert summary["reconciler"] == {"completed": 2, "failed": 1}, summary
+    assert [c["repo"] for c in summary["attention"]] == ["acme/z"]
+    assert stack.get("/campaigns/notes/changesets/summary", attention=0)["attention"] == []
+    assert [c["repo"] for c in stack.get("/campaigns/notes/status")["attention"]] == ["acme/z"]
+
+
 def test_publish_wait_exits_3_when_a_kill_switch_or_pause_holds_it(
     make_stack: Callable[..., Stack], tmp_path: Path
 ) -> None:

@@ -126,6 +126,15 @@ class PublishSummaryOut(BaseModel):
     killed: bool
     paused: bool
     held: list[str]
+    reconciler: dict[str, int] = Field(
+        default_factory=dict,
+        description="By reconciler state: queued, waiting, processing, completed, failed, idle.",
+    )
+    attention: list[ChangesetOut] = Field(
+        default_factory=list,
+        description="The latest changesets that failed or need a human, at most `attention` "
+        "of them (`counts` says how many in all).",
+    )
 
     @classmethod
     def of(cls, p: PublishSummary) -> PublishSummaryOut:
@@ -142,6 +151,8 @@ class PublishSummaryOut(BaseModel):
             killed=p.holds.killed,
             paused=p.holds.paused,
             held=list(p.holds.reasons),
+            reconciler={k.value: v for k, v in s.reconciler.items()},
+            attention=[ChangesetOut.of(c) for c in p.attention],
         )
 
 
@@ -243,6 +254,11 @@ class StatusOut(BaseModel):
         "`latest_version`: behind, updated by the next preview and publish).",
     )
     latest_version: int | None = None
+    attention: list[ChangesetOut] = Field(
+        default_factory=list,
+        description="The latest changesets that failed or need a human, at most 10 (`counts` "
+        "says how many in all; `changesets?state=failed&state=needs_human` lists them).",
+    )
 
     @classmethod
     def of(cls, s: CampaignStatus) -> StatusOut:
@@ -256,4 +272,5 @@ class StatusOut(BaseModel):
             held=list(s.held),
             spec_versions={str(v): n for v, n in sorted(s.spec_versions.items())},
             latest_version=s.latest_version,
+            attention=[ChangesetOut.of(c) for c in s.attention],
         )

@@ -19,6 +19,8 @@ from shoal.store import changesets as changeset_store
 from shoal.store import controls as control_store
 
 __all__ = [
+    "ATTENTION_LIMIT",
+    "MAX_ATTENTION",
     "CampaignStatus",
     "ChangesetSummary",
     "Holds",
@@ -32,6 +34,12 @@ __all__ = [
 ]
 
 ChangesetSummary = changeset_store.ChangesetSummary
+
+# Changesets named (not only counted) for failing or needing a human: by default in a
+# publish summary, at most in one, and in a campaign's status.
+ATTENTION_LIMIT = 20
+MAX_ATTENTION = 100
+STATUS_ATTENTION = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,8 @@ class CampaignStatus:
     # Published changesets per spec version they are on; below `latest_version` is behind.
     spec_versions: dict[int, int] = field(default_factory=dict)
     latest_version: int | None = None
+    # The latest of those that failed or need a human (the counts say how many in all).
+    attention: list[Changeset] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,7 @@ class PublishSummary:
     batch: int | None
     summary: ChangesetSummary
     holds: Holds
+    attention: list[Changeset]  # the latest that failed or need a human, at most as asked
 
 
 def holds(conn: Connection, campaign_id: int) -> Holds:
@@ -137,14 +148,27 @@ def list_changesets(
         )
 
 
-def publish_summary(ctx: AppContext, campaign_ref: str, *, batch: int | None) -> PublishSummary:
-    """Counts of one publish request's changesets (all the campaign's without `batch`) and
-    what holds them: one grouped query, cheap enough to ask every second."""
+def publish_summary(
+    ctx: AppContext, campaign_ref: str, *, batch: int | None, attention: int = ATTENTION_LIMIT
+) -> PublishSummary:
+    """Counts of one publish request's changesets (all the campaign's without `batch`), what
+    holds them, and the latest `attention` of them that failed or need a human: one grouped
+    query and one bounded one, cheap enough to ask every second whatever the campaign's size."""
+    if not 0 <= attention <= MAX_ATTENTION:
+        raise InvalidInputError(
+            f"attention is 0 to {MAX_ATTENTION} changesets, not {attention}",
+            details={"attention": attention},
+        )
     with ctx.db.transaction() as conn:
         campaign = campaign_store.get_campaign(conn, campaign_ref)
         summary = changeset_store.summarize(conn, campaign.id, batch=batch)
         held = holds(conn, campaign.id)
-    return PublishSummary(campaign.name, batch, summary, held)
+        named = (
+            changeset_store.needing_attention(conn, campaign.id, batch=batch, limit=attention)
+            if attention
+            else []
+        )
+    return PublishSummary(campaign.name, batch, summary, held, named)
 
 
 def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
@@ -157,6 +181,7 @@ def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
         queues = changeset_store.org_queues(conn, campaign.id)
         held = holds(conn, campaign.id)
         versions = changeset_store.count_by_spec_version(conn, campaign.id)
+        named = changeset_store.needing_attention(conn, campaign.id, limit=STATUS_ATTENTION)
         orgs = [q.org for q in queues]
         usage = budget_store.budget_usage(conn, orgs, day)
         caps = {
@@ -185,4 +210,5 @@ def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
         held=held.reasons,
         spec_versions=versions,
         latest_version=campaign.latest_version,
+        attention=named,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from shoal.domain.globs import glob_to_regex
 from shoal.store.tables import changesets, publish_batches
 
 __all__ = [
+    "ATTENTION_STATES",
     "ChangesetFilter",
     "ChangesetSummary",
     "NewChangeset",
@@ -38,6 +39,7 @@ __all__ = [
     "list_changesets",
     "lock_campaign_opens",
     "move_branch",
+    "needing_attention",
     "next_publish_batch",
     "open_or_claimed",
     "org_queues",
@@ -400,6 +402,7 @@ class ChangesetSummary:
     waiting_for_budget: int
     with_warnings: int
     next_eta: datetime | None
+    reconciler: dict[ReconcilerState, int] = field(default_factory=dict)  # what it is doing
 
 
 def summarize(conn: Connection, campaign_id: int, *, batch: int | None = None) -> ChangesetSummary:
@@ -428,24 +431,58 @@ def summarize(conn: Connection, campaign_id: int, *, batch: int | None = None) -
             sa.func.count().filter(budget),
             sa.func.count().filter(sa.func.jsonb_array_length(changesets.c.warnings) > 0),
             sa.func.min(changesets.c.budget_eta),
+            reconciler,
         )
         .where(changesets.c.campaign_id == campaign_id)
-        .group_by(state)
+        .group_by(state, reconciler)
     )
     if batch is not None:
         query = query.where(changesets.c.publish_batch == batch)
     counts: dict[ChangesetState, int] = {}
+    doing: dict[ReconcilerState, int] = {}
     total = done = waiting = warned = 0
     etas: list[datetime] = []
-    for name, count, n_settled, n_budget, n_warned, eta in conn.execute(query):
-        counts[ChangesetState(name)] = int(count)
+    for name, count, n_settled, n_budget, n_warned, eta, rstate in conn.execute(query):
+        counts[ChangesetState(name)] = counts.get(ChangesetState(name), 0) + int(count)
+        doing[ReconcilerState(rstate)] = doing.get(ReconcilerState(rstate), 0) + int(count)
         total += int(count)
         done += int(n_settled)
         waiting += int(n_budget)
         warned += int(n_warned)
         if eta is not None:
             etas.append(eta)
-    return ChangesetSummary(total, counts, done, waiting, warned, min(etas) if etas else None)
+    return ChangesetSummary(
+        total, counts, done, waiting, warned, min(etas) if etas else None, doing
+    )
+
+
+# What a human has to look at: the derived states `needing_attention` returns.
+ATTENTION_STATES = (ChangesetState.FAILED, ChangesetState.NEEDS_HUMAN)
+
+
+def needing_attention(
+    conn: Connection, campaign_id: int, *, batch: int | None = None, limit: int
+) -> list[Changeset]:
+    """The campaign's (or one publish request's) changesets that failed or need a human,
+    the most recently changed first, at most `limit` of them: what a progress report shows
+    by name, beside the counts of `summarize`."""
+    query = (
+        sa.select(changesets)
+        .where(
+            changesets.c.campaign_id == campaign_id,
+            # Cheap filters first; the derived state then leaves out merged and closed PRs.
+            sa.or_(
+                changesets.c.reconciler_state == ReconcilerState.FAILED.value,
+                changesets.c.drift.is_not(None),
+            ),
+            state_expr().in_([s.value for s in ATTENTION_STATES]),
+        )
+        .order_by(changesets.c.updated_at.desc(), changesets.c.id.desc())
+        .limit(limit)
+    )
+    if batch is not None:
+        query = query.where(changesets.c.publish_batch == batch)
+    return [_changeset(row) for row in conn.execute(query).mappings()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,15 +88,26 @@ def list_changesets(
     "/campaigns/{campaign}/changesets/summary",
     response_model=PublishSummaryOut,
     summary="Counts of the changesets of one publish request (or all): by state, settled, "
-    "waiting for the budget, with warnings; and whether a kill switch or pause holds them",
+    "waiting for the budget, with warnings; whether a kill switch or pause holds them; and "
+    "the latest that failed or need a human",
 )
 def changeset_summary(
     ctx: Ctx,
     _: Viewer,
     campaign: str,
     batch: Annotated[int | None, Query(description="The publish request's `batch`")] = None,
+    attention: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=status.MAX_ATTENTION,
+            description="Name this many of the latest that failed or need a human",
+        ),
+    ] = status.ATTENTION_LIMIT,
 ) -> PublishSummaryOut:
-    return PublishSummaryOut.of(status.publish_summary(ctx, campaign, batch=batch))
+    return PublishSummaryOut.of(
+        status.publish_summary(ctx, campaign, batch=batch, attention=attention)
+    )
 
 
 @router.put(

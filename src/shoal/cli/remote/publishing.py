@@ -28,6 +28,9 @@ __all__ = ["changesets", "kill", "pause", "publish", "resume", "status", "unkill
 # Exit codes of `shoal publish --wait` besides 0 (everything settled) and 1 (an error).
 EXIT_HELD = 3  # a kill switch or pause holds the changesets: waiting would never end
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): publishing goes on on the server
+# A failure's message is cut to this many characters on the line that names it while
+# following a publish (`shoal changesets` shows it whole).
+MESSAGE_CHARS = 200
 
 
 def publish(
@@ -163,7 +166,8 @@ def _interrupted(campaign: str) -> NoReturn:
 
 def _follow(api: ApiClient, campaign: str, batch: int, total: int) -> None:
     """Until this publish's changesets settle, from a summary of them (one grouped query a
-    second, not the changesets themselves)."""
+    second, not the changesets themselves); each one that fails or needs a human is named
+    above the bar as the summary first shows it."""
     columns = (
         TextColumn("[bold]publishing"),
         BarColumn(),
@@ -176,8 +180,13 @@ def _follow(api: ApiClient, campaign: str, batch: int, total: int) -> None:
     )
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("publish", total=total, open=0, failed=0, later=0, eta="-")
+        named: set[int] = set()
         while True:
             s = api.get(f"/campaigns/{campaign}/changesets/summary", batch=batch)
+            for c in reversed(s.get("attention") or []):  # oldest first
+                if c["id"] not in named:
+                    named.add(c["id"])
+                    bar.console.print(_attention_line(c), markup=False, highlight=False)
             counts = s["counts"]
             bar.update(
                 task,
@@ -207,7 +216,8 @@ def status(
     ] = 14,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """Changesets by state, each org's budget used and left today, and the next ETA."""
+    """Changesets by state, each org's budget used and left today, the next ETA, and the
+    latest changesets that failed or need a human."""
     if burndown:
         progress.print_burndown(campaign, days=days, output=output)
         return
@@ -246,6 +256,7 @@ def status(
     )
     if line := _versions_line(s.get("spec_versions") or {}, s.get("latest_version")):
         console.print(line, highlight=False)
+    _print_attention(s["campaign"], counts, s.get("attention") or [])
     if s["held"]:
         _print_held(s["campaign"], s["held"])
     if s["next_eta"]:
@@ -360,6 +371,42 @@ def resume(
     """Resume a paused campaign."""
     client().request("PUT", f"/campaigns/{campaign}/pause", json={"on": False, "reason": reason})
     console.print(f"campaign {campaign} resumed")
+
+
+def _attention_line(c: dict[str, Any]) -> str:
+    """`failed acme/y: branch_protected: ...` for one changeset that needs looking at."""
+    reason = (c.get("drift") or {}).get("kind") or c["failure_reason"] or ""
+    message = _drift_message(c.get("drift")) or c["failure_message"] or ""
+    if len(message) > MESSAGE_CHARS:
+        message = message[: MESSAGE_CHARS - 1] + "…"
+    label = "needs a human" if c["state"] == "needs_human" else c["state"]
+    return f"{label} {c['repo']}: " + ": ".join(part for part in (reason, message) if part)
+
+
+def _print_attention(campaign: str, counts: dict[str, int], found: list[dict[str, Any]]) -> None:
+    """The latest changesets that failed or need a human, and how to list them all."""
+    if not found:
+        return
+    print_table(
+        "failed or needing a human (latest first)",
+        ["REPO", "STATE", "PR", "REASON", "MESSAGE"],
+        [
+            [
+                c["repo"],
+                c["state"],
+                c["pr_number"] or "",
+                (c.get("drift") or {}).get("kind") or c["failure_reason"] or "",
+                _drift_message(c.get("drift")) or c["failure_message"] or "",
+            ]
+            for c in found
+        ],
+    )
+    total = counts.get("failed", 0) + counts.get("needs_human", 0)
+    if total > len(found):
+        every = command_line("changesets", campaign, state=["failed", "needs_human"])
+        console.print(
+            f"showing {len(found)} of {total}; all: {every}", markup=False, highlight=False
+        )
 
 
 def _versions_line(versions: dict[str, int], latest: int | None) -> str:
