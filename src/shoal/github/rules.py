@@ -39,7 +39,7 @@ from shoal.github.errors import GitHubNotFoundError
 from shoal.github.installation import InstallationClient
 from shoal.github.push import BranchProtectedError
 
-__all__ = ["RULES_ROUTE", "BranchRules", "blocking_rules", "check_branch_rules"]
+__all__ = ["RULES_ROUTE", "BranchRules", "blocking_rules"]
 
 log = structlog.get_logger("shoal.github.rules")
 
@@ -117,29 +117,15 @@ def _refuse(
     )
 
 
-def check_branch_rules(
-    client: InstallationClient,
-    owner: str,
-    repo: str,
-    branch: str,
-    *,
-    creating: bool,
-    signed: bool,
-) -> None:
-    """Raise BranchProtectedError when the branch's rules refuse Shoal's write; one GET."""
-    rules = _read(client, owner, repo, branch)
-    _refuse(rules, owner, repo, branch, creating=creating, signed=signed)
-
-
 # Where a rule comes from, in `rules/branches`: the org's and the enterprise's rulesets hold
 # for many repositories at once; a repository's own only for itself.
 _WIDE_SOURCES = frozenset({"Organization", "Enterprise"})
 
 
 class BranchRules:
-    """`check_branch_rules`, asked once per installation, org and branch for `max_age_s`
-    (see the module's docstring). What was learnt lives in Redis, shared by every worker;
-    when Redis fails, every repository is asked."""
+    """A branch's rules, asked for once per installation, org and branch for `max_age_s`
+    (see the module's docstring); with `max_age_s` 0, for every repository. What was learnt
+    lives in Redis, shared by every worker; when Redis fails, every repository is asked."""
 
     def __init__(
         self,

@@ -1,22 +1,23 @@
-"""Publishing a Patch as one commit on a campaign branch, pushed with the real `git` CLI.
+"""Publishing a Patch as one commit on a campaign branch.
 
 Per publish, in a private repository under `work_root` that is deleted afterwards: a shallow
 fetch of exactly the base commit, the Patch applied to an index (`git apply --cached`: no
 work tree is ever checked out), a tree and a commit whose identity comes from the spec
-(`commits.CommitSpec`), then one `git push --porcelain`. git's own ref advertisement says
-whether the branch already holds the commit: then nothing is sent (`pushed=False`), so a
-re-publish costs two network commands (fetch, push) and writes nothing.
+(`commits.CommitSpec`), then the push. The fetch and the push are one smart HTTP request each
+(`direct`) when Shoal knows what it asks for; otherwise `git fetch` and `git push
+--porcelain` ask first (the ref advertisement), and a branch that already holds the commit
+is sent nothing (`pushed=False`).
 
 `GitPublisher.prepare` stops before the commit: it hands the prepared tree to a publisher
 that makes the commit another way (`apicommit`, through GitHub's Git Data API).
 
 The installation token reaches git only as an `http.extraHeader` in the environment
-(`GIT_CONFIG_*`), never in a URL, argv or log, and is masked in any output kept.
+(`GIT_CONFIG_*`), and the requests of `direct` in their `Authorization` header; never in a
+URL, argv or log, and it is masked in any output kept.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import re
 import shutil
@@ -85,20 +86,6 @@ class PreparedTree:
     def git(self, *args: str) -> bytes:
         """The raw output of a local git command in the repository (no network)."""
         return self._session.output(list(args))
-
-
-def _basic_header(token: SecretStr) -> str:
-    raw = base64.b64encode(f"x-access-token:{token.get_secret_value()}".encode()).decode()
-    return f"Authorization: Basic {raw}"
-
-
-def _mask(text: str, token: SecretStr) -> str:
-    secret = token.get_secret_value()
-    forms = {secret, base64.b64encode(f"x-access-token:{secret}".encode()).decode()}
-    for form in sorted(forms, key=len, reverse=True):
-        if form:
-            text = text.replace(form, "***")
-    return text
 
 
 def _validate(repo: str, base_sha: str, branch: str, default_branch: str) -> None:
@@ -237,7 +224,7 @@ class _Session:
         self._repo = repo
         self._git_dir = git_dir
         self._url = url
-        self._token = token
+        self._remote = remote = direct.Remote(repo, url, token)
         self._runner = runner
         self._timeout_s = timeout_s
         # One deadline for the whole publish: a slow fetch leaves less time to the push.
@@ -247,9 +234,8 @@ class _Session:
             **environment(git_dir, network=True),
             "GIT_CONFIG_COUNT": "1",
             "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": _basic_header(token),
+            "GIT_CONFIG_VALUE_0": f"Authorization: {remote.authorization.get_secret_value()}",
         }
-        self._remote = direct.Remote(repo, url, token)
         self.network_operations = 0
 
     def _run(
@@ -261,8 +247,8 @@ class _Session:
         env: Mapping[str, str] | None = None,
     ) -> tuple[int, str, str]:
         done = self._execute(args, network=network, stdin=stdin, env=env)
-        stdout = _mask(done.stdout.decode("utf-8", "backslashreplace"), self._token)
-        stderr = _mask(done.stderr.decode("utf-8", "backslashreplace"), self._token)
+        stdout = self._remote.mask(done.stdout.decode("utf-8", "backslashreplace"))
+        stderr = self._remote.mask(done.stderr.decode("utf-8", "backslashreplace"))
         return done.returncode, stdout, stderr
 
     def _execute(
@@ -305,7 +291,7 @@ class _Session:
     def _local_bytes(self, args: list[str], stdin: str) -> bytes:
         done = self._execute(args, stdin=stdin.encode())
         if done.returncode != 0:
-            stderr = _mask(done.stderr.decode("utf-8", "backslashreplace"), self._token)
+            stderr = self._remote.mask(done.stderr.decode("utf-8", "backslashreplace"))
             raise GitCommandError(_failure(args[0], done.returncode, stderr))
         return done.stdout
 
@@ -313,7 +299,7 @@ class _Session:
         """A local command's stdout as git wrote it (file contents, `-z` listings)."""
         done = self._execute(args)
         if done.returncode != 0:
-            stderr = _mask(done.stderr.decode("utf-8", "backslashreplace"), self._token)
+            stderr = self._remote.mask(done.stderr.decode("utf-8", "backslashreplace"))
             raise GitCommandError(_failure(args[0], done.returncode, stderr))
         return done.stdout
 
