@@ -6,6 +6,8 @@ Only the api and worker processes hold object-store credentials; runners never i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shoal.blobs.content import BlobRef, ContentStore, content_key, put_content_addressed
 from shoal.blobs.errors import (
     BlobNotFoundError,
@@ -18,8 +20,10 @@ from shoal.blobs.errors import (
 from shoal.blobs.filesystem import FilesystemObjectStore
 from shoal.blobs.from_settings import open_object_store
 from shoal.blobs.keys import validate_key
-from shoal.blobs.s3 import S3ObjectStore, make_s3_client
 from shoal.blobs.store import DEFAULT_CHUNK_SIZE, BlobStream, ObjectStore
+
+if TYPE_CHECKING:
+    from shoal.blobs.s3 import S3ObjectStore, make_s3_client
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -41,3 +45,15 @@ __all__ = [
     "put_content_addressed",
     "validate_key",
 ]
+
+_S3_NAMES = frozenset({"S3ObjectStore", "make_s3_client"})
+
+
+def __getattr__(name: str) -> object:
+    # The S3 store is imported on first use: boto3 takes a good part of a second to load, and
+    # a process on the filesystem store (`shoal up`, `shoal admin`) never needs it.
+    if name in _S3_NAMES:
+        from shoal.blobs import s3
+
+        return getattr(s3, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shoal.blobs.filesystem import FilesystemObjectStore
-from shoal.blobs.s3 import S3ObjectStore, make_s3_client
 from shoal.blobs.store import ObjectStore
-from shoal.config import Settings
+
+if TYPE_CHECKING:
+    from shoal.config import Settings
 
 __all__ = ["open_object_store"]
 
@@ -18,6 +21,8 @@ def open_object_store(settings: Settings, *, ensure_bucket: bool = False) -> Obj
     """
     if settings.object_store == "fs":
         return FilesystemObjectStore(settings.data_dir / "objects")
+    from shoal.blobs.s3 import S3ObjectStore, make_s3_client  # boto3 only when S3 is used
+
     client = make_s3_client(
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,

@@ -20,7 +20,8 @@ from sqlalchemy.exc import ProgrammingError
 from shoal.config import Settings
 from shoal.domain.clock import Clock, ScaledClock, SystemClock
 from shoal.domain.errors import ShoalError
-from shoal.runtime.embedded import EmbeddedPostgres, EmbeddedRedis
+from shoal.runtime.embedded import EmbeddedRedis
+from shoal.runtime.servers import Servers, start_servers
 from shoal.services.audit_key import create_audit_key_file, load_audit_key
 from shoal.services.context import AppContext
 from shoal.store import Database
@@ -54,14 +55,18 @@ class DatabaseUrls:
         return url_user(self.app)
 
 
-def database_urls(settings: Settings, stack: ExitStack) -> DatabaseUrls:
+def database_urls(
+    settings: Settings, stack: ExitStack, servers: Servers | None = None
+) -> DatabaseUrls:
+    """The URLs to connect with; an embedded server is started (or, when `servers` already
+    starts it, waited for) first."""
     if settings.database_url is not None:
         app = settings.database_url.get_secret_value()
         owner = settings.migration_database_url
         return DatabaseUrls(app=app, owner=owner.get_secret_value() if owner else app)
-    embedded = EmbeddedPostgres(settings.data_dir)
-    superuser = embedded.start()
-    stack.callback(embedded.stop)
+    if servers is None:
+        servers = start_servers(settings, stack, redis=False)
+    superuser = servers.postgres_url()
     owner_db = Database(superuser, pool_size=1)
     try:
         with owner_db.transaction() as conn:
@@ -93,30 +98,40 @@ def run_migrations(urls: DatabaseUrls) -> None:
         owner.dispose()
 
 
-def redis_url(settings: Settings, stack: ExitStack) -> str:
+def redis_url(settings: Settings, servers: Servers) -> str:
     if settings.redis_url is not None:
         return settings.redis_url.get_secret_value()
-    embedded = EmbeddedRedis(settings.data_dir)
-    url = embedded.start()
-    stack.callback(embedded.stop)
-    return url
+    if servers.redis is None:
+        # Not started (`with_redis=False`): where the embedded server listens when it runs.
+        return EmbeddedRedis(settings.data_dir).url
+    return servers.redis_url()
 
 
 @contextmanager
 def app_context(
-    settings: Settings, *, migrate: bool = False, create_audit_key: bool = False
+    settings: Settings,
+    *,
+    migrate: bool = False,
+    create_audit_key: bool = False,
+    servers: Servers | None = None,
+    with_redis: bool = True,
 ) -> Iterator[AppContext]:
     """The context for one process; servers it started are stopped when the block ends.
 
     With `create_audit_key` (`shoal up`), a missing audit key is created under the data dir;
     every process refuses to start without one (a key made by any other command would not be
-    the one the running servers sign with).
+    the one the running servers sign with). `servers`: embedded servers the caller already
+    started (`start_servers`, which it stops); else they are started here. `with_redis`
+    False (`shoal admin`, which only reads and writes the database): no embedded Redis is
+    started, and the context's client, never used, is not connected.
     """
     if create_audit_key and (made := create_audit_key_file(settings)) is not None:
         log.info("audit_key_created", path=str(made))
     key = load_audit_key(settings)
     with ExitStack() as stack:
-        urls = database_urls(settings, stack)
+        if servers is None:
+            servers = start_servers(settings, stack, redis=with_redis)
+        urls = database_urls(settings, stack, servers)
         if migrate:
             run_migrations(urls)
         db = Database(urls.app, audit_key=lambda: key)
@@ -124,7 +139,7 @@ def app_context(
         with db.transaction() as conn:
             if problems := role_problems(conn):
                 log.warning("audit_log_unprotected", problems=problems)
-        client = redis.Redis.from_url(redis_url(settings, stack))
+        client = redis.Redis.from_url(redis_url(settings, servers))
         stack.callback(client.close)
         clock: Clock = (
             SystemClock() if settings.clock_speed == 1 else ScaledClock(settings.clock_speed)

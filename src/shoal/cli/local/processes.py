@@ -5,16 +5,17 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-
-import structlog
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from shoal.cli.local.settings import load_settings
 from shoal.cli.output import console, fail
-from shoal.config import Settings
+
+if TYPE_CHECKING:
+    from shoal.config import Settings
+    from shoal.runtime.servers import Servers
 
 __all__ = ["api", "up", "worker"]
-
-log = structlog.get_logger("shoal.cli")
 
 
 def up() -> None:
@@ -23,26 +24,33 @@ def up() -> None:
     With no SHOAL_DATABASE_URL / SHOAL_REDIS_URL, embedded PostgreSQL and Redis are started
     under the data dir; the schema is migrated on start.
     """
+    import structlog
+
     from shoal.runtime.instances import registered, stop_leftovers
+    from shoal.runtime.servers import start_servers
 
     settings = load_settings()
+    log = structlog.get_logger("shoal.cli")
     # Bind before starting anything: a busy port fails here, not after the database started
     # and "Shoal is up" was printed.
     listener = _listen(settings)
-    with registered(settings.data_dir, settings.api_url):
+    with registered(settings.data_dir, settings.api_url), ExitStack() as stack:
         stopped = stop_leftovers(settings)
         if stopped:
             where = str(settings.data_dir)
             log.warning("stopped_leftover_servers", servers=stopped, data_dir=where)
-        _serve(settings, listener)
+        stack.callback(log.info, "shoal_stopped")  # the last word, once everything stopped
+        # The embedded servers start in the background while the API and the worker load.
+        servers = start_servers(settings, stack)
+        _serve(settings, listener, servers)
 
 
-def _serve(settings: Settings, listener: socket.socket) -> None:
+def _serve(settings: Settings, listener: socket.socket, servers: Servers) -> None:
     from shoal.runtime.context import app_context
     from shoal.runtime.serve import api_server
     from shoal.runtime.workers import start_worker_thread
 
-    with app_context(settings, migrate=True, create_audit_key=True) as ctx:
+    with app_context(settings, migrate=True, create_audit_key=True, servers=servers) as ctx:
         stop = threading.Event()
         worker_thread = start_worker_thread(ctx, stop)
         server = api_server(ctx)
@@ -57,7 +65,6 @@ def _serve(settings: Settings, listener: socket.socket) -> None:
         finally:
             stop.set()
             worker_thread.join(timeout=settings.task_stall_timeout_s)
-            log.info("shoal_stopped")
 
 
 def api() -> None:

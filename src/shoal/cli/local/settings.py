@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from shoal.cli.output import err_console, fail
-from shoal.config import Settings
-from shoal.observability.logs import configure_logging
+
+if TYPE_CHECKING:
+    from shoal.config import Settings
 
 __all__ = ["load_admin_settings", "load_settings"]
 
@@ -14,6 +15,12 @@ __all__ = ["load_admin_settings", "load_settings"]
 def load_settings(*, quiet: bool = False) -> Settings:
     """Settings from the environment; `quiet` keeps a one-shot command's output to warnings
     unless SHOAL_LOG_LEVEL asks for more."""
+    # Imported here, not at the top: the remote commands never load the server's settings.
+    from pydantic import ValidationError
+
+    from shoal.config import Settings
+    from shoal.observability.logs import configure_logging
+
     try:
         settings = Settings()
     except ValidationError as exc:

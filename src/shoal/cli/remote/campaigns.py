@@ -19,7 +19,6 @@ from shoal.cli.output import (
     print_table,
 )
 from shoal.cli.remote.client import ApiClient, client
-from shoal.spec import SpecInvalidError, parse_spec
 
 __all__ = ["apply", "apply_file", "campaigns_app", "validate"]
 
@@ -33,6 +32,8 @@ SpecFile = Annotated[
 
 def validate(file: SpecFile, output: OutputOpt = Output.TABLE) -> None:
     """Validate a spec locally (no server needed) and print its spec_hash."""
+    from shoal.spec import SpecInvalidError, parse_spec
+
     try:
         parsed = parse_spec(file.read_bytes(), source=str(file))
     except SpecInvalidError as exc:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from shoal.cli.output import fail
 from shoal.cli.remote.profile import Profile, load_profile
-from shoal.spec import SpecIssue
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx and the spec package are imported where they are used: every command module imports
+# this one, and `shoal --help` needs neither.
 
 __all__ = [
     "LOGIN_HINT",
@@ -42,6 +45,8 @@ class Page:
 
 def display_url(url: str) -> str:
     """The URL without user and password, for messages."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
@@ -57,6 +62,8 @@ def normalize_url(raw: str) -> tuple[str, list[str]]:
     `127.0.0.1:8420` gets `http://`; a trailing `/api/v1` (the API's path, which the client
     adds itself) is dropped. Anything that is not an http(s) URL is refused.
     """
+    import httpx
+
     url = raw.strip().rstrip("/")
     notes: list[str] = []
     if "://" not in url:
@@ -82,6 +89,8 @@ def normalize_url(raw: str) -> tuple[str, list[str]]:
 
 class ApiClient:
     def __init__(self, profile: Profile, *, timeout: float = 30.0) -> None:
+        import httpx
+
         self._http = httpx.Client(
             base_url=f"{profile.url}{API_PATH}",
             headers={"Authorization": f"Bearer {profile.token}", "User-Agent": "shoal-cli"},
@@ -94,6 +103,8 @@ class ApiClient:
     def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The response of a successful request; any failure ends the command with a message
         that names the server (never its credentials)."""
+        import httpx
+
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
@@ -128,6 +139,8 @@ class ApiClient:
         link = response.links.get("next", {}).get("url")
         nxt = None
         if link:
+            import httpx
+
             asked = httpx.URL(link).params
             nxt = {k: v for k, v in asked.items() if k in {"after", "before"}}
         return Page(list(response.json()), int(total) if total else None, nxt)
@@ -184,6 +197,8 @@ def _raise_api_error(url: str, response: httpx.Response) -> None:
 
 def _render_problem(problem: dict[str, Any]) -> str:
     # Spec issues and request problems share the shape; one renderer serves both.
+    from shoal.spec import SpecIssue
+
     return SpecIssue(
         path=problem.get("path") or "",
         message=problem["message"],

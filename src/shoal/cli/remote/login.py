@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 
 from shoal.cli.output import console, err_console, fail
@@ -41,6 +40,8 @@ def login(
         token = typer.prompt("API token", hide_input=True)
     shown = display_url(base)
     profile = Profile(url=base, token=token.strip())
+    import httpx
+
     try:
         response = httpx.get(
             f"{profile.url}{API_PATH}/campaigns",

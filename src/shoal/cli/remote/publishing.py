@@ -6,7 +6,6 @@ import time
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shoal.cli.output import (
     FREE_TEXT_COLUMNS,
@@ -168,6 +167,14 @@ def _follow(api: ApiClient, campaign: str, batch: int, total: int) -> None:
     """Until this publish's changesets settle, from a summary of them (one grouped query a
     second, not the changesets themselves); each one that fails or needs a human is named
     above the bar as the summary first shows it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn("[bold]publishing"),
         BarColumn(),

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.syntax import Syntax
 
 from shoal.cli.output import (
     Output,
@@ -115,6 +113,14 @@ def _exit_for(run: dict[str, Any]) -> None:
 
 
 def _follow(api: ApiClient, run: dict[str, Any], *, quiet: bool) -> dict[str, Any]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn("[bold]{task.fields[phase]}"),
         BarColumn(),
@@ -420,7 +426,10 @@ def diff(
         return
     text = api.request("GET", f"/runs/{run_id}/executions/{repo}/patch")
     if color and console.is_terminal:
-        # Syntax renders its code itself, not through the console's escaping.
+        # Syntax renders its code itself, not through the console's escaping. Imported here:
+        # it loads pygments, which no other command needs.
+        from rich.syntax import Syntax
+
         console.print(Syntax(escape_text(text), "diff", theme="ansi_dark", word_wrap=False))
     else:
         console.print(text, markup=False, highlight=False, end="")

@@ -9,7 +9,6 @@ import typer
 
 from shoal.cli.output import Output, OutputOpt, console, print_json, print_table
 from shoal.cli.remote.client import client
-from shoal.spec import spec_json_schema
 
 __all__ = ["spec_app", "specs_app"]
 
@@ -56,4 +55,6 @@ def show(
 @spec_app.command("schema")
 def schema() -> None:
     """Print the campaign spec's JSON Schema (for editors such as yaml-language-server)."""
+    from shoal.spec import spec_json_schema
+
     typer.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
