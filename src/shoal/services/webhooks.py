@@ -216,7 +216,7 @@ def apply_delivery(ctx: AppContext, conn: Connection, task: Task) -> Outcome:
                     now=now,
                     max_attempts=ctx.settings.task_max_attempts,
                 )
-                _record(conn, delivery.id, applied, now=now)
+                _record(conn, delivery.id, applied, now=ctx.clock.now())  # once applied
         except ShoalError as exc:
             if exc.retryable:
                 raise

@@ -190,6 +190,9 @@ def serve(
 ) -> None:
     """Serve a simulated GitHub on 127.0.0.1 until interrupted."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    # httpx logs every request at INFO: one line per webhook delivered. The delivery log
+    # (`/app/hook/deliveries`) has them all already.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     address = _loopback(host)
     _require_graphql_schema()
     document = _load_seed(seed) if seed else None

@@ -19,7 +19,7 @@ the whole batch is done, which keeps each key in order across batches too.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -100,20 +100,19 @@ class LaneRunner:
         if not tasks:
             return False
         claimed_at = clock.monotonic()
-        by_key: dict[str | None, list[Task]] = {}
-        for task in tasks:  # claimed oldest first
+        for task in tasks:
             self._leases.add(task)
-            by_key.setdefault(self.lane.key(task), []).append(task)
         runs = [
-            self._threads.submit(self._run_in_order, run, claimed_at) for run in by_key.values()
+            self._threads.submit(self._run_in_order, share, claimed_at)
+            for share in _shares(tasks, self.lane.key, self.lane.threads)
         ]
         for run in runs:
             run.result()
         return True
 
     def _run_in_order(self, tasks: Sequence[Task], claimed_at: float) -> None:
-        """Run `tasks` one after another on one connection; each ends with its outcome
-        recorded, whatever happens to the connection."""
+        """Run `tasks` one after another on one connection (taken and set up once for the
+        share); each ends with its outcome recorded, whatever happens to the connection."""
         left = list(tasks)
         try:
             with self._db.engine.connect() as conn:
@@ -147,6 +146,24 @@ class LaneRunner:
             self._outbox.record_each(self._db, [failed], self._backoff)
             return
         self._outbox.settle([Finished(task, outcome, claimed_at)], [state])
+
+
+def _shares(
+    tasks: Sequence[Task], key: Callable[[Task], str | None], threads: int
+) -> list[list[Task]]:
+    """`tasks` (oldest first) split into at most `threads` shares, each run in order on one
+    connection: all the tasks of a key in one share, in their order, and the keys spread so
+    that the shares are about the same size."""
+    by_key: dict[str | None, list[Task]] = {}
+    for task in tasks:
+        by_key.setdefault(key(task), []).append(task)
+    shares: list[list[Task]] = [[] for _ in range(min(threads, len(by_key)))]
+    for run in sorted(by_key.values(), key=len, reverse=True):
+        min(shares, key=len).extend(run)
+    # Within a share, keys interleave as they were queued (each key's tasks stay in order).
+    for share in shares:
+        share.sort(key=lambda t: (t.run_after, t.id))
+    return shares
 
 
 def _relax(conn: Connection) -> bool:
