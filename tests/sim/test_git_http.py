@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -154,3 +157,40 @@ def test_parallel_pushes(sim: RunningSim, tmp_path: Path) -> None:
     with sim.http(token) as client:
         names = {b["name"] for b in client.get("/repos/acme/gadgets/branches").json()}
     assert {f"parallel-{n}" for n in range(8)} <= names
+
+
+def _backends() -> set[int]:
+    """git-http-backend processes of this test run (children of this process)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"git-http-backend" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def test_a_client_gone_mid_request_leaves_no_backend_behind(sim: RunningSim) -> None:
+    # git-http-backend, promised more body than comes, would read the ended body forever.
+    token = sim.installation_token()
+    host, port = sim.url.removeprefix("http://").split(":")
+    before = _backends()
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            b"POST /acme/widgets.git/git-receive-pack HTTP/1.1\r\n"
+            + f"Host: {host}\r\n".encode()
+            + f"{basic_header(token).split('=', 1)[1]}\r\n".encode()
+            + b"Content-Type: application/x-git-receive-pack-request\r\n"
+            b"Content-Length: 1000\r\n\r\n0094"
+        )
+        time.sleep(0.5)  # the backend started and reads the body
+    deadline = time.monotonic() + 10
+    while _backends() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _backends() - before == set()

@@ -9,6 +9,7 @@ which calls back into the simulator to apply GitHub's push rules.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -195,7 +196,9 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the backend stopped reading: it already has what it needs
             except ClientDisconnect:
-                pass  # the client gave up (a timeout): the backend sees the body end
+                # The client went away mid-request. git-http-backend, short of the
+                # Content-Length it was promised, would read an ended body forever.
+                _kill(proc)
             finally:
                 stdin.close()
 
@@ -209,6 +212,7 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
                 await feeder
                 await proc.wait()
             finally:
+                _kill(proc)  # the client left before the end: nobody reads the rest
                 if push is not None:
                     session = sim.pushes.pop(push[0])
                     _record(sim, request, request_id, caller, repo, status, session.results)
@@ -218,6 +222,12 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
         return StreamingResponse(body(), status, headers=headers)
 
     return endpoint
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
 
 
 def _record(
