@@ -44,7 +44,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bump-checkout-v4.y
 CAMPAIGN = "bump-checkout-v4"
 READY_TIMEOUT_S = 180.0
 # How long a sample waits for the machine to calm down before it is taken anyway.
-CALM_WAIT_S = 60.0
+CALM_WAIT_S = 30.0
 
 
 def _shoal() -> list[str]:
@@ -198,7 +198,7 @@ def main() -> None:
         "--calm",
         type=float,
         default=0.5,
-        help="before each sample, wait (up to 60 s) until the machine's CPU is busy less than "
+        help="before each sample, wait (up to 30 s) until the machine's CPU is busy less than "
         "this share over one second; a negative value does not wait",
     )
     args = parser.parse_args()

@@ -19,6 +19,7 @@ import pytest
 from shoal.config import Settings
 from shoal.domain.errors import ShoalError
 from shoal.runtime.embedded import EmbeddedPostgres, EmbeddedRedis, postgres_socket_dir
+from shoal.runtime.instances import DataDirChoice, resolve_data_dir
 from shoal.runtime.servers import start_servers
 from tests.servers import free_port
 
@@ -194,3 +195,29 @@ def _instance(data_dir: Path, state: Path) -> subprocess.Popen[bytes]:
         assert owner.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     return owner
+
+
+def test_a_running_instance_wins_over_a_database_in_the_default_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An earlier `shoal up` left a database in the default data dir; today's runs elsewhere
+    # (as the demo's does). A token minted in the default one would be unknown to the server.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.delenv("SHOAL_DATA_DIR", raising=False)
+    default, demo = tmp_path / "share" / "shoal", tmp_path / "demo"
+    for data_dir in (default, demo):
+        (data_dir / "postgres").mkdir(parents=True)
+        (data_dir / "postgres" / "PG_VERSION").write_text("18\n")
+    owner = _instance(demo, tmp_path / "state")
+    try:
+        choice = resolve_data_dir(Settings())
+        assert choice.data_dir == demo.resolve()
+        assert choice.instance is not None and choice.instance.pid == owner.pid
+        # Set explicitly, the data dir is used as given.
+        assert resolve_data_dir(Settings(data_dir=default)).data_dir == default.resolve()
+    finally:
+        owner.kill()
+        owner.wait()
+    # With no instance running, the default data dir's database is the one.
+    assert resolve_data_dir(Settings()) == DataDirChoice(default.resolve())

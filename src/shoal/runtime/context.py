@@ -26,7 +26,6 @@ from shoal.services.audit_key import create_audit_key_file, load_audit_key
 from shoal.services.context import AppContext
 from shoal.store import Database
 from shoal.store.db import ensure_app_role, role_problems, url_user, url_with_user
-from shoal.store.migrate import upgrade
 
 __all__ = [
     "EMBEDDED_APP_ROLE",
@@ -83,6 +82,9 @@ def database_url(settings: Settings, stack: ExitStack) -> str:
 
 def run_migrations(urls: DatabaseUrls) -> None:
     """Migrate as the schema owner and grant the application role its rights."""
+    # Alembic is loaded only by the processes that migrate.
+    from shoal.store.migrate import upgrade
+
     owner = Database(urls.owner, pool_size=1)
     try:
         upgrade(owner, app_role=urls.app_role if urls.owner != urls.app else None)
@@ -132,7 +134,9 @@ def app_context(
         if servers is None:
             servers = start_servers(settings, stack, redis=with_redis)
         urls = database_urls(settings, stack, servers)
-        if migrate:
+        # The database of a running `shoal up` was migrated when it started: a command beside
+        # it (`shoal admin create-token`) leaves the schema to it.
+        if migrate and not servers.attached:
             run_migrations(urls)
         db = Database(urls.app, audit_key=lambda: key)
         stack.callback(db.dispose)

@@ -111,18 +111,23 @@ def resolve_data_dir(settings: Settings) -> DataDirChoice:
     """Where a local command finds the embedded database.
 
     A data dir the user set (SHOAL_DATA_DIR or the config file) is used as given. Otherwise
-    the default is used when it holds a database, else the one running `shoal up` instance's.
-    A command never creates a database: with none found, :class:`NoDatabaseError` says which
-    directory was looked at and how to point the command at the right one.
+    the running `shoal up` instance's is, even when the default data dir holds a database
+    too (an earlier instance's): a token minted there would be one the running server does
+    not know. With no instance running, the default is used. A command never creates a
+    database: with none found, :class:`NoDatabaseError` says which directory was looked at
+    and how to point the command at the right one.
     """
     explicit = "data_dir" in settings.model_fields_set
     data_dir = settings.data_dir.resolve()
-    if has_embedded_database(data_dir):
+    with_db = []
+    if not explicit:
+        with_db = [i for i in running_instances() if has_embedded_database(i.data_dir)]
+        if any(i.data_dir == data_dir for i in with_db):
+            return DataDirChoice(data_dir)
+        if len(with_db) == 1:
+            return DataDirChoice(with_db[0].data_dir, instance=with_db[0])
+    if not with_db and has_embedded_database(data_dir):
         return DataDirChoice(data_dir)
-    running = [] if explicit else running_instances()
-    with_db = [i for i in running if has_embedded_database(i.data_dir)]
-    if len(with_db) == 1:
-        return DataDirChoice(with_db[0].data_dir, instance=with_db[0])
     source = "SHOAL_DATA_DIR" if explicit else "the default data dir; SHOAL_DATA_DIR is not set"
     message = f"no Shoal database in {data_dir} ({source})."
     if len(with_db) > 1:

@@ -41,6 +41,8 @@ class Servers:
 
     postgres: Future[str] | None  # the embedded server's superuser URL
     redis: Future[str] | None  # the embedded Redis's URL
+    # The PostgreSQL is that of another running `shoal up`, which owns it.
+    attached: bool = False
 
     def postgres_url(self) -> str:
         """The embedded PostgreSQL's URL, once it answers (its start's error otherwise)."""
@@ -68,14 +70,13 @@ def start_servers(settings: Settings, stack: ExitStack, *, redis: bool = True) -
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shoal-servers")
     stack.callback(pool.shutdown)
     postgres = None
-    if want_postgres:
-        owner = _owner(settings)
-        if owner is not None:
-            postgres = pool.submit(_attach, EmbeddedPostgres(settings.data_dir), owner)
-        else:
-            postgres = _started(stack, pool, EmbeddedPostgres(settings.data_dir))
+    owner = _owner(settings) if want_postgres else None
+    if owner is not None:
+        postgres = pool.submit(_attach, EmbeddedPostgres(settings.data_dir), owner)
+    elif want_postgres:
+        postgres = _started(stack, pool, EmbeddedPostgres(settings.data_dir))
     redis_started = _started(stack, pool, EmbeddedRedis(settings.data_dir)) if want_redis else None
-    return Servers(postgres=postgres, redis=redis_started)
+    return Servers(postgres=postgres, redis=redis_started, attached=owner is not None)
 
 
 def _started(
