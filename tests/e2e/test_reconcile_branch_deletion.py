@@ -6,10 +6,13 @@ push. After each, the audit log matches the simulator's ledger."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+from tests.cli.test_cli import shoal
 from tests.e2e.audit_match import assert_audit_matches_ledger
 from tests.e2e.conftest import Stack
 from tests.e2e.publishing import changesets, publish, stored, until
+from tests.e2e.test_publish_cli_wait import _env
 from tests.e2e.test_reconcile import observe, published, pull, quiet, spec
 
 DELETE = "DELETE /repos/{owner}/{repo}/git/refs/{ref}"
@@ -42,6 +45,7 @@ def test_a_deselected_repos_pr_is_closed_and_its_branch_deleted_under_on_close(
 
     assert pull(stack, "acme/svc-0")["state"] == "closed"
     assert branch_tip(stack, "acme/svc-0") is None
+    assert changesets(stack, "bump")["acme/svc-0"]["branch_state"] == "deleted"
     assert pull(stack, "acme/svc-1")["state"] == "open"
     assert branch_tip(stack, "acme/svc-1") is not None
     assert deleted(stack) == ["acme/svc-0"]
@@ -61,7 +65,7 @@ def test_a_deselected_repos_branch_stays_by_default(make_stack: Callable[..., St
 
 
 def test_a_merged_prs_branch_is_deleted_unless_a_human_pushed_to_it_after_shoal(
-    make_stack: Callable[..., Stack],
+    make_stack: Callable[..., Stack], tmp_path: Path
 ) -> None:
     stack = published(make_stack, deleting("on_close_or_merge"))
     cs = changesets(stack, "bump")
@@ -86,5 +90,12 @@ def test_a_merged_prs_branch_is_deleted_unless_a_human_pushed_to_it_after_shoal(
     assert branch_tip(stack, "acme/svc-0") is None
     assert branch_tip(stack, "acme/svc-1") == mine
     assert stored(stack, cs["acme/svc-1"]["id"]).observed.branch_kept
+    now = changesets(stack, "bump")
+    assert (now["acme/svc-0"]["branch_state"], now["acme/svc-1"]["branch_state"]) == (
+        "deleted",
+        "kept",
+    )
+    listed = shoal(_env(stack, tmp_path), "changesets", "bump", "--repo", "acme/svc-1").stdout
+    assert "branch kept: it holds commits Shoal did not push" in listed, listed
     assert deleted(stack) == ["acme/svc-0"]
     assert_audit_matches_ledger(stack)

@@ -206,6 +206,12 @@ class ChangesetOut(BaseModel):
         description="A newer base the campaign's steps ran on again and made the same patch: "
         "the commit stays on `base_sha`, and nothing was pushed for it.",
     )
+    branch_state: str | None = Field(
+        default=None,
+        description="What became of the campaign branch after the PR closed or merged: "
+        "`deleted` (by Shoal, per `policy.delete_branch`, or already gone), `kept` (a delete "
+        "found commits Shoal did not push on it: it stays, for good), or null (still there).",
+    )
 
     @classmethod
     def of(cls, c: Changeset) -> ChangesetOut:
@@ -227,6 +233,13 @@ class ChangesetOut(BaseModel):
             spec_version=c.desired.spec_version if c.desired else None,
             base_sha=c.desired.base_sha if c.desired else None,
             current_on=c.desired.current_on if c.desired else None,
+            branch_state=(
+                "deleted"
+                if c.observed.branch_deleted
+                else "kept"
+                if c.observed.branch_kept
+                else None
+            ),
         )
 
 

@@ -335,7 +335,7 @@ def changesets(
                 (c["budget_eta"] or "")[:19],
                 (c.get("drift") or {}).get("kind") or c["failure_reason"] or "",
                 _drift_message(c.get("drift")) or c["failure_message"] or "",
-                c["warning"] or "",
+                _warning(c),
             ]
             for c in found
         ],
@@ -432,6 +432,16 @@ def _spec_version(version: int | None, latest: int | None) -> str:
     if latest is not None and version < latest:
         return f"v{version} (behind v{latest})"
     return f"v{version}"
+
+
+def _warning(c: dict[str, Any]) -> str:
+    """What GitHub refused on the open PR, and a branch kept after the PR ended."""
+    kept = (
+        "branch kept: it holds commits Shoal did not push"
+        if c.get("branch_state") == "kept"
+        else None
+    )
+    return "; ".join(part for part in (c["warning"], kept) if part)
 
 
 def _drift_message(drift: dict[str, str] | None) -> str | None:
