@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -225,9 +227,14 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL, unless asyncio already saw the process end. Not `proc.kill()`: that polls
+    the process first (subprocess.Popen.send_signal), and a poll that finds it just ended
+    reaps it under asyncio's child watcher, which then logs "Unknown child process" and
+    reports exit code 255. A signal to a process that ended but is not reaped yet is
+    harmless, and its pid cannot be reused before asyncio reaps it."""
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
-            proc.kill()
+            os.kill(proc.pid, signal.SIGKILL)
 
 
 def _record(
