@@ -1,5 +1,6 @@
-"""What the benchmarks share: a throwaway database, Shoal's API server in a thread, `shoal
-worker` as its own process, and the small helpers around them.
+"""What the benchmarks share: a throwaway database, Shoal's API server in a thread or as its
+own process (`shoal api`), `shoal worker` as its own process, the simulator as its own process
+(`python -m shoal.sim serve`), peak RSS sampling, and the small helpers around them.
 
 The scripts import this module by name after putting their folder at the *end* of the import
 path: at the front it would let `bench/queue.py` stand in for the standard library's `queue`.
@@ -7,6 +8,7 @@ path: at the front it would let `bench/queue.py` stand in for the standard libra
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -34,12 +36,16 @@ from shoal.store.migrate import upgrade
 
 __all__ = [
     "ADMIN_URL",
+    "RssSampler",
+    "admin_token",
     "free_port",
     "fresh_database",
     "note",
     "ok",
     "redis_url",
     "running_api",
+    "running_api_process",
+    "running_sim_process",
     "running_worker",
     "stop_process",
 ]
@@ -103,6 +109,21 @@ def fresh_database() -> Iterator[str]:
         _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def admin_token(settings: Settings) -> str:
+    """A new admin API token in the settings' database (as `shoal admin create-token`)."""
+    db = Database(settings.database_url.get_secret_value(), pool_size=1)  # type: ignore[union-attr]
+    client: redis.Redis[bytes] = redis.Redis.from_url(
+        settings.redis_url.get_secret_value()  # type: ignore[union-attr]
+    )
+    try:
+        ctx = AppContext(settings=settings, db=db, redis=client, clock=SystemClock())
+        _, token = tokens.create_token(ctx, name="bench", role=Role.ADMIN, actor="bench")
+        return token
+    finally:
+        client.close()
+        db.dispose()
+
+
 @contextmanager
 def running_api(settings: Settings, clock: Clock | None = None) -> Iterator[httpx.Client]:
     """Shoal's API server in a thread of this process; a client with an admin token."""
@@ -152,3 +173,97 @@ def running_worker(env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
             yield psutil.Process(process.pid)
         finally:
             stop_process(process)
+
+
+@contextmanager
+def running_api_process(env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
+    """`shoal api` as its own process (configured by `env`, which must set SHOAL_API_PORT);
+    yields once `/readyz` answers 200."""
+    url = f"http://127.0.0.1:{env['SHOAL_API_PORT']}/readyz"
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shoal", "api"], env=env, stdout=err, stderr=err
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while True:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the API server did not start; see {log}")
+                try:
+                    if httpx.get(url, timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            yield psutil.Process(process.pid)
+        finally:
+            stop_process(process)
+
+
+def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
+    stdout = process.stdout
+    assert stdout is not None
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line or not line[0]:
+        raise RuntimeError(f"simulator did not report ready within {timeout:.0f}s")
+    return line[0]
+
+
+@contextmanager
+def running_sim_process(
+    seed: dict[str, Any], work: Path, timeout: float = STARTUP_TIMEOUT
+) -> Iterator[tuple[dict[str, Any], psutil.Process]]:
+    """The simulator as its own process in GHES mode (no rate limits, as on GHES), seeded
+    with `seed`; yields what it printed when ready (`-o json`: URLs, App, installations,
+    repos, seed_seconds) and the process. Data under `work/sim`, its log `work/sim.log`."""
+    seed_file = work / "seed.json"
+    seed_file.write_text(json.dumps(seed))
+    argv = [sys.executable, "-m", "shoal.sim", "serve", "--seed", str(seed_file), "--port", "0"]
+    argv += ["--ghes", "--data-dir", str(work / "sim"), "-o", "json"]
+    with (work / "sim.log").open("w") as err:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            info: dict[str, Any] = json.loads(_first_line(process, timeout))
+            yield info, psutil.Process(process.pid)
+        finally:
+            stop_process(process)
+
+
+class RssSampler:
+    """Peak RSS of a process (every 100 ms) and of it with its children (bwrap, git, sed;
+    every 500 ms: listing children walks all of /proc, which costs CPU the run needs)."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self.own = 0
+        self.tree = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        ticks = 0
+        while not self._stop.wait(0.1):
+            ticks += 1
+            try:
+                own = self.process.memory_info().rss
+                children = self.process.children(recursive=True) if ticks % 5 == 0 else []
+            except psutil.Error:
+                return
+            tree = own
+            for child in children:
+                try:
+                    tree += child.memory_info().rss
+                except psutil.Error:
+                    continue  # exited between the listing and the read
+            self.own, self.tree = max(self.own, own), max(self.tree, tree)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -41,7 +41,6 @@ import signal
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -58,14 +57,15 @@ import yaml
 from pydantic import SecretStr
 
 from harness import (
+    RssSampler,
     free_port,
     fresh_database,
     note,
     ok,
     redis_url,
     running_api,
+    running_sim_process,
     running_worker,
-    stop_process,
 )
 from shoal.config import Settings
 from shoal.observability.logs import configure_logging
@@ -141,34 +141,13 @@ def seed_document(repos: int) -> dict[str, Any]:
     }
 
 
-def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
-    stdout = process.stdout
-    assert stdout is not None
-    line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if not line or not line[0]:
-        raise RuntimeError(f"simulator did not report ready within {timeout:.0f}s")
-    return line[0]
-
-
 @contextmanager
 def running_sim(repos: int, work: Path) -> Iterator[tuple[dict[str, Any], psutil.Process]]:
     """The simulator as its own process, in GHES mode: no rate limits, as on GHES."""
-    seed = work / "seed.yaml"
-    seed.write_text(yaml.safe_dump(seed_document(repos)))
-    argv = [sys.executable, "-m", "shoal.sim", "serve", "--seed", str(seed), "--port", "0"]
-    argv += ["--ghes", "--data-dir", str(work / "sim"), "-o", "json"]
-    with (work / "sim.log").open("w") as err:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
-        try:
-            info: dict[str, Any] = json.loads(_first_line(process, STARTUP_TIMEOUT))
-            if info["repos"] != repos:
-                raise RuntimeError(f"seeded {info['repos']} repositories, not {repos}")
-            yield info, psutil.Process(process.pid)
-        finally:
-            stop_process(process)
+    with running_sim_process(seed_document(repos), work, STARTUP_TIMEOUT) as (info, process):
+        if info["repos"] != repos:
+            raise RuntimeError(f"seeded {info['repos']} repositories, not {repos}")
+        yield info, process
 
 
 def _cpu(process: psutil.Process, *, children: bool = True) -> float:
@@ -215,43 +194,6 @@ class CpuSnapshot:
         used = {k: v - getattr(start, k) for k, v in vars(self).items()}
         busy = used.pop("busy")
         return used | {"other": busy - sum(used.values())}
-
-
-class RssSampler:
-    """Peak RSS of a process (every 100 ms) and of it with its children (bwrap, git, sed;
-    every 500 ms: listing children walks all of /proc, which costs CPU the run needs)."""
-
-    def __init__(self, process: psutil.Process) -> None:
-        self.process = process
-        self.own = 0
-        self.tree = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        ticks = 0
-        while not self._stop.wait(0.1):
-            ticks += 1
-            try:
-                own = self.process.memory_info().rss
-                children = self.process.children(recursive=True) if ticks % 5 == 0 else []
-            except psutil.Error:
-                return
-            tree = own
-            for child in children:
-                try:
-                    tree += child.memory_info().rss
-                except psutil.Error:
-                    continue  # exited between the listing and the read
-            self.own, self.tree = max(self.own, own), max(self.tree, tree)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 def preview(http: httpx.Client) -> tuple[dict[str, Any], float]:
