@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_core import PydanticUndefined
 
-from shoal.config import Settings
+from shoal.config import PROFILE_DEFAULTS, Settings
 from shoal.spec import spec_json_schema
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -48,7 +48,11 @@ def render_schema() -> str:
 def render_settings() -> str:
     rows = []
     for name, field in Settings.model_fields.items():
-        if field.default_factory is not None:
+        if name in PROFILE_DEFAULTS["dotcom"]:
+            default = "by profile: " + ", ".join(
+                f"{profile} `{values[name]}`" for profile, values in PROFILE_DEFAULTS.items()
+            )
+        elif field.default_factory is not None:
             default = "(computed: ~/.local/share/shoal)" if name == "data_dir" else "(computed)"
         elif field.default is PydanticUndefined or field.default is None:
             default = ""

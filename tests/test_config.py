@@ -61,3 +61,71 @@ def test_generated_docs_are_current() -> None:
         assert path.read_text() == render(), (
             f"{path} is stale: run `uv run python scripts/gen_docs.py`"
         )
+
+
+PACING = (
+    "github_writes_per_minute",
+    "github_writes_per_hour",
+    "github_min_write_interval_s",
+    "max_prs_per_day_per_org",
+)
+
+
+def _pacing(settings: Settings) -> tuple[object, ...]:
+    return (settings.github_profile_in_effect, *(getattr(settings, k) for k in PACING))
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, ("dotcom", 80, 500, 1.0, 150)),
+        ({"SHOAL_GITHUB_API_URL": "https://ghe.acme.dev/api/v3"}, ("ghes", 0, 0, 0.0, 10_000)),
+        ({"SHOAL_GITHUB_API_URL": "http://127.0.0.1:8080/api/v3/"}, ("ghes", 0, 0, 0.0, 10_000)),
+        # GHE.com (data residency) is GitHub's cloud, with GitHub.com's limits.
+        ({"SHOAL_GITHUB_API_URL": "https://api.acme.ghe.com"}, ("dotcom", 80, 500, 1.0, 150)),
+        (
+            {
+                "SHOAL_GITHUB_API_URL": "https://ghe.acme.dev/api/v3",
+                "SHOAL_GITHUB_PROFILE": "dotcom",
+            },
+            ("dotcom", 80, 500, 1.0, 150),
+        ),
+        ({"SHOAL_GITHUB_PROFILE": "ghes"}, ("ghes", 0, 0, 0.0, 10_000)),
+    ],
+    ids=["github.com", "ghes", "ghes-simulator", "ghe.com", "forced-dotcom", "forced-ghes"],
+)
+def test_the_github_profile_sets_pacing_and_budget_defaults(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: tuple[object, ...]
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert _pacing(settings) == expected
+    assert settings.github_profile_overrides == {}
+
+
+def test_explicit_settings_win_over_the_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "shoal.toml"
+    config.write_text("max_prs_per_day_per_org = 40\ngithub_writes_per_hour = 900\n")
+    monkeypatch.setenv("SHOAL_CONFIG_FILE", str(config))
+    monkeypatch.setenv("SHOAL_GITHUB_PROFILE", "ghes")
+    monkeypatch.setenv("SHOAL_GITHUB_MIN_WRITE_INTERVAL_S", "0.2")
+    settings = Settings()
+    assert _pacing(settings) == ("ghes", 0, 900, 0.2, 40)
+    assert settings.github_profile_overrides == {
+        "github_writes_per_hour": 900,
+        "github_min_write_interval_s": 0.2,
+        "max_prs_per_day_per_org": 40,
+    }
+    # A keyword wins too, and a value equal to the other profile's default is still kept.
+    assert (
+        Settings(github_profile="ghes", github_writes_per_minute=80).github_writes_per_minute == 80
+    )
+
+
+def test_an_unknown_profile_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOAL_GITHUB_PROFILE", "enterprise")
+    with pytest.raises(ValidationError, match="github_profile"):
+        Settings()

@@ -13,7 +13,7 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,38 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "default_data_dir"]
+__all__ = ["PROFILE_DEFAULTS", "GitHubProfile", "Settings", "default_data_dir", "github_profile_of"]
+
+GitHubProfile = Literal["dotcom", "ghes"]
+
+# What each GitHub profile sets when the setting itself is not given (environment, file or
+# keyword). GitHub.com: its secondary limits on content creation (80 a minute, 500 an hour),
+# its advice to leave 1 s between mutations, and a daily budget that keeps a campaign from
+# flooding an org. GHES: rate limits are off unless its administrator turns them on, so no
+# pacing of Shoal's own; whatever limits the server does enforce still reach the governor
+# through `x-ratelimit-*` and `retry-after` (see docs/ghes.md).
+PROFILE_DEFAULTS: dict[GitHubProfile, dict[str, int | float]] = {
+    "dotcom": {
+        "github_writes_per_minute": 80,
+        "github_writes_per_hour": 500,
+        "github_min_write_interval_s": 1.0,
+        "max_prs_per_day_per_org": 150,
+    },
+    "ghes": {
+        "github_writes_per_minute": 0,
+        "github_writes_per_hour": 0,
+        "github_min_write_interval_s": 0.0,
+        "max_prs_per_day_per_org": 10_000,
+    },
+}
+
+
+def github_profile_of(api_url: str) -> GitHubProfile:
+    """`auto`'s answer: GHES serves its REST API under /api/v3 on the server's own host;
+    everything else (api.github.com, GHE.com's api.SUBDOMAIN.ghe.com) is GitHub.com's
+    service with GitHub.com's limits."""
+    path = api_url.split("://", 1)[-1].partition("/")[2].rstrip("/")
+    return "ghes" if path.endswith("api/v3") else "dotcom"
 
 
 def default_data_dir() -> Path:
@@ -145,17 +176,33 @@ class Settings(BaseSettings):
         description="Longest a worker thread waits for the rate governor before its task is "
         "requeued for later instead.",
     )
+    github_profile: Literal["auto", "dotcom", "ghes"] = Field(
+        default="auto",
+        description="Which GitHub Shoal talks to, for the defaults of write pacing and budgets "
+        "(the settings marked 'by profile'): `dotcom` (GitHub.com's secondary limits and 1 s "
+        "between mutations), `ghes` (GitHub Enterprise Server, whose rate limits are off by "
+        "default: no pacing of Shoal's own), or `auto`: `ghes` when `github_api_url` ends in "
+        "/api/v3, else `dotcom`. A setting given explicitly wins over its profile default; "
+        "limits GitHub reports (`x-ratelimit-*`, `retry-after`) are honoured under both. "
+        "See docs/ghes.md.",
+    )
     github_writes_per_minute: int = Field(
         default=80,
-        ge=1,
-        description="Content-creating requests per installation per minute (GitHub's secondary "
-        "limit is 80; GHES administrators may set their own).",
+        ge=0,
+        description="Content-creating requests per installation per minute (GitHub.com's "
+        "secondary limit is 80; GHES administrators may set their own). 0: no cap.",
     )
     github_writes_per_hour: int = Field(
-        default=500, ge=1, description="Content-creating requests per installation per hour."
+        default=500,
+        ge=0,
+        description="Content-creating requests per installation per hour (GitHub.com: 500). "
+        "0: no cap.",
     )
     github_min_write_interval_s: float = Field(
-        default=1.0, ge=0, description="Least time between two mutations of one installation."
+        default=1.0,
+        ge=0,
+        description="Least time between two mutations of one installation (GitHub.com asks "
+        "for 1 s). 0: none.",
     )
     max_mutations_in_flight_per_org: int = Field(
         default=4,
@@ -348,7 +395,11 @@ class Settings(BaseSettings):
 
     # --- publishing --------------------------------------------------------------------
     max_prs_per_day_per_org: int = Field(
-        default=150, ge=1, description="Default publish budget: new PRs per org per day."
+        default=150,
+        ge=1,
+        le=100_000,
+        description="Default publish budget: new PRs per org per day (`shoal budgets set` "
+        "overrides it per org).",
     )
     budget_timezone: str = Field(
         default="UTC", description="Time zone of the budget day (an IANA name, e.g. Europe/Berlin)."
@@ -418,6 +469,22 @@ class Settings(BaseSettings):
         default="auto", description="`json`, `console`, or `auto` (console on a TTY, else JSON)."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_defaults(cls, data: object) -> object:
+        """Fill the settings the sources left unset with their profile's defaults, before
+        validation: what the environment, the file or a keyword gives always wins."""
+        if not isinstance(data, dict):
+            return data
+        profile = data.get("github_profile", "auto")
+        if profile not in ("dotcom", "ghes"):
+            if profile != "auto":
+                return data  # validation names the bad value
+            api_url = data.get("github_api_url") or cls.model_fields["github_api_url"].default
+            profile = github_profile_of(str(api_url))
+        unset = {k: v for k, v in PROFILE_DEFAULTS[profile].items() if data.get(k) is None}
+        return {**data, **unset}
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -432,6 +499,19 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @property
+    def github_profile_in_effect(self) -> GitHubProfile:
+        """The profile the defaults came from (`auto` resolved)."""
+        if self.github_profile == "auto":
+            return github_profile_of(self.github_api_url)
+        return self.github_profile
+
+    @property
+    def github_profile_overrides(self) -> dict[str, int | float]:
+        """The settings marked 'by profile' whose value is not their profile's default."""
+        defaults = PROFILE_DEFAULTS[self.github_profile_in_effect]
+        return {k: getattr(self, k) for k, v in defaults.items() if getattr(self, k) != v}
 
     @property
     def git_url(self) -> str:

@@ -52,11 +52,39 @@ def test_set_list_and_clear_an_override(api: RunningApi, cli_env: dict[str, str]
         ("acme", 3, "override", 3)
     ]
     assert "default cap 7 PRs per org a day" in table
+    assert "GitHub profile dotcom: writes at most 80 a minute, 500 an hour, 1 s apart" in table
+    assert listed["github_profile"] == "dotcom"
+    assert listed["profile_overrides"] == {"max_prs_per_day_per_org": 7}
     assert "acme" in table and "override" in table and "token:test-admin" in table
     assert [(b["org"], b["cap"], b["source"]) for b in only["orgs"]] == [("globex", 7, "default")]
     assert (cleared["changed"], cleared["old_cap"], cleared["budget"]["cap"]) == (True, 3, 7)
     assert "acme has no override: the default, 7 PRs a day" in cleared_again.stdout
     assert [(e["target"], e["details"]["new_cap"]) for e in events] == [("org:acme", 3)]
+
+
+def test_the_list_shows_the_ghes_profile_and_what_was_set_explicitly(
+    db_url: str, redis_url: str, cli_env: dict[str, str]
+) -> None:
+    settings = api_settings(
+        db_url,
+        redis_url,
+        github_api_url="https://ghe.acme.dev/api/v3",
+        github_writes_per_hour=900,
+    )
+    with running_api(settings) as api:
+        login(cli_env, api, Role.VIEWER)
+        table = shoal(cli_env, "budgets", "list").stdout
+        listed = json.loads(shoal(cli_env, "budgets", "list", "-o", "json").stdout)
+    assert "default cap 10000 PRs per org a day" in table
+    assert (
+        "GitHub profile ghes: writes at most 900 an hour "
+        "(set explicitly: github_writes_per_hour=900)" in table
+    )
+    assert listed["write_pacing"] == {
+        "writes_per_minute": 0,
+        "writes_per_hour": 900,
+        "min_write_interval_s": 0.0,
+    }
 
 
 def test_refusals_are_clear_errors(api: RunningApi, cli_env: dict[str, str]) -> None:

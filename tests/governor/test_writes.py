@@ -42,7 +42,7 @@ def test_defaults_are_githubs_content_creation_limits() -> None:
     assert (limits.writes_per_minute, limits.writes_per_hour) == (80, 500)
     assert limits.min_write_interval_s == 1.0
     with pytest.raises(ValueError, match="write limits"):
-        GovernorLimits(writes_per_minute=0)
+        GovernorLimits(writes_per_minute=-1)
     with pytest.raises(ValueError, match="interval"):
         GovernorLimits(min_write_interval_s=-1)
 
@@ -119,6 +119,27 @@ def test_the_501st_write_in_an_hour_waits(
     # The core budget is a limit of its own, in its own window (which turned over too).
     core = governor.snapshot(INST).bucket("core")
     assert (core.remaining, core.reset_at) == (4999, clock.now() + timedelta(hours=1))
+
+
+def test_a_limit_of_zero_is_no_limit(
+    make_governor: Callable[..., Governor], clock: FrozenClock, sleeper: Sleeper
+) -> None:
+    # No per-minute cap and no gap (GHES): only the hour's 3 hold the fourth write back.
+    governor = make_governor(writes_per_minute=0, writes_per_hour=3, min_write_interval_s=0)
+    for _ in range(3):
+        _write(governor)
+    with pytest.raises(RateLimitedError) as refused:
+        _write(governor, max_wait_s=60)
+    assert refused.value.details["limit"] == "hour"
+    assert sleeper.slept == []
+
+    # Nothing at all (the ghes profile): writes are not even logged, and never wait.
+    unpaced = make_governor(writes_per_minute=0, writes_per_hour=0, min_write_interval_s=0)
+    for _ in range(200):
+        unpaced.acquire(INST + 1, kind="write", max_wait_s=0).release()
+    assert unpaced.snapshot(INST + 1).writes_last_minute == 0
+    assert unpaced.next_write_slot(INST + 1) == clock.now()
+    assert sleeper.slept == []
 
 
 def test_the_concurrency_cap_still_holds_writes(

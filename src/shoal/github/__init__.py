@@ -6,7 +6,7 @@
 types below (`errors.py`); GETs are conditional through a Redis ETag cache.
 """
 
-from shoal.github.app import USER_AGENT, GitHubApp
+from shoal.github.app import USER_AGENT, GitHubApp, governor_limits
 from shoal.github.auth import InstallationToken, TokenCache, app_jwt
 from shoal.github.calls import Call, Caller, Reply
 from shoal.github.endpoints import GitHubEndpoints
@@ -62,4 +62,5 @@ __all__ = [
     "classify_graphql_errors",
     "classify_response",
     "classify_transport_error",
+    "governor_limits",
 ]

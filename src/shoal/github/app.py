@@ -30,7 +30,7 @@ from shoal.github.installation import InstallationClient
 from shoal.github.metrics import GitHubMetrics
 from shoal.governor import Governor, GovernorLimits
 
-__all__ = ["USER_AGENT", "GitHubApp"]
+__all__ = ["USER_AGENT", "GitHubApp", "governor_limits"]
 
 USER_AGENT = "Shoal (bulk pull-request campaigns)"
 PER_PAGE = 100
@@ -48,6 +48,27 @@ class _SharedTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         pass
+
+
+# The hourly budgets the governor assumes until GitHub's `x-ratelimit-*` headers say
+# otherwise. GitHub.com: an installation's 5,000 REST requests and GraphQL points. GHES with
+# its rate limits off (the default) sends no limit to adopt and enforces none, so assuming
+# 5,000 would hold Shoal to a limit that does not exist; with them on, its headers win.
+_ASSUMED_BUDGET_PER_HOUR = {"dotcom": 5_000, "ghes": 1_000_000}
+
+
+def governor_limits(settings: Settings) -> GovernorLimits:
+    """The governor's limits from the settings (and their profile's defaults)."""
+    budget = _ASSUMED_BUDGET_PER_HOUR[settings.github_profile_in_effect]
+    return GovernorLimits(
+        core_per_hour=budget,
+        graphql_points_per_hour=budget,
+        max_concurrent=settings.github_max_concurrency,
+        reserve=max(50, settings.github_max_concurrency),
+        writes_per_minute=settings.github_writes_per_minute,
+        writes_per_hour=settings.github_writes_per_hour,
+        min_write_interval_s=settings.github_min_write_interval_s,
+    )
 
 
 class GitHubApp:
@@ -128,13 +149,7 @@ class GitHubApp:
                 redis_client,
                 clock,
                 sleep=sleep,
-                limits=GovernorLimits(
-                    max_concurrent=settings.github_max_concurrency,
-                    reserve=max(50, settings.github_max_concurrency),
-                    writes_per_minute=settings.github_writes_per_minute,
-                    writes_per_hour=settings.github_writes_per_hour,
-                    min_write_interval_s=settings.github_min_write_interval_s,
-                ),
+                limits=governor_limits(settings),
             ),
             metrics=metrics or GitHubMetrics.shared(),
             sleep=sleep,

@@ -157,7 +157,7 @@ class Governor:
                         lease_id,
                         now.timestamp() + limits.lease_s,
                         self._gc_ms,
-                        1 if kind == "write" else 0,
+                        1 if kind == "write" and limits.paces_writes else 0,
                         limits.writes_per_minute,
                         limits.writes_per_hour,
                         limits.min_write_interval_s,

@@ -11,7 +11,7 @@ minimum gap) with a sliding log: a sorted set of the start times of the last hou
 GitHub does not say how it aligns those windows; fixed windows would let 2N writes through
 in a few seconds around a boundary, which a sliding count at GitHub refuses, while a sliding
 log never lets more than N start in any 60 seconds, whichever way GitHub counts. The log
-holds at most M entries per installation.
+holds at most M entries per installation. A cap of 0 is no cap.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ local function write_wait(key, now, per_minute, per_hour, gap)
     turn, limit = tonumber(last[2]) + gap, 'gap'
   end
   local function window(span, cap, name)
+    if cap <= 0 then return false end  -- 0: no such limit
     local floor = string.format('(%.6f', turn - span)
     local n = redis.call('ZCOUNT', key, floor, '+inf')
     if n >= cap then

@@ -27,7 +27,9 @@ class GovernorLimits:
     Writes (every call of kind `write`) are also held to GitHub's secondary limits on content
     creation: at most `writes_per_minute` in any 60 s and `writes_per_hour` in any hour, each
     starting at least `min_write_interval_s` after the previous one. Treating every mutation
-    as content-creating is stricter than GitHub, and never trips it.
+    as content-creating is stricter than GitHub, and never trips it. A limit of 0 is no limit
+    (GHES, whose limits are off by default); with all three off, writes are not logged at
+    all and wait only for what GitHub itself reports (pauses, budgets).
     """
 
     core_per_hour: int = 5_000
@@ -50,14 +52,18 @@ class GovernorLimits:
     def __post_init__(self) -> None:
         if self.max_concurrent < 1 or self.core_per_hour < 1 or self.graphql_points_per_hour < 1:
             raise ValueError("governor limits must be positive")
-        if self.writes_per_minute < 1 or self.writes_per_hour < 1:
-            raise ValueError("governor write limits must be positive")
+        if self.writes_per_minute < 0 or self.writes_per_hour < 0:
+            raise ValueError("governor write limits cannot be negative (0: no limit)")
         if self.min_write_interval_s < 0:
             raise ValueError("the governor's minimum write interval cannot be negative")
         if self.mutation_hold_s <= 0:
             raise ValueError("the governor's mutation hold must be positive")
         if self.reserve < 0 or self.lease_s <= 0 or self.poll_s <= 0 or self.window_s <= 0:
             raise ValueError("governor reserve, lease, poll and window must be positive")
+
+    @property
+    def paces_writes(self) -> bool:
+        return bool(self.writes_per_minute or self.writes_per_hour or self.min_write_interval_s)
 
     def default_limit(self, resource: str) -> int:
         return self.graphql_points_per_hour if resource == "graphql" else self.core_per_hour

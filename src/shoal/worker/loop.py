@@ -116,7 +116,18 @@ class Worker:
         """Work until `stop` is set; returns once every task is finished or released."""
         halt = threading.Event()
         helpers = self._start_helpers(halt)
-        log.info("worker_started", worker_id=self.worker_id, concurrency=self._concurrency)
+        settings = self._settings
+        log.info(
+            "worker_started",
+            worker_id=self.worker_id,
+            concurrency=self._concurrency,
+            # What paces its GitHub writes, so that a GHES run shows it is not paced.
+            github_profile=settings.github_profile_in_effect,
+            writes_per_minute=settings.github_writes_per_minute,
+            writes_per_hour=settings.github_writes_per_hour,
+            min_write_interval_s=settings.github_min_write_interval_s,
+            max_prs_per_day_per_org=settings.max_prs_per_day_per_org,
+        )
         crashed = False
         try:
             self._work_until(stop)

@@ -26,7 +26,7 @@ def list_budgets(
     _: Viewer,
     org: Annotated[list[str] | None, Query(description="Only these orgs (repeatable).")] = None,
 ) -> BudgetsOut:
-    return BudgetsOut.of(budgets.list_budgets(ctx, org))
+    return BudgetsOut.of(budgets.list_budgets(ctx, org), ctx.settings)
 
 
 # Admin, like the kill switch: an org's cap binds every campaign publishing to that org.

@@ -32,6 +32,7 @@ def list_budgets(
         f"budget day {found['day']}, refills at {found['refills_at'][:19]} UTC; "
         f"default cap {found['default_cap']} PRs per org a day"
     )
+    console.print(_profile(found), highlight=False)
     print_table(
         None,
         ["ORG", "CAP", "SOURCE", "USED", "LEFT", "SET BY", "SET AT"],
@@ -48,6 +49,27 @@ def list_budgets(
             for b in found["orgs"]
         ],
     )
+
+
+def _profile(found: dict[str, Any]) -> str:
+    """The GitHub profile and how it paces writes, e.g. `GitHub profile ghes: writes not
+    paced` (older servers do not say)."""
+    profile, pacing = found.get("github_profile"), found.get("write_pacing")
+    if not profile or not pacing:
+        return "GitHub profile: not reported by this server"
+    limits = [
+        f"{pacing['writes_per_minute']} a minute" if pacing["writes_per_minute"] else "",
+        f"{pacing['writes_per_hour']} an hour" if pacing["writes_per_hour"] else "",
+        f"{pacing['min_write_interval_s']:g} s apart" if pacing["min_write_interval_s"] else "",
+    ]
+    said = ", ".join(x for x in limits if x)
+    text = f"GitHub profile {profile}: " + (
+        f"writes at most {said}" if said else "writes not paced"
+    )
+    overrides = found.get("profile_overrides") or {}
+    if overrides:
+        text += " (set explicitly: " + ", ".join(f"{k}={v:g}" for k, v in overrides.items()) + ")"
+    return text
 
 
 def _today(budget: dict[str, Any]) -> str:
