@@ -4,9 +4,10 @@ Every part is its own process, as a user runs them: the GitHub simulator (`pytho
 serve --ghes`), Shoal's API server (`shoal api`), its worker (`shoal worker`), PostgreSQL (the
 machine's, a throwaway database) and the CLI (`shoal preview spec.yaml`, then `shoal publish
 CAMPAIGN --wait`). This script only starts them, samples their
-CPU and RSS, and counts the PRs recorded open. Shoal runs with the GHES profile's pacing: no
-gap between writes, no per-minute or per-hour write cap, a daily PR budget above the org's
-size (GHES has no secondary rate limits unless its administrator sets some).
+CPU and RSS, and counts the PRs recorded open. Shoal runs with the GHES profile, which
+`github_profile: auto` picks from the simulator's /api/v3 URL: no gap between writes, no
+per-minute or per-hour write cap, 10,000 PRs per org per day (GHES has no secondary rate
+limits unless its administrator sets some).
 
 Prints one `name: value unit` line per figure (`repos`, `preview_repos_per_s`,
 `publish_prs_per_s`, `cpu_s_per_pr_500`, `cpu_s_per_pr_5000`, `ratio`, `api_peak_rss_mib`,
@@ -173,18 +174,24 @@ def shoal_env(
         "SHOAL_LOG_FORMAT": "json",
         "SHOAL_LOG_LEVEL": "info",
     }
-    env |= pacing_env(args.repos)
+    # Nothing about pacing or budgets: the API URL ends in /api/v3, so `github_profile: auto`
+    # picks the GHES profile (no pacing, 10,000 PRs per org per day), as it would for a user.
     return env
 
 
-def pacing_env(repos: int) -> dict[str, str]:
-    """No write pacing, as on a GHES whose administrator set no rate limits."""
-    return {
-        "SHOAL_GITHUB_MIN_WRITE_INTERVAL_S": "0",
-        "SHOAL_GITHUB_WRITES_PER_MINUTE": "1000000",
-        "SHOAL_GITHUB_WRITES_PER_HOUR": "1000000",
-        "SHOAL_MAX_PRS_PER_DAY_PER_ORG": str(max(repos, 150)),
-    }
+def check_profile(cli: dict[str, str], repos: int) -> dict[str, Any]:
+    """What the server says it runs with (`GET /budgets`): the GHES profile, nothing
+    overridden, a daily budget the whole org fits in."""
+    budgets: dict[str, Any] = httpx.get(
+        f"{cli['SHOAL_URL']}/api/v1/budgets",
+        headers={"authorization": f"Bearer {cli['SHOAL_TOKEN']}"},
+        timeout=30,
+    ).json()
+    if budgets["github_profile"] != "ghes" or budgets["profile_overrides"]:
+        raise RuntimeError(f"expected the GHES profile with no overrides: {budgets}")
+    if budgets["default_cap"] < repos:
+        raise RuntimeError(f"the daily budget ({budgets['default_cap']}) is below {repos} PRs")
+    return budgets
 
 
 def cli_env(work: Path, args: argparse.Namespace, token: str) -> dict[str, str]:
@@ -375,8 +382,8 @@ class Watcher:
 
 
 def py_spy(pids: dict[str, int], out_dir: Path | None) -> list[subprocess.Popen[bytes]]:
-    """py-spy (50 Hz, idle frames left out, with native git waits) on each process into
-    `out_dir/<name>.svg`, or nothing without `--py-spy`."""
+    """py-spy (50 Hz, idle threads left out) on each process while publishing, into
+    `out_dir/<name>.txt` as collapsed stacks, or nothing without `--py-spy`."""
     if out_dir is None:
         return []
     exe = shutil.which("py-spy")
@@ -411,7 +418,10 @@ def table_scans(conn: sa.Connection, top: int = 8) -> list[str]:
         ),
         {"top": top},
     ).all()
-    return [f"{r[0]}: {r[1]} seq scans reading {r[2]} rows, {r[3]} index scans" for r in rows]
+    return [
+        f"{r[0]}: {r[1]} seq scans reading {r[2]} rows, {r[3]} index scans fetching {r[4]}"
+        for r in rows
+    ]
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -450,15 +460,16 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
                 RssSampler(api) as api_rss,
                 RssSampler(worker) as worker_rss,
             ):
+                check_profile(cli, n)
                 postgres = Postgres(db_url.rpartition("/")[2], watcher.backend)
                 procs = Processes(api, worker, sim, postgres)
-                spies = py_spy({"api": api.pid, "worker": worker.pid}, args.py_spy)
                 started = procs.cpu()
                 run_cli(procs, cli, ["preview", str(spec), "--yes"], work / "cli.log")
                 previewed = procs.cpu()
                 note(f"preview done in {previewed.at - started.at:.0f}s")
                 marks = [window, n - window, n]
                 watcher.start(procs, marks)
+                spies = py_spy({"api": api.pid, "worker": worker.pid}, args.py_spy)
                 run_cli(procs, cli, ["publish", CAMPAIGN, "--wait"], work / "cli.log")
                 watcher.wait(timeout=120)  # --wait returned: every PR is recorded
                 stop_py_spy(spies)
@@ -589,7 +600,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="SHOAL_WORKER_CONCURRENCY")
     parser.add_argument("--parallelism", type=int, default=4, help="SHOAL_EXECUTION_PARALLELISM")
     parser.add_argument("--log-dir", type=Path, help="keep the API's, worker's, simulator's logs")
-    parser.add_argument("--py-spy", type=Path, help="profile the API and the worker into DIR")
+    parser.add_argument(
+        "--py-spy", type=Path, help="profile the API and the worker while publishing into DIR"
+    )
     parser.add_argument("--output", type=Path, help=f"results (default {RESULTS}; none --quick)")
     args = parser.parse_args()
     if args.quick:
@@ -621,9 +634,9 @@ def main() -> None:
     )
     notes = {
         "repos": "one org, one App installation, simulator in GHES mode (no rate limits); "
-        "Shoal without write pacing (github_min_write_interval_s 0, no per-minute or per-hour "
-        f"write cap, daily PR budget >= the org), worker_concurrency {args.concurrency}, "
-        f"execution_parallelism {args.parallelism}, max_mutations_in_flight_per_org default",
+        "Shoal's GHES profile (github_profile auto, checked through GET /budgets: no write "
+        f"pacing, 10,000 PRs per org per day), worker_concurrency {args.concurrency}, "
+        f"execution_parallelism {args.parallelism}, max_mutations_in_flight_per_org default (4)",
         "preview_repos_per_s": f"repos / (last execution finished - run created), selection "
         f"({m['selection_s']:.1f}s) included; `shoal preview` run as a user runs it; Shoal's "
         f"CPU {m['preview_cpu_ms_per_repo']:.0f} ms per repo; {load}",
