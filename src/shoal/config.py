@@ -231,6 +231,19 @@ class Settings(BaseSettings):
         "repositories, which are then pushed without asking again; a push GitHub refuses for a "
         "rule makes every repository be asked again for this long. 0: ask for each repository.",
     )
+    publish_store_max_bytes: int = Field(
+        default=512 << 20,
+        ge=0,
+        description="Bytes of fetched base commits a worker process keeps for later publishes "
+        "on the same base (the least recently used go first once over; a base in use is "
+        "never evicted). 0: keep none past the publishes using it.",
+    )
+    publish_store_max_age_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="A fetched base no publish used for this long is evicted from the "
+        "worker's store (checked whenever a publish starts or ends).",
+    )
     github_webhook_secret: SecretStr | None = Field(
         default=None,
         description="Secret GitHub signs webhook deliveries with (the GitHub App's webhook "

@@ -1,7 +1,8 @@
 """Publishing a Patch as one commit on a campaign branch.
 
 Per publish, in a private repository under `work_root` that is deleted afterwards: a shallow
-fetch of exactly the base commit, the Patch applied to an index (`git apply --cached`: no
+fetch of exactly the base commit (none when the worker's `store` holds it: the repository
+borrows its objects and index), the Patch applied to an index (`git apply --cached`: no
 work tree is ever checked out), a tree and a commit whose identity comes from the spec
 (`commits.CommitSpec`), then the push. The fetch and the push are one smart HTTP request each
 (`direct`) when Shoal knows what it asks for; otherwise `git fetch` and `git push
@@ -19,12 +20,13 @@ URL, argv or log, and it is masked in any output kept.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -45,6 +47,8 @@ from shoal.publish import direct, receivepack
 from shoal.publish.commits import CommitSpec
 from shoal.publish.git import GitCommandError, environment, init_bare
 from shoal.publish.git import argv as argv_of
+from shoal.publish.packs import LooseObjectError, loose_pack
+from shoal.publish.store import Base, CorruptBaseError, ObjectStore
 from shoal.spec.names import git_branch_problem
 
 __all__ = ["GitPublisher", "PatchDoesNotApplyError", "PreparedTree", "PushResult"]
@@ -116,6 +120,7 @@ class GitPublisher:
         git_base_url: str,
         timeout_s: float = 120,
         runner: CommandRunner = run,
+        store: ObjectStore | None = None,
     ) -> None:
         parts = urlsplit(git_base_url)
         if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
@@ -125,6 +130,7 @@ class GitPublisher:
         self.git_base_url = git_base_url.rstrip("/")
         self.timeout_s = timeout_s
         self._runner = runner
+        self.store = store
 
     def publish(
         self,
@@ -191,11 +197,57 @@ class GitPublisher:
         _validate(repo, base_sha, branch, default_branch)
         if not patch.is_file() or patch.stat().st_size == 0:
             raise InvalidInputError(f"the Patch {patch} is missing or empty: nothing to commit")
-        with self._repository() as git_dir:
+        with self._repository() as git_dir, ExitStack() as held:
             url = f"{self.git_base_url}/{repo}.git"
             session = _Session(repo, git_dir, url, token, self._runner, self.timeout_s)
-            session.fetch(base_sha)
-            yield PreparedTree(session, base_sha, session.tree(base_sha, patch.resolve()))
+            tree = self._from_store(session, held, base_sha, patch.resolve())
+            if tree is None:
+                session.fetch(base_sha)
+                tree = session.tree(base_sha, patch.resolve())
+            yield PreparedTree(session, base_sha, tree)
+
+    def _from_store(
+        self, session: _Session, held: ExitStack, base_sha: str, patch: Path
+    ) -> str | None:
+        """The tree, on the base borrowed from the store (fetched into it unless it holds
+        it already); None when the store cannot serve it and the caller fetches on its own.
+        A base the store held that fails is fetched again: a corrupt store costs a request,
+        never a wrong commit."""
+        if self.store is None or len(base_sha) != len(receivepack.ZERO):
+            return None
+        try:
+            loan = held.enter_context(
+                self.store.borrow(
+                    session.repo,
+                    base_sha,
+                    functools.partial(session.fetch_pack, base_sha),
+                    wait_s=session.left(),
+                )
+            )
+        except direct.Unsettled:
+            session.direct_ok = False  # the shortcut does not fit: `git fetch` as before
+            return None
+        except OSError as exc:  # the store's disk (full?): fetch into the publish's own
+            log.warning("publish_store_unwritable", error=str(exc))
+            return None
+        if loan is None:
+            return None
+        try:
+            indexed = loan.base.attach(session.git_dir)
+            session.base_packed = True
+            return session.tree(
+                base_sha, patch, indexed=indexed, keep=None if indexed else loan.base
+            )
+        except (OSError, CorruptBaseError) as exc:
+            log.warning("publish_store_unreadable", error=str(exc))
+        except (GitCommandError, PatchDoesNotApplyError):
+            if loan.fetched:  # git checked this pack moments ago: the failure is not the store's
+                raise
+        session.detach()
+        session.fetch(base_sha)
+        tree = session.tree(base_sha, patch)
+        loan.base.spoil()  # a fresh copy of the base worked where the store's did not
+        return tree
 
     @contextmanager
     def _repository(self) -> Iterator[Path]:
@@ -221,8 +273,12 @@ class _Session:
         runner: CommandRunner,
         timeout_s: float,
     ) -> None:
-        self._repo = repo
-        self._git_dir = git_dir
+        self.repo = repo
+        self.git_dir = git_dir
+        self.direct_ok = True  # the fetch may go as one request (`direct`)
+        # The base is one pack that `index-pack` checked (the fetch's, or the store's): every
+        # loose object is new (`packs`). Not after `git fetch`, which may unpack it loose.
+        self.base_packed = False
         self._url = url
         self._remote = remote = direct.Remote(repo, url, token)
         self._runner = runner
@@ -259,7 +315,7 @@ class _Session:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Completed:
-        argv = argv_of(self._git_dir, args, network=network)
+        argv = argv_of(self.git_dir, args, network=network)
         environ = dict(self._network_env if network else self._env)
         environ.update(env or {})
         if network:
@@ -268,7 +324,7 @@ class _Session:
             left = self._deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            done = self._runner(argv, env=environ, cwd=self._git_dir, stdin=stdin, timeout_s=left)
+            done = self._runner(argv, env=environ, cwd=self.git_dir, stdin=stdin, timeout_s=left)
         except TimeoutError:
             said = f"git {args[0]}: the publish took longer than {self._timeout_s:g} s"
             if network:
@@ -303,21 +359,39 @@ class _Session:
             raise GitCommandError(_failure(args[0], done.returncode, stderr))
         return done.stdout
 
+    def left(self) -> float:
+        return max(self._deadline - time.monotonic(), 0)
+
+    def fetch_pack(self, base_sha: str, pack: Path) -> tuple[str, ...]:
+        """The base at depth 1 in one request, its pack written to `pack` and indexed there;
+        the shallow commits. Raises direct.Unsettled when the shortcut does not fit."""
+        self.network_operations += 1
+        try:
+            shallow = direct.fetch(self._remote, base_sha, pack, timeout_s=self._left("fetch"))
+        except TimeoutError:
+            raise self._late("fetch") from None
+        self._local(["index-pack", str(pack)])
+        return shallow
+
+    def detach(self) -> None:
+        """Forget a borrowed base: the repository has only its own objects again."""
+        self.base_packed = False
+        for path in ("objects/info/alternates", "shallow", "index"):
+            (self.git_dir / path).unlink(missing_ok=True)
+
     def fetch(self, base_sha: str) -> None:
-        if len(base_sha) == len(receivepack.ZERO):
-            pack = self._git_dir / "objects" / "pack" / "pack-base.pack"
+        if self.direct_ok and len(base_sha) == len(receivepack.ZERO):
+            pack = self.git_dir / "objects" / "pack" / "pack-base.pack"
             pack.parent.mkdir(parents=True, exist_ok=True)
-            self.network_operations += 1
             try:
-                shallow = direct.fetch(self._remote, base_sha, pack, timeout_s=self._left("fetch"))
+                shallow = self.fetch_pack(base_sha, pack)
             except direct.Unsettled:
                 pack.unlink(missing_ok=True)
-            except TimeoutError:
-                raise self._late("fetch") from None
+                self.direct_ok = False
             else:
-                self._local(["index-pack", str(pack)])
                 # The base's parents are not here: git must not look for them.
-                (self._git_dir / "shallow").write_text("".join(f"{c}\n" for c in shallow))
+                (self.git_dir / "shallow").write_text("".join(f"{c}\n" for c in shallow))
+                self.base_packed = True
                 return
         code, _, stderr = self._run(
             ["fetch", "--quiet", "--depth=1", "--no-tags", "--no-write-fetch-head",
@@ -327,8 +401,15 @@ class _Session:
         if code != 0:
             raise classify_push_failure(stderr, code, operation="fetch")
 
-    def tree(self, base_sha: str, patch: Path) -> str:
-        self._local(["read-tree", base_sha])
+    def tree(
+        self, base_sha: str, patch: Path, *, indexed: bool = False, keep: Base | None = None
+    ) -> str:
+        """The tree of `patch` applied on `base_sha`; `indexed`: the index holds the base
+        already. `keep`: the store's base, which keeps the index read for the next publish."""
+        if not indexed:
+            self._local(["read-tree", base_sha])
+            if keep is not None:
+                keep.keep_index(self.git_dir / "index")
         code, _, stderr = self._run(
             ["apply", "--cached", "--binary", "--whitespace=nowarn", "--", str(patch)]
         )
@@ -379,7 +460,16 @@ class _Session:
         return dataclasses.replace(result, mutations=(*carried, *result.mutations))
 
     def _send_pack(self, sha: str, base: str, branch: str, expected: str) -> PushResult:
-        pack = self._local_bytes(["pack-objects", "--stdout", "--revs", "-q"], f"{sha}\n^{base}\n")
+        pack = None
+        if self.base_packed:
+            # The new objects are the loose ones (`packs`): no `git pack-objects` needed.
+            try:
+                pack = loose_pack(self.git_dir / "objects")
+            except LooseObjectError as exc:
+                log.warning("publish_loose_pack_failed", error=str(exc))
+        if pack is None:
+            revs = f"{sha}\n^{base}\n"
+            pack = self._local_bytes(["pack-objects", "--stdout", "--revs", "-q"], revs)
         self.network_operations += 1
         try:
             pushed = direct.push(
@@ -427,7 +517,7 @@ class _Session:
             # audits), unlike a ref git itself declined to send or a connection that failed.
             if "[remote rejected]" in f"{stdout}\n{stderr}":
                 error.mutations = (
-                    Mutation.git_push(self._repo, ok=False, error_code=error.code, branch=branch),
+                    Mutation.git_push(self.repo, ok=False, error_code=error.code, branch=branch),
                 )
             raise error
         flag, summary = status["flag"], status["summary"]
@@ -442,7 +532,7 @@ class _Session:
         return self._pushed(sha, branch, previous, forced=flag == "+")
 
     def _pushed(self, sha: str, branch: str, previous: str | None, *, forced: bool) -> PushResult:
-        sent = Mutation.git_push(self._repo, ok=True, branch=branch, commit=sha, previous=previous)
+        sent = Mutation.git_push(self.repo, ok=True, branch=branch, commit=sha, previous=previous)
         return PushResult(
             sha, True, previous, self.network_operations, forced=forced, mutations=(sent,)
         )

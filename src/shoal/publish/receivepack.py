@@ -8,7 +8,7 @@ the update is refused as a whole and the caller falls back to `git push`, which 
 advertisement and decides as usual.
 
 What is sent: one command pkt-line with the `report-status`, `side-band-64k` and `quiet`
-capabilities, then the pack `git pack-objects` made. What comes back: the report (`unpack
+capabilities, then the pack of the new objects (`packs`). What comes back: the report (`unpack
 ok`, `ok <ref>` or `ng <ref> <reason>`) in band 1, GitHub's `remote:` messages in band 2, a
 fatal error in band 3 (gitprotocol-pack(5)).
 """

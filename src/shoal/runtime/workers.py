@@ -17,6 +17,7 @@ from shoal.github import GitHubApp
 from shoal.github.rules import BranchRules
 from shoal.governor import Lease
 from shoal.publish.gitpush import GitPublisher
+from shoal.publish.store import ObjectStore
 from shoal.runtime.scratch import process_scratch_root, sweep_dead_scratch
 from shoal.selection import GitHubReader
 from shoal.services.bulk_run import BULK_TASK, BulkDeps, run_bulk_task
@@ -122,7 +123,17 @@ class WorkerComponents:
 
     @functools.cached_property
     def git(self) -> GitPublisher:
-        return GitPublisher(self.scratch_root / "publish", git_base_url=self.ctx.settings.git_url)
+        with self._lock:
+            settings = self.ctx.settings
+            # One store per process, shared by its threads' publishes (docs/publish.md).
+            store = ObjectStore(
+                self.scratch_root / "publish-store",
+                max_bytes=settings.publish_store_max_bytes,
+                max_age_s=settings.publish_store_max_age_s,
+            )
+            return GitPublisher(
+                self.scratch_root / "publish", git_base_url=settings.git_url, store=store
+            )
 
     def writer(self) -> GitHubWriter:
         settings = self.ctx.settings

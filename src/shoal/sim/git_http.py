@@ -150,11 +150,11 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
     install_hook(sim)
 
     async def endpoint(request: Request) -> Response:
+        params, rest = request.path_params, request.path_params["rest"]
+        sim.git_requests.append((f"{params['owner']}/{params['repo']}", rest))
         fault = await apply_fault(sim.faults.draw(request.url.path))
         if fault is not None:
             return fault
-        params = request.path_params
-        rest = params["rest"]
         write = (
             rest == "git-receive-pack" or request.query_params.get("service") == "git-receive-pack"
         )

@@ -67,6 +67,9 @@ class Simulator:
         # Called with every REST response served (tests validate them against the OpenAPI
         # description); observers must be quick and must not raise.
         self.response_observers: list[Callable[[ServedResponse], None]] = []
+        # (owner/repo, what was asked: "info/refs", "git-upload-pack", ...) of each git smart
+        # HTTP request, in order: tests count the fetches a client made.
+        self.git_requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._request_seq = 0
         # App webhooks follow the event bus; delivery threads start on first use.
