@@ -17,6 +17,7 @@ audit row is written per GitHub mutation together with the observed state it pro
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -43,7 +44,7 @@ from shoal.reconcile.gateway import FailedWriteError, GitHubWriter, Mutation, Re
 from shoal.reconcile.plan import ROWS, Drift, Operation, Plan, Verdict, plan
 from shoal.reconcile.wake import reexecute_due_in
 from shoal.services.publishing import enqueue_reconciles
-from shoal.services.pull_request_text import rendered_desired
+from shoal.services.pull_request_text import TextInputs, rendered_desired, text_inputs
 from shoal.services.reexecuting import (
     ReexecutionFailedError,
     ask_reexecution,
@@ -131,12 +132,13 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
         changeset_store.set_reconciler_state(
             conn, changeset_id, ReconcilerState.PROCESSING, now=now, count_attempt=True
         )
+        inputs = _text_inputs(conn, changeset)
     last_attempt = task.attempts + 1 >= task.max_attempts
     with structlog.contextvars.bound_contextvars(
         changeset_id=changeset.id, repo=changeset.repo, campaign_id=changeset.campaign_id
     ):
         try:
-            later = _reconcile(deps, changeset)
+            later, completed = _reconcile(deps, changeset, inputs)
         except _Held as held:
             _set(
                 deps,
@@ -169,8 +171,20 @@ def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
             _set(deps, changeset, ReconcilerState.FAILED, reason="internal", message=str(exc)[:500])
             log.exception("changeset_failed_internal")
             return Outcome.done()
-    _set(deps, changeset, ReconcilerState.COMPLETED)
+    if not completed:
+        _set(deps, changeset, ReconcilerState.COMPLETED)
     return Outcome.done() if later is None else Outcome.requeue_after(later)
+
+
+def _text_inputs(conn: Connection, changeset: Changeset) -> TextInputs | None:
+    """What rendering the PR's text will read, read with the task's first transaction."""
+    assert changeset.desired is not None
+    if changeset.desired.title or not _may_write(changeset):
+        return None
+    try:
+        return text_inputs(conn, changeset)
+    except ShoalError:
+        return None  # `_render` reads again, and fails the changeset with what it finds
 
 
 def _held_by(controls: dict[str, control_store.Control]) -> _Held | None:
@@ -207,14 +221,6 @@ def _set(
         )
 
 
-def _check_controls(deps: ReconcileDeps, changeset: Changeset) -> None:
-    """An early look (before a budget claim); the gate checks again before each write."""
-    with deps.db.transaction() as conn:
-        held = _held_by(control_store.read_controls(conn, _scopes(changeset)))
-    if held is not None:
-        raise held
-
-
 def _gate(deps: ReconcileDeps, changeset: Changeset, operation: str) -> Callable[[], Any]:
     """What every write of `operation` passes right before it leaves (`shoal.github.gate`):
     in one transaction, the write fence taken shared, the kill switch and pause read, and
@@ -249,37 +255,41 @@ def _release_fence(conn: Connection) -> None:
         raise
 
 
-def _render(deps: ReconcileDeps, changeset: Changeset) -> Desired:
+def _render(deps: ReconcileDeps, changeset: Changeset, inputs: TextInputs | None) -> Desired:
     """The desired state with the PR's title and body rendered, here in the worker before
     any write: a template that fails fails the changeset with nothing on GitHub. A PR that
     replaces an earlier one (new_pr drift) links to it."""
-    desired = rendered_desired(deps.db, changeset)
+    desired = rendered_desired(deps.db, changeset, inputs)
     if changeset.observed.supersedes is not None:
         note = f"Supersedes #{changeset.observed.supersedes}."
         desired = dataclasses.replace(desired, body=f"{desired.body}\n\n{note}".strip())
     return desired
 
 
-def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> float | None:
+def _reconcile(
+    deps: ReconcileDeps, changeset: Changeset, inputs: TextInputs | None
+) -> tuple[float | None, bool]:
     """One pass; what it returns is when to look again (seconds), if anything is due later
-    (a moved base to run the steps on once the campaign's interval has passed)."""
+    (a moved base to run the steps on once the campaign's interval has passed), and whether
+    the changeset was marked completed with the last write's record already."""
     assert changeset.desired is not None
     writer = deps.writer()
     changeset = _adopt(deps, writer, changeset)
     refused = {w.get("operation") for w in changeset.warnings}
     done: set[Operation] = set()
-    claimed = False
+    claimed = completed = False
     later: float | None = None
     for _ in range(MAX_STEPS):
         assert changeset.desired is not None
         if changeset.desired.title == "" and _may_write(changeset):
-            changeset = dataclasses.replace(changeset, desired=_render(deps, changeset))
+            desired = _render(deps, changeset, inputs)
+            changeset, inputs = dataclasses.replace(changeset, desired=desired), None
         decided = plan(changeset.desired, changeset.observed)
         _wake_open_waiters(deps, changeset, decided)
         if decided.verdict is Verdict.NEEDS_HUMAN:
             assert decided.drift is not None
             _flag(deps, changeset, decided.drift)
-            return None
+            return None, False
         if decided.verdict is Verdict.NEW_PR:
             assert decided.drift is not None
             changeset = _new_pr(deps, changeset, decided.drift)
@@ -287,7 +297,7 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> float | None:
         if decided.reexecute_on is not None and later is None:
             made = _reexecute(deps, changeset, decided)
             if made is None:
-                return None
+                return None, False
             if isinstance(made, _NotDue):
                 later = made.delay_s
             else:
@@ -295,25 +305,52 @@ def _reconcile(deps: ReconcileDeps, changeset: Changeset) -> float | None:
                 continue
         operations = [op for op in decided.operations if op not in done and op.value not in refused]
         if not operations:
-            return later
+            return later, completed
         if Operation.CREATE_PR in operations and not claimed:
             # The budget and the open-PR cap are claimed before anything is written, the
             # push included: a changeset waiting for tomorrow leaves no branch behind today.
-            _check_controls(deps, changeset)
             _claim_budget(deps, changeset)
             _claim_open_place(deps, changeset)
             claimed = True
         operation = operations[0]
         done.add(operation)
+
+        last = functools.partial(_nothing_left, changeset, set(done), refused, later is None)
         try:
-            observed = _step(deps, writer, operation, changeset)
+            observed, completed = _step(deps, writer, operation, changeset, last=last)
         except ShoalError as exc:
             if not _is_warning(operation, changeset.observed, exc):
                 raise
             _warn(deps, changeset, operation, exc)
             continue
         changeset = dataclasses.replace(changeset, observed=observed)
-    return later
+    return later, completed
+
+
+def _nothing_left(
+    changeset: Changeset,
+    done: set[Operation],
+    refused: set[Any],
+    reexecuting: bool,
+    observed: Observed,
+) -> bool:
+    """Whether, once `observed` is what the write just made produced, the pass's next round
+    would end it without a write or a transaction of its own: then that write is recorded
+    with the changeset completed, in one transaction. The same pure planning as the round
+    itself (`_reconcile`)."""
+    changeset = dataclasses.replace(changeset, observed=observed)
+    desired = changeset.desired
+    assert desired is not None
+    if desired.title == "" and _may_write(changeset):
+        return False
+    decided = plan(desired, changeset.observed)
+    if decided.verdict in (Verdict.NEEDS_HUMAN, Verdict.NEW_PR):
+        return False
+    if decided.verdict is Verdict.FINAL and desired.max_open_prs is not None:
+        return False  # the round wakes the changesets waiting for an open place
+    if decided.reexecute_on is not None and reexecuting:
+        return False
+    return not [op for op in decided.operations if op not in done and op.value not in refused]
 
 
 def _adopt(deps: ReconcileDeps, writer: GitHubWriter, changeset: Changeset) -> Changeset:
@@ -621,18 +658,22 @@ def _warn(
 
 
 def _step(
-    deps: ReconcileDeps, writer: GitHubWriter, operation: Operation, changeset: Changeset
-) -> Observed:
-    """Run one operation and record what it produced with its audit rows. A failed one's
-    requests that reached GitHub are audited too (the ledger counts refusals), then its
-    error goes on to the task's handling."""
+    deps: ReconcileDeps,
+    writer: GitHubWriter,
+    operation: Operation,
+    changeset: Changeset,
+    *,
+    last: Callable[[Observed], bool],
+) -> tuple[Observed, bool]:
+    """Run one operation and record what it produced with its audit rows, with the
+    changeset completed when `last` says nothing is left to do after it (whether it was).
+    A failed one's requests that reached GitHub are audited too (the ledger counts
+    refusals), then its error goes on to the task's handling."""
     try:
-        with deps.mutation_slot(changeset):
-            # Noted once the slot is held (a worker killed while it waited wrote nothing),
-            # and again by the gate with each write, once its turn is held too.
-            _set_pending(deps, changeset, operation.value)
-            with gated(_gate(deps, changeset, operation.value)):
-                observed, mutations = _execute(deps, writer, operation, changeset)
+        # The write is noted by the gate once its slot and turn are held, right before it
+        # leaves: a worker killed before that wrote nothing.
+        with deps.mutation_slot(changeset), gated(_gate(deps, changeset, operation.value)):
+            observed, mutations = _execute(deps, writer, operation, changeset)
     except FailedWriteError as failed:
         error, sent = failed.error, failed.mutations
     except Exception:
@@ -641,8 +682,9 @@ def _step(
         _set_pending(deps, changeset, None)
         raise
     else:
-        _record(deps, changeset, observed, mutations)
-        return observed
+        completed = last(observed)
+        _record(deps, changeset, observed, mutations, completed=completed)
+        return observed, completed
     # Raised outside the except block, so that the error's own context stays as it was.
     _record(deps, changeset, changeset.observed, sent)
     raise error
@@ -713,6 +755,10 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
     now = deps.clock.now()
     tz, starts_at = settings.budget_timezone, settings.budget_day_starts_at
     with deps.db.transaction() as conn:
+        # The kill switch and pause first (the gate reads them again before each write).
+        held = _held_by(control_store.read_controls(conn, _scopes(changeset)))
+        if held is not None:
+            raise held
         cap = budget_store.org_cap(conn, changeset.org, settings.max_prs_per_day_per_org)
         today = budget_day(now, tz, starts_at=starts_at)
         # Usage and place are two statements: under the day's lock, no claim can land
@@ -753,13 +799,23 @@ def _claim_budget(deps: ReconcileDeps, changeset: Changeset) -> None:
 
 
 def _record(
-    deps: ReconcileDeps, changeset: Changeset, observed: Observed, mutations: list[Mutation]
+    deps: ReconcileDeps,
+    changeset: Changeset,
+    observed: Observed,
+    mutations: list[Mutation],
+    *,
+    completed: bool = False,
 ) -> None:
-    """The observed state a write produced and its audit rows, in one transaction."""
+    """The observed state a write produced and its audit rows, in one transaction, with
+    the changeset `completed` when that write was its last."""
     assert changeset.desired is not None
     now = deps.clock.now()
     with deps.db.transaction() as conn:
         changeset_store.record_observed(conn, changeset.id, observed, now=now)
+        if completed:
+            changeset_store.set_reconciler_state(
+                conn, changeset.id, ReconcilerState.COMPLETED, now=now
+            )
         for m in mutations:
             audit_store.append_audit_event(
                 conn,
