@@ -1,6 +1,6 @@
 """What the benchmarks share: a throwaway database, Shoal's API server in a thread or as its
 own process (`shoal api`), `shoal worker` as its own process, the simulator as its own process
-(`python -m shoal.sim serve`), peak RSS sampling, and the small helpers around them.
+(`python -m shoal_sim serve`), peak RSS sampling, and the small helpers around them.
 
 The scripts import this module by name after putting their folder at the *end* of the import
 path: at the front it would let `bench/queue.py` stand in for the standard library's `queue`.
@@ -221,7 +221,7 @@ def running_sim_process(
     repos, seed_seconds) and the process. Data under `work/sim`, its log `work/sim.log`."""
     seed_file = work / "seed.json"
     seed_file.write_text(json.dumps(seed))
-    argv = [sys.executable, "-m", "shoal.sim", "serve", "--seed", str(seed_file), "--port", "0"]
+    argv = [sys.executable, "-m", "shoal_sim", "serve", "--seed", str(seed_file), "--port", "0"]
     argv += ["--ghes", "--data-dir", str(work / "sim"), "-o", "json"]
     with (work / "sim.log").open("w") as err:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)

@@ -1,6 +1,6 @@
 """A real preview of 1,000 small repositories, against a naive clone-sed-diff loop.
 
-Three processes, all bound to 127.0.0.1: the GitHub simulator (`python -m shoal.sim serve
+Three processes, all bound to 127.0.0.1: the GitHub simulator (`python -m shoal_sim serve
 --ghes`), Shoal's worker (`python -m shoal worker`, its RSS sampled with psutil) and this
 script, which runs Shoal's API server in a thread and drives it over HTTP as the CLI does:
 apply the spec, start a preview, poll the run until it is done, page through its

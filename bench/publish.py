@@ -65,13 +65,13 @@ from harness import free_port, fresh_database, note, ok, redis_url, running_api,
 from shoal.config import Settings
 from shoal.domain.clock import ScaledClock
 from shoal.observability.logs import configure_logging
-from shoal.sim.config import SimConfig
-from shoal.sim.routes import ROUTERS
-from shoal.sim.seed import SeedDocument, apply_seed
-from shoal.sim.server import ServerThread
-from shoal.sim.simulator import Simulator
-from shoal.sim.state.models import Repo
 from shoal.store import Database
+from shoal_sim.config import SimConfig
+from shoal_sim.routes import ROUTERS
+from shoal_sim.seed import SeedDocument, apply_seed
+from shoal_sim.server import ServerThread
+from shoal_sim.simulator import Simulator
+from shoal_sim.state.models import Repo
 
 RESULTS = Path(__file__).resolve().parent / "results" / "publish.json"
 REDIS_URL = redis_url(12)

@@ -65,22 +65,22 @@ from harness import free_port, fresh_database, note, redis_url, running_worker
 from shoal.config import Settings
 from shoal.domain.changesets import Desired, Observed, ReconcilerState
 from shoal.reconcile import text_sha256
-from shoal.sim.config import SimConfig
-from shoal.sim.git.repo import Person
-from shoal.sim.pulls import PullRequest, PullsEngine, attach
-from shoal.sim.pulls.actions import NewPull, create, edit
-from shoal.sim.pulls.labels import add_labels
-from shoal.sim.pulls.merging import MergeRequest, merge
-from shoal.sim.scenario import Scenario
-from shoal.sim.seed import SeedDocument, apply_seed
-from shoal.sim.server import ServerThread
-from shoal.sim.simulator import Simulator
-from shoal.sim.state.ledger import Actor
-from shoal.sim.state.models import Repo
 from shoal.store import Database
 from shoal.store import campaigns as campaign_store
 from shoal.store import changesets as changeset_store
 from shoal.store.tables import changesets
+from shoal_sim.config import SimConfig
+from shoal_sim.git.repo import Person
+from shoal_sim.pulls import PullRequest, PullsEngine, attach
+from shoal_sim.pulls.actions import NewPull, create, edit
+from shoal_sim.pulls.labels import add_labels
+from shoal_sim.pulls.merging import MergeRequest, merge
+from shoal_sim.scenario import Scenario
+from shoal_sim.seed import SeedDocument, apply_seed
+from shoal_sim.server import ServerThread
+from shoal_sim.simulator import Simulator
+from shoal_sim.state.ledger import Actor
+from shoal_sim.state.models import Repo
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reconcile.json"
 REDIS_URL = redis_url(11)

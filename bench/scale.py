@@ -1,6 +1,6 @@
 """One org of 5,000 repositories end to end on a GHES simulator: selection, preview, publish.
 
-Every part is its own process, as a user runs them: the GitHub simulator (`python -m shoal.sim
+Every part is its own process, as a user runs them: the GitHub simulator (`python -m shoal_sim
 serve --ghes`), Shoal's API server (`shoal api`), its worker (`shoal worker`), PostgreSQL (the
 machine's, a throwaway database) and the CLI (`shoal preview spec.yaml`, then `shoal publish
 CAMPAIGN --wait`). This script only starts them, samples their

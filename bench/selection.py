@@ -56,14 +56,14 @@ from shoal.runtime.workers import WorkerComponents
 from shoal.services import campaigns, runs
 from shoal.services.context import AppContext
 from shoal.services.selecting import run_select_task
-from shoal.sim.config import SimConfig
-from shoal.sim.seed import SeedDocument, apply_seed
-from shoal.sim.server import ServerThread
-from shoal.sim.simulator import Simulator
 from shoal.store import Database
 from shoal.store import runs as run_store
 from shoal.store import targets as target_store
 from shoal.store import tasks as task_store
+from shoal_sim.config import SimConfig
+from shoal_sim.seed import SeedDocument, apply_seed
+from shoal_sim.server import ServerThread
+from shoal_sim.simulator import Simulator
 
 RESULTS = Path(__file__).resolve().parent / "results" / "selection.json"
 REDIS_URL = redis_url(14)

@@ -1,6 +1,6 @@
 """Benchmarks of the GitHub simulator (issue 3): seeding, REST latency, parallel git pushes.
 
-Runs ``python -m shoal.sim serve`` as a subprocess (what a user or the demo runs; the load
+Runs ``python -m shoal_sim serve`` as a subprocess (what a user or the demo runs; the load
 generator's threads then don't share a GIL with the server), bound to 127.0.0.1 and seeded
 with 5,000 generated repositories, then measures:
 
@@ -143,7 +143,7 @@ def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 @contextmanager
 def running_server(seed_file: Path, data_dir: Path, log: Path) -> Iterator[Server]:
-    argv = [sys.executable, "-m", "shoal.sim", "serve", "--seed", str(seed_file), "--port", "0"]
+    argv = [sys.executable, "-m", "shoal_sim", "serve", "--seed", str(seed_file), "--port", "0"]
     argv += ["--ghes", "--data-dir", str(data_dir), "-o", "json"]
     with log.open("w") as err:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)

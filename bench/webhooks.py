@@ -1,7 +1,7 @@
 """Webhook deliveries from the GitHub simulator to the changesets they update: 10,000 at 50 a
 second, timed from the human action in the simulator to the changeset's new observed state.
 
-The simulator runs as its own process (`python -m shoal.sim serve`), seeded with one org of
+The simulator runs as its own process (`python -m shoal_sim serve`), seeded with one org of
 `--repos` repositories, each with one open pull request on a campaign branch, and its App's
 webhook pointed at Shoal. Shoal's API server is a thread of this script and its worker its
 own process (`python -m shoal worker`). One changeset per pull request is written straight
@@ -60,11 +60,11 @@ from harness import free_port, fresh_database, note, redis_url, running_api, run
 from shoal.config import Settings
 from shoal.domain.changesets import Desired, Observed
 from shoal.observability.logs import configure_logging
-from shoal.sim.client import SimClient
 from shoal.store import Database
 from shoal.store import campaigns as campaign_store
 from shoal.store import changesets as changeset_store
 from shoal.store.tables import changesets, webhook_deliveries
+from shoal_sim.client import SimClient
 
 RESULTS = Path(__file__).resolve().parent / "results" / "webhooks.json"
 REDIS_URL = redis_url(14)
@@ -109,7 +109,7 @@ def _start_sim(
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     seed = work / "seed.yaml"
     seed.write_text(yaml.safe_dump(_seed_document(repos, api_port)))
-    argv = [sys.executable, "-m", "shoal.sim", "serve", "--seed", str(seed), "--port", "0"]
+    argv = [sys.executable, "-m", "shoal_sim", "serve", "--seed", str(seed), "--port", "0"]
     argv += ["--data-dir", str(work / "sim"), "-o", "json"]
     err = (work / "sim.log").open("w")
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)

@@ -39,7 +39,7 @@ SERVER_MODULES = (
     "shoal.config",
     "shoal.runtime",
     "shoal.services",
-    "shoal.sim",
+    "shoal_sim",
     "shoal.spec",
     "shoal.store",
     "shoal.worker",

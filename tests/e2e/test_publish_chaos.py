@@ -35,9 +35,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from shoal.sim.clock import Clock
-from shoal.sim.config import RateLimitConfig
-from shoal.sim.faults import Fault, Faults
+from shoal_sim.clock import Clock
+from shoal_sim.config import RateLimitConfig
+from shoal_sim.faults import Fault, Faults
 from tests.e2e.audit_match import assert_audit_matches_ledger, audited_mutations, mutation_key
 from tests.e2e.conftest import Stack
 from tests.e2e.publishing import CREATE_PR

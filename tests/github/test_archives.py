@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shoal.github import ArchiveTooLargeError, GitHubNotFoundError
-from shoal.sim.server import ServerThread
+from shoal_sim.server import ServerThread
 from tests.github.conftest import AppUnderTest, RecordingTransport
 from tests.sim.conftest import RunningSim
 

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from shoal.config import Settings
 from shoal.domain.clock import FrozenClock
 from shoal.github import GitHubApp, GitHubMetrics, RateLimitedError
-from shoal.sim.config import Mode, RateLimitConfig
+from shoal_sim.config import Mode, RateLimitConfig
 from tests.github.conftest import WORLD, Clocks
 from tests.sim.conftest import RunningSim
 

@@ -12,7 +12,7 @@ import pytest
 from shoal.domain.clock import FrozenClock
 from shoal.github import RateLimitedError
 from shoal.governor import GovernorLimits
-from shoal.sim.config import RateLimitConfig
+from shoal_sim.config import RateLimitConfig
 from tests.github.conftest import WORLD, AppUnderTest, Clocks
 from tests.sim.conftest import RunningSim
 

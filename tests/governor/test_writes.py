@@ -17,7 +17,7 @@ import redis
 from shoal.domain.clock import FrozenClock
 from shoal.github import RateLimitedError as GitHubRateLimitedError
 from shoal.governor import Governor, GovernorLimits, RateLimitedError
-from shoal.sim.config import RateLimitConfig
+from shoal_sim.config import RateLimitConfig
 from tests.github.conftest import (  # noqa: F401 - fixtures
     WORLD,
     AppUnderTest,

@@ -16,10 +16,10 @@ import pytest
 from shoal.domain.clock import FrozenClock
 from shoal.domain.errors import UnavailableError
 from shoal.selection import GraphQLReply
-from shoal.sim.config import SimConfig
-from shoal.sim.seed import SeedDocument, apply_seed
-from shoal.sim.server import ServerThread
-from shoal.sim.simulator import Simulator
+from shoal_sim.config import SimConfig
+from shoal_sim.seed import SeedDocument, apply_seed
+from shoal_sim.server import ServerThread
+from shoal_sim.simulator import Simulator
 from tests.sim.openapi_conformance import install_schemas
 
 GENERATED = 1_250

@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from githubkit import AppInstallationAuthStrategy, GitHub
 from githubkit.cache import MemCacheStrategy
 
-from shoal.sim.client import SimClient
-from shoal.sim.clock import SimClock
-from shoal.sim.config import Mode, RateLimitConfig, SimConfig
-from shoal.sim.seed import SeedDocument, SeedResult, apply_seed
-from shoal.sim.server import ServerThread
-from shoal.sim.simulator import Simulator
+from shoal_sim.client import SimClient
+from shoal_sim.clock import SimClock
+from shoal_sim.config import Mode, RateLimitConfig, SimConfig
+from shoal_sim.seed import SeedDocument, SeedResult, apply_seed
+from shoal_sim.server import ServerThread
+from shoal_sim.simulator import Simulator
 from tests.sim.openapi_conformance import Conformance, install_schemas
 
 EXERCISED: Counter[str] = Counter()

@@ -19,7 +19,7 @@ from typing import Any
 
 from openapi_schema_validator import OAS30Validator
 
-from shoal.sim.simulator import ServedResponse
+from shoal_sim.simulator import ServedResponse
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / ".cache/octokit/node_modules/@octokit/openapi/generated"

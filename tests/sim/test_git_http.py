@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from shoal.sim.state import PushReceived
+from shoal_sim.state import PushReceived
 from tests.sim.conftest import RunningSim, basic_header, run_git
 
 

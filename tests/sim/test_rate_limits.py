@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shoal.sim.config import RateLimitConfig
+from shoal_sim.config import RateLimitConfig
 from tests.sim.conftest import RunningSim
 
 SMALL_WORLD = {

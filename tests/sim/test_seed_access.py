@@ -13,10 +13,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from shoal.sim.config import RateLimitConfig, SimConfig
-from shoal.sim.seed import SeedDocument, apply_seed, load_seed_file
-from shoal.sim.simulator import Simulator
-from shoal.sim.state.models import Permission
+from shoal_sim.config import RateLimitConfig, SimConfig
+from shoal_sim.seed import SeedDocument, apply_seed, load_seed_file
+from shoal_sim.simulator import Simulator
+from shoal_sim.state.models import Permission
 from tests.sim.conftest import RunningSim
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

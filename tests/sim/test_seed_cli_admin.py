@@ -12,10 +12,10 @@ import httpx
 import pytest
 import yaml
 
-from shoal.sim.client import SimClientError
-from shoal.sim.config import SimConfig
-from shoal.sim.seed import apply_seed, load_seed_file
-from shoal.sim.simulator import Simulator
+from shoal_sim.client import SimClientError
+from shoal_sim.config import SimConfig
+from shoal_sim.seed import apply_seed, load_seed_file
+from shoal_sim.simulator import Simulator
 from tests.sim.conftest import RunningSim
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sim-acme.yaml"
@@ -56,7 +56,7 @@ def test_serve_prints_connection_json_first(tmp_path: Path, octokit_schemas: Pat
         [
             sys.executable,
             "-m",
-            "shoal.sim",
+            "shoal_sim",
             "serve",
             "--seed",
             str(seed),

@@ -27,6 +27,9 @@ apps:
     installations: [{org: solo}]
 """
 START_TIMEOUT = 30.0
+PYTHON_M = (sys.executable, "-m", "shoal_sim")
+# The console scripts the two distributions install next to this interpreter.
+SCRIPTS = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -58,11 +61,14 @@ class Lines:
 
 
 @contextlib.contextmanager
-def serving(*args: str, tmp_root: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
-    """``python -m shoal.sim serve ... -o json`` with its temporary files under ``tmp_root``."""
+def serving(
+    *args: str, tmp_root: Path, command: tuple[str, ...] = PYTHON_M
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """``python -m shoal_sim serve ... -o json`` (or ``command serve ...``) with its temporary
+    files under ``tmp_root``."""
     tmp_root.mkdir(exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shoal.sim", "serve", "--port", "0", "-o", "json", *args],
+        [*command, "serve", "--port", "0", "-o", "json", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -112,7 +118,7 @@ def test_admin_token_is_random_per_run_unless_given(seed: Path, tmp_path: Path) 
 
 def test_text_output_shows_the_admin_token(seed: Path, tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shoal.sim", "serve", "--port", "0", "--seed", str(seed)],
+        [sys.executable, "-m", "shoal_sim", "serve", "--port", "0", "--seed", str(seed)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -133,6 +139,17 @@ def test_text_output_shows_the_admin_token(seed: Path, tmp_path: Path) -> None:
         assert proc.stdout is not None
         proc.stdout.close()
     assert list(tmp_path.glob("shoal-sim-*")) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [(str(SCRIPTS / "shoal-sim"),), (str(SCRIPTS / "shoal"), "sim")],
+    ids=["shoal-sim", "shoal-sim-via-shoal"],
+)
+def test_console_scripts_serve(seed: Path, tmp_path: Path, command: tuple[str, ...]) -> None:
+    with serving("--seed", str(seed), tmp_root=tmp_path / "tmp", command=command) as (proc, info):
+        assert _admin_info(info, info["admin_token"]).status_code == 200
+        assert _stop(proc, signal.SIGTERM) == 128 + signal.SIGTERM
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -164,7 +181,7 @@ def test_given_data_directory_is_kept(seed: Path, tmp_path: Path) -> None:
 def test_missing_graphql_schema_stops_start_up(seed: Path, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "schema.json"
     done = subprocess.run(
-        [sys.executable, "-m", "shoal.sim", "serve", "--port", "0", "--seed", str(seed)],
+        [sys.executable, "-m", "shoal_sim", "serve", "--port", "0", "--seed", str(seed)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -203,7 +220,7 @@ def test_bad_seed_is_reported_without_a_traceback(
     if content is not None:
         seed.write_text(content)
     done = subprocess.run(
-        [sys.executable, "-m", "shoal.sim", "serve", "--port", "0", "--seed", str(seed)],
+        [sys.executable, "-m", "shoal_sim", "serve", "--port", "0", "--seed", str(seed)],
         capture_output=True,
         text=True,
         timeout=30,

@@ -68,10 +68,15 @@ app.add_typer(runner_app, name="runner")
     add_help_option=False,
 )
 def sim(ctx: typer.Context) -> None:
-    """The bundled GitHub simulator (`shoal sim serve --help`)."""
-    # Imported on use: the simulator is a separate product and the other commands start faster
-    # without loading it.
-    from shoal.sim.cli import sim_app
+    """The GitHub simulator (`shoal sim serve --help`), from the shoal-sim package."""
+    # Imported on use: the simulator is a separate distribution (packages/shoal-sim) and the
+    # other commands start faster without loading it.
+    try:
+        from shoal_sim.cli import sim_app
+    except ModuleNotFoundError as exc:
+        if exc.name != "shoal_sim":
+            raise
+        fail("the GitHub simulator is not installed: install shoal[sim] (or shoal-sim)")
 
     sim_app(ctx.args, prog_name="shoal sim")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shoal.sim.git.repo import ZERO_SHA, GitRepo, Person
-from shoal.sim.git.store import GitStore
+from shoal_sim.git.repo import ZERO_SHA, GitRepo, Person
+from shoal_sim.git.store import GitStore
 
 
 @pytest.fixture

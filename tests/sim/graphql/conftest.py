@@ -1,7 +1,7 @@
 """In-process GraphQL fixtures: a seeded simulator and callers to ask it as.
 
 Most GraphQL behaviour is decided without HTTP, so these tests call
-:class:`~shoal.sim.graphql.GraphQLApi` directly; ``test_http.py`` covers the wire with real
+:class:`~shoal_sim.graphql.GraphQLApi` directly; ``test_http.py`` covers the wire with real
 clients against a server on 127.0.0.1.
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from shoal.sim.config import Mode, RateLimitConfig, SimConfig
-from shoal.sim.graphql import Answer, GraphQLApi, PullRequestEngine
-from shoal.sim.seed import SeedDocument, apply_seed
-from shoal.sim.simulator import Simulator
-from shoal.sim.state.access import Caller, InstallationCaller, UserCaller
-from shoal.sim.urls import Urls
+from shoal_sim.config import Mode, RateLimitConfig, SimConfig
+from shoal_sim.graphql import Answer, GraphQLApi, PullRequestEngine
+from shoal_sim.seed import SeedDocument, apply_seed
+from shoal_sim.simulator import Simulator
+from shoal_sim.state.access import Caller, InstallationCaller, UserCaller
+from shoal_sim.urls import Urls
 
 ORIGIN = "http://127.0.0.1:9"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from graphql import FragmentDefinitionNode, GraphQLSchema, OperationDefinitionNode, parse
 
-from shoal.sim.graphql import load_schema
-from shoal.sim.graphql.bounds import Bounds, analyze, point_cost
+from shoal_sim.graphql import load_schema
+from shoal_sim.graphql.bounds import Bounds, analyze, point_cost
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from shoal.sim.git import Person
-from shoal.sim.graphql import PullRequestRefusedError
-from shoal.sim.scenario import Scenario
-from shoal.sim.state.identity import node_id
-from shoal.sim.state.ledger import Actor
-from shoal.sim.state.models import Repo
+from shoal_sim.git import Person
+from shoal_sim.graphql import PullRequestRefusedError
+from shoal_sim.scenario import Scenario
+from shoal_sim.state.identity import node_id
+from shoal_sim.state.ledger import Actor
+from shoal_sim.state.models import Repo
 from tests.sim.graphql.conftest import Gql
 
 WORLD: dict[str, Any] = {

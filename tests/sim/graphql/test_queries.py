@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shoal.sim.graphql import GraphQLApi
-from shoal.sim.urls import Urls
+from shoal_sim.graphql import GraphQLApi
+from shoal_sim.urls import Urls
 from tests.sim.graphql.conftest import ORIGIN, Gql
 
 

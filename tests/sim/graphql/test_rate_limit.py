@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shoal.sim.config import RateLimitConfig
+from shoal_sim.config import RateLimitConfig
 from tests.sim.graphql.conftest import Gql
 
 SMALL: dict[str, Any] = {

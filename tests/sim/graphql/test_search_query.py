@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shoal.sim.graphql.search_query import matches, parse_interval, parse_repository_query
-from shoal.sim.state.models import Repo, Visibility
+from shoal_sim.graphql.search_query import matches, parse_interval, parse_repository_query
+from shoal_sim.state.models import Repo, Visibility
 
 
 def at(text: str) -> float:

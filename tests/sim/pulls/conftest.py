@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shoal.sim.state.pull_events import PullRequestChanged
+from shoal_sim.state.pull_events import PullRequestChanged
 from tests.sim.conftest import BASE_WORLD, RunningSim, basic_header, run_git
 
 ALICE = "ghp_alice0000000000000000000000000000000"

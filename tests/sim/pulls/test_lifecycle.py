@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from shoal.sim.state.pull_events import PullRequestChanged
+from shoal_sim.state.pull_events import PullRequestChanged
 from tests.sim.conftest import RunningSim
 from tests.sim.pulls.conftest import branch
 

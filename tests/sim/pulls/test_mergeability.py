@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from shoal.sim.pulls.checks import combined_state, rollup
-from shoal.sim.pulls.mergeability import (
+from shoal_sim.pulls.checks import combined_state, rollup
+from shoal_sim.pulls.mergeability import (
     MergeInputs,
     merge_refusal,
     merge_state,
     review_decision,
 )
-from shoal.sim.pulls.records import CheckRun, CommitStatus, Review
-from shoal.sim.state.models import BranchProtection
+from shoal_sim.pulls.records import CheckRun, CommitStatus, Review
+from shoal_sim.state.models import BranchProtection
 
 CHECKED = BranchProtection(required_status_checks=["ci"], required_approving_review_count=1)
 STRICT = BranchProtection(required_status_checks=["ci", "e2e"], strict=True)

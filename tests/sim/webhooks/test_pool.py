@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from shoal.sim.webhooks.pool import DeliveryPool
+from shoal_sim.webhooks.pool import DeliveryPool
 
 
 def test_keys_run_in_order_and_side_by_side() -> None:

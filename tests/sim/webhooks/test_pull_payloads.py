@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from shoal.sim.state.ledger import Actor
-from shoal.sim.state.models import Repo
-from shoal.sim.state.pull_events import (
+from shoal_sim.state.ledger import Actor
+from shoal_sim.state.models import Repo
+from shoal_sim.state.pull_events import (
     CheckRunChanged,
     CheckSuiteChanged,
     PullRequestChanged,
     PullRequestReviewChanged,
     StatusChanged,
 )
-from shoal.sim.urls import Urls
+from shoal_sim.urls import Urls
 from tests.sim.conftest import RunningSim
 from tests.sim.openapi_conformance import load_spec
 from tests.sim.webhooks.receiver import Receiver

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shoal.sim.webhooks import verify
+from shoal_sim.webhooks import verify
 from tests.sim.conftest import RunningSim, basic_header, run_git
 from tests.sim.webhooks.receiver import Receiver
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shoal.sim.webhooks.signing import signature_256, signature_sha1, verify
+from shoal_sim.webhooks.signing import signature_256, signature_sha1, verify
 
 SECRET = "It's a Secret to Everybody"
 PAYLOAD = b"Hello, World!"

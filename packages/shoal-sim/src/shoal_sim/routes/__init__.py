@@ -1,0 +1,41 @@
+"""GitHub's REST surface, one module per area; each exposes a :class:`~shoal_sim.rest.Router`.
+
+To add an endpoint, decorate a ``(Ctx) -> Reply`` function on the area's router (or add a
+new module and list it in :data:`ROUTERS`). The dispatcher adds auth, limits, ETags,
+pagination headers and the ledger.
+"""
+
+from shoal_sim.rest import Router
+from shoal_sim.routes import (
+    apps,
+    checks,
+    git_data,
+    hooks,
+    issues,
+    meta,
+    protection,
+    pulls,
+    refs,
+    repos,
+    reviews,
+    statuses,
+)
+
+# The pull-request routers come before ``repos``: its ``branches/{branch:path}`` and
+# ``commits/{ref:path}`` would otherwise swallow ``.../protection`` and ``.../statuses``.
+ROUTERS: list[Router] = [
+    apps.router,
+    meta.router,
+    pulls.router,
+    reviews.router,
+    issues.router,
+    statuses.router,
+    checks.router,
+    protection.router,
+    repos.router,
+    refs.router,
+    git_data.router,
+    hooks.router,
+]
+
+__all__ = ["ROUTERS"]

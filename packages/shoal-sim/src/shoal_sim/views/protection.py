@@ -1,0 +1,111 @@
+"""``protected-branch``, ``status-check-policy`` and the rules of ``rules/branches/{b}``."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from shoal_sim.state.models import BranchProtection, Repo, Ruleset
+from shoal_sim.urls import Urls
+
+
+def _base(urls: Urls, repo: Repo, branch: str) -> str:
+    return f"{urls.repo_api(repo.full_name)}/branches/{quote(branch, safe='')}/protection"
+
+
+def status_check_policy(
+    urls: Urls, repo: Repo, branch: str, rule: BranchProtection
+) -> dict[str, Any]:
+    url = f"{_base(urls, repo, branch)}/required_status_checks"
+    contexts = list(rule.required_status_checks or [])
+    return {
+        "url": url,
+        "strict": rule.strict,
+        "contexts": contexts,
+        "checks": [{"context": c, "app_id": None} for c in contexts],
+        "contexts_url": f"{url}/contexts",
+    }
+
+
+def protected_branch(urls: Urls, repo: Repo, branch: str, rule: BranchProtection) -> dict[str, Any]:
+    base = _base(urls, repo, branch)
+    body: dict[str, Any] = {
+        "url": base,
+        "required_signatures": {"url": f"{base}/required_signatures", "enabled": False},
+        "enforce_admins": {"url": f"{base}/enforce_admins", "enabled": rule.enforce_admins},
+        "required_linear_history": {"enabled": rule.required_linear_history},
+        "allow_force_pushes": {"enabled": rule.allow_force_pushes},
+        "allow_deletions": {"enabled": rule.allow_deletions},
+        "block_creations": {"enabled": False},
+        "required_conversation_resolution": {"enabled": False},
+        "lock_branch": {"enabled": rule.lock_branch},
+        "allow_fork_syncing": {"enabled": False},
+    }
+    if rule.required_status_checks is not None:
+        body["required_status_checks"] = status_check_policy(urls, repo, branch, rule)
+    if rule.required_approving_review_count is not None:
+        body["required_pull_request_reviews"] = {
+            "url": f"{base}/required_pull_request_reviews",
+            "dismiss_stale_reviews": rule.dismiss_stale_reviews,
+            "require_code_owner_reviews": rule.require_code_owner_reviews,
+            "required_approving_review_count": rule.required_approving_review_count,
+            "require_last_push_approval": False,
+        }
+    return body
+
+
+def branch_rules(repo: Repo, rule: BranchProtection) -> list[dict[str, Any]]:
+    """Classic protection expressed as the rules GitHub's rulesets use."""
+    source = {
+        "ruleset_source_type": "Repository",
+        "ruleset_source": repo.full_name,
+        "ruleset_id": 0,
+    }
+    rules: list[dict[str, Any]] = []
+    if rule.required_approving_review_count is not None:
+        parameters = {
+            "required_approving_review_count": rule.required_approving_review_count,
+            "dismiss_stale_reviews_on_push": rule.dismiss_stale_reviews,
+            "require_code_owner_review": rule.require_code_owner_reviews,
+            "require_last_push_approval": False,
+            "required_review_thread_resolution": False,
+            "allowed_merge_methods": [
+                method
+                for method, allowed in (
+                    ("merge", repo.allow_merge_commit),
+                    ("squash", repo.allow_squash_merge),
+                    ("rebase", repo.allow_rebase_merge),
+                )
+                if allowed
+            ],
+        }
+        rules.append({"type": "pull_request", "parameters": parameters, **source})
+    if rule.required_status_checks is not None:
+        checks = [{"context": c} for c in rule.required_status_checks]
+        parameters = {
+            "required_status_checks": checks,
+            "strict_required_status_checks_policy": rule.strict,
+            "do_not_enforce_on_create": False,
+        }
+        rules.append({"type": "required_status_checks", "parameters": parameters, **source})
+    if not rule.allow_force_pushes:
+        rules.append({"type": "non_fast_forward", **source})
+    if not rule.allow_deletions:
+        rules.append({"type": "deletion", **source})
+    if rule.required_linear_history:
+        rules.append({"type": "required_linear_history", **source})
+    return rules
+
+
+def ruleset_rules(ruleset: Ruleset) -> list[dict[str, Any]]:
+    """An organization ruleset's rules as `rules/branches` lists them."""
+    source = {
+        "ruleset_source_type": "Organization",
+        "ruleset_source": ruleset.org,
+        "ruleset_id": ruleset.id,
+    }
+    listed = []
+    for rule in ruleset.rules:
+        parameters = {"parameters": rule["parameters"]} if rule.get("parameters") else {}
+        listed.append({"type": rule["type"], **parameters, **source})
+    return listed
