@@ -26,7 +26,7 @@ apps:
   - slug: demo
     installations: [{org: solo}]
 """
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0  # a deadline on a loaded machine, not a speed target
 PYTHON_M = (sys.executable, "-m", "shoal_sim")
 # The console scripts the two distributions install next to this interpreter.
 SCRIPTS = Path(sys.executable).parent

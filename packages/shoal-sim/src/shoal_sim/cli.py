@@ -1,9 +1,10 @@
 """``shoal sim``: run the GitHub simulator from the command line.
 
-``serve`` checks GitHub's GraphQL schema is installed, seeds the world, then prints what a
-client needs (URLs, App id and key path, installation ids, a user token, the admin API and
-its token); with ``-o json`` that is one JSON object on the first line of stdout, and logs
-go to stderr. A data directory it made itself is removed when it stops.
+``serve`` checks GitHub's GraphQL schema is installed (fetching it on first use), seeds the
+world, then prints what a client needs (URLs, App id and key path, installation ids, a user
+token, the admin API and its token); with ``-o json`` that is one JSON object on the first
+line of stdout, and logs go to stderr. A data directory it made itself is removed when it
+stops.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from pydantic import ValidationError
 
 from shoal_sim.config import Mode, RateLimitConfig, SimConfig
 from shoal_sim.graphql import SchemaUnavailableError, load_schema
+from shoal_sim.graphql.schema import configured_path, install_hint, schema_path
+from shoal_sim.graphql.schema_fetch import SchemaFetchError, fetch_schema
 from shoal_sim.seed import SeedDocument, SeedResult, apply_seed, load_seed_file
 from shoal_sim.server import create_app
 from shoal_sim.simulator import Simulator
@@ -102,9 +105,20 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def _progress(message: str) -> None:
+    sys.stderr.write(f"shoal-sim: {message}\n")
+    sys.stderr.flush()
+
+
 def _require_graphql_schema() -> None:
-    """Fail before announcing any URL: without GitHub's schema every GraphQL query would
-    fail later, far from the cause."""
+    """Fetch GitHub's schema on first use (unless a file is configured), and fail before
+    announcing any URL without it: every GraphQL query would fail later, far from the cause."""
+    path = schema_path()
+    if configured_path() is None and not path.exists():
+        try:
+            fetch_schema(path, progress=_progress)
+        except SchemaFetchError as exc:
+            _fail(f"{exc}\n{install_hint(path)}")
     try:
         load_schema()
     except SchemaUnavailableError as exc:

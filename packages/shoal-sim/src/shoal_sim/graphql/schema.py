@@ -19,9 +19,10 @@ from graphql import GraphQLSchema, build_client_schema
 ENV_VAR = "SHOAL_SIM_GRAPHQL_SCHEMA"
 PACKAGE = "@octokit/graphql-schema"
 PACKAGE_VERSION = "15.26.1"
-# packages/shoal-sim/src/shoal_sim/graphql/schema.py -> the repository root holding .cache/.
-_REPO_ROOT = Path(__file__).resolve().parents[5]
-DEFAULT_PATH = _REPO_ROOT / ".cache/octokit/node_modules" / PACKAGE / "schema.json"
+# packages/shoal-sim/src/shoal_sim/graphql/schema.py -> the checkout's root, whose .cache/
+# scripts/bootstrap.sh fills; an installed package has no such directory.
+_CHECKOUT_ROOT = Path(__file__).resolve().parents[5]
+CHECKOUT_PATH = _CHECKOUT_ROOT / ".cache/octokit/node_modules" / PACKAGE / "schema.json"
 
 _lock = threading.Lock()
 _cache: dict[Path, GraphQLSchema] = {}
@@ -31,7 +32,8 @@ class SchemaUnavailableError(RuntimeError):
     """GitHub's schema file is missing or unreadable; the message says how to install it."""
 
 
-def schema_path() -> Path:
+def configured_path() -> Path | None:
+    """The file the environment names, if any: it is used as is, never fetched."""
     configured = os.environ.get(ENV_VAR)
     if configured:
         return Path(configured)
@@ -39,14 +41,32 @@ def schema_path() -> Path:
     octokit_dir = os.environ.get("SHOAL_OCTOKIT_DIR")
     if octokit_dir:
         return Path(octokit_dir) / "node_modules" / PACKAGE / "schema.json"
-    return DEFAULT_PATH
+    return None
+
+
+def user_cache_path() -> Path:
+    """Where an installed simulator keeps the schema it fetched (XDG cache directory)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "shoal-sim" / f"graphql-schema-{PACKAGE_VERSION}" / "schema.json"
+
+
+def schema_path() -> Path:
+    """The configured file; else the checkout's (scripts/bootstrap.sh) when present; else the
+    user cache, which ``shoal-sim serve`` fills on first use."""
+    configured = configured_path()
+    if configured is not None:
+        return configured
+    if CHECKOUT_PATH.is_file():
+        return CHECKOUT_PATH
+    return user_cache_path()
 
 
 def install_hint(path: Path) -> str:
     return (
-        f"The Shoal GitHub simulator cannot serve GraphQL: GitHub's schema was not found at "
-        f"{path}. Install it with `bash scripts/fetch-github-schemas.sh` or `npm install "
-        f"--prefix .cache/octokit {PACKAGE}@{PACKAGE_VERSION}`, or point {ENV_VAR} at a "
+        f"The GitHub simulator cannot serve GraphQL: GitHub's schema was not found at "
+        f"{path}. `shoal-sim serve` fetches it on first use; in a checkout of Shoal, "
+        f"`bash scripts/fetch-github-schemas.sh graphql` installs it (or `npm install "
+        f"--prefix .cache/octokit {PACKAGE}@{PACKAGE_VERSION}`); or point {ENV_VAR} at a "
         f"schema.json file."
     )
 
