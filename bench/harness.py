@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,15 @@ from shoal.store.migrate import upgrade
 
 __all__ = [
     "ADMIN_URL",
+    "CpuMeter",
     "RssSampler",
     "admin_token",
     "free_port",
     "fresh_database",
     "note",
     "ok",
+    "postgres_backends",
+    "process_tree",
     "redis_url",
     "running_api",
     "running_api_process",
@@ -267,3 +270,95 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+class CpuMeter:
+    """CPU seconds (user + system) that named groups of processes use between `start` and
+    `stop`. A thread samples every process of each group every `interval` seconds, so a
+    process that exits meanwhile (a PostgreSQL backend whose connection closed) still counts
+    up to its last sample; a process that starts meanwhile counts from zero. Whatever a
+    process that lived less than `interval` used between samples is missed."""
+
+    def __init__(
+        self, groups: dict[str, Callable[[], Iterable[psutil.Process]]], interval: float = 0.5
+    ) -> None:
+        self._groups = groups
+        self._interval = interval
+        self._first: dict[tuple[str, int, float], float] = {}
+        self._last: dict[tuple[str, int, float], float] = {}
+        self._started = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._machine = 0.0
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+    def _sample(self) -> None:
+        for name, processes in self._groups.items():
+            try:
+                found = list(processes())
+            except psutil.Error:
+                continue
+            for process in found:
+                try:
+                    with process.oneshot():
+                        t = process.cpu_times()
+                        born = process.create_time()
+                except psutil.Error:
+                    continue
+                key = (name, process.pid, born)
+                used = t.user + t.system
+                if key not in self._first:
+                    self._first[key] = used if born < self._started else 0.0
+                self._last[key] = used
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def start(self) -> None:
+        self._started = time.time()
+        self._machine = self._busy()
+        self._sample()
+        self._thread.start()
+
+    def stop(self) -> tuple[dict[str, float], float]:
+        """CPU seconds per group, and the whole machine's busy CPU seconds meanwhile."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        used = dict.fromkeys(self._groups, 0.0)
+        for key, last in self._last.items():
+            used[key[0]] += last - self._first[key]
+        return used, self._busy() - self._machine
+
+
+def process_tree(root: psutil.Process) -> Callable[[], list[psutil.Process]]:
+    """`root` and its descendants, as they are when called (for `CpuMeter`)."""
+
+    def tree() -> list[psutil.Process]:
+        try:
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    return tree
+
+
+def postgres_backends(database: str) -> Callable[[], list[psutil.Process]]:
+    """The PostgreSQL server processes working for `database` (for `CpuMeter`): the
+    backends of its connections and the autovacuum workers on it, found by the process
+    title PostgreSQL gives them (`postgres: USER DATABASE HOST(PORT) ...`)."""
+
+    def backends() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter(["cmdline"]):
+            title = " ".join(process.info["cmdline"] or []) + " "
+            if title.startswith("postgres:") and f" {database} " in title:
+                found.append(process)
+        return found
+
+    return backends

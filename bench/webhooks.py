@@ -43,6 +43,8 @@ import json
 import os
 import re
 import secrets
+import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -51,13 +53,22 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import psutil
 import redis
 import sqlalchemy as sa
 import yaml
-from pydantic import SecretStr
 
-from harness import free_port, fresh_database, note, redis_url, running_api, running_worker
-from shoal.config import Settings
+from harness import (
+    CpuMeter,
+    free_port,
+    fresh_database,
+    note,
+    postgres_backends,
+    process_tree,
+    redis_url,
+    running_api_process,
+    running_worker,
+)
 from shoal.domain.changesets import Desired, Observed
 from shoal.observability.logs import configure_logging
 from shoal.store import Database
@@ -250,11 +261,30 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-Figures = dict[str, tuple[float, str]]
+# name -> (value, unit, note)
+Figures = dict[str, tuple[float, str, str]]
+
+COMPONENTS = ("simulator", "api", "worker", "postgres", "driver")
+
+
+@dataclasses.dataclass
+class Window:
+    """What the sending window cost: CPU seconds per component, the machine's busy CPU
+    seconds, its length and the load average around it."""
+
+    cpu: dict[str, float]
+    machine: float
+    wall: float
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+
+
+def _span_rate(count: int, first: float, last: float) -> float:
+    return round(count / (last - first), 1) if last > first else 0.0
 
 
 def _figures(
-    sent: dict[int, float], done: dict[int, tuple[float, float, str]], rate: float
+    sent: dict[int, float], done: dict[int, tuple[float, float, str]], rate: float, w: Window
 ) -> Figures:
     missing = sorted(n for n in sent if n not in done)
     if missing:
@@ -263,19 +293,217 @@ def _figures(
     arrivals = [done[n][0] - t0 for n, t0 in sent.items() if n in done]
     processing = [done[n][1] - done[n][0] for n in sent if n in done]
     failed = sum(1 for n in sent if n in done and done[n][2] != "processed")
-    return {
-        "deliveries": (len(latencies), "deliveries"),
-        "rate_per_s": (round(rate, 1), "deliveries/s"),
-        "p50_s": (round(statistics.median(latencies), 3), "s"),
-        "p99_s": (round(_percentile(latencies, 0.99), 3), "s"),
-        "max_s": (round(max(latencies), 3), "s"),
-        "to_received_p50_s": (round(statistics.median(arrivals), 3), "s"),
-        "to_received_p99_s": (round(_percentile(arrivals, 0.99), 3), "s"),
-        "received_to_processed_p50_s": (round(statistics.median(processing), 3), "s"),
-        "received_to_processed_p99_s": (round(_percentile(processing, 0.99), 3), "s"),
-        "lost": (len(sent) - len(latencies), "deliveries"),
-        "not_applied": (failed, "deliveries"),
+    first = min(sent.values())
+    received = [done[n][0] for n in sent if n in done]
+    processed = [done[n][1] for n in sent if n in done]
+    count = len(sent)
+    cores = psutil.cpu_count() or 1
+    ours = sum(w.cpu.values())
+    other = max(w.machine - ours, 0.0) / (cores * w.wall)
+    load = (
+        f"load average {w.load_before[0]:.1f} before and {w.load_after[0]:.1f} after the run "
+        f"({cores} cores); other work took {other:.0%} of the machine's CPU meanwhile"
+    )
+    per = "CPU milliseconds (user + system, sampled every 0.5 s with psutil) per action sent"
+    figures: Figures = {
+        "deliveries": (len(latencies), "deliveries", "actions whose delivery was processed"),
+        "rate_per_s": (
+            round(rate, 1),
+            "deliveries/s",
+            "actions the driver sent per second (8 threads calling the simulator's scenario API)",
+        ),
+        "p50_s": (
+            round(statistics.median(latencies), 3),
+            "s",
+            "from just before the scenario call to the commit of the webhook.process task that "
+            f"recorded the change on the changeset (processed_at); {load}",
+        ),
+        "p99_s": (round(_percentile(latencies, 0.99), 3), "s", f"as p50_s; {load}"),
+        "max_s": (round(max(latencies), 3), "s", "as p50_s"),
+        "to_received_p50_s": (
+            round(statistics.median(arrivals), 3),
+            "s",
+            "the scenario call, the simulator's delivery lanes and the HTTP request, to the "
+            "delivery's received_at in Shoal",
+        ),
+        "to_received_p99_s": (round(_percentile(arrivals, 0.99), 3), "s", "as to_received_p50_s"),
+        "received_to_processed_p50_s": (
+            round(statistics.median(processing), 3),
+            "s",
+            "Shoal's worker: from received_at through the queue and the mapping to its commit",
+        ),
+        "received_to_processed_p99_s": (
+            round(_percentile(processing, 0.99), 3),
+            "s",
+            "as received_to_processed_p50_s",
+        ),
+        "received_per_s": (
+            _span_rate(len(received), first, max(received, default=first)),
+            "deliveries/s",
+            "deliveries Shoal's API stored / seconds from the first action to the last delivery "
+            "stored: below rate_per_s when the simulator or the API fell behind",
+        ),
+        "processed_per_s": (
+            _span_rate(len(processed), first, max(processed, default=first)),
+            "deliveries/s",
+            "deliveries the worker applied / seconds from the first action to the last applied",
+        ),
+        "lost": (
+            count - len(latencies),
+            "deliveries",
+            "actions whose delivery was never processed, catch-up included",
+        ),
+        "not_applied": (failed, "deliveries", "deliveries processed as ignored or failed"),
     }
+    notes = {
+        "simulator": "`python -m shoal.sim serve` and its children: the scenario API the "
+        "driver calls, the payloads, the signatures and the POSTs to Shoal",
+        "api": "`shoal api`: the webhook route (signature, JSON, dedupe insert, task enqueue)",
+        "worker": "`shoal worker`: its webhook lane (claim, mapping, outcome), and its leader's "
+        "and catch-up's periodic work",
+        "postgres": "the PostgreSQL backends of the bench's database (every component's "
+        "connections and autovacuum on it); the server's shared WAL writer and checkpointer "
+        "are left out",
+        "driver": "this script: the 8 threads that act as humans, and the sampling",
+    }
+    for name in COMPONENTS:
+        figures[f"cpu_ms_per_delivery_{name}"] = (
+            round(1000 * w.cpu[name] / count, 2),
+            "ms",
+            f"{per}: {notes[name]}",
+        )
+    figures["cpu_ms_per_delivery_total"] = (
+        round(1000 * ours / count, 2),
+        "ms",
+        f"the components' sum: at {rate:.0f} actions a second they need "
+        f"{ours / w.wall:.2f} of the machine's {cores} cores",
+    )
+    figures["load_average_before"] = (
+        round(w.load_before[0], 2),
+        "processes",
+        "the machine's 1-minute load average just before the first action",
+    )
+    figures["load_average_after"] = (
+        round(w.load_after[0], 2),
+        "processes",
+        "the same when the last delivery was applied",
+    )
+    figures["other_cpu_share"] = (
+        round(other, 3),
+        "fraction",
+        "CPU other work on the machine used meanwhile, of all its cores' time",
+    )
+    return figures
+
+
+def _env(db_url: str, work: Path, info: dict[str, Any], api_port: int) -> dict[str, str]:
+    """Shoal's configuration for `shoal api` and `shoal worker`, as a user sets it."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")} | {
+        "SHOAL_DATABASE_URL": db_url,
+        "SHOAL_REDIS_URL": REDIS_URL,
+        "SHOAL_DATA_DIR": str(work / "data"),
+        "SHOAL_WORK_DIR": str(work / "workspaces"),
+        "SHOAL_AUDIT_KEY": secrets.token_hex(32),
+        "SHOAL_API_HOST": "127.0.0.1",
+        "SHOAL_API_PORT": str(api_port),
+        "SHOAL_GITHUB_API_URL": info["rest_url"],
+        "SHOAL_GITHUB_APP_ID": str(info["app_id"]),
+        "SHOAL_GITHUB_PRIVATE_KEY_PATH": info["private_key_path"],
+        "SHOAL_GITHUB_WEBHOOK_SECRET": SECRET,
+        # A delivery the simulator could not make is redelivered within the run.
+        "SHOAL_GITHUB_WEBHOOK_CATCHUP_INTERVAL_S": "20",
+        "SHOAL_GITHUB_WEBHOOK_CATCHUP_GRACE_S": "10",
+        "SHOAL_LOG_FORMAT": "json",
+        "SHOAL_LOG_LEVEL": "info",  # the default; the harness waits for `worker_started`
+    }
+
+
+def _processed_count(db: Database) -> int:
+    with db.transaction() as conn:
+        query = sa.select(sa.func.count()).where(webhook_deliveries.c.processed_at.is_not(None))
+        return int(conn.execute(query).scalar_one())
+
+
+def _py_spy(pids: dict[str, int], out_dir: Path | None) -> list[subprocess.Popen[bytes]]:
+    """Sample each process with py-spy into `out_dir/<name>.txt` as collapsed stacks (50 Hz,
+    only the thread holding the GIL: where Python spends CPU), or nothing without
+    `--py-spy`."""
+    if out_dir is None:
+        return []
+    exe = shutil.which("py-spy")
+    if exe is None:
+        raise SystemExit("--py-spy needs py-spy on PATH (uv tool install py-spy)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [exe, "record", "--pid", str(pid), "--rate", "50", "--gil", "--format", "raw",
+             "--output", str(out_dir / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]  # fmt: skip
+
+
+def _run(args: argparse.Namespace, work: Path) -> tuple[dict[int, float], Any, float, Window]:
+    api_port = free_port()
+    sim_process, info = _start_sim(work, args.repos, api_port)
+    note(f"simulator at {info['rest_url']}, {args.repos} repositories; work dir {work}")
+    try:
+        with fresh_database() as db_url, SimClient(info["web_url"], info["admin_token"]) as sim:
+            env = _env(db_url, work, info, api_port)
+            with (
+                running_api_process(env, work / "api.log") as api,
+                running_worker(env, work / "worker.log") as worker,
+            ):
+                pulls = _open_pulls(sim, args.repos)
+                _seed_changesets(db_url, pulls, int(info["installations"][ORG]))
+                sim.wait_for_webhooks(60)
+                note(f"{len(pulls)} PRs open; sending {args.deliveries} at {args.rate}/s")
+                db = Database(db_url, pool_size=1)
+                baseline = _processed_count(db)
+                meter = CpuMeter(
+                    {
+                        "simulator": process_tree(psutil.Process(sim_process.pid)),
+                        "api": process_tree(api),
+                        "worker": process_tree(worker),
+                        "postgres": postgres_backends(db_url.rpartition("/")[2]),
+                        "driver": lambda: [psutil.Process()],
+                    }
+                )
+                pids = {"api": api.pid, "worker": worker.pid, "simulator": sim_process.pid}
+                spies = _py_spy(pids, args.py_spy)
+                load_before = os.getloadavg()
+                meter.start()
+                started = time.monotonic()
+                sent = _drive(sim, pulls, args.deliveries, args.rate, args.threads)
+                rate = args.deliveries / (time.monotonic() - started)
+                # A count, not `_processed`: the wait must not load the machine it measures.
+                deadline = time.monotonic() + args.settle_s
+                while _processed_count(db) - baseline < len(sent) and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                wall = time.monotonic() - started
+                cpu, machine = meter.stop()
+                load_after = os.getloadavg()
+                for spy in spies:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                for spy in spies:
+                    spy.wait(timeout=120)
+                sim.wait_for_webhooks(args.settle_s)
+                edits: dict[str, list[int]] = {}
+                for n in range(0, args.deliveries, 2):
+                    edits.setdefault(pulls[n % len(pulls)].repo, []).append(n)
+                done = _processed(db, edits)
+                db.dispose()
+    finally:
+        sim_process.terminate()
+        sim_process.wait(timeout=30)
+    note(
+        f"CPU s over {wall:.1f} s: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+        + f"; the machine {machine:.1f}"
+    )
+    return sent, done, rate, Window(cpu, machine, wall, load_before, load_after)
 
 
 def main() -> None:
@@ -288,6 +516,8 @@ def main() -> None:
         "--quick", action="store_true", help="500 deliveries, 50 repos; writes no results"
     )
     parser.add_argument("--settle-s", type=float, default=120.0, help="wait after the last")
+    parser.add_argument("--py-spy", type=Path, help="profile API, worker and simulator into DIR")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     configure_logging("warning", "json")
     if args.quick:
@@ -296,71 +526,19 @@ def main() -> None:
     client.flushdb()
     client.close()
     work = Path(tempfile.mkdtemp(prefix="shoal-bench-webhooks-"))
-    api_port = free_port()
-    audit_key = secrets.token_hex(32)
-    sim_process, info = _start_sim(work, args.repos, api_port)
-    note(f"simulator at {info['rest_url']}, {args.repos} repositories; work dir {work}")
-    try:
-        with fresh_database() as db_url, SimClient(info["web_url"], info["admin_token"]) as sim:
-            settings = Settings(
-                database_url=SecretStr(db_url),
-                redis_url=SecretStr(REDIS_URL),
-                api_port=api_port,
-                data_dir=work / "data",
-                audit_key=SecretStr(audit_key),
-                github_webhook_secret=SecretStr(SECRET),
-                github_api_url=info["rest_url"],
-                github_app_id=int(info["app_id"]),
-                github_private_key_path=Path(info["private_key_path"]),
-                log_level="warning",
-            )
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")} | {
-                "SHOAL_DATABASE_URL": db_url,
-                "SHOAL_REDIS_URL": REDIS_URL,
-                "SHOAL_DATA_DIR": str(work / "data"),
-                "SHOAL_WORK_DIR": str(work / "workspaces"),
-                "SHOAL_AUDIT_KEY": audit_key,
-                "SHOAL_GITHUB_API_URL": info["rest_url"],
-                "SHOAL_GITHUB_APP_ID": str(info["app_id"]),
-                "SHOAL_GITHUB_PRIVATE_KEY_PATH": info["private_key_path"],
-                "SHOAL_GITHUB_WEBHOOK_SECRET": SECRET,
-                # A delivery the simulator could not make is redelivered within the run.
-                "SHOAL_GITHUB_WEBHOOK_CATCHUP_INTERVAL_S": "20",
-                "SHOAL_GITHUB_WEBHOOK_CATCHUP_GRACE_S": "10",
-                "SHOAL_LOG_FORMAT": "json",
-                "SHOAL_LOG_LEVEL": "info",  # the harness waits for `worker_started`
-            }
-            with running_api(settings), running_worker(env, work / "worker.log"):
-                pulls = _open_pulls(sim, args.repos)
-                _seed_changesets(db_url, pulls, int(info["installations"][ORG]))
-                sim.wait_for_webhooks(60)
-                note(f"{len(pulls)} PRs open; sending {args.deliveries} at {args.rate}/s")
-                started = time.monotonic()
-                sent = _drive(sim, pulls, args.deliveries, args.rate, args.threads)
-                rate = args.deliveries / (time.monotonic() - started)
-                sim.wait_for_webhooks(args.settle_s)
-                db = Database(db_url, pool_size=1)
-                deadline = time.monotonic() + args.settle_s
-                edits: dict[str, list[int]] = {}
-                for n in range(0, args.deliveries, 2):
-                    edits.setdefault(pulls[n % len(pulls)].repo, []).append(n)
-                while (
-                    len(done := _processed(db, edits)) < len(sent) and time.monotonic() < deadline
-                ):
-                    time.sleep(1.0)
-                db.dispose()
-        figures = _figures(sent, done, rate)
-    finally:
-        sim_process.terminate()
-        sim_process.wait(timeout=30)
-    for name, (value, unit) in figures.items():
+    sent, done, rate, window = _run(args, work)
+    figures = _figures(sent, done, rate, window)
+    for name, (value, unit, _) in figures.items():
         print(f"{name}: {value} {unit}")
     if args.quick:
         return  # a quick check: the committed results stay the full run's
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
         json.dumps(
-            {name: {"value": value, "unit": unit} for name, (value, unit) in figures.items()}
+            {
+                name: {"value": value, "unit": unit, "note": text}
+                for name, (value, unit, text) in figures.items()
+            }
             | {"_run": {"deliveries_sent": len(sent), "repos": args.repos, "rate": args.rate}},
             indent=2,
         )
