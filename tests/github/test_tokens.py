@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from shoal.domain.errors import InvalidInputError
 from shoal.github import GitHubAuthError, GitHubUnavailableError, app_jwt
+from shoal.github.auth import AppJwt
 from tests.github.conftest import AppUnderTest, Clocks
 from tests.sim.conftest import RunningSim
 
@@ -108,6 +109,20 @@ def test_app_jwt_claims(clocks: Clocks, gh_sim: RunningSim) -> None:
     issued = int(clocks.clock.now().timestamp()) - 60
     assert claims == {"iat": issued, "exp": issued + 600, "iss": "123"}
     assert claims["exp"] - clocks.clock.now().timestamp() <= timedelta(minutes=10).total_seconds()
+
+
+def test_the_app_jwt_is_reused_for_a_while_then_signed_again(
+    clocks: Clocks, gh_sim: RunningSim
+) -> None:
+    signer = AppJwt(123, SecretStr(gh_sim.app()["private_key_pem"]), clocks.clock, reuse_s=240)
+    first = signer()
+    clocks.clock.advance(239)
+    assert signer() == first
+    clocks.clock.advance(2)
+    second = signer()
+    claims = jwt.decode(second, options={"verify_signature": False})
+    assert second != first
+    assert claims["iat"] == int(clocks.clock.now().timestamp()) - 60
 
 
 def test_a_broken_key_does_not_leak_into_the_error(clocks: Clocks) -> None:

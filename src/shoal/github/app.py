@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from shoal.config import Settings
 from shoal.domain.clock import Clock
 from shoal.domain.errors import InvalidInputError
-from shoal.github.auth import InstallationToken, TokenCache, app_jwt
+from shoal.github.auth import AppJwt, InstallationToken, TokenCache
 from shoal.github.calls import Call, Caller, Reply
 from shoal.github.endpoints import GitHubEndpoints
 from shoal.github.etag import ETagCache
@@ -91,7 +91,6 @@ class GitHubApp:
     ) -> None:
         self.app_id = app_id
         self.endpoints = GitHubEndpoints.from_api_url(api_url, graphql_url)
-        self._private_key = private_key
         self._clock = clock
         self._governor = governor
         self._metrics = metrics
@@ -111,12 +110,13 @@ class GitHubApp:
         self._tokens = TokenCache(
             redis_client, clock, scope=f"{app_id}:{scope}", mint=self._mint, sleep=sleep
         )
+        app_token = AppJwt(app_id, private_key, clock)
         self._app = Caller(
             self._gh,
             base=self.endpoints.base,
             clock=clock,
             metrics=metrics,
-            authorization=lambda: f"Bearer {app_jwt(self.app_id, self._private_key, clock.now())}",
+            authorization=lambda: f"Bearer {app_token()}",
             identity="app",
         )
 

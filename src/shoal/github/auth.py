@@ -30,7 +30,7 @@ from shoal.github.errors import TokenCacheUnavailableError
 if TYPE_CHECKING:
     from redis.commands.core import Script
 
-__all__ = ["InstallationToken", "TokenCache", "app_jwt"]
+__all__ = ["AppJwt", "InstallationToken", "TokenCache", "app_jwt"]
 
 log = structlog.get_logger("shoal.github.auth")
 
@@ -66,6 +66,34 @@ def app_jwt(app_id: int, private_key: SecretStr, now: datetime) -> str:
             f"the GitHub App private key cannot sign a JWT ({type(exc).__name__}); "
             "expected an RSA private key in PEM format"
         ) from None
+
+
+class AppJwt:
+    """The App's JWT, signed again only once `reuse_s` (clock seconds) passed since the one
+    in use was: signing (parsing the PEM key, an RSA private-key operation) costs
+    milliseconds of CPU, and `/app/...` calls come in runs (a page of webhook deliveries each,
+    a token mint per installation)."""
+
+    def __init__(
+        self, app_id: int, private_key: SecretStr, clock: Clock, *, reuse_s: float = 240.0
+    ) -> None:
+        # A reused token has at least _JWT_LIFETIME_S - _JWT_BACKDATE_S - reuse_s left.
+        assert reuse_s < _JWT_LIFETIME_S - _JWT_BACKDATE_S - 60
+        self._app_id = app_id
+        self._private_key = private_key
+        self._clock = clock
+        self._reuse = timedelta(seconds=reuse_s)
+        self._lock = threading.Lock()
+        self._signed: tuple[datetime, str] | None = None
+
+    def __call__(self) -> str:
+        now = self._clock.now()
+        with self._lock:
+            if self._signed is not None and now - self._signed[0] < self._reuse:
+                return self._signed[1]
+            token = app_jwt(self._app_id, self._private_key, now)
+            self._signed = (now, token)
+            return token
 
 
 @dataclass(frozen=True, slots=True)
