@@ -19,7 +19,9 @@ __all__ = ["Admin", "Ctx", "Operator", "Viewer", "require"]
 _bearer = HTTPBearer(auto_error=False, description="A Shoal API token: `Bearer shoal_...`")
 
 
-def _context(request: Request) -> AppContext:
+async def _context(request: Request) -> AppContext:
+    # async: FastAPI runs a plain `def` dependency on its thread pool, a thread handoff per
+    # request for one attribute read.
     ctx: AppContext = request.app.state.ctx
     return ctx
 
