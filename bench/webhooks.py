@@ -3,23 +3,27 @@ second, timed from the human action in the simulator to the changeset's new obse
 
 The simulator runs as its own process (`python -m shoal_sim serve`), seeded with one org of
 `--repos` repositories, each with one open pull request on a campaign branch, and its App's
-webhook pointed at Shoal. Shoal's API server is a thread of this script and its worker its
-own process (`python -m shoal worker`). One changeset per pull request is written straight
-into the store (not published, so the reconcile passes the deliveries queue have nothing to
-write). The driver then acts as humans at `--rate` actions a second through the simulator's
-scenario API, alternating a PR title edit (a `pull_request.edited` delivery) and a commit
-status on the PR's head (a `status` delivery); each action's number is in the title or the
-status description, so its delivery is found in `webhook_deliveries` afterwards.
+webhook pointed at Shoal. Shoal's API (`python -m shoal api`) and worker (`python -m shoal
+worker`) are processes of their own, as a user runs them. One changeset per pull request is
+written straight into the store (not published, so the reconcile passes the deliveries queue
+have nothing to write). The driver then acts as humans at `--rate` actions a second through
+the simulator's scenario API, alternating a PR title edit (a `pull_request.edited` delivery)
+and a commit status on the PR's head (a `status` delivery); each action's number is in the
+title or the status description, so its delivery is found in `webhook_deliveries`
+afterwards.
 
 Latency is from just before the scenario call to the commit of the `webhook.process` task
 that recorded the change on the changeset (`processed_at`): it includes the simulator's
 delivery lanes, the HTTP request, the queue and the mapping. `lost` counts actions whose
-delivery was never processed.
+delivery was never processed. Over the same window each component's CPU time (simulator,
+API, worker, PostgreSQL's backends of the bench's database, this script) is sampled, and the
+machine's load average is read before and after (bench/README.md says how).
 
-Prints one `name: value unit` line per figure (`deliveries`, `rate_per_s`, `p50_s`, `p99_s`,
-`max_s`, `lost`) and writes them to bench/results/webhooks.json; diagnostics go to stderr.
+Prints one `name: value unit` line per figure and writes them, each with a note saying how it
+was measured, to bench/results/webhooks.json (`--output`); diagnostics go to stderr.
 
-    uv run python bench/webhooks.py [--quick] [--deliveries N] [--rate R] [--repos N] [--threads N]
+    uv run python bench/webhooks.py [--quick] [--deliveries N] [--rate R] [--repos N]
+        [--threads N] [--py-spy DIR] [--output FILE]
 
 Uses a throwaway database through SHOAL_BENCH_PG_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres), dropped afterwards, and Redis db 14 of
@@ -356,7 +360,7 @@ def _figures(
         "not_applied": (failed, "deliveries", "deliveries processed as ignored or failed"),
     }
     notes = {
-        "simulator": "`python -m shoal.sim serve` and its children: the scenario API the "
+        "simulator": "`python -m shoal_sim serve` and its children: the scenario API the "
         "driver calls, the payloads, the signatures and the POSTs to Shoal",
         "api": "`shoal api`: the webhook route (signature, JSON, dedupe insert, task enqueue)",
         "worker": "`shoal worker`: its webhook lane (claim, mapping, outcome), and its leader's "
