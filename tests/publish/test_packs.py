@@ -1,5 +1,6 @@
-"""The push's pack made from a repository's loose objects: git reads it back as the same
-objects, and an object that is not what its name says is refused."""
+"""The packs of a publish: the push's, made from a repository's loose objects (git reads it
+back as the same objects, and an object that is not what its name says is refused), and the
+fetch's answer, whose shallow commits must be commits."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from shoal.publish.packs import LooseObjectError, loose_pack
+from shoal.publish.smarthttp import DELIM_PKT, FLUSH_PKT, PktReader, ProtocolError, pkt
+from shoal.publish.uploadpack import read_pack
 from tests.sim.conftest import run_git
 
 
@@ -54,3 +57,25 @@ def test_an_object_that_is_not_what_its_name_says_is_refused(tmp_path: Path) -> 
     path.write_bytes(b"not zlib")
     with pytest.raises(LooseObjectError, match=name):
         loose_pack(objects)
+
+
+def _answer(*packets: bytes) -> PktReader:
+    return PktReader(iter([b"".join(packets)]), float("inf"))
+
+
+def test_a_fetch_answer_whose_shallow_line_names_no_commit_is_not_read() -> None:
+    """The shallow commits go to the `shallow` file one a line: a line that is not one
+    sha (a newline inside, say) is refused, and the publish falls back to `git fetch`."""
+    good = "a" * 40
+    sink: list[bytes] = []
+    fetched = read_pack(
+        _answer(pkt(b"shallow-info\n"), pkt(f"shallow {good}\n".encode()), DELIM_PKT,
+                pkt(b"packfile\n"), pkt(b"\x01PACK"), FLUSH_PKT),
+        sink.append, max_bytes=1 << 20,
+    )  # fmt: skip
+    assert (fetched.shallow, sink) == ((good,), [b"PACK"])
+    with pytest.raises(ProtocolError, match="names no commit"):
+        read_pack(
+            _answer(pkt(b"shallow-info\n"), pkt(f"shallow {good}\n{good}\n".encode())),
+            sink.append, max_bytes=1 << 20,
+        )  # fmt: skip

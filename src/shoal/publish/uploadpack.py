@@ -10,6 +10,7 @@ band 3); an `ERR` packet anywhere is the server's refusal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from shoal.publish.smarthttp import DELIM, DELIM_PKT, FLUSH_PKT, PktReader, Prot
 __all__ = ["PROTOCOL", "FetchRefusedError", "Fetched", "read_pack", "request_body"]
 
 PROTOCOL = "version=2"
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SECTIONS_SKIPPED = (b"acknowledgments\n", b"wanted-refs\n", b"packfile-uris\n")
 
 
@@ -73,6 +75,9 @@ def read_pack(reader: PktReader, sink: Callable[[bytes], object], *, max_bytes: 
                 _refused(line)
                 kind, _, oid = _text(line).partition(" ")
                 if kind == "shallow":
+                    # Written to the `shallow` file, one a line (and kept in the store).
+                    if not _OID.fullmatch(oid):
+                        raise ProtocolError(f"a shallow line that names no commit: {line[:60]!r}")
                     shallow.append(oid)
             continue
         if section in _SECTIONS_SKIPPED:
