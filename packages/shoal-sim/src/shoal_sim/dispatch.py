@@ -148,7 +148,7 @@ def make_endpoint(
                 raise GitHubError(400, f"Invalid API version provided: {version}")
             caller = authenticate(sim.world, request.headers.get("authorization"), sim.clock.time())
             key, limit = limit_key(sim, caller, host)
-            if isinstance(caller, AnonymousCaller) and route.auth is not Auth.TOKEN:
+            if isinstance(caller, AnonymousCaller) and route.auth not in (Auth.TOKEN, Auth.OPEN):
                 raise requires_authentication()
             check_auth_kind(route, caller)
             if not free and sim.limits.exhausted(key, limit):
@@ -172,6 +172,8 @@ def make_endpoint(
                 origin,
                 request_id,
                 host,
+                accept=request.headers.get("accept", ""),
+                method=method,
             )
             reply = await run_in_threadpool(route.handler, ctx)
         except GitHubError as err:
@@ -215,12 +217,19 @@ def _respond(
         else (b"" if reply.body is None else json.dumps(reply.body).encode())
     )
     status = reply.status
-    if request.method in ("GET", "HEAD") and status == 200 and reply.raw is None:
+    if status in (200, 201):
+        # GitHub tags every JSON representation it returns, writes included.
         etag = _etag(data)
         headers["etag"] = etag
         headers["cache-control"] = "private, max-age=60, s-maxage=60"
-        if _etag_matches(request.headers.get("if-none-match"), etag):
+        if request.method in ("GET", "HEAD") and _etag_matches(
+            request.headers.get("if-none-match"), etag
+        ):
             status, data = 304, b""
+    if status == 201 and isinstance(reply.body, dict) and isinstance(reply.body.get("url"), str):
+        headers["location"] = reply.body["url"]
+    if isinstance(caller, UserCaller) and not caller.pat.fine_grained:
+        headers["x-oauth-scopes"] = ", ".join(caller.pat.scopes)
     quota: Quota = sim.limits.quota(key, limit, charge=1 if charge and status != 304 else 0)
     headers.update(quota.headers())
     headers.update(reply.headers)
@@ -239,10 +248,16 @@ def _respond(
     if status == 204:
         data = b""
     served = ServedResponse(
-        route.method, route.path, status, data, media, request.url.path.startswith("/api/v3/")
+        route.method,
+        route.path,
+        status,
+        data,
+        media or reply.headers.get("content-type"),
+        request.url.path.startswith("/api/v3/"),
     )
-    for observe in sim.response_observers:
-        observe(served)
+    if route.auth is not Auth.OPEN:  # an unrouted path is no operation of GitHub's
+        for observe in sim.response_observers:
+            observe(served)
     return Response(data, status, headers=headers, media_type=media)
 
 

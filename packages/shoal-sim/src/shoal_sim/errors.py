@@ -61,3 +61,21 @@ def not_accessible(accepted: str, *, by: str = "integration") -> GitHubError:
 
 def problems_parsing_json() -> GitHubError:
     return GitHubError(400, "Problems parsing JSON")
+
+
+REDIRECT_DOCS = (
+    "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
+)
+
+
+class Moved(GitHubError):
+    """A renamed repository: GitHub redirects its old paths to ``/repositories/{id}/...``
+    (301 for reads; 307 for writes, so clients repeat the method and body)."""
+
+    def __init__(self, location: str, *, permanent: bool) -> None:
+        status, message = (301, "Moved Permanently") if permanent else (307, "Temporary Redirect")
+        super().__init__(status, message, headers={"location": location}, docs=REDIRECT_DOCS)
+        self.location = location
+
+    def body(self, docs_url: str) -> dict[str, Any]:
+        return {"message": self.message, "url": self.location, "documentation_url": self.docs}

@@ -17,7 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import (
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 
 from shoal_sim.auth import authenticate
 from shoal_sim.dispatch import apply_fault
@@ -146,35 +151,65 @@ async def _headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
     return status, headers
 
 
+def _refused(
+    sim: Simulator,
+    request: Request,
+    request_id: str,
+    caller: Caller,
+    repo: Repo | None,
+    refusal: Response | None,
+    write: bool,
+) -> Response:
+    """GitHub's refusal, recorded in the ledger when it refused a push with credentials."""
+    if write and "authorization" in request.headers:
+        status = refusal.status_code if refusal else 404
+        _record(sim, request, request_id, caller, repo, status, [])
+    answer = refusal or PlainTextResponse("Repository not found.\n", 404)
+    answer.headers["x-github-request-id"] = request_id
+    return answer
+
+
+def _service(request: Request) -> tuple[str, bool]:
+    """What is asked of the repository, and whether it is a push. The route is
+    `/{owner}/{repo}.git/{rest}`, or GitHub's `.git`-less spelling of the same three
+    endpoints, whose route names no `rest`."""
+    rest = request.path_params.get("rest") or request.url.path.split("/", 3)[3]
+    service = request.query_params.get("service")
+    return rest, rest == "git-receive-pack" or service == "git-receive-pack"
+
+
+def _renamed(sim: Simulator, request: Request, write: bool) -> Response | None:
+    """GitHub redirects a renamed repository's git URLs (git follows the first request's)."""
+    owner, name = request.path_params["owner"], request.path_params["repo"]
+    renamed = sim.world.find_renamed(owner, name)
+    if renamed is None or _authorize(sim, request, renamed, write)[1] is not None:
+        return None
+    path = request.url.path.replace(f"/{owner}/{name}", f"/{renamed.full_name}", 1)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(path + query, 301)
+
+
+# What git asks for under a repository's URL; GitHub serves them with or without `.git`.
+SERVICES = (("info/refs", "GET"), ("git-upload-pack", "POST"), ("git-receive-pack", "POST"))
+
+
 def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
     install_hook(sim)
 
     async def endpoint(request: Request) -> Response:
-        params, rest = request.path_params, request.path_params["rest"]
+        params = request.path_params
+        rest, write = _service(request)
         sim.git_requests.append((f"{params['owner']}/{params['repo']}", rest))
         fault = await apply_fault(sim.faults.draw(request.url.path))
         if fault is not None:
             return fault
-        write = (
-            rest == "git-receive-pack" or request.query_params.get("service") == "git-receive-pack"
-        )
         repo = sim.world.find_repo(params["owner"], params["repo"])
+        if repo is None and (moved := _renamed(sim, request, write)) is not None:
+            return moved
         caller, refusal = _authorize(sim, request, repo, write)
         request_id = sim.new_request_id()
         if refusal is not None or repo is None:
-            if write and "authorization" in request.headers:
-                _record(
-                    sim,
-                    request,
-                    request_id,
-                    caller,
-                    repo,
-                    refusal.status_code if refusal else 404,
-                    [],
-                )
-            answer = refusal or PlainTextResponse("Repository not found.\n", 404)
-            answer.headers["x-github-request-id"] = request_id
-            return answer
+            return _refused(sim, request, request_id, caller, repo, refusal, write)
         push = None
         if rest == "git-receive-pack":
             push_id, secret = sim.new_push_secret(), sim.new_push_secret()

@@ -16,7 +16,13 @@ from typing import Any
 
 from starlette.datastructures import URL, QueryParams
 
-from shoal_sim.errors import GitHubError, not_accessible, not_found, problems_parsing_json
+from shoal_sim.errors import (
+    GitHubError,
+    Moved,
+    not_accessible,
+    not_found,
+    problems_parsing_json,
+)
 from shoal_sim.paging import paginate
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.access import (
@@ -37,6 +43,7 @@ class Auth(enum.Enum):
     INSTALLATION = "installation"  # installation token only
     USER = "user"  # personal access token only
     ANY = "any"  # everything, including App JWTs (e.g. GET /rate_limit)
+    OPEN = "open"  # anyone, anonymous included: paths GitHub does not route (404)
 
 
 @dataclass
@@ -60,6 +67,8 @@ class Ctx:
     request_id: str
     client_host: str = ""
     repo_name: str | None = None
+    accept: str = ""  # the request's Accept header (custom media types)
+    method: str = "GET"
 
     @property
     def now(self) -> float:
@@ -77,6 +86,13 @@ class Ctx:
         world = self.sim.world
         repo = world.find_repo(self.params["owner"], self.params["repo"])
         if repo is None:
+            renamed = world.find_renamed(self.params["owner"], self.params["repo"])
+            if (
+                renamed is not None
+                and repo_access(world, self.caller, renamed, "metadata", "read")
+                is not Access.HIDDEN
+            ):
+                raise self._moved(renamed)
             raise not_found()
         self.repo_name = repo.full_name
         outcome = repo_access(world, self.caller, repo, permission, level)
@@ -88,6 +104,15 @@ class Ctx:
         if level != "read" and repo.archived:
             raise GitHubError(403, "Repository was archived so is read-only.")
         return repo
+
+    def _moved(self, repo: Repo) -> Moved:
+        old = f"/repos/{self.params['owner']}/{self.params['repo']}"
+        path = self.url.path
+        start = path.find(old)
+        rest = path[start + len(old) :] if start >= 0 else ""
+        query = f"?{self.url.query}" if self.url.query else ""
+        location = self.urls.api_url(f"/repositories/{repo.id}{rest}{query}")
+        return Moved(location, permanent=self.method in ("GET", "HEAD"))
 
     def page(self, items: Sequence[Any], status: int = 200) -> Reply:
         chunk, link = paginate(items, self.query, self.url, self.origin)
@@ -167,7 +192,7 @@ def check_auth_kind(route: Route, caller: Caller) -> None:
         case Auth.TOKEN:
             if isinstance(caller, AppCaller):
                 raise GitHubError(403, "Resource not accessible by integration")
-        case Auth.ANY:
+        case Auth.ANY | Auth.OPEN:
             pass
 
 

@@ -7,6 +7,7 @@ pagination headers and the ledger.
 
 from shoal_sim.rest import Router
 from shoal_sim.routes import (
+    accounts,
     apps,
     checks,
     git_data,
@@ -33,6 +34,7 @@ ROUTERS: list[Router] = [
     checks.router,
     protection.router,
     repos.router,
+    accounts.router,
     refs.router,
     git_data.router,
     hooks.router,

@@ -64,6 +64,18 @@ def matching_refs(ctx: Ctx) -> Reply:
     )
 
 
+@router.route("GET", "/repos/{owner}/{repo}/git/refs", docs="git/refs#list-matching-references")
+def list_refs(ctx: Ctx) -> Reply:
+    """Every reference, paged: GitHub still serves this older listing (PyGithub's
+    ``get_git_refs`` uses it) though its description now documents only ``matching-refs``."""
+    repo = ctx.repo("contents", "read")
+    git = ctx.sim.git.open(repo.id)
+    _require_nonempty(git)
+    reply = ctx.page(git.list_refs("refs/"))
+    reply.body = [git_ref(ctx.urls, repo, name, sha, kind) for name, sha, kind in reply.body]
+    return reply
+
+
 def _object_type(git: GitRepo, sha: Any) -> str | None:
     if not isinstance(sha, str) or len(sha) != 40:
         return None

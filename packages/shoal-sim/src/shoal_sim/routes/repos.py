@@ -7,7 +7,8 @@ from typing import Any
 
 from shoal_sim.codeload import archive_url
 from shoal_sim.errors import GitHubError, not_found
-from shoal_sim.git import Commit, GitRepo
+from shoal_sim.git import Commit, GitRepo, TreeEntry
+from shoal_sim.raw import download_url
 from shoal_sim.rest import Ctx, Reply, Router
 from shoal_sim.routes.apps import installation_role
 from shoal_sim.state.access import (
@@ -218,21 +219,46 @@ def get_contents(ctx: Ctx) -> Reply:
     sha = git.rev_parse(ref)
     if sha is None:
         raise GitHubError(404, f"No commit found for the ref {ref}")
+
+    def entry_body(entry: TreeEntry, content: bytes | None = None) -> dict[str, Any]:
+        def download(quoted: str) -> str:
+            return download_url(ctx.sim, ctx.urls.web, repo, ref, quoted)
+
+        return views.content_entry(ctx.urls, repo, ref, entry, content, download=download)
+
     path = ctx.params.get("path", "").strip("/")
     if not path:
-        entries = git.ls_tree(sha)
-        return Reply([views.content_entry(ctx.urls, repo, ref, e) for e in entries])
+        return Reply([entry_body(e) for e in git.ls_tree(sha)])
     found = git.ls_tree(sha, path=path)
     exact = [e for e in found if e.path == path]
     if not exact:
         raise not_found()
     entry = exact[0]
     if entry.type == "tree":
-        return Reply(
-            [views.content_entry(ctx.urls, repo, ref, e) for e in git.ls_tree(sha, path=path + "/")]
-        )
+        return Reply([entry_body(e) for e in git.ls_tree(sha, path=path + "/")])
     obj = git.read_object(entry.sha) if entry.type == "blob" else None
-    return Reply(views.content_entry(ctx.urls, repo, ref, entry, obj[1] if obj else b""))
+    data = obj[1] if obj else b""
+    raw = _raw_media(ctx.accept)
+    if raw is not None and entry.type == "blob":
+        # The file's bytes instead of its JSON description (GitHub's custom media types).
+        headers = {
+            "content-type": f"{raw}; charset=utf-8",
+            "x-github-media-type": "github.v3; format=raw",
+        }
+        return Reply(None, 200, headers, raw=data)
+    return Reply(entry_body(entry, data))
+
+
+_RAW_MEDIA = ("application/vnd.github.raw", "application/vnd.github.v3.raw")
+
+
+def _raw_media(accept: str) -> str | None:
+    """The raw media type ``accept`` asks for (``...raw+json`` is JSON, not raw)."""
+    for item in accept.split(","):
+        media = item.split(";", 1)[0].strip().lower()
+        if media in _RAW_MEDIA:
+            return media
+    return None
 
 
 router.route("GET", "/repos/{owner}/{repo}/contents", docs="repos/contents#get-repository-content")(

@@ -50,6 +50,8 @@ class World:
         self.teams: dict[tuple[str, ...], Team] = {}
         self.repos: dict[int, Repo] = {}
         self._repo_names: dict[tuple[str, ...], int] = {}
+        # Former names of renamed repositories, which GitHub keeps redirecting.
+        self._former_names: dict[tuple[str, ...], int] = {}
         # Repositories by lower-cased owner, in id order: installation checks run on every
         # request, so they must not scan the whole world.
         self._owner_repos: dict[str, dict[int, Repo]] = {}
@@ -161,6 +163,13 @@ class World:
         ident = self._repo_names.get(_key(owner, name))
         return None if ident is None else self.repos.get(ident)
 
+    def find_renamed(self, owner: str, name: str) -> Repo | None:
+        """The repository formerly called ``owner/name``, when no other took the name."""
+        if _key(owner, name) in self._repo_names:
+            return None
+        ident = self._former_names.get(_key(owner, name))
+        return None if ident is None else self.repos.get(ident)
+
     def get_repo(self, owner: str, name: str) -> Repo:
         repo = self.find_repo(owner, name)
         if repo is None:
@@ -172,6 +181,8 @@ class World:
             if _key(repo.owner, new_name) in self._repo_names:
                 raise ConflictError(f"{repo.owner}/{new_name} exists")
             del self._repo_names[_key(repo.owner, repo.name)]
+            self._former_names[_key(repo.owner, repo.name)] = repo.id
+            self._former_names.pop(_key(repo.owner, new_name), None)
             repo.name = new_name
             self._repo_names[_key(repo.owner, new_name)] = repo.id
 

@@ -184,9 +184,16 @@ def blob(urls: Urls, repo: Repo, sha: str, content: bytes) -> dict[str, Any]:
 
 
 def content_entry(
-    urls: Urls, repo: Repo, ref: str, entry: TreeEntry, content: bytes | None = None
+    urls: Urls,
+    repo: Repo,
+    ref: str,
+    entry: TreeEntry,
+    content: bytes | None = None,
+    *,
+    download: Callable[[str], str],
 ) -> dict[str, Any]:
-    """One item of ``GET contents``: a file (with content when given) or a directory entry."""
+    """One item of ``GET contents``: a file (with content when given) or a directory entry.
+    ``download`` makes a file's ``download_url`` from its quoted path."""
     api = urls.repo_api(repo.full_name)
     html_kind = "tree" if entry.type == "tree" else "blob"
     kind = {"tree": "dir", "commit": "submodule"}.get(entry.type, "file")
@@ -204,9 +211,7 @@ def content_entry(
         "url": self_url,
         "git_url": git_url,
         "html_url": html_url,
-        "download_url": urls.web_url(f"/_raw/{repo.full_name}/{ref}/{quote(entry.path)}")
-        if kind == "file"
-        else None,
+        "download_url": download(quote(entry.path)) if kind == "file" else None,
         "_links": {"self": self_url, "git": git_url, "html": html_url},
     }
     if content is not None:

@@ -1,0 +1,115 @@
+"""What everyday GitHub clients do first, against the simulator over real HTTP: PyGithub
+(unmodified) lists an org's repositories and the user's, reads refs and contents, follows a
+renamed repository; `git` clones without `.git` and under a former name; contents come raw
+when asked; writes carry Location and ETag; unrouted paths answer like GitHub's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from github import Auth, Github
+from tests.sim.conftest import RunningSim, run_git
+
+ALICE = "ghp_alice0000000000000000000000000000000"
+
+
+@pytest.fixture
+def gh(sim: RunningSim) -> Github:
+    client = Github(auth=Auth.Token(ALICE), base_url=sim.rest_url, per_page=30)
+    yield client  # type: ignore[misc]
+    client.close()
+
+
+def test_pygithub_org_user_repos_refs_and_contents(sim: RunningSim, gh: Github) -> None:
+    org = gh.get_organization("acme")
+    assert (org.login, org.type) == ("acme", "Organization")
+    names = [r.name for r in org.get_repos()]  # 44 repositories: two pages of 30
+    assert len(names) == len(set(names)) == 44
+
+    mine = {r.full_name for r in gh.get_user().get_repos()}
+    assert {"acme/widgets", "acme/svc-001", "globex/alpha"} - mine == {"globex/alpha"}
+    assert "acme/widgets" in mine
+
+    repo = gh.get_repo("acme/widgets")
+    refs = {ref.ref: ref.object.sha for ref in repo.get_git_refs()}
+    assert refs["refs/heads/main"] == repo.get_branch("main").commit.sha
+
+    readme = repo.get_contents("README.md")
+    assert not isinstance(readme, list)
+    assert readme.decoded_content == b"# widgets\nbuilt from master\n"
+    downloaded = httpx.get(readme.download_url, timeout=30)  # private: a signed URL
+    assert (downloaded.status_code, downloaded.content) == (200, readme.decoded_content)
+    assert httpx.get(readme.download_url.split("?")[0], timeout=30).status_code == 404
+
+
+def test_contents_as_raw_media(sim: RunningSim) -> None:
+    with sim.http(ALICE) as client:
+        for accept in ("application/vnd.github.raw", "application/vnd.github.v3.raw"):
+            raw = client.get("/repos/acme/widgets/contents/Dockerfile", headers={"accept": accept})
+            assert raw.status_code == 200
+            assert raw.content == b"FROM python:3.8-slim\n"
+            assert raw.headers["content-type"] == f"{accept}; charset=utf-8"
+        as_json = client.get(
+            "/repos/acme/widgets/contents/Dockerfile",
+            headers={"accept": "application/vnd.github.raw+json"},
+        )
+        assert as_json.json()["type"] == "file"
+
+
+def test_a_renamed_repository_redirects(sim: RunningSim, gh: Github, tmp_path: Path) -> None:
+    repo_id = gh.get_repo("acme/widgets").id
+    sim.admin.rename_repo("acme", "widgets", "gizmos")
+
+    with sim.http(ALICE) as client:
+        moved = client.get("/repos/acme/widgets/branches?per_page=1")
+        assert moved.status_code == 301
+        location = f"{sim.rest_url}/repositories/{repo_id}/branches?per_page=1"
+        assert moved.headers["location"] == location
+        assert moved.json()["url"] == location
+        assert client.get(location).json()[0]["name"] == "main"
+        by_id = client.get(f"/repositories/{repo_id}").json()
+        assert by_id["full_name"] == "acme/gizmos"
+        write = client.post("/repos/acme/widgets/labels", json={"name": "x", "color": "ededed"})
+        assert write.status_code == 307  # clients repeat the method and body
+        assert client.get(f"/repositories/{repo_id + 10_000}").status_code == 404
+    assert gh.get_repo("acme/widgets").full_name == "acme/gizmos"  # PyGithub follows it
+
+    auth = f"http.extraHeader=Authorization: token {ALICE}"
+    run_git("-c", auth, "clone", "-q", f"{sim.url}/acme/widgets", "old", cwd=tmp_path)
+    assert (tmp_path / "old" / "Dockerfile").read_text() == "FROM python:3.8-slim\n"
+
+
+def test_git_clones_and_pushes_without_dot_git(sim: RunningSim, tmp_path: Path) -> None:
+    auth = f"http.extraHeader=Authorization: token {ALICE}"
+    run_git("-c", auth, "clone", "-q", f"{sim.url}/acme/gadgets", "g", cwd=tmp_path)
+    work = tmp_path / "g"
+    (work / "new.txt").write_text("hi\n")
+    run_git("add", "new.txt", cwd=work)
+    run_git("commit", "-qm", "add", cwd=work)
+    run_git("-c", auth, "push", "-q", "origin", "HEAD:refs/heads/topic", cwd=work)
+    with sim.http(ALICE) as client:
+        assert client.get("/repos/acme/gadgets/branches/topic").status_code == 200
+
+
+def test_headers_on_writes_scopes_and_unrouted_paths(sim: RunningSim) -> None:
+    with sim.http(ALICE) as client:
+        created = client.post("/repos/acme/widgets/labels", json={"name": "deps"})
+        assert created.status_code == 201
+        assert created.headers["location"] == created.json()["url"]
+        assert created.headers["etag"].startswith('W/"')
+        assert "x-oauth-scopes" in created.headers  # a classic PAT
+
+        missing = client.get("/no/such/route")
+        assert missing.status_code == 404
+        assert missing.json()["message"] == "Not Found"
+        assert missing.headers["x-github-request-id"]
+        assert int(missing.headers["x-ratelimit-remaining"]) < int(
+            missing.headers["x-ratelimit-limit"]
+        )
+    app_token = sim.installation_token()
+    with sim.http(app_token) as client:
+        assert "x-oauth-scopes" not in client.get("/repos/acme/widgets").headers
+    assert httpx.get(f"{sim.rest_url}/nope", timeout=30).headers["x-github-request-id"]
