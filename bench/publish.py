@@ -17,6 +17,7 @@ Prints one `name: value unit` line per figure (`clock_speed`, `prs_opened`,
 bench/results/publish.json; diagnostics go to stderr.
 
     uv run python bench/publish.py [--speed S] [--concurrency C] [--log-dir DIR] [--py-spy DIR]
+    uv run python bench/publish.py --ghes [--repos N] [--py-spy DIR]   # bench/publish_ghes.py
 
 Uses a throwaway database `shoal_bench_<random>` through SHOAL_BENCH_PG_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres), dropped afterwards, and Redis db 12 of
@@ -618,6 +619,12 @@ def measure(
 
 
 def main() -> None:
+    if "--ghes" in sys.argv[1:]:
+        # Another benchmark with other parts (every one a process) and other figures.
+        import publish_ghes
+
+        publish_ghes.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--speed", type=float, default=1.5, help="clock speed-up (x real time)")
     parser.add_argument("--repos-per-org", type=int, default=250)
