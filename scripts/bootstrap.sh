@@ -10,6 +10,7 @@ command -v git >/dev/null || need_apt+=(git)
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v gh >/dev/null || need_apt+=(gh)  # the simulator tests drive the real gh
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "bootstrap: installing ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

@@ -12,6 +12,7 @@ import pytest
 
 from shoal_sim.git import Person
 from shoal_sim.graphql import PullRequestRefusedError
+from shoal_sim.pulls.records import Label
 from shoal_sim.scenario import Scenario
 from shoal_sim.state.identity import node_id
 from shoal_sim.state.ledger import Actor
@@ -239,6 +240,8 @@ def with_pulls(make_gql: Callable[..., Gql]) -> tuple[Gql, RecordingEngine, Fake
         author=Person("Dev", "dev@example.com", 1_704_067_300),
     )
     pull = FakePull(2_000_001, 1, "shoal/bump", head)
+    for n, name in enumerate(pull.labels):  # a pull request's labels are the repository's
+        repo.labels[name] = Label(3_000_000 + n, f"LA_{n}", name, "ededed")
     repo.pulls[1] = pull
     repo.pulls[2] = FakePull(2_000_002, 2, "other", head, state="closed", draft=False)
     return gql, engine, pull

@@ -41,6 +41,7 @@ from shoal_sim.graphql import (
     git_objects,
     mutations,
     pull_people,
+    pull_view,
     pulls,
     repositories,
     root,
@@ -69,6 +70,7 @@ RESOLVE_FIELD = field_resolver(
         git_objects.resolvers,
         pulls.resolvers,
         pull_people.resolvers,
+        pull_view.resolvers,
         mutations.resolvers,
         commit_on_branch.resolvers,
     )

@@ -139,6 +139,56 @@ def _disable(ctx: RequestContext, node: PullNode, data: dict[str, Any], info: An
     )
 
 
+@resolvers.field("Mutation", "createPullRequest")
+def _create_pull(source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> dict[str, Any]:
+    ctx = ctx_of(info)
+    data = args["input"]
+    repo: Repo | None = None
+    detail: dict[str, Any] = {"input": data}
+    try:
+        if data.get("headRepositoryId") not in (None, data["repositoryId"]):
+            raise GraphQLFailure(
+                "Argument 'headRepositoryId' of 'createPullRequest' is not implemented by the "
+                "Shoal GitHub simulator (pull requests from forks are not modelled)",
+                "SHOAL_NOT_IMPLEMENTED",
+            )
+        node = find_node(ctx, data["repositoryId"])
+        if not isinstance(node, Repo):
+            raise not_found(
+                f"Could not resolve to a node with the global id of '{data['repositoryId']}'."
+            )
+        repo = node
+        writable(ctx, repo, "pull_requests")
+        opened = engine(info, "createPullRequest").open_pull(
+            repo,
+            ctx.caller.actor,
+            head=data["headRefName"],
+            base=data["baseRefName"],
+            title=data["title"],
+            body=data.get("body"),
+            draft=bool(data.get("draft")),
+            maintainer_can_modify=data.get("maintainerCanModify", True) is not False,
+        )
+    except GraphQLFailure as failure:
+        detail["error"] = {"type": failure.error_type, "message": failure.message}
+        record(ctx, "createPullRequest", repo, detail)
+        raise
+    except PullRequestRefusedError as refused:
+        detail["error"] = {"type": "UNPROCESSABLE", "message": str(refused)}
+        record(ctx, "createPullRequest", repo, detail)
+        raise unprocessable(str(refused)) from refused
+    record(ctx, "createPullRequest", repo, detail)
+    return {"clientMutationId": data.get("clientMutationId"), "pullRequest": PullNode(repo, opened)}
+
+
+resolvers.values(
+    "CreatePullRequestPayload",
+    {
+        "clientMutationId": lambda p: p["clientMutationId"],
+        "pullRequest": lambda p: p["pullRequest"],
+    },
+)
+
 _pull_mutation("markPullRequestReadyForReview", _ready)
 _pull_mutation("convertPullRequestToDraft", _to_draft)
 _pull_mutation("enablePullRequestAutoMerge", _enable)

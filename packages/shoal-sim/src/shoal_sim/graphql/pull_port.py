@@ -77,6 +77,10 @@ class PullRequestEngine(Protocol):
         """``StatusState`` of a commit's checks and statuses together, ``None`` if none."""
         ...
 
+    def diff_stats(self, repo: Repo, pull: Any) -> Any:
+        """``additions``, ``deletions`` and ``changed_files`` between base and head."""
+        ...
+
     def set_draft(self, repo: Repo, pull: PullRecord, draft: bool, actor: Actor) -> None:
         """Raises :class:`PullRequestRefusedError` when GitHub would refuse."""
         ...
@@ -98,3 +102,20 @@ class PullRequestEngine(Protocol):
         ...
 
     def disable_auto_merge(self, repo: Repo, pull: PullRecord, actor: Actor) -> None: ...
+
+    def open_pull(
+        self,
+        repo: Repo,
+        actor: Actor,
+        *,
+        head: str,
+        base: str,
+        title: str,
+        body: str | None,
+        draft: bool,
+        maintainer_can_modify: bool,
+    ) -> Any:
+        """Opens a pull request and returns its record; raises
+        :class:`PullRequestRefusedError` with GitHub's text ("A pull request already exists
+        for o:b.", "No commits between main and b", "Head sha can't be blank", ...)."""
+        ...

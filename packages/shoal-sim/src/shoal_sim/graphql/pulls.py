@@ -24,7 +24,6 @@ from shoal_sim.state.models import Repo
 
 resolvers = Resolvers()
 register_connection(resolvers, "PullRequestConnection", "PullRequestEdge")
-register_connection(resolvers, "LabelConnection", "LabelEdge")
 register_connection(resolvers, "PullRequestCommitConnection", "PullRequestCommitEdge")
 
 
@@ -145,17 +144,6 @@ def _review_decision(node: PullNode, info: GraphQLResolveInfo, args: dict[str, A
     return engine(info, "PullRequest.reviewDecision").review_decision(node.repo, node.record)
 
 
-@resolvers.field("PullRequest", "labels")
-def _labels(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> Page[str]:
-    names = sorted(
-        str(getattr(label, "name", label)) for label in read_record(node, "labels", "labels")
-    )
-    return slice_keyset(names, args, key=lambda name: (name.lower(), name), descending=False)
-
-
-resolvers.values("Label", {"name": lambda name: name})
-
-
 @resolvers.field("PullRequest", "commits")
 def _commits(node: PullNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> Page[Any]:
     ctx = ctx_of(info)
@@ -232,3 +220,15 @@ def _pull_requests(repo: Repo, info: GraphQLResolveInfo, args: dict[str, Any]) -
 
     nodes = sorted((PullNode(repo, r) for r in records), key=key, reverse=descending)
     return slice_keyset(nodes, args, key=key, descending=descending)
+
+
+@resolvers.field("Repository", "pullRequest")
+def _pull_request(repo: Repo, info: GraphQLResolveInfo, args: dict[str, Any]) -> PullNode:
+    with ctx_of(info).sim.world.lock:
+        record = repo.pulls.get(args["number"])
+    if record is None:
+        raise GraphQLFailure(
+            f"Could not resolve to a PullRequest with the number of {args['number']}.",
+            "NOT_FOUND",
+        )
+    return PullNode(repo, record)

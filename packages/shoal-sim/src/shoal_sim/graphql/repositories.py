@@ -19,7 +19,7 @@ from shoal_sim.graphql.context import RequestContext, ctx_of
 from shoal_sim.graphql.errors import GraphQLFailure
 from shoal_sim.graphql.git_objects import RefNode, find_ref
 from shoal_sim.graphql.registry import Resolvers
-from shoal_sim.state.access import user_role
+from shoal_sim.state.access import InstallationCaller, UserCaller, level_satisfies, user_role
 from shoal_sim.state.models import Org, Permission, Repo, User
 
 resolvers = Resolvers()
@@ -74,6 +74,9 @@ resolvers.values(
         "mergeCommitAllowed": lambda r: r.allow_merge_commit,
         "squashMergeAllowed": lambda r: r.allow_squash_merge,
         "rebaseMergeAllowed": lambda r: r.allow_rebase_merge,
+        # REST answers has_issues/has_wiki true for every repository; GraphQL agrees.
+        "hasIssuesEnabled": lambda r: True,
+        "hasWikiEnabled": lambda r: True,
     },
 )
 resolvers.values("Language", {"name": lambda name: name})
@@ -84,6 +87,24 @@ resolvers.values("Topic", {"name": lambda name: name})
 @resolvers.field("Repository", "owner")
 def _owner(repo: Repo, info: GraphQLResolveInfo, args: dict[str, Any]) -> User | Org:
     return owner_of(ctx_of(info), repo)
+
+
+@resolvers.field("Repository", "viewerPermission")
+def _viewer_permission(repo: Repo, info: GraphQLResolveInfo, args: dict[str, Any]) -> str | None:
+    """The viewer's role (``RepositoryPermission``), null without one. An installation's
+    role follows its token's ``contents`` permission (write -> WRITE, read -> READ), with
+    ``administration: write`` making it ADMIN."""
+    ctx = ctx_of(info)
+    caller = ctx.caller
+    if isinstance(caller, UserCaller):
+        role = user_role(ctx.sim.world, caller.user, repo)
+        return None if role is Permission.NONE else role.name
+    if isinstance(caller, InstallationCaller) and ctx.can_see(repo):
+        granted = caller.token.permissions
+        if level_satisfies(granted.get("administration"), "write"):
+            return "ADMIN"
+        return "WRITE" if level_satisfies(granted.get("contents"), "write") else "READ"
+    return "READ" if not repo.private else None
 
 
 @resolvers.field("Repository", "url")

@@ -27,6 +27,23 @@ def _custom(message: str) -> GitHubError:
     return validation_failed({"resource": "PullRequest", "code": "custom", "message": message})
 
 
+_GRAPHQL_TEXTS = {
+    ("head", "invalid"): "Head ref must be a branch",
+    ("base", "invalid"): "Base ref must be a branch",
+    ("title", "missing_field"): "Title can't be blank",
+}
+
+
+def graphql_message(refused: GitHubError) -> str:
+    """GraphQL's wording of a REST validation failure: the errors' sentences joined, as
+    GitHub's ``createPullRequest`` reports them."""
+    texts = []
+    for error in refused.errors or []:
+        key = (str(error.get("field")), str(error.get("code")))
+        texts.append(str(error.get("message") or _GRAPHQL_TEXTS.get(key, refused.message)))
+    return ", ".join(texts) or refused.message
+
+
 @dataclass(frozen=True)
 class NewPull:
     head: str  # "branch" or "owner:branch"

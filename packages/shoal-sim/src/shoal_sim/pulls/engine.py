@@ -12,9 +12,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from shoal_sim.errors import not_found
+from shoal_sim.errors import GitHubError, not_found
 from shoal_sim.git import GitRepo
+from shoal_sim.graphql.pull_port import PullRequestRefusedError
 from shoal_sim.pulls import actions, automerge, gitwork, sync
+from shoal_sim.pulls.actions import graphql_message
 from shoal_sim.pulls.checks import CheckStore, context_outcomes, rollup
 from shoal_sim.pulls.mergeability import MergeInputs, merge_state, review_decision
 from shoal_sim.pulls.records import DiffStats, PullRequest
@@ -172,6 +174,9 @@ class PullsEngine:
     def rollup_state(self, repo: Repo, sha: str) -> str | None:
         return rollup(self.checks.statuses_of(repo.id, sha), self.checks.runs_of(repo.id, sha))
 
+    def diff_stats(self, repo: Repo, pull: Any) -> DiffStats:
+        return self.stats(repo, pull)
+
     def set_draft(self, repo: Repo, pull: Any, draft: bool, actor: Actor) -> None:
         actions.set_draft(self, repo, pull, draft, actor)
 
@@ -201,3 +206,21 @@ class PullsEngine:
 
     def disable_auto_merge(self, repo: Repo, pull: Any, actor: Actor) -> None:
         automerge.disable(self, repo, pull, actor)
+
+    def open_pull(
+        self,
+        repo: Repo,
+        actor: Actor,
+        *,
+        head: str,
+        base: str,
+        title: str,
+        body: str | None,
+        draft: bool,
+        maintainer_can_modify: bool,
+    ) -> Any:
+        new = actions.NewPull(head, base, title, body, draft, maintainer_can_modify)
+        try:
+            return actions.create(self, repo, actor, new)
+        except GitHubError as refused:
+            raise PullRequestRefusedError(graphql_message(refused)) from refused

@@ -1,0 +1,68 @@
+"""A forward HTTP proxy that hands gh's requests for ``github.localhost`` to a simulator.
+
+gh treats the host ``github.localhost`` as a GitHub.com-like instance over plain HTTP
+(``http://api.github.localhost/`` for REST and GraphQL, ``http://github.localhost/`` for
+git), and Go's HTTP client sends such requests to ``HTTP_PROXY`` in absolute form. This
+proxy maps both hosts onto the simulator's GitHub.com-style paths, so gh runs unmodified
+without touching /etc/hosts or port 80."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import httpx
+
+_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "content-length"}
+_HOSTS = {"api.github.localhost", "github.localhost"}
+
+
+class GhProxy:
+    def __init__(self, target: str) -> None:
+        self.target = target.rstrip("/")
+        self.seen: list[tuple[str, str, bytes]] = []  # (method, path, body) in order
+        proxy = self
+        client = httpx.Client(base_url=self.target, timeout=60, follow_redirects=False)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if url.hostname not in _HOSTS:
+                    self.send_error(502, "only github.localhost is proxied")
+                    return
+                path = url.path + (f"?{url.query}" if url.query else "")
+                proxy.seen.append((self.command, path, body))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                headers.pop("Host", None)
+                answer = client.request(self.command, path, content=body, headers=headers)
+                self.send_response(answer.status_code)
+                for name, value in answer.headers.multi_items():
+                    if name.lower() not in _HOP and name.lower() != "content-encoding":
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._client = client
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> GhProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._client.close()
