@@ -35,6 +35,14 @@ SCHEMA_OVERRIDES: dict[tuple[str, str, int], dict[str, Any]] = {
         "type": "array",
         "items": {"$ref": "#/components/schemas/installation"},
     },
+    # The description's `oneOf` [basic-error, repository-rule-violation-error] admits no
+    # body at all: every basic error is also a rule-violation error. Either one will do.
+    ("PUT", "/repos/{owner}/{repo}/contents/{path}", 409): {
+        "anyOf": [
+            {"$ref": "#/components/schemas/basic-error"},
+            {"$ref": "#/components/schemas/repository-rule-violation-error"},
+        ]
+    },
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from github import Auth, Github
+from github import Auth, Github, GithubException, UnknownObjectException
 from tests.sim.conftest import RunningSim, run_git
 
 ALICE = "ghp_alice0000000000000000000000000000000"
@@ -113,3 +113,58 @@ def test_headers_on_writes_scopes_and_unrouted_paths(sim: RunningSim) -> None:
     with sim.http(app_token) as client:
         assert "x-oauth-scopes" not in client.get("/repos/acme/widgets").headers
     assert httpx.get(f"{sim.rest_url}/nope", timeout=30).headers["x-github-request-id"]
+
+
+def test_pygithub_creates_updates_and_deletes_a_file(sim: RunningSim, gh: Github) -> None:
+    repo = gh.get_repo("acme/gadgets")
+    before = repo.get_branch("main").commit.sha
+    created = repo.create_file("docs/guide.md", "Add a guide", "# Guide\n", branch="main")
+    assert created["content"].path == "docs/guide.md"
+    commit = created["commit"]
+    assert commit.parents[0].sha == before  # a real commit on top of the branch
+    assert repo.get_branch("main").commit.sha == commit.sha
+    assert repo.get_contents("docs/guide.md").decoded_content == b"# Guide\n"
+    assert repo.get_git_commit(commit.sha).author.name == "Alice"
+
+    stale = created["content"].sha
+    updated = repo.update_file("docs/guide.md", "Expand the guide", "# Guide\nMore.\n", stale)
+    assert repo.get_contents("docs/guide.md").decoded_content == b"# Guide\nMore.\n"
+    with pytest.raises(GithubException) as conflict:  # the file moved on since `stale`
+        repo.update_file("docs/guide.md", "Again", "x\n", stale)
+    assert conflict.value.status == 409
+    assert conflict.value.data["message"] == f"docs/guide.md does not match {stale}"
+    with pytest.raises(GithubException) as exists:  # updating needs the current sha
+        repo.create_file("docs/guide.md", "Again", "x\n")
+    assert exists.value.status == 422
+
+    removed = repo.delete_file("docs/guide.md", "Drop the guide", updated["content"].sha)
+    assert repo.get_branch("main").commit.sha == removed["commit"].sha
+    with pytest.raises(UnknownObjectException):
+        repo.get_contents("docs/guide.md")
+    log = [c.commit.message for c in repo.get_commits()[:3]]
+    assert log == ["Drop the guide", "Expand the guide", "Add a guide"]
+
+
+def test_contents_writes_follow_push_rules_and_fill_empty_repositories(sim: RunningSim) -> None:
+    # widgets' main requires a pull request: an App cannot write to it through contents.
+    with sim.http(sim.installation_token()) as app:
+        guarded = app.put(
+            "/repos/acme/widgets/contents/x.txt", json={"message": "x", "content": "eA=="}
+        )
+        assert guarded.status_code == 422
+        assert guarded.json()["message"].startswith("GH006: Protected branch update failed")
+    with sim.http(ALICE) as client:
+        first = client.put(
+            "/repos/acme/empty/contents/README.md",
+            json={"message": "Initial commit", "content": "aGkK"},
+        )
+        assert first.status_code == 201, first.text
+        assert first.headers["location"] == first.json()["content"]["url"]
+        assert first.json()["commit"]["parents"] == []
+        branches = client.get("/repos/acme/empty/branches").json()
+        assert [b["name"] for b in branches] == ["main"]
+        missing = client.put(
+            "/repos/acme/docs/contents/a.md",
+            json={"message": "m", "content": "aGkK", "branch": "nope"},
+        )
+        assert missing.status_code == 404

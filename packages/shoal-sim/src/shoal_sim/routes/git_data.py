@@ -121,7 +121,7 @@ def get_tree(ctx: Ctx) -> Reply:
     return Reply(views.tree(ctx.urls, repo, sha, git.ls_tree(sha, recursive=recursive)))
 
 
-def _person(value: Any, field: str, default: Person) -> Person:
+def person_from(value: Any, field: str, default: Person) -> Person:
     if value is None:
         return default
     if (
@@ -139,7 +139,7 @@ def _person(value: Any, field: str, default: Person) -> Person:
     return Person(value["name"], value["email"], when)
 
 
-def _default_identity(ctx: Ctx, now: int) -> Person:
+def default_identity(ctx: Ctx, now: int) -> Person:
     caller = ctx.caller
     if isinstance(caller, InstallationCaller):
         slug = caller.app.slug
@@ -174,8 +174,8 @@ def create_commit(ctx: Ctx) -> Reply:
         raise GitHubError(422, "Parent SHA does not exist or is not a commit object")
     now = int(ctx.now)
     custom = any(body.get(k) is not None for k in ("author", "committer", "signature"))
-    author = _person(body.get("author"), "author", _default_identity(ctx, now))
-    committer = _person(body.get("committer"), "committer", author)
+    author = person_from(body.get("author"), "author", default_identity(ctx, now))
+    committer = person_from(body.get("committer"), "committer", author)
     # GitHub signs API commits of Apps when nothing custom was given (GitHub.com only).
     signed = not custom and isinstance(ctx.caller, InstallationCaller) and not ctx.sim.config.ghes
     if signed:

@@ -83,7 +83,7 @@ def _object_type(git: GitRepo, sha: Any) -> str | None:
     return obj[0] if obj else None
 
 
-def _apply(ctx: Ctx, repo: Repo, git: GitRepo, change: RefChange) -> None:
+def apply_change(ctx: Ctx, repo: Repo, git: GitRepo, change: RefChange) -> None:
     verdict = judge(ctx.sim.world, repo, ctx.caller, git, change)
     if not verdict.ok:
         raise GitHubError(422, verdict.api_message)
@@ -118,7 +118,7 @@ def create_ref(ctx: Ctx) -> Reply:
         raise GitHubError(422, "Object does not exist")
     if git.ref_sha(ref) is not None:
         raise GitHubError(422, "Reference already exists")
-    _apply(ctx, repo, git, RefChange(ref, ZERO_SHA, sha))
+    apply_change(ctx, repo, git, RefChange(ref, ZERO_SHA, sha))
     body_out = _ref_body(ctx, repo, git, ref)
     return Reply(body_out, 201, {"location": f"{ctx.urls.repo_api(repo.full_name)}/git/{ref}"})
 
@@ -148,7 +148,7 @@ def update_ref(ctx: Ctx) -> Reply:
     if forced and not force:
         raise GitHubError(422, "Update is not a fast forward")
     if current != sha:
-        _apply(ctx, repo, git, RefChange(ref, current, sha, forced))
+        apply_change(ctx, repo, git, RefChange(ref, current, sha, forced))
     return Reply(_ref_body(ctx, repo, git, ref))
 
 
@@ -168,5 +168,5 @@ def delete_ref(ctx: Ctx) -> Reply:
     if ref == f"refs/heads/{repo.default_branch}":
         # Unverified wording; GitHub documents only that deleting the default branch is a 422.
         raise GitHubError(422, "Cannot delete the default branch")
-    _apply(ctx, repo, git, RefChange(ref, current, ZERO_SHA))
+    apply_change(ctx, repo, git, RefChange(ref, current, ZERO_SHA))
     return Reply(None, 204)
