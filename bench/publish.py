@@ -13,8 +13,8 @@ the default, 1.5, is the fastest this two-core machine keeps up with (bench/READ
 
 Prints one `name: value unit` line per figure (`clock_speed`, `prs_opened`,
 `content_creation_utilization`, `secondary_limit_hits`, `requests_per_pr`,
-`release_to_open_p95_s`, `duplicate_prs`, `publish_wall_s`) and writes them to
-bench/results/publish.json; diagnostics go to stderr.
+`pg_transactions_per_pr`, `release_to_open_p95_s`, `duplicate_prs`, `publish_wall_s`) and
+writes them to bench/results/publish.json; diagnostics go to stderr.
 
     uv run python bench/publish.py [--speed S] [--concurrency C] [--log-dir DIR] [--py-spy DIR]
     uv run python bench/publish.py --ghes [--repos N] [--py-spy DIR]   # bench/publish_ghes.py
@@ -93,6 +93,7 @@ UNITS = {
     "content_creation_utilization": "fraction",
     "secondary_limit_hits": "responses",
     "requests_per_pr": "requests/PR",
+    "pg_transactions_per_pr": "transactions/PR",
     "release_to_open_p95_s": "s",
     "duplicate_prs": "PRs",
     "publish_wall_s": "s",
@@ -384,6 +385,25 @@ def wait_all_open(sim: Simulator, expected: int) -> float:
         time.sleep(0.25)
 
 
+def transactions(db_url: str) -> int:
+    """The transactions PostgreSQL counted in the benchmark's database so far (committed or
+    rolled back). Backends report theirs within a second of going idle: wait that long."""
+    time.sleep(1.5)
+    db = Database(db_url, pool_size=1)
+    try:
+        with db.transaction() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+                        " WHERE datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        db.dispose()
+
+
 def settle(db_url: str, expected: int, timeout: float = 60.0) -> None:
     """Until the reconciler recorded every PR it opened (their audit rows come with them)."""
     db = Database(db_url, pool_size=1)
@@ -543,6 +563,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
                     raise RuntimeError(f"expected {expected} patches: {run_view['progress']}")
                 s.door.phase = "publish"
                 metrics_before = github_metrics(args.metrics_port)
+                xacts_before = transactions(db_url)
                 cpu_before = cpu_now(worker)
                 spies = py_spy({"worker": worker.pid, "simulator": os.getpid()}, args.py_spy)
                 clock_start = s.sim.clock.time()
@@ -554,6 +575,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
                 used = {k: v - cpu_before[k] for k, v in cpu_now(worker).items()}
                 stop_py_spy(spies)
                 settle(db_url, expected)
+                args.xacts = transactions(db_url) - xacts_before
                 metrics = github_metrics(args.metrics_port)
                 metrics.subtract(metrics_before)
         if args.log_dir:
@@ -610,6 +632,7 @@ def measure(
         "utilization_vs_80": vs_80,
         "secondary_limit_hits": s.door.secondary("publish"),
         "requests_per_pr": requests / max(opened, 1),
+        "pg_transactions_per_pr": args.xacts / max(opened, 1),
         "release_to_open_p95_s": cuts[94],
         "duplicate_prs": sum(n - 1 for n in per_repo.values()),
         "publish_wall_s": wall,
@@ -657,6 +680,10 @@ def main() -> None:
         "requests_per_pr": "requests the simulator answered while publishing (REST, GraphQL, "
         "token exchanges, git smart HTTP) / PRs opened; of them Shoal's metrics counted "
         f"{measured['shoal_github_requests']:.0f} REST/GraphQL requests",
+        "pg_transactions_per_pr": "pg_stat_database xact_commit + xact_rollback of the "
+        "benchmark's database from the publish request until every PR was recorded / PRs "
+        "opened: the worker's reconcile tasks and task queue, the API's publish request and "
+        "this script's few queries",
         "release_to_open_p95_s": "budget_ledger.claimed_at to changesets.published_at, "
         "clock seconds",
         "publish_wall_s": "real seconds from the publish request to all PRs open "
