@@ -427,7 +427,7 @@ def table_scans(conn: sa.Connection, top: int = 8) -> list[str]:
 # -- the run ---------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     n = args.repos
     window = min(args.window, n)
     with redis.Redis.from_url(REDIS_URL) as client:
@@ -510,7 +510,7 @@ def measure(
     api_rss: RssSampler,
     worker_rss: RssSampler,
     heavy: list[str],
-) -> dict[str, float]:
+) -> dict[str, Any]:
     n = args.repos
     window = min(args.window, n)
     db = Database(db_url, pool_size=1)
@@ -564,6 +564,12 @@ def measure(
              + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in used.items()))  # fmt: skip
     note(f"Shoal's CPU per PR: first {first.published} {cpu_first:.4f}s, whole {cpu_whole:.4f}s, "
          f"last {end.published - last_start.published} {cpu_last:.4f}s")  # fmt: skip
+    shoal_parts = ("api", "worker", "worker_children", "postgres")
+
+    def parts(a: Cpu, b: Cpu) -> str:
+        used, prs = b.minus(a), b.published - a.published
+        return ", ".join(f"{k.replace('_', ' ')} {used[k] / prs:.4f}" for k in shoal_parts)
+
     for line in heavy:
         note(f"table scans: {line}")
     return {
@@ -575,6 +581,9 @@ def measure(
         "cpu_s_per_pr_500": cpu_first,
         "cpu_s_per_pr_5000": cpu_whole,
         "cpu_s_per_pr_last": cpu_last,
+        "parts_first": parts(previewed, first),
+        "parts_whole": parts(previewed, end),
+        "parts_last": parts(last_start, end),
         "ratio": cpu_whole / cpu_first,
         "ratio_last": cpu_last / cpu_first,
         "api_peak_rss_mib": api_rss.own / 2**20,
@@ -644,10 +653,11 @@ def main() -> None:
         f"`shoal publish --wait` as a user runs it; the simulator spent "
         f"{m['sim_cpu_s_per_pr']:.3f} CPU-s per PR (not counted in cpu_s_per_pr); {load}",
         "cpu_s_per_pr_500": f"{shoal_cpu}, from the publish request until {w} PRs were "
-        "recorded open, per PR",
-        "cpu_s_per_pr_5000": f"the same over the whole publish ({m['repos']:.0f} PRs); over the "
-        f"last {w} PRs alone it was {m['cpu_s_per_pr_last']:.4f} s/PR "
-        f"(ratio {m['ratio_last']:.2f} to the first {w})",
+        f"recorded open, per PR; by part: {m['parts_first']}",
+        "cpu_s_per_pr_5000": f"the same over the whole publish ({m['repos']:.0f} PRs; by part: "
+        f"{m['parts_whole']}); over the last {w} PRs alone it was "
+        f"{m['cpu_s_per_pr_last']:.4f} s/PR (ratio {m['ratio_last']:.2f} to the first {w}; by "
+        f"part: {m['parts_last']})",
         "ratio": "cpu_s_per_pr_5000 / cpu_s_per_pr_500: above 1 a PR costs more the more the "
         "campaign has published",
         "api_peak_rss_mib": "`shoal api` alone, sampled every 100 ms over the whole run",
