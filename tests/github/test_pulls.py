@@ -64,6 +64,20 @@ def pulls_env(
     return PullsEnv(sim, under, client, PullRequests(client), clocks)
 
 
+# Every new repository starts with these, as on GitHub.
+GITHUB_DEFAULT_LABELS = {
+    "bug",
+    "documentation",
+    "duplicate",
+    "enhancement",
+    "good first issue",
+    "help wanted",
+    "invalid",
+    "question",
+    "wontfix",
+}
+
+
 def audit_view(records: tuple[Mutation, ...]) -> list[tuple[str, int | None, str | None]]:
     return [(r.operation, r.status, r.request_id) for r in records]
 
@@ -84,7 +98,7 @@ def test_create_with_every_field(pulls_env: PullsEnv) -> None:
     start = pulls_env.last_seq()
 
     existing = pulls.repo_labels("acme", "plain")
-    assert existing == {"shoal"}
+    assert existing == {"shoal"} | GITHUB_DEFAULT_LABELS
     created = pulls.create(
         "acme", "plain", head="shoal/bump", base="main", title="Bump", body="Body", draft=True
     )
@@ -115,7 +129,12 @@ def test_create_with_every_field(pulls_env: PullsEnv) -> None:
             "/repos/{owner}/{repo}/labels", path={"owner": "acme", "repo": "plain"}
         )
     }
-    assert colors == {"shoal": "ededed", "dependencies": "0e8a16"}
+    assert colors.keys() - GITHUB_DEFAULT_LABELS == {"shoal", "dependencies"}
+    assert (colors["shoal"], colors["dependencies"], colors["bug"]) == (
+        "ededed",
+        "0e8a16",
+        "d73a4a",
+    )
 
     requested = pulls.request_reviewers("acme", "plain", created.number, ["dave", "acme/core"])
     assert requested is not None

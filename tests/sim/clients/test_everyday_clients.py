@@ -168,3 +168,27 @@ def test_contents_writes_follow_push_rules_and_fill_empty_repositories(sim: Runn
             json={"message": "m", "content": "aGkK", "branch": "nope"},
         )
         assert missing.status_code == 404
+
+
+def test_new_repositories_have_githubs_default_labels(sim: RunningSim, gh: Github) -> None:
+    labels = {label.name: label for label in gh.get_repo("acme/empty").get_labels()}
+    assert sorted(labels) == [
+        "bug",
+        "documentation",
+        "duplicate",
+        "enhancement",
+        "good first issue",
+        "help wanted",
+        "invalid",
+        "question",
+        "wontfix",
+    ]
+    assert (labels["bug"].color, labels["bug"].description) == ("d73a4a", "Something isn't working")
+    assert labels["good first issue"].color == "7057ff"
+    with sim.http(ALICE) as client:
+        bug = client.get("/repos/acme/empty/labels/bug").json()
+        assert bug["default"] is True
+        made = client.post("/repos/acme/empty/labels", json={"name": "infra", "color": "123456"})
+        assert made.json()["default"] is False
+        taken = client.post("/repos/acme/empty/labels", json={"name": "Bug", "color": "123456"})
+        assert taken.status_code == 422

@@ -1,5 +1,6 @@
 """World changes made "by the scenario", not by a GitHub client: creating repositories with
-content, pushing commits as a human, renaming, archiving and deleting repositories.
+content (and GitHub's default labels), pushing commits as a human, renaming, archiving and
+deleting repositories.
 
 The admin API and the YAML seeder both call these, so a test script and a seed file
 produce identical worlds.
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 from shoal_sim.git import Person
 from shoal_sim.git.fastimport import SeedCommit, import_commits
+from shoal_sim.pulls.labels import add_default_labels
 from shoal_sim.ref_updates import apply_changes
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.events import ZERO_SHA, RefChange, RepositoryChanged
@@ -74,6 +76,7 @@ class Scenario:
             repo.allow_auto_merge = spec.allow_auto_merge
             repo.delete_branch_on_merge = spec.delete_branch_on_merge
             repo.size_kb = max(sum(len(c) for c in spec.files.values()) // 1024, 1 if sha else 0)
+            add_default_labels(world.ids, repo)
             self.sim.git.create(
                 repo.id, spec.default_branch, {spec.default_branch: sha} if sha else None
             )

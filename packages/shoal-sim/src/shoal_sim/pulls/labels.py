@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from shoal_sim.errors import GitHubError, validation_failed
 from shoal_sim.pulls.records import Label, PullRequest
+from shoal_sim.state.identity import Identities, node_id
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
 from shoal_sim.views.issues import label as label_body
@@ -16,6 +17,28 @@ if TYPE_CHECKING:
 
 _COLOR = re.compile(r"^[0-9a-fA-F]{6}$")
 DEFAULT_COLOR = "ededed"  # what GitHub gives labels created on the fly
+
+
+# GitHub's default set for a new repository: (name, colour, description).
+DEFAULT_LABELS = (
+    ("bug", "d73a4a", "Something isn't working"),
+    ("documentation", "0075ca", "Improvements or additions to documentation"),
+    ("duplicate", "cfd3d7", "This issue or pull request already exists"),
+    ("enhancement", "a2eeef", "New feature or request"),
+    ("good first issue", "7057ff", "Good for newcomers"),
+    ("help wanted", "008672", "Extra attention is needed"),
+    ("invalid", "e4e669", "This doesn't seem right"),
+    ("question", "d876e3", "Further information is requested"),
+    ("wontfix", "ffffff", "This will not be worked on"),
+)
+
+
+def add_default_labels(ids: Identities, repo: Repo) -> None:
+    """Give a new repository GitHub's default labels (``default: true``)."""
+    for name, color, description in DEFAULT_LABELS:
+        ident = ids.next_id("label")
+        found = Label(ident, node_id("Label", ident), name, color, description, default=True)
+        repo.labels[name.lower()] = found
 
 
 def find_label(repo: Repo, name: str) -> Label | None:
