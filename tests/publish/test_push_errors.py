@@ -19,6 +19,7 @@ from shoal.github import (
     GitHubValidationError,
     classify_response,
 )
+from shoal.github.errors import SecondaryRateLimitError
 from shoal.github.push import (
     BranchChangedError,
     BranchProtectedError,
@@ -217,6 +218,14 @@ CASES: list[tuple[str, str, int, type[ShoalError], bool]] = [
         1,
         PushRejectedError,
         False,
+    ),
+    (
+        "git-rate-limited",
+        "error: RPC failed; HTTP 429 curl 22 The requested URL returned error: 429\n"
+        "fatal: the remote end hung up unexpectedly\n",
+        128,
+        SecondaryRateLimitError,
+        True,
     ),
     ("killed", "", -9, GitHubUnavailableError, True),
     ("unknown", "fatal: something nobody expected\n", 128, GitRemoteError, False),

@@ -13,10 +13,12 @@ The text given here must already be free of credentials (the caller masks the to
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shoal.domain.errors import PermissionDeniedError, ShoalError
 from shoal.github.errors import (
+    SECONDARY_DEFAULT_WAIT_S,
     GitHubAuthError,
     GitHubConflictError,
     GitHubForbiddenError,
@@ -24,6 +26,7 @@ from shoal.github.errors import (
     GitHubPermissionError,
     GitHubUnavailableError,
     GitHubValidationError,
+    SecondaryRateLimitError,
 )
 
 __all__ = [
@@ -209,7 +212,7 @@ def _summary(lines: list[str]) -> str:
     return "; ".join(useful[-_OUTPUT_LINES:]) or "no message"
 
 
-def classify_push_failure(  # noqa: PLR0911 - a decision table, in the order git prints
+def classify_push_failure(  # noqa: PLR0911, PLR0912 - a decision table, in the order git prints
     stderr: str, returncode: int, *, operation: str = "push"
 ) -> ShoalError:
     """The typed error for a failed `git push` (stdout of `--porcelain` included) or
@@ -245,6 +248,17 @@ def classify_push_failure(  # noqa: PLR0911 - a decision table, in the order git
     if "not our ref" in lowered:
         # the base commit was force-pushed away (and collected), or never pushed
         return GitHubNotFoundError(f"{where}: the commit is not in the repository")
+    if status == 429:
+        # A git rate limit (GHES administrators can set one for git over HTTP): not now,
+        # rather than a refusal; git's output carries no Retry-After, so the default wait.
+        now = datetime.now(UTC)
+        return SecondaryRateLimitError(
+            f"{where}: GitHub is rate limiting git requests (HTTP 429)",
+            retry_at=now + timedelta(seconds=SECONDARY_DEFAULT_WAIT_S),
+            retry_after_s=SECONDARY_DEFAULT_WAIT_S,
+            reason="secondary",
+            details={"status": 429, "endpoint": where},
+        )
     if status == 403 or "permission to " in lowered:
         return GitHubForbiddenError(f"{where}: {_summary(_remote_messages(lines) or lines)}")
     if status == 401:
