@@ -192,3 +192,36 @@ def test_new_repositories_have_githubs_default_labels(sim: RunningSim, gh: Githu
         assert made.json()["default"] is False
         taken = client.post("/repos/acme/empty/labels", json={"name": "Bug", "color": "123456"})
         assert taken.status_code == 422
+
+
+def test_push_restrictions_are_kept_returned_and_enforced(sim: RunningSim, gh: Github) -> None:
+    branch = gh.get_repo("acme/gadgets").get_branch("main")
+    branch.edit_protection(user_push_restrictions=["alice"], team_push_restrictions=[])
+    kept = branch.get_protection().raw_data["restrictions"]
+    assert [u["login"] for u in kept["users"]] == ["alice"]
+    assert (kept["teams"], kept["apps"]) == ([], [])
+    assert [u.login for u in branch.get_user_push_restrictions()] == ["alice"]
+
+    app = sim.installation_token()
+    with sim.http(app) as client:
+        main = client.get("/repos/acme/gadgets/git/ref/heads/main").json()["object"]["sha"]
+        tree = client.get(f"/repos/acme/gadgets/git/commits/{main}").json()["tree"]["sha"]
+        made = client.post(
+            "/repos/acme/gadgets/git/commits",
+            json={"message": "bump", "tree": tree, "parents": [main]},
+        ).json()["sha"]
+        refused = client.patch("/repos/acme/gadgets/git/refs/heads/main", json={"sha": made})
+        assert refused.status_code == 422
+        assert "You're not authorized to push to this branch." in refused.json()["message"]
+
+    branch.edit_protection(user_push_restrictions=["alice"], app_push_restrictions=["shoal"])
+    with sim.http(app) as client:
+        allowed = client.patch("/repos/acme/gadgets/git/refs/heads/main", json={"sha": made})
+        assert allowed.status_code == 200, allowed.text
+    assert branch.get_protection().raw_data["restrictions"]["apps"][0]["slug"] == "shoal"
+
+    with pytest.raises(GithubException) as unknown:
+        branch.edit_protection(user_push_restrictions=["nobody-here"])
+    assert unknown.value.status == 422
+    kept = branch.get_protection().raw_data["restrictions"]  # refused: kept as it was
+    assert [a["slug"] for a in kept["apps"]] == ["shoal"]

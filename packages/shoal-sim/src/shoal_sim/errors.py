@@ -17,7 +17,7 @@ class GitHubError(Exception):
         status: int,
         message: str,
         *,
-        errors: list[dict[str, Any]] | None = None,
+        errors: list[dict[str, Any] | str] | None = None,  # objects, or strings on a few endpoints
         headers: dict[str, str] | None = None,
         docs: str | None = None,
     ) -> None:

@@ -12,7 +12,7 @@ from shoal_sim.git import GitRepo
 from shoal_sim.rulesets import violations
 from shoal_sim.state.access import InstallationCaller, UserCaller, level_satisfies, user_role
 from shoal_sim.state.events import RefChange
-from shoal_sim.state.models import Permission, Repo
+from shoal_sim.state.models import Permission, PushRestrictions, Repo
 from shoal_sim.state.world import World
 
 WORKFLOWS_DIR = ".github/workflows/"
@@ -74,6 +74,19 @@ def _workflow_verdict(world: World, caller: object, git: GitRepo, change: RefCha
     return ALLOW
 
 
+def may_push(world: World, repo: Repo, caller: object, allowed: PushRestrictions) -> bool:
+    """Whether a branch's push ``restrictions`` name the caller, one of its teams or its App."""
+    if isinstance(caller, InstallationCaller):
+        return caller.app.slug in allowed.apps
+    if not isinstance(caller, UserCaller):
+        return False
+    login = caller.user.login
+    if login.lower() in (u.lower() for u in allowed.users):
+        return True
+    teams = (world.find_team(repo.owner, slug) for slug in allowed.teams)
+    return any(team is not None and login in team.members for team in teams)
+
+
 def judge(  # noqa: PLR0911 - one verdict per rule, in GitHub's order
     world: World, repo: Repo, caller: object, git: GitRepo, change: RefChange
 ) -> Verdict:
@@ -89,6 +102,12 @@ def judge(  # noqa: PLR0911 - one verdict per rule, in GitHub's order
         and user_role(world, caller.user, repo) >= Permission.ADMIN
     )
     if rule is not None and not bypass:
+        if rule.restrictions is not None and not may_push(world, repo, caller, rule.restrictions):
+            return _protected(
+                change.ref,
+                "You're not authorized to push to this branch. Visit "
+                "https://docs.github.com/articles/about-protected-branches/ for more information.",
+            )
         if change.deleted and not rule.allow_deletions:
             return _protected(change.ref, "Cannot delete this protected branch.")
         if forced and not rule.allow_force_pushes:

@@ -39,6 +39,9 @@ def graphql_message(refused: GitHubError) -> str:
     GitHub's ``createPullRequest`` reports them."""
     texts = []
     for error in refused.errors or []:
+        if isinstance(error, str):
+            texts.append(error)
+            continue
         key = (str(error.get("field")), str(error.get("code")))
         texts.append(str(error.get("message") or _GRAPHQL_TEXTS.get(key, refused.message)))
     return ", ".join(texts) or refused.message

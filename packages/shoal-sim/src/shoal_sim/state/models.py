@@ -100,6 +100,18 @@ class BranchProtection:
     allow_deletions: bool = False
     required_linear_history: bool = False
     lock_branch: bool = False
+    # Who may push (``restrictions``): None lets everyone with write access push.
+    restrictions: PushRestrictions | None = None
+
+
+@dataclass
+class PushRestrictions:
+    """The users (logins), teams (slugs of the repository's org) and Apps (slugs) allowed to
+    push to a protected branch; everyone else is refused with GH006."""
+
+    users: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    apps: list[str] = field(default_factory=list)
 
 
 @dataclass

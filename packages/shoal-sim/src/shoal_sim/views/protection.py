@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from shoal_sim.state.models import BranchProtection, Repo, Ruleset
+from shoal_sim.state.models import App, BranchProtection, Org, Repo, Ruleset, Team, User
 from shoal_sim.urls import Urls
+from shoal_sim.views.apps import integration
+from shoal_sim.views.issues import team
+from shoal_sim.views.users import simple_user
 
 
-def _base(urls: Urls, repo: Repo, branch: str) -> str:
+def protection_url(urls: Urls, repo: Repo, branch: str) -> str:
     return f"{urls.repo_api(repo.full_name)}/branches/{quote(branch, safe='')}/protection"
 
 
 def status_check_policy(
     urls: Urls, repo: Repo, branch: str, rule: BranchProtection
 ) -> dict[str, Any]:
-    url = f"{_base(urls, repo, branch)}/required_status_checks"
+    url = f"{protection_url(urls, repo, branch)}/required_status_checks"
     contexts = list(rule.required_status_checks or [])
     return {
         "url": url,
@@ -27,8 +31,37 @@ def status_check_policy(
     }
 
 
-def protected_branch(urls: Urls, repo: Repo, branch: str, rule: BranchProtection) -> dict[str, Any]:
-    base = _base(urls, repo, branch)
+@dataclass(frozen=True)
+class Holders:
+    """What a rule's ``restrictions`` name, resolved: (App, owner, installations) for Apps."""
+
+    org: Org
+    users: list[User]
+    teams: list[Team]
+    apps: list[tuple[App, User | Org, int]]
+
+
+def restriction_policy(urls: Urls, base: str, holders: Holders) -> dict[str, Any]:
+    url = f"{base}/restrictions"
+    return {
+        "url": url,
+        "users_url": f"{url}/users",
+        "teams_url": f"{url}/teams",
+        "apps_url": f"{url}/apps",
+        "users": [simple_user(urls, user) for user in holders.users],
+        "teams": [team(urls, found, holders.org) for found in holders.teams],
+        # This schema's App description is a string, never null.
+        "apps": [
+            {**integration(urls, app, owner, n), "description": app.description or ""}
+            for app, owner, n in holders.apps
+        ],
+    }
+
+
+def protected_branch(
+    urls: Urls, repo: Repo, branch: str, rule: BranchProtection, holders: Holders | None = None
+) -> dict[str, Any]:
+    base = protection_url(urls, repo, branch)
     body: dict[str, Any] = {
         "url": base,
         "required_signatures": {"url": f"{base}/required_signatures", "enabled": False},
@@ -51,6 +84,8 @@ def protected_branch(urls: Urls, repo: Repo, branch: str, rule: BranchProtection
             "required_approving_review_count": rule.required_approving_review_count,
             "require_last_push_approval": False,
         }
+    if holders is not None:
+        body["restrictions"] = restriction_policy(urls, base, holders)
     return body
 
 
