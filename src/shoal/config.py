@@ -295,7 +295,11 @@ class Settings(BaseSettings):
 
     # --- task queue and workers --------------------------------------------------------
     worker_concurrency: int = Field(
-        default=4, ge=1, le=64, description="Tasks one worker process runs at the same time."
+        default=4,
+        ge=1,
+        le=64,
+        description="Tasks one worker process runs at the same time, besides its "
+        "webhook lane and the slot it keeps for the periodic sync.",
     )
     worker_metrics_port: int | None = Field(
         default=None,

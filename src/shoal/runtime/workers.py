@@ -32,6 +32,7 @@ from shoal.services.secrets import DirectorySecretSource
 from shoal.services.selecting import SelectionDeps, run_select_task
 from shoal.services.syncing import (
     QUEUE_SYNCS_TASK,
+    SYNC_SLOTS,
     SYNC_TASK,
     AppPullReader,
     PullReader,
@@ -214,6 +215,9 @@ def build_registry(parts: WorkerComponents) -> HandlerRegistry:
         QUEUE_SYNCS_TASK,
         lambda task, _: run_queue_syncs_task(ctx.db, ctx.settings, ctx.clock, task),
     )
+    # The periodic sync must read each PR within its interval even while a publish keeps
+    # thousands of reconciles queued ahead of it: its tasks get a slot of their own.
+    registry.reserve((SYNC_TASK, QUEUE_SYNCS_TASK), slots=SYNC_SLOTS)
     registry.register(WEBHOOK_TASK, lambda task, _: run_webhook_task(parts.ctx, task))
     registry.register_lane(
         WEBHOOK_TASK,

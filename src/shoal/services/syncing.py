@@ -45,6 +45,7 @@ from shoal.store import tasks as task_store
 
 __all__ = [
     "QUEUE_SYNCS_TASK",
+    "SYNC_SLOTS",
     "SYNC_TASK",
     "AppPullReader",
     "PullReader",
@@ -62,6 +63,9 @@ log = structlog.get_logger("shoal.sync")
 
 SYNC_TASK = "changeset.sync"
 QUEUE_SYNCS_TASK = "sync.queue"
+# Handler slots of each worker kept for the sync's tasks, besides the general ones: a sync
+# reads 100 PRs with one query, so one slot keeps up with thousands of PRs per interval.
+SYNC_SLOTS = 1
 # Due changesets the leader queues per tick at most; the rest are still due at the next one.
 MAX_QUEUED_PER_TICK = 20_000
 # A sync records what it read this many changesets to a transaction: each is locked until its

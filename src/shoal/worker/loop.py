@@ -1,5 +1,6 @@
-"""The claim loop: keep up to `concurrency` tasks running in a pool of handler threads, and
-a lane per kind registered for one (`worker.lanes`)."""
+"""The claim loop: keep up to `concurrency` tasks running in a pool of handler threads, plus
+the slots reserved for some kinds (`Reserve`), and a lane per kind registered for one
+(`worker.lanes`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from shoal.config import Settings
 from shoal.domain.backoff import Backoff
 from shoal.domain.clock import Clock
-from shoal.domain.tasks import Task
+from shoal.domain.tasks import Task, TaskId
 from shoal.store import Database
 from shoal.store.tasks import claim, complete_many, release
 from shoal.worker.lanes import LaneRunner
@@ -48,7 +49,10 @@ class Worker:
     Handlers run in `concurrency` threads. The loop's one transaction per round trip records
     every outcome that arrived since the last one and claims tasks for the free slots, so a
     busy worker pays one commit for many tasks. Kinds registered for a lane are not claimed
-    for those slots: each has a lane (a thread) of its own.
+    for those slots: each has a lane (a thread) of its own. The registry's reserved slots
+    (`Reserve`) come on top of `concurrency`: the same round trip first claims the reserved
+    kinds for them, so a due task of those kinds does not wait behind a queue of older tasks
+    of other kinds, nor for a general slot to come free.
 
     On stop it claims nothing more, lets running handlers finish within `grace_s`, and gives
     back (releases) the tasks that did not. If a handler thread dies without an outcome (a
@@ -111,6 +115,16 @@ class Worker:
         # The general slots leave every lane's kind to lanes, even one this worker does not
         # run: another worker's lane takes it.
         self._laned = tuple(lane.kind for lane in registry.lanes)
+        reserve = registry.reserved
+        self._reserved_kinds = tuple(
+            kind
+            for kind in (reserve.kinds if reserve else ())
+            if self._kinds is None or kind in self._kinds
+        )
+        self._reserved_slots = reserve.slots if reserve and self._reserved_kinds else 0
+        # The held tasks that occupy a reserved slot (only the loop's thread touches it).
+        self._in_reserve: set[TaskId] = set()
+        self._slots = self._concurrency + self._reserved_slots
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; returns once every task is finished or released."""
@@ -121,6 +135,8 @@ class Worker:
             "worker_started",
             worker_id=self.worker_id,
             concurrency=self._concurrency,
+            reserved_slots=self._reserved_slots,
+            reserved_kinds=self._reserved_kinds,
             # What paces its GitHub writes, so that a GHES run shows it is not paced.
             github_profile=settings.github_profile_in_effect,
             writes_per_minute=settings.github_writes_per_minute,
@@ -143,7 +159,7 @@ class Worker:
                     self._finish_or_release()
             finally:
                 halt.set()
-                for _ in range(self._concurrency):
+                for _ in range(self._slots):
                     self._runnable.put(None)
                 for helper in helpers:
                     helper.join(timeout=5.0)
@@ -185,7 +201,7 @@ class Worker:
         # task was released, and it exits once that handler returns.
         handlers = [
             threading.Thread(target=self._serve_handlers, name=f"shoal-handler-{n}", daemon=True)
-            for n in range(self._concurrency)
+            for n in range(self._slots)
         ]
         # Lanes stop once `_stopping` is set and their batch is recorded.
         handlers += [
@@ -228,10 +244,14 @@ class Worker:
         Returns how many tasks it asked for and how many it got.
         """
         finished = self._outbox.take()
-        # The slots' own tasks: the lanes hold theirs in the same leases.
-        held = sum(1 for task in self._leases.tasks() if task.kind not in self._laned)
-        limit = self._concurrency - held + len(finished) if claim_tasks else 0
-        if not finished and limit == 0:
+        # The slots' own tasks (the lanes hold theirs in the same leases), less those whose
+        # outcome this round trip records.
+        recorded = {item.task.id for item in finished}
+        held = {t.id for t in self._leases.tasks() if t.kind not in self._laned} - recorded
+        self._in_reserve &= held
+        reserve_limit = self._reserved_slots - len(self._in_reserve) if claim_tasks else 0
+        limit = self._concurrency - len(held - self._in_reserve) if claim_tasks else 0
+        if not finished and limit + reserve_limit == 0:
             return 0, 0
         started = self._clock.monotonic()
         try:
@@ -239,6 +259,17 @@ class Worker:
                 now = self._clock.now()
                 done = [(item.task, item.outcome) for item in finished]
                 states = complete_many(conn, done, now=now, backoff=self._backoff)
+                # The reserved kinds first: a free reserved slot takes a due one ahead of
+                # older tasks of other kinds.
+                reserved: list[Task] = []
+                if reserve_limit:
+                    reserved = claim(
+                        conn,
+                        worker_id=self.worker_id,
+                        now=now,
+                        kinds=self._reserved_kinds,
+                        limit=reserve_limit,
+                    )
                 tasks = []
                 if limit:
                     tasks = claim(
@@ -252,14 +283,16 @@ class Worker:
         except SQLAlchemyError:
             log.warning("task_round_trip_failed", exc_info=True)
             self._outbox.record_each(self._db, finished, self._backoff)
-            return limit, 0
-        if limit:
-            self._metrics.claimed(self._clock.monotonic() - started, len(tasks))
+            return limit + reserve_limit, 0
+        if limit or reserve_limit:
+            claimed = len(reserved) + len(tasks)
+            self._metrics.claimed(self._clock.monotonic() - started, claimed)
         self._outbox.settle(finished, states)
-        for task in tasks:
+        self._in_reserve.update(task.id for task in reserved)
+        for task in reserved + tasks:
             self._leases.add(task)
             self._runnable.put((task, started))
-        return limit, len(tasks)
+        return limit + reserve_limit, len(reserved) + len(tasks)
 
     def _run_lane(self, lane: LaneRunner) -> None:
         try:

@@ -1,12 +1,14 @@
 """Handlers by task kind, and how what a handler returns or raises becomes an `Outcome`.
 
 A kind can instead run on a lane (`worker.lanes`): a thread of its own in each worker, whose
-handler works in a transaction the lane owns and that also records the outcome."""
+handler works in a transaction the lane owns and that also records the outcome. Or some kinds
+can have slots of their own (`Reserve`) besides the general ones, so that a long queue of
+other tasks never holds them back."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import structlog
@@ -23,6 +25,7 @@ __all__ = [
     "HandlerRegistry",
     "Lane",
     "LaneHandler",
+    "Reserve",
     "failure_outcome",
     "run_handler",
 ]
@@ -59,12 +62,24 @@ class Lane:
     key: Callable[[Task], str | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """Handler slots in every worker, on top of `worker_concurrency`, that claim only
+    `kinds`: a task of those kinds that is due is taken by them ahead of older tasks of
+    other kinds, once one is free. The general slots still take these kinds too, in queue
+    order, and never give up a slot to them."""
+
+    kinds: tuple[str, ...]
+    slots: int
+
+
 class HandlerRegistry:
     """Which handler runs each task kind."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._lanes: dict[str, Lane] = {}
+        self._reserve: Reserve | None = None
 
     def register(self, kind: str, handler: Handler) -> None:
         if kind in self._handlers:
@@ -94,7 +109,24 @@ class HandlerRegistry:
         the kind may be registered too, for callers that run one)."""
         if kind in self._lanes:
             raise ValueError(f"a lane for task kind {kind!r} is already registered")
+        if self._reserve is not None and kind in self._reserve.kinds:
+            raise ValueError(f"task kind {kind!r} has reserved slots, not a lane")
         self._lanes[kind] = Lane(kind, handler, batch, threads, key)
+
+    def reserve(self, kinds: Collection[str], *, slots: int) -> None:
+        """Keep `slots` handler slots of every worker for `kinds` (see `Reserve`)."""
+        if self._reserve is not None:
+            raise ValueError("slots are already reserved")
+        if slots < 1 or not kinds:
+            raise ValueError("a reserve needs at least one slot and one kind")
+        laned = set(kinds) & set(self._lanes)
+        if laned:
+            raise ValueError(f"task kinds {sorted(laned)} run on a lane, not in slots")
+        self._reserve = Reserve(tuple(kinds), slots)
+
+    @property
+    def reserved(self) -> Reserve | None:
+        return self._reserve
 
     def find(self, kind: str) -> Handler | None:
         return self._handlers.get(kind)
