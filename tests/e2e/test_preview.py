@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.e2e.conftest import Stack
+from tests.runs.recount import assert_counters_match
 
 WORKFLOW = "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v3\n"
 SECRET = "s3cr3t-Value-42"
@@ -105,6 +106,8 @@ def test_preview_selects_runs_and_reports_every_repo(make_stack: Callable[..., S
         "finished": 3,
         "eta_s": None,
     }
+
+    assert_counters_match(stack.api.ctx.db, run["id"])
 
     detail = stack.get(f"/runs/{run['id']}/executions/acme/api")
     assert [(f["path"], f["status"], f["added"], f["deleted"]) for f in detail["files"]] == [

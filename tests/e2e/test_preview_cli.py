@@ -24,6 +24,7 @@ from tests.e2e.publishing import changesets
 from tests.e2e.test_apply_plan import TEMPLATE_ONLY, with_terminal
 from tests.e2e.test_preview import SECRET, SPEC, WORLD
 from tests.e2e.test_reconcile import published, pull, spec
+from tests.runs.recount import assert_counters_match
 
 
 def test_preview_from_a_file_then_read_the_results(
@@ -78,6 +79,7 @@ def test_preview_from_a_file_then_read_the_results(
     retried = shoal(env, "runs", "retry", "1", "acme/broken").stdout
     assert "acme/broken: queued again" in retried
     stack.wait(1)
+    assert_counters_match(stack.api.ctx.db, 1)
     refused = shoal(env, "runs", "retry", "1", "acme/api", check=False)
     assert refused.returncode == 1 and "only failed executions" in refused.stderr
 
@@ -131,6 +133,7 @@ def test_a_cancelled_run_runs_no_queued_execution_and_stores_nothing_in_flight(
     }
     assert run["state"] == "cancelled"
     assert sorted(s for s, _ in states.values()) == ["queued", "queued", "running"]
+    assert assert_counters_match(stack.api.ctx.db, run_id).running == 1
     assert all(sha is None for _, sha in states.values())
     again = shoal(env, "runs", "cancel", str(run_id))
     assert f"run {run_id} was already cancelled" in again.stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import Stack
+from tests.runs.recount import assert_counters_match
 
 REPOS = 16
 
@@ -117,3 +118,4 @@ def test_a_killed_worker_leaves_no_duplicates(
             "SELECT state, count(*) FROM tasks WHERE kind = 'execution.run' GROUP BY state"
         ).all()
     assert dict(states) == {"done": REPOS}
+    assert_counters_match(stack.api.ctx.db, run_id)  # the killed worker's attempts too

@@ -13,7 +13,14 @@ from shoal.domain.campaigns import CampaignId, SpecVersionId
 from shoal.domain.errors import NotFoundError
 from shoal.domain.executions import ExecutionState
 from shoal.domain.runs import Run, RunId, RunKind, RunProgress
-from shoal.store.tables import campaigns, executions, run_sources, runs, spec_versions, targets
+from shoal.store.tables import (
+    campaigns,
+    executions,
+    run_counters,
+    run_sources,
+    runs,
+    spec_versions,
+)
 
 __all__ = [
     "RunFilter",
@@ -221,29 +228,34 @@ def find_fresh_source(conn: Connection, source_key: str, *, since: datetime) -> 
 
 
 def run_progress(conn: Connection, run_id: RunId) -> RunProgress:
-    counts = conn.execute(
-        sa.select(
-            sa.func.count().label("targets"),
-            sa.func.count().filter(targets.c.included).label("included"),
-        ).where(targets.c.run_id == run_id)
-    ).one()
-    by_state: dict[ExecutionState, int] = {}
-    for state, n in conn.execute(
-        sa.select(executions.c.state, sa.func.count())
-        .where(executions.c.run_id == run_id)
-        .group_by(executions.c.state)
-    ):
-        by_state[ExecutionState(state)] = n
-    first, last = conn.execute(
-        sa.select(
-            sa.func.min(executions.c.started_at), sa.func.max(executions.c.finished_at)
-        ).where(executions.c.run_id == run_id)
-    ).one()
+    """The run's counts from its counter rows (at most 16) and its latest finish from an index:
+    the same cost for a run of ten targets or ten thousand."""
+    c = run_counters.c
+    states = {state: sa.func.coalesce(sa.func.sum(c[state.value]), 0) for state in ExecutionState}
+    last_finished = (
+        sa.select(sa.func.max(executions.c.finished_at))
+        .where(executions.c.run_id == run_id, executions.c.finished_at.is_not(None))
+        .scalar_subquery()
+    )
+    row = (
+        conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(c.targets), 0).label("targets"),
+                sa.func.coalesce(sa.func.sum(c.included), 0).label("included"),
+                sa.func.min(c.first_started_at).label("first_started_at"),
+                last_finished.label("last_finished_at"),
+                *(count.label(state.value) for state, count in states.items()),
+            ).where(c.run_id == run_id)
+        )
+        .mappings()
+        .one()
+    )
+    by_state = {state: int(row[state.value]) for state in ExecutionState if row[state.value]}
     return RunProgress(
-        targets=counts.targets,
-        included=counts.included,
-        excluded=counts.targets - counts.included,
+        targets=int(row["targets"]),
+        included=int(row["included"]),
+        excluded=int(row["targets"] - row["included"]),
         by_state=by_state,
-        first_started_at=first,
-        last_finished_at=last,
+        first_started_at=row["first_started_at"],
+        last_finished_at=row["last_finished_at"],
     )

@@ -20,6 +20,7 @@ __all__ = [
     "org_budgets",
     "publish_batches",
     "publish_controls",
+    "run_counters",
     "run_sources",
     "runs",
     "secret_grants",
@@ -194,6 +195,26 @@ executions = sa.Table(
     sa.Column("started_at", _ts),
     sa.Column("finished_at", _ts),
     sa.Column("updated_at", _ts, nullable=False, server_default=_now),
+    sa.Index(
+        "executions_run_finished_at",
+        "run_id",
+        "finished_at",
+        postgresql_where=sa.text("finished_at IS NOT NULL"),
+    ),
+)
+
+# A run's counts, kept by the triggers of migration 0014 in the transaction that inserts a
+# target or execution or changes its state; a run's figures are the sum over its slots.
+run_counters = sa.Table(
+    "run_counters",
+    metadata,
+    sa.Column("run_id", sa.BigInteger, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("slot", sa.SmallInteger, primary_key=True),
+    *(
+        sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+        for name in ("targets", "included", "queued", "running", "no_change", "patch", "failed")
+    ),
+    sa.Column("first_started_at", _ts),
 )
 
 diff_files = sa.Table(
