@@ -225,3 +225,48 @@ def test_push_restrictions_are_kept_returned_and_enforced(sim: RunningSim, gh: G
     assert unknown.value.status == 422
     kept = branch.get_protection().raw_data["restrictions"]  # refused: kept as it was
     assert [a["slug"] for a in kept["apps"]] == ["shoal"]
+
+
+def test_repository_rulesets_over_rest_refuse_pushes_with_gh013(
+    sim: RunningSim, tmp_path: Path
+) -> None:
+    with sim.http(ALICE) as client:
+        made = client.post(
+            "/repos/acme/gadgets/rulesets",
+            json={
+                "name": "no force, no delete",
+                "enforcement": "active",
+                "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+                "rules": [{"type": "deletion"}, {"type": "update"}],
+            },
+        )
+        assert made.status_code == 201, made.text
+        ruleset = made.json()
+        assert (ruleset["source_type"], ruleset["source"]) == ("Repository", "acme/gadgets")
+        assert made.headers["location"] == ruleset["_links"]["self"]["href"]
+        listed = client.get("/repos/acme/gadgets/rulesets").json()
+        assert [r["id"] for r in listed] == [ruleset["id"]]
+        got = client.get(f"/repos/acme/gadgets/rulesets/{ruleset['id']}").json()
+        assert got["rules"] == [{"type": "deletion"}, {"type": "update"}]
+        rules = client.get("/repos/acme/gadgets/rules/branches/main").json()
+        assert {(r["type"], r["ruleset_source_type"]) for r in rules} == {
+            ("deletion", "Repository"),
+            ("update", "Repository"),
+        }
+        assert client.get("/repos/acme/gadgets/rules/branches/other").json() == []
+        bypass = client.post(
+            "/repos/acme/gadgets/rulesets",
+            json={"name": "x", "enforcement": "active", "bypass_actors": [{"actor_id": 1}]},
+        )
+        assert bypass.status_code == 422
+
+    auth = f"http.extraHeader=Authorization: token {ALICE}"
+    work = tmp_path / "gadgets"
+    run_git("-c", auth, "clone", "-q", f"{sim.url}/acme/gadgets.git", str(work), cwd=tmp_path)
+    (work / "more.txt").write_text("more\n")
+    run_git("add", "more.txt", cwd=work)
+    run_git("commit", "-q", "-m", "More", cwd=work)
+    pushed = run_git("-c", auth, "push", "origin", "main", cwd=work, check=False)
+    assert pushed.returncode != 0
+    assert "GH013: Repository rule violations found for refs/heads/main." in pushed.stderr
+    assert "Cannot update this protected ref." in pushed.stderr

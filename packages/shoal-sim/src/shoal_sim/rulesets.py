@@ -54,7 +54,9 @@ def _ref_matches(pattern: str, ref: str, repo: Repo) -> bool:
 def _applies(ruleset: Ruleset, repo: Repo, ref: str) -> bool:
     if ruleset.enforcement == "disabled":
         return False
-    if not any(p == "~ALL" or fnmatchcase(repo.name, p) for p in ruleset.repositories):
+    if ruleset.repo_id is None and not any(
+        p == "~ALL" or fnmatchcase(repo.name, p) for p in ruleset.repositories
+    ):
         return False
     if any(_ref_matches(p, ref, repo) for p in ruleset.exclude):
         return False
@@ -62,9 +64,9 @@ def _applies(ruleset: Ruleset, repo: Repo, ref: str) -> bool:
 
 
 def applying(world: World, repo: Repo, ref: str) -> Iterator[Ruleset]:
-    """The rulesets of the repository's org that target `ref` (`refs/heads/...`)."""
+    """The rulesets of the repository and of its org that target `ref` (`refs/heads/...`)."""
     org = world.find_org(repo.owner)
-    for ruleset in org.rulesets if org is not None else ():
+    for ruleset in [*repo.rulesets, *(org.rulesets if org is not None else ())]:
         if _applies(ruleset, repo, ref):
             yield ruleset
 

@@ -20,6 +20,7 @@ from shoal_sim.routes import (
     refs,
     repos,
     reviews,
+    rulesets,
     statuses,
 )
 
@@ -34,6 +35,7 @@ ROUTERS: list[Router] = [
     statuses.router,
     checks.router,
     protection.router,
+    rulesets.router,
     repos.router,
     contents.router,
     accounts.router,

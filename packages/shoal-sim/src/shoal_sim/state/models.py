@@ -73,6 +73,8 @@ class Ruleset:
     exclude: list[str] = field(default_factory=list)
     repositories: list[str] = field(default_factory=lambda: ["~ALL"])  # repository names
     rules: list[dict[str, Any]] = field(default_factory=list)
+    repo_id: int | None = None  # set for a repository's own ruleset (``repositories`` unused)
+    created_at: float = 0.0
 
 
 @dataclass
@@ -147,6 +149,7 @@ class Repo:
     issues: dict[int, Any] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
     next_number: int = 1
+    rulesets: list[Ruleset] = field(default_factory=list)  # the repository's own
 
     @property
     def full_name(self) -> str:

@@ -132,11 +132,12 @@ def branch_rules(repo: Repo, rule: BranchProtection) -> list[dict[str, Any]]:
     return rules
 
 
-def ruleset_rules(ruleset: Ruleset) -> list[dict[str, Any]]:
-    """An organization ruleset's rules as `rules/branches` lists them."""
+def ruleset_rules(ruleset: Ruleset, repo: Repo) -> list[dict[str, Any]]:
+    """A ruleset's rules as `rules/branches` lists them."""
+    own = ruleset.repo_id is not None
     source = {
-        "ruleset_source_type": "Organization",
-        "ruleset_source": ruleset.org,
+        "ruleset_source_type": "Repository" if own else "Organization",
+        "ruleset_source": repo.full_name if own else ruleset.org,
         "ruleset_id": ruleset.id,
     }
     listed = []
