@@ -54,8 +54,10 @@ STORM_S = 5
 ERROR_STATUS = 502
 CAMPAIGN = "chaos"
 BRANCH = f"shoal/{CAMPAIGN}"
-# Of the suite's 300 s per test: publishing must be done by then, the checks take the rest.
-SETTLED_WITHIN_S = 250.0
+# Publishing must be done by then (about 120 s on a calm two-core machine; the suite's other
+# workers can slow it threefold), and again after the cap is raised; the checks take the rest
+# of the test's own time limit.
+SETTLED_WITHIN_S = 400.0
 # A request answered before its worker was killed is recorded by GitHub a little later; a
 # handler killed after sending one had sent it at most this long before.
 KILL_SLACK_S = 10.0
@@ -426,6 +428,7 @@ def _assert_audit_matches_ledger(stack: Stack, workers: Workers, faults: _Record
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(960)
 def test_publish_survives_killed_workers_faults_and_a_storm(
     make_stack: Callable[..., Stack], tmp_path: Path
 ) -> None:
