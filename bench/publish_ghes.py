@@ -2,7 +2,7 @@
 spends per PR.
 
 Every part is its own process, so that its CPU can be told apart: the GitHub simulator in
-GHES mode (`python -m shoal.sim serve --ghes`: no rate limits, as a GHES out of the box),
+GHES mode (`python -m shoal_sim serve --ghes`: no rate limits, as a GHES out of the box),
 `shoal api`, `shoal worker` (and the git processes it runs), the machine's PostgreSQL (a
 throwaway database) and the CLI (`shoal preview`, then `shoal publish CAMPAIGN --wait`, as a
 user runs them). Shoal runs with its defaults; its GitHub profile is `auto`, which the
