@@ -86,31 +86,6 @@ class PostgresParts(Postgres):
         return total
 
 
-def shoal_env(
-    info: dict[str, Any], db_url: str, work: Path, args: argparse.Namespace
-) -> dict[str, str]:
-    """`shoal api` and `shoal worker`: Shoal's defaults but for where things are. No pacing
-    setting: the profile decides."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
-    env |= {
-        "SHOAL_DATABASE_URL": db_url,
-        "SHOAL_REDIS_URL": REDIS_URL,
-        "SHOAL_DATA_DIR": str(work / "data"),
-        "SHOAL_WORK_DIR": str(work / "workspaces"),
-        "SHOAL_AUDIT_KEY": args.audit_key,
-        "SHOAL_OBJECT_STORE": "fs",
-        "SHOAL_API_PORT": str(args.api_port),
-        "SHOAL_GITHUB_API_URL": info["rest_url"],
-        "SHOAL_GITHUB_APP_ID": str(info["app_id"]),
-        "SHOAL_GITHUB_PRIVATE_KEY_PATH": info["private_key_path"],
-        "SHOAL_WORKER_CONCURRENCY": str(args.concurrency),
-        "SHOAL_EXECUTION_PARALLELISM": str(args.parallelism),
-        "SHOAL_LOG_FORMAT": "json",
-        "SHOAL_LOG_LEVEL": "info",
-    }
-    return env
-
-
 def check_profile(worker_log: Path) -> dict[str, Any]:
     """What the worker said paces its writes (its `worker_started` line): must be unpaced."""
     for line in worker_log.read_text().splitlines():
@@ -136,7 +111,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         note(f"simulator seeded {info['repos']} repositories in {info['seed_seconds']:.1f}s")
         args.api_port = free_port()
         args.audit_key = secrets.token_hex(32)
-        env = shoal_env(info, db_url, work, args)
+        env = scale.shoal_env(info, db_url, work, args, redis=REDIS_URL)
         settings = Settings(
             database_url=SecretStr(db_url),
             redis_url=SecretStr(REDIS_URL),

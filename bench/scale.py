@@ -153,14 +153,19 @@ def seed_document(repos: int) -> dict[str, Any]:
 
 
 def shoal_env(
-    info: dict[str, Any], db_url: str, work: Path, args: argparse.Namespace
+    info: dict[str, Any],
+    db_url: str,
+    work: Path,
+    args: argparse.Namespace,
+    *,
+    redis: str = REDIS_URL,
 ) -> dict[str, str]:
     """What `shoal api` and `shoal worker` are configured with: one data dir (the object store
     the worker writes patches to and the API reads them from), one audit key."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
     env |= {
         "SHOAL_DATABASE_URL": db_url,
-        "SHOAL_REDIS_URL": REDIS_URL,
+        "SHOAL_REDIS_URL": redis,
         "SHOAL_DATA_DIR": str(work / "data"),
         "SHOAL_WORK_DIR": str(work / "workspaces"),
         "SHOAL_AUDIT_KEY": args.audit_key,
