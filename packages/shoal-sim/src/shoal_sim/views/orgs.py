@@ -1,4 +1,5 @@
-"""``organization-full``: an organization as ``GET /orgs/{org}`` shows it."""
+"""Organizations as GitHub shows them: ``organization-simple`` (in webhook payloads, org
+lists) and ``organization-full`` (``GET /orgs/{org}``), which extends it."""
 
 from __future__ import annotations
 
@@ -9,13 +10,9 @@ from shoal_sim.state.models import Org
 from shoal_sim.urls import Urls
 
 
-def organization_full(
-    urls: Urls, org: Org, *, public_repos: int, private_repos: int | None
-) -> dict[str, Any]:
-    """``private_repos`` is given to the organization's members only: GitHub shows the
-    private counts and member settings to them alone."""
+def organization_simple(urls: Urls, org: Org) -> dict[str, Any]:
     base = urls.api_url(f"/orgs/{org.login}")
-    body: dict[str, Any] = {
+    return {
         "login": org.login,
         "id": org.id,
         "node_id": org.node_id,
@@ -28,6 +25,16 @@ def organization_full(
         "public_members_url": f"{base}/public_members{{/member}}",
         "avatar_url": urls.web_url(f"/avatars/{org.id}?v=4"),
         "description": None,
+    }
+
+
+def organization_full(
+    urls: Urls, org: Org, *, public_repos: int, private_repos: int | None
+) -> dict[str, Any]:
+    """``private_repos`` is given to the organization's members only: GitHub shows the
+    private counts and member settings to them alone."""
+    body = organization_simple(urls, org)
+    body |= {
         "blog": "",
         "is_verified": False,
         "has_organization_projects": True,

@@ -9,6 +9,7 @@ from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Installation, Org, User
 from shoal_sim.state.world import World
 from shoal_sim.urls import Urls
+from shoal_sim.views.orgs import organization_simple
 from shoal_sim.views.users import simple_user
 
 
@@ -17,22 +18,8 @@ def simple_installation(inst: Installation) -> dict[str, Any]:
 
 
 def organization(urls: Urls, org: Org) -> dict[str, Any]:
-    """``organization-simple-webhooks``."""
-    base = urls.api_url(f"/orgs/{org.login}")
-    return {
-        "login": org.login,
-        "id": org.id,
-        "node_id": org.node_id,
-        "url": base,
-        "repos_url": f"{base}/repos",
-        "events_url": f"{base}/events",
-        "hooks_url": f"{base}/hooks",
-        "issues_url": f"{base}/issues",
-        "members_url": f"{base}/members{{/member}}",
-        "public_members_url": f"{base}/public_members{{/member}}",
-        "avatar_url": urls.web_url(f"/avatars/{org.id}?v=4"),
-        "description": None,
-    }
+    """``organization-simple-webhooks``: the same fields as ``organization-simple``."""
+    return organization_simple(urls, org)
 
 
 def actor_account(world: World, actor: Actor, owner: str) -> User | Org:
