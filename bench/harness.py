@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -362,3 +364,35 @@ def postgres_backends(database: str) -> Callable[[], list[psutil.Process]]:
         return found
 
     return backends
+
+
+def py_spy(
+    pids: dict[str, int], out_dir: Path | None, *, flags: Sequence[str] = ()
+) -> list[subprocess.Popen[bytes]]:
+    """Sample each process with py-spy at 50 Hz into `out_dir/<name>.txt` as collapsed
+    stacks, or nothing without `--py-spy`. `flags` choose what is sampled: `--threads` (per
+    thread; blocked threads show in the frame they wait in), `--gil` (only the thread
+    holding the GIL: where Python spends CPU), or neither (idle threads left out)."""
+    if out_dir is None:
+        return []
+    exe = shutil.which("py-spy")
+    if exe is None:
+        raise SystemExit("--py-spy needs py-spy on PATH (uv tool install py-spy)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [exe, "record", "--pid", str(pid), "--rate", "50", "--format", "raw", *flags,
+             "--output", str(out_dir / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]  # fmt: skip
+
+
+def stop_py_spy(spies: list[subprocess.Popen[bytes]], *, timeout_s: float = 300) -> None:
+    """Stop the samplers; each writes its profile on SIGINT."""
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy in spies:
+        spy.wait(timeout=timeout_s)

@@ -43,9 +43,7 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -62,7 +60,17 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from harness import free_port, fresh_database, note, ok, redis_url, running_api, running_worker
+from harness import (
+    free_port,
+    fresh_database,
+    note,
+    ok,
+    py_spy,
+    redis_url,
+    running_api,
+    running_worker,
+    stop_py_spy,
+)
 from shoal.config import Settings
 from shoal.domain.clock import ScaledClock
 from shoal.observability.logs import configure_logging
@@ -322,34 +330,6 @@ def cpu_now(worker: psutil.Process) -> dict[str, float]:
     }
 
 
-def py_spy(pids: dict[str, int], out_dir: Path | None) -> list[subprocess.Popen[bytes]]:
-    """Sample each process with py-spy at 50 Hz into `out_dir/<name>.txt` as collapsed
-    stacks per thread, or nothing without `--py-spy`. Blocked threads show up in the frame
-    they wait in (a sleep, a select, a lock): leave those out to see where CPU goes."""
-    if out_dir is None:
-        return []
-    exe = shutil.which("py-spy")
-    if exe is None:
-        raise SystemExit("--py-spy needs py-spy on PATH (uv tool install py-spy)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--threads",
-             "--output", str(out_dir / f"{name}.txt")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name, pid in pids.items()
-    ]  # fmt: skip
-
-
-def stop_py_spy(spies: list[subprocess.Popen[bytes]]) -> None:
-    for spy in spies:
-        spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-    for spy in spies:
-        spy.wait(timeout=120)
-
-
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -565,7 +545,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
                 metrics_before = github_metrics(args.metrics_port)
                 xacts_before = transactions(db_url)
                 cpu_before = cpu_now(worker)
-                spies = py_spy({"worker": worker.pid, "simulator": os.getpid()}, args.py_spy)
+                spies = py_spy(
+                    {"worker": worker.pid, "simulator": os.getpid()},
+                    args.py_spy,
+                    flags=("--threads",),
+                )
                 clock_start = s.sim.clock.time()
                 asked = ok(http.post(f"/campaigns/{CAMPAIGN}/publish", json={}))
                 note(f"publish asked for {asked['changesets']} changesets")
@@ -573,7 +557,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
                 clock_s = s.sim.clock.time() - clock_start
                 s.door.phase = "after"
                 used = {k: v - cpu_before[k] for k, v in cpu_now(worker).items()}
-                stop_py_spy(spies)
+                stop_py_spy(spies, timeout_s=120)
                 settle(db_url, expected)
                 args.xacts = transactions(db_url) - xacts_before
                 metrics = github_metrics(args.metrics_port)

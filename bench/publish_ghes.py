@@ -46,10 +46,12 @@ from harness import (
     free_port,
     fresh_database,
     note,
+    py_spy,
     redis_url,
     running_api_process,
     running_sim_process,
     running_worker,
+    stop_py_spy,
 )
 from scale import PG_SHARED, Cpu, Postgres, Processes, Watcher, run_cli, sim_pulls
 from shoal.config import Settings
@@ -134,12 +136,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 procs = Processes(api, worker, sim, postgres)
                 run_cli(procs, cli, ["preview", str(spec), "--yes"], work / "cli.log")
                 start, shared_start = procs.cpu(), postgres.shared()
-                spies = scale.py_spy({"api": api.pid, "worker": worker.pid}, args.py_spy)
+                spies = py_spy({"api": api.pid, "worker": worker.pid}, args.py_spy)
                 watcher.start(procs, [n])
                 run_cli(procs, cli, ["publish", CAMPAIGN, "--wait"], work / "cli.log")
                 watcher.wait(timeout=120)
                 shared_end = postgres.shared()
-                scale.stop_py_spy(spies)
+                stop_py_spy(spies)
                 if n not in watcher.snapshots:
                     raise RuntimeError(f"only {watcher.published()} of {n} PRs recorded open")
                 end = watcher.snapshots[n]

@@ -62,10 +62,12 @@ from harness import (
     free_port,
     fresh_database,
     note,
+    py_spy,
     redis_url,
     running_api_process,
     running_sim_process,
     running_worker,
+    stop_py_spy,
 )
 from shoal.config import Settings
 from shoal.observability.logs import configure_logging
@@ -384,33 +386,6 @@ class Watcher:
             self._thread.join(timeout=10)
         self.conn.close()
         self.db.dispose()
-
-
-def py_spy(pids: dict[str, int], out_dir: Path | None) -> list[subprocess.Popen[bytes]]:
-    """py-spy (50 Hz, idle threads left out) on each process while publishing, into
-    `out_dir/<name>.txt` as collapsed stacks, or nothing without `--py-spy`."""
-    if out_dir is None:
-        return []
-    exe = shutil.which("py-spy")
-    if exe is None:
-        raise SystemExit("--py-spy needs py-spy: uv run --with py-spy python bench/scale.py")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", "50", "--format", "raw",
-             "--output", str(out_dir / f"{name}.txt")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name, pid in pids.items()
-    ]  # fmt: skip
-
-
-def stop_py_spy(spies: list[subprocess.Popen[bytes]]) -> None:
-    for spy in spies:
-        spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-    for spy in spies:
-        spy.wait(timeout=300)
 
 
 def table_scans(conn: sa.Connection, top: int = 8) -> list[str]:

@@ -47,8 +47,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -69,9 +67,11 @@ from harness import (
     note,
     postgres_backends,
     process_tree,
+    py_spy,
     redis_url,
     running_api_process,
     running_worker,
+    stop_py_spy,
 )
 from shoal.domain.changesets import Desired, Observed
 from shoal.observability.logs import configure_logging
@@ -428,27 +428,6 @@ def _processed_count(db: Database) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def _py_spy(pids: dict[str, int], out_dir: Path | None) -> list[subprocess.Popen[bytes]]:
-    """Sample each process with py-spy into `out_dir/<name>.txt` as collapsed stacks (50 Hz,
-    only the thread holding the GIL: where Python spends CPU), or nothing without
-    `--py-spy`."""
-    if out_dir is None:
-        return []
-    exe = shutil.which("py-spy")
-    if exe is None:
-        raise SystemExit("--py-spy needs py-spy on PATH (uv tool install py-spy)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", "50", "--gil", "--format", "raw",
-             "--output", str(out_dir / f"{name}.txt")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name, pid in pids.items()
-    ]  # fmt: skip
-
-
 def _run(args: argparse.Namespace, work: Path) -> tuple[dict[int, float], Any, float, Window]:
     api_port = free_port()
     sim_process, info = _start_sim(work, args.repos, api_port)
@@ -476,7 +455,7 @@ def _run(args: argparse.Namespace, work: Path) -> tuple[dict[int, float], Any, f
                     }
                 )
                 pids = {"api": api.pid, "worker": worker.pid, "simulator": sim_process.pid}
-                spies = _py_spy(pids, args.py_spy)
+                spies = py_spy(pids, args.py_spy, flags=("--gil",))
                 load_before = os.getloadavg()
                 meter.start()
                 started = time.monotonic()
@@ -489,10 +468,7 @@ def _run(args: argparse.Namespace, work: Path) -> tuple[dict[int, float], Any, f
                 wall = time.monotonic() - started
                 cpu, machine = meter.stop()
                 load_after = os.getloadavg()
-                for spy in spies:
-                    spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-                for spy in spies:
-                    spy.wait(timeout=120)
+                stop_py_spy(spies, timeout_s=120)
                 sim.wait_for_webhooks(args.settle_s)
                 edits: dict[str, list[int]] = {}
                 for n in range(0, args.deliveries, 2):
