@@ -31,6 +31,7 @@ from shoal_sim.state.access import (
     Caller,
     InstallationCaller,
     UserCaller,
+    granted_level,
     repo_access,
 )
 from shoal_sim.state.models import Repo
@@ -100,7 +101,7 @@ class Ctx:
             raise not_found()
         if outcome is Access.DENIED:
             by = "personal access token" if isinstance(self.caller, UserCaller) else "integration"
-            raise not_accessible(f"{permission}={level}", by=by)
+            raise not_accessible(f"{permission}={granted_level(level)}", by=by)
         if level != "read" and repo.archived:
             raise GitHubError(403, "Repository was archived so is read-only.")
         return repo

@@ -24,6 +24,7 @@ from shoal_sim.pulls.labels import (
 from shoal_sim.pulls.people import add_assignees, add_comment, remove_assignees
 from shoal_sim.rest import Ctx, Reply, Router
 from shoal_sim.routes.pulls import engine, number_of, repo_for
+from shoal_sim.state.access import PARTICIPATE
 from shoal_sim.state.models import Repo
 
 router = Router()
@@ -119,7 +120,7 @@ def list_comments(ctx: Ctx) -> Reply:
     creates_content=True,
 )
 def create_comment(ctx: Ctx) -> Reply:
-    repo, pull = _issue(ctx, "write")
+    repo, pull = _issue(ctx, PARTICIPATE)
     body = ctx.json_object().get("body")
     found = add_comment(engine(ctx), repo, pull, ctx.caller.actor, str(body or ""))
     return Reply(Bodies(engine(ctx), ctx.urls, repo).comment(pull, found), 201)

@@ -13,7 +13,7 @@ from shoal_sim.pulls.gitwork import commits_between
 from shoal_sim.pulls.merging import MergeRequest, merge, update_branch
 from shoal_sim.rest import Ctx, Reply, Router
 from shoal_sim.routes.repos import _commit_body
-from shoal_sim.state.access import UserCaller, user_role
+from shoal_sim.state.access import UserCaller, granted_level, user_role
 from shoal_sim.state.models import Permission, Repo
 
 router = Router()
@@ -35,7 +35,7 @@ def repo_for(ctx: Ctx, level: str, *permissions: str) -> Repo:
                 raise
             denied = err
     assert denied is not None
-    accepted = "; ".join(f"{p}={level}" for p in permissions)
+    accepted = "; ".join(f"{p}={granted_level(level)}" for p in permissions)
     denied.headers["x-accepted-github-permissions"] = accepted
     raise denied
 

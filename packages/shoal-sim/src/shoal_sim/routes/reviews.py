@@ -9,6 +9,7 @@ from shoal_sim.pulls.bodies import Bodies
 from shoal_sim.pulls.people import remove_review_requests, request_reviews, submit_review
 from shoal_sim.rest import Ctx, Reply, Router
 from shoal_sim.routes.pulls import PULL, engine, pull_of
+from shoal_sim.state.access import PARTICIPATE
 
 router = Router()
 
@@ -35,7 +36,7 @@ def list_reviews(ctx: Ctx) -> Reply:
     creates_content=True,
 )
 def create_review(ctx: Ctx) -> Reply:
-    repo = ctx.repo("pull_requests", "write")
+    repo = ctx.repo("pull_requests", PARTICIPATE)
     pull = pull_of(ctx, repo)
     body = ctx.json_object()
     review = submit_review(

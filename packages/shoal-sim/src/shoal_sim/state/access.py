@@ -24,6 +24,9 @@ from shoal_sim.state.models import (
 from shoal_sim.state.world import World
 
 _LEVELS = {"read": 1, "write": 2, "admin": 3}
+# The level for taking part in a repository's conversations (comments, reviews): GitHub
+# lets anyone who can read the repository do so, with a token that allows writing.
+PARTICIPATE = "participate"
 
 # The repository role a user needs for each App-style permission when acting with a PAT.
 _ROLE_FOR = {
@@ -136,7 +139,10 @@ def _visible(world: World, caller: Caller, repo: Repo) -> bool:
 def repo_access(  # noqa: PLR0911 - a decision table
     world: World, caller: Caller, repo: Repo, permission: str, level: str
 ) -> Access:
-    """Whether ``caller`` may use ``permission`` at ``level`` (App permission names)."""
+    """Whether ``caller`` may use ``permission`` at ``level`` (App permission names, or
+    :data:`PARTICIPATE`)."""
+    if level == PARTICIPATE:
+        return _participation(world, caller, repo, permission)
     if not _visible(world, caller, repo):
         return Access.HIDDEN
     match caller:
@@ -163,6 +169,26 @@ def repo_access(  # noqa: PLR0911 - a decision table
             return Access.ALLOWED
         case _:
             return Access.ALLOWED if level == "read" else Access.HIDDEN
+
+
+def _participation(world: World, caller: Caller, repo: Repo, permission: str) -> Access:
+    """A user needs only to see the repository; an App's token needs ``permission: write``
+    (an App is no collaborator, so its reviews never count toward required approvals)."""
+    if not isinstance(caller, UserCaller):
+        return repo_access(world, caller, repo, permission, "write")
+    if not _visible(world, caller, repo):
+        return Access.HIDDEN
+    pat = caller.pat
+    if pat.fine_grained and not level_satisfies(pat.permissions.get(permission), "write"):
+        return Access.DENIED
+    if not pat.fine_grained and pat.scopes and not _scope_allows(pat, repo, "write"):
+        return Access.DENIED
+    return Access.ALLOWED
+
+
+def granted_level(level: str) -> str:
+    """The token level a refusal names (``X-Accepted-GitHub-Permissions``)."""
+    return "write" if level == PARTICIPATE else level
 
 
 def _scope_allows(pat: PersonalAccessToken, repo: Repo, level: str) -> bool:
