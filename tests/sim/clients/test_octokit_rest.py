@@ -1,0 +1,164 @@
+"""@octokit/rest (npm, unmodified) works a repository the everyday way against a running
+simulator, once with a personal access token and once with an App installation token; the
+simulator's own state and its ledger must show every change octokit believes it made."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sim.conftest import RunningSim
+
+ALICE = "ghp_alice0000000000000000000000000000000"
+WORLD: dict[str, Any] = {
+    "users": [
+        {"login": "alice", "email": "alice@example.com", "tokens": [{"token": ALICE}]},
+        {"login": "bob"},
+    ],
+    "orgs": [
+        {
+            "login": "acme",
+            "members": {"alice": "admin", "bob": "member"},
+            "teams": [{"slug": "reviewers", "members": ["bob"], "repos": {"*": "write"}}],
+            "repos": [{"name": "tools", "files": {"README.md": "# tools\n"}}],
+            "generate": [{"count": 14, "name": "svc-{i:02d}", "files": {"README.md": "# $name\n"}}],
+        }
+    ],
+    "apps": [
+        {
+            "slug": "shoal",
+            "permissions": {
+                "administration": "write",
+                "checks": "write",
+                "contents": "write",
+                "issues": "write",
+                "metadata": "read",
+                "pull_requests": "write",
+                "statuses": "write",
+            },
+            "installations": [{"org": "acme"}],
+        }
+    ],
+}
+
+
+def run_everyday(js: Path, sim: RunningSim, token: str, *, check_run: bool) -> dict[str, Any]:
+    argv = [
+        "node",
+        str(js / "everyday.mjs"),
+        f"--base-url={sim.rest_url}",
+        f"--token={token}",
+        "--org=acme",
+        "--repo=tools",
+        "--team=reviewers",
+        "--reviewer=bob",
+        "--assignee=alice",
+        "--rename-to=toolbox",
+        *(["--check-run"] if check_run else []),
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=90, check=False)
+    assert proc.returncode == 0, f"octokit.js failed:\n{proc.stderr}"
+    return dict(json.loads(proc.stdout))
+
+
+@pytest.mark.parametrize("auth", ["pat", "installation"])
+def test_octokit_rest_everyday_flow(
+    make_sim: Callable[..., RunningSim], js_clients: Path, auth: str
+) -> None:
+    sim = make_sim(WORLD)
+    token = ALICE if auth == "pat" else sim.installation_token()
+
+    out = run_everyday(js_clients, sim, token, check_run=auth == "installation")
+
+    world = sim.sim.world
+    # 15 repositories over pages of 10: octokit followed the Link header.
+    assert sorted(out["org_repos"]) == [*(f"svc-{i:02d}" for i in range(1, 15)), "tools"]
+    assert out["readme"]["text"] == "# tools\n"
+    assert out["contents"]["reread"] == "# tools\nupdated by octokit\n"
+    assert out["contents"]["updated_parent"] == out["contents"]["created_commit"]
+
+    repo = world.get_repo("acme", "toolbox")
+    git = sim.sim.git.open(repo.id)
+    # The squash merge is one commit on main carrying both files; both branches are gone.
+    assert git.ref_sha("refs/heads/main") == out["merged"]["sha"]
+    assert out["merged"]["merged"] is True
+    assert git.run("show", "main:NOTES.md") == b"notes\n"
+    assert git.run("show", "main:README.md") == b"# tools\nupdated by octokit\n"
+    assert git.ref_sha("refs/heads/everyday/feature") is None
+    assert git.ref_sha("refs/heads/everyday/abandoned") is None
+    assert out["deleted_ref"]["status"] == 404
+
+    number = out["pull"]["number"]
+    assert out["pull"]["labels"] == ["bug", "enhancement"]
+    assert out["pull"]["requested_reviewers"] == ["bob"]
+    assert out["pull"]["requested_teams"] == ["reviewers"]
+    assert out["pull"]["assignees"] == ["alice"]
+    assert out["read"]["listed"] == [number]
+    assert out["read"]["got"]["state"] == "open"
+    assert out["read"]["got"]["labels"] == ["bug", "enhancement"]
+    assert out["read"]["files"] == [["NOTES.md", "added"], ["README.md", "modified"]]
+    assert out["read"]["commits"] == [
+        out["contents"]["created_commit"],
+        out["contents"]["updated_commit"],
+    ]
+    assert out["status"] == {"state": "success", "context": "ci/everyday"}
+    if auth == "installation":
+        assert out["check_run"] == {
+            "name": "everyday-check",
+            "conclusion": "success",
+            "head_sha": out["pull"]["head_sha"],
+        }
+    assert out["closed"]["state"] == "closed"
+    assert out["closed"]["merged"] is False
+    pulls = repo.pulls
+    assert pulls[number].merged
+    assert pulls[out["closed"]["number"]].state == "closed"
+    assert not pulls[out["closed"]["number"]].merged
+
+    assert out["renamed"] == {
+        "name": "toolbox",
+        "full_name": "acme/toolbox",
+        "followed": "acme/toolbox",
+    }
+    assert world.find_repo("acme", "tools") is None
+
+    assert out["errors"]["not_found"]["status"] == 404
+    assert out["errors"]["not_found"]["message"] == "Not Found"
+    assert out["errors"]["ref_exists"] == {
+        "status": 422,
+        "message": "Reference already exists",
+        "errors": None,
+        "documentation_url": "https://docs.github.com/rest/git/refs#create-a-reference",
+    }
+    assert out["errors"]["no_commits"]["status"] == 422
+    assert out["errors"]["no_commits"]["message"] == "Validation Failed"
+    assert out["errors"]["no_commits"]["errors"][0]["message"].startswith("No commits between")
+
+    # The ledger saw each write as the token's actor, none refused.
+    actor = "user" if auth == "pat" else "installation"
+    writes = [e for e in sim.sim.ledger.entries() if e.actor.kind == actor]
+    operations = [e.operation for e in writes if e.status < 400]
+    for expected in (
+        "POST /repos/{owner}/{repo}/git/refs",
+        "PUT /repos/{owner}/{repo}/contents/{path}",
+        "POST /repos/{owner}/{repo}/pulls",
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/labels",
+        "POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/assignees",
+        "POST /repos/{owner}/{repo}/statuses/{sha}",
+        "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
+        "DELETE /repos/{owner}/{repo}/git/refs/{ref}",
+        "PATCH /repos/{owner}/{repo}",
+    ):
+        assert expected in operations, expected
+    refused = sorted((e.operation, e.status) for e in writes if e.status >= 400)
+    assert refused == [
+        ("POST /repos/{owner}/{repo}/git/refs", 422),
+        ("POST /repos/{owner}/{repo}/pulls", 422),
+    ]
