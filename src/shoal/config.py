@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,9 +22,28 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["PROFILE_DEFAULTS", "GitHubProfile", "Settings", "default_data_dir", "github_profile_of"]
+from shoal.domain.egress import (
+    MAX_EGRESS_RULES,
+    EgressRule,
+    egress_refusal,
+    normalize_cidr,
+    normalize_host,
+    normalize_ports,
+)
+from shoal.domain.errors import InvalidInputError
+
+__all__ = [
+    "PROFILE_DEFAULTS",
+    "EgressAllowEntry",
+    "GitHubProfile",
+    "Settings",
+    "default_data_dir",
+    "github_profile_of",
+]
 
 GitHubProfile = Literal["dotcom", "ghes"]
+_T = TypeVar("_T")
+_V = TypeVar("_V")
 
 # What each GitHub profile sets when the setting itself is not given (environment, file or
 # keyword). GitHub.com: its secondary limits on content creation (80 a minute, 500 an hour),
@@ -53,6 +73,47 @@ def github_profile_of(api_url: str) -> GitHubProfile:
     service with GitHub.com's limits."""
     path = api_url.split("://", 1)[-1].partition("/")[2].rstrip("/")
     return "ghes" if path.endswith("api/v3") else "dotcom"
+
+
+class EgressAllowEntry(BaseModel):
+    """One entry of `egress_allow`: `{"cidr": "10.0.0.0/8", "ports": [443]}` or a `host`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cidr: str | None = None
+    host: str | None = None
+    ports: tuple[int, ...]
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        return None if value is None else _valid(normalize_cidr, value)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return None if value is None else _valid(normalize_host, value)
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        return _valid(normalize_ports, value)
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> EgressAllowEntry:
+        if (self.cidr is None) == (self.host is None):
+            raise ValueError("name exactly one of cidr and host")
+        return self
+
+    def rule(self) -> EgressRule:
+        return EgressRule(cidr=self.cidr, host=self.host, ports=self.ports)
+
+
+def _valid(normalize: Callable[[_V], _T], value: _V) -> _T:
+    try:
+        return normalize(value)
+    except InvalidInputError as exc:
+        raise ValueError(exc.message) from None
 
 
 def default_data_dir() -> Path:
@@ -344,6 +405,14 @@ class Settings(BaseSettings):
         default="local",
         description="Where steps run: `local` (bubblewrap sandbox on the worker's machine).",
     )
+    egress_allow: list[EgressAllowEntry] = Field(
+        default_factory=list,
+        max_length=MAX_EGRESS_RULES,
+        description="Network destinations every campaign's steps may reach, as JSON: "
+        '`[{"cidr": "10.20.0.0/16", "ports": [443]}, {"host": "proxy.acme.dev", "ports": '
+        "[3128]}]`. Empty (the default): steps reach no network unless a spec's `egress.allow` "
+        "names a destination. The Kubernetes executor allows CIDRs only.",
+    )
     execution_parallelism: int = Field(
         default=4, ge=1, le=256, description="Executions one worker runs at the same time."
     )
@@ -485,6 +554,13 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="`json`, `console`, or `auto` (console on a TTY, else JSON)."
     )
+
+    @model_validator(mode="after")
+    def _egress_enforceable(self) -> Settings:
+        refusal = egress_refusal((entry.rule() for entry in self.egress_allow), self.executor)
+        if refusal is not None:
+            raise ValueError(f"SHOAL_EGRESS_ALLOW: {refusal}")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -109,3 +109,15 @@ def test_audit_chain_verifies_and_detects_tampering(ctx: AppContext, db_owner_ur
     assert not tampered.ok
     assert tampered.first_bad_id == 3
     assert tampered.problem == "edited"
+
+
+def test_an_egress_allowlist_the_executor_cannot_enforce_is_refused_at_its_line(
+    ctx: AppContext,
+) -> None:
+    spec = SPEC + "egress:\n  allow:\n    - {cidr: 192.0.2.0/24, ports: [443]}\n"
+    with pytest.raises(InvalidInputError) as caught:
+        campaigns.apply_spec(ctx, spec, principal=ALICE)
+    (error,) = caught.value.details["errors"]
+    assert error["path"] == "egress.allow"
+    assert error["line"] == 11
+    assert "local executor runs steps with no network" in error["message"]

@@ -41,6 +41,7 @@ class FailureReason(enum.StrEnum):
     DISK_QUOTA_EXCEEDED = "disk_quota_exceeded"
     MEMORY_LIMIT_EXCEEDED = "memory_limit_exceeded"
     UNSAFE_SYMLINK = "unsafe_symlink"
+    EGRESS_REFUSED = "egress_refused"  # the executor cannot enforce the egress allowlist
     INTERNAL = "internal"
 
 

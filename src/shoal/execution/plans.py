@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from shoal.domain.egress import EgressRule
 from shoal.domain.errors import InvalidInputError
 
 __all__ = ["ExecutionRequest", "RunnerLimits", "StepPlan"]
@@ -57,6 +58,9 @@ class ExecutionRequest:
     limits: RunnerLimits = field(default_factory=RunnerLimits)
     # Publish symlinks whose target is absolute or outside the repository (off: refused).
     allow_outside_symlinks: bool = False
+    # Destinations the steps may reach (the global and the campaign's allowlist together).
+    # The executor enforces it around the steps; the runner itself does nothing with it.
+    egress: tuple[EgressRule, ...] = ()
 
     def to_json(self) -> str:
         return _adapter().dump_json(self).decode()

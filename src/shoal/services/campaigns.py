@@ -17,6 +17,7 @@ from shoal.domain.changesets import Changeset
 from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shoal.reconcile.plan import ROWS, DriftPolicy, Operation
 from shoal.services.context import AppContext
+from shoal.services.egress import check_spec_egress
 from shoal.services.publishing import _split_reviewers, auto_merge_setting
 from shoal.services.secrets import check_spec_grants
 from shoal.services.spec_cache import spec_of
@@ -117,6 +118,7 @@ def apply_spec(ctx: AppContext, yaml_text: str, *, principal: Principal) -> Appl
     with ctx.db.transaction() as conn:
         # Checked on every apply, re-applies included: a revoked grant refuses the spec too.
         check_spec_grants(conn, parsed.spec, parsed.yaml_text)
+        check_spec_egress(ctx.settings, parsed.spec, parsed.yaml_text)
         campaign_id = campaign_store.insert_campaign(
             conn,
             name=name,

@@ -21,6 +21,7 @@ from shoal.config import Settings
 from shoal.domain.campaigns import SpecVersion
 from shoal.domain.changesets import ChangesetId
 from shoal.domain.clock import Clock
+from shoal.domain.egress import egress_refusal, egress_union
 from shoal.domain.errors import NotFoundError, ShoalError
 from shoal.domain.executions import ExecutionState, FailureReason
 from shoal.domain.runs import Execution, ExecutionId, Run, RunKind, Target
@@ -197,6 +198,14 @@ def _request(
         secrets = deps.secrets.resolve(names)
     except SecretMissingError as exc:
         raise _Failed(FailureReason.SECRET_MISSING, exc.message) from None
+    egress = egress_union(
+        (entry.rule() for entry in deps.settings.egress_allow),
+        spec.egress.rules() if spec.egress else (),
+    )
+    refusal = egress_refusal(egress, deps.settings.executor)
+    if refusal is not None:
+        # Apply checked it; the executor setting may have changed since.
+        raise _Failed(FailureReason.EGRESS_REFUSED, refusal)
     owner, _, name = target.repo.partition("/")
     context: dict[str, Any] = {
         "repo": {
@@ -235,6 +244,7 @@ def _request(
             max_total_step_s=settings.max_total_step_seconds,
             max_diff_s=settings.max_diff_seconds,
         ),
+        egress=egress,
     )
 
 

@@ -7,15 +7,18 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from shoal.spec import names
 from shoal.spec.base import Loc, SpecModel, errors_at, spec_error, with_errors
 from shoal.spec.changeset import Changeset
+from shoal.spec.egress import Egress
 from shoal.spec.fields import CampaignName, SchemaVersion, Text
 from shoal.spec.policy import Policy
 from shoal.spec.selection import ExcludeRule, Source
@@ -69,6 +72,19 @@ class CampaignSpec(SpecModel):
         default_factory=Policy,
         description="Drift, deselection, branch deletion and publishing policy.",
     )
+    egress: Egress | None = Field(
+        default=None,
+        description="Network destinations the steps may reach. Left out, steps reach no "
+        "network (the server's SHOAL_EGRESS_ALLOW still applies).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_egress(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A spec without `egress` serializes (and so hashes) as it did before the field was.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("egress", 0) is None:
+            del data["egress"]
+        return data
 
     @model_validator(mode="before")
     @classmethod
