@@ -24,6 +24,9 @@ from shoal.api.routes import (
 )
 from shoal.api.routes import bulk as bulk_routes
 from shoal.api.routes import progress as progress_routes
+from shoal.api.routes import (
+    tokens as token_routes,
+)
 from shoal.services import tokens
 from shoal.services.context import AppContext
 
@@ -58,6 +61,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(publishing.router)
     app.include_router(budgets.router)
     app.include_router(secrets.router)
+    app.include_router(token_routes.router)
     app.include_router(audit.router)
     app.include_router(tasks.router)
     app.include_router(webhooks.router)

@@ -18,6 +18,7 @@ from shoal.cli.remote import (
     specs,
     sync,
     tasks,
+    tokens,
 )
 from shoal.cli.remote import bulk as bulk_cli
 from shoal.domain.errors import ShoalError
@@ -51,6 +52,7 @@ app.add_typer(specs.specs_app, name="specs")
 app.add_typer(specs.spec_app, name="spec")
 app.add_typer(budgets.budgets_app, name="budgets")
 app.add_typer(secrets.secrets_app, name="secrets")
+app.add_typer(tokens.tokens_app, name="tokens")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(tasks.tasks_app, name="tasks")
 app.add_typer(bulk_cli.bulk_app, name="bulk")

@@ -40,6 +40,10 @@ class ApiToken:
     created_by: str
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,7 @@ api_tokens = sa.Table(
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("last_used_at", sa.DateTime(timezone=True)),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
 )
 
 _ts = sa.DateTime(timezone=True)

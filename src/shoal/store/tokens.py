@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -10,7 +10,14 @@ from sqlalchemy.engine import Connection, RowMapping
 from shoal.domain.auth import ApiToken, ApiTokenId, Role
 from shoal.store.tables import api_tokens
 
-__all__ = ["find_token_by_hash", "insert_token", "list_tokens", "mark_token_used", "revoke_token"]
+__all__ = [
+    "find_token_by_hash",
+    "get_token",
+    "insert_token",
+    "list_tokens",
+    "mark_token_used",
+    "revoke_token",
+]
 
 
 def _token(row: RowMapping) -> ApiToken:
@@ -23,6 +30,7 @@ def _token(row: RowMapping) -> ApiToken:
         created_by=row["created_by"],
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
+        expires_at=row["expires_at"],
     )
 
 
@@ -35,6 +43,7 @@ def insert_token(
     token_hash: str,
     created_by: str,
     now: datetime,
+    expires_at: datetime | None = None,
 ) -> ApiToken:
     row = (
         conn.execute(
@@ -46,6 +55,7 @@ def insert_token(
                 token_hash=token_hash,
                 created_by=created_by,
                 created_at=now,
+                expires_at=expires_at,
             )
             .returning(api_tokens)
         )
@@ -64,22 +74,29 @@ def find_token_by_hash(conn: Connection, token_hash: str) -> ApiToken | None:
     return _token(row) if row else None
 
 
-def mark_token_used(conn: Connection, token_id: ApiTokenId, now: datetime) -> None:
-    """Record use at minute precision: one write per token per minute, not per request."""
+def get_token(conn: Connection, token_id: ApiTokenId) -> ApiToken | None:
+    row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).mappings().first()
+    return _token(row) if row else None
+
+
+def mark_token_used(
+    conn: Connection, token_id: ApiTokenId, now: datetime, *, older_than: datetime
+) -> None:
+    """Record use unless another request (of any process) already recorded one since
+    `older_than`: concurrent processes write at most once per interval between them."""
     conn.execute(
         sa.update(api_tokens)
         .where(
             api_tokens.c.id == token_id,
-            sa.or_(
-                api_tokens.c.last_used_at.is_(None),
-                api_tokens.c.last_used_at < now - timedelta(minutes=1),
-            ),
+            sa.or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at < older_than),
         )
         .values(last_used_at=now)
     )
 
 
 def revoke_token(conn: Connection, token_id: ApiTokenId, now: datetime) -> bool:
+    """Revoke the token; False when there is none to revoke (gone, or revoked already: it
+    keeps its first revocation time)."""
     result = conn.execute(
         sa.update(api_tokens)
         .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))

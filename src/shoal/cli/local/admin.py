@@ -24,7 +24,9 @@ def create_token(
     name: Annotated[str, typer.Option(help="A label for the token.")] = "cli",
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """Mint an API token. It is printed once and stored only as a hash."""
+    """Mint an API token. It is printed once and stored only as a hash.
+
+    For the first admin token; with one, manage tokens over the API (`shoal tokens ...`)."""
     from shoal.runtime.context import app_context
     from shoal.services import tokens
 
@@ -54,6 +56,7 @@ def list_tokens(output: OutputOpt = Output.TABLE) -> None:
             "role": t.role.value,
             "prefix": t.prefix,
             "created_at": t.created_at.isoformat(),
+            "expires_at": t.expires_at.isoformat() if t.expires_at else None,
             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
             "revoked": t.revoked_at is not None,
         }
@@ -64,7 +67,7 @@ def list_tokens(output: OutputOpt = Output.TABLE) -> None:
         return
     print_table(
         None,
-        ["ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "REVOKED"],
+        ["ID", "NAME", "ROLE", "PREFIX", "CREATED", "EXPIRES", "LAST USED", "REVOKED"],
         [list(r.values()) for r in rows],
     )
 
@@ -77,5 +80,8 @@ def revoke_token(token_id: Annotated[int, typer.Argument(help="The token's id.")
 
     settings = load_admin_settings()
     with app_context(settings, with_redis=False) as ctx:
-        tokens.revoke(ctx, token_id, actor=_LOCAL_ACTOR)
-    console.print(f"token {token_id} revoked")
+        revocation = tokens.revoke(ctx, token_id, actor=_LOCAL_ACTOR)
+    if revocation.changed:
+        console.print(f"token {token_id} revoked")
+    else:
+        console.print(f"token {token_id} was revoked already")
