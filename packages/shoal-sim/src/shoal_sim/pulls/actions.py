@@ -7,16 +7,14 @@ and then announces the ``pull_request`` actions it caused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shoal_sim.errors import GitHubError, validation_failed
 from shoal_sim.graphql.pull_port import PullRequestRefusedError
+from shoal_sim.pulls.ports import Editing
 from shoal_sim.pulls.records import PullRequest
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
-
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
 
 
 def _invalid(field: str) -> GitHubError:
@@ -78,7 +76,7 @@ def open_duplicate(repo: Repo, branch: str, base: str, but: int | None = None) -
     )
 
 
-def create(engine: PullsEngine, repo: Repo, actor: Actor, new: NewPull) -> PullRequest:
+def create(engine: Editing, repo: Repo, actor: Actor, new: NewPull) -> PullRequest:
     if not new.title:
         raise validation_failed(
             {"resource": "PullRequest", "field": "title", "code": "missing_field"}
@@ -91,7 +89,7 @@ def create(engine: PullsEngine, repo: Repo, actor: Actor, new: NewPull) -> PullR
     head_sha = git.ref_sha(f"refs/heads/{branch}")
     if head_sha is None:
         raise _invalid("head")
-    world = engine.sim.world
+    world = engine.world
     with world.lock:
         if open_duplicate(repo, branch, new.base):
             raise _custom(f"A pull request already exists for {repo.owner}:{branch}.")
@@ -122,11 +120,11 @@ def create(engine: PullsEngine, repo: Repo, actor: Actor, new: NewPull) -> PullR
 
 
 def edit(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor, fields: dict[str, Any]
+    engine: Editing, repo: Repo, pull: PullRequest, actor: Actor, fields: dict[str, Any]
 ) -> None:
     """``PATCH pulls/{n}``: title, body, base, maintainer_can_modify, then state."""
     changes: dict[str, Any] = {}
-    with engine.sim.world.lock:
+    with engine.world.lock:
         for name in ("title", "body"):
             if name in fields and fields[name] != getattr(pull, name):
                 changes[name] = {"from": getattr(pull, name) or ""}
@@ -151,8 +149,8 @@ def edit(
         reopen(engine, repo, pull, actor)
 
 
-def close(engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor) -> None:
-    with engine.sim.world.lock:
+def close(engine: Editing, repo: Repo, pull: PullRequest, actor: Actor) -> None:
+    with engine.world.lock:
         engine.base_tip(repo, pull)  # freeze the base as it was when the PR closed
         pull.state = "closed"
         pull.closed_at = pull.updated_at = engine.now()
@@ -160,7 +158,7 @@ def close(engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor) -> N
     engine.announce(repo, pull, "closed", actor)
 
 
-def reopen(engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor) -> None:
+def reopen(engine: Editing, repo: Repo, pull: PullRequest, actor: Actor) -> None:
     if pull.merged:
         raise _custom("Cannot reopen a merged pull request.")
     head = engine.git(repo).ref_sha(f"refs/heads/{pull.head_ref}")
@@ -173,7 +171,7 @@ def reopen(engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor) -> 
                 "message": "state cannot be changed. The head branch has been deleted.",
             }
         )
-    with engine.sim.world.lock:
+    with engine.world.lock:
         if open_duplicate(repo, pull.head_ref, pull.base_ref, but=pull.number):
             raise _custom(f"A pull request already exists for {repo.owner}:{pull.head_ref}.")
         before = pull.head_sha
@@ -185,15 +183,13 @@ def reopen(engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor) -> 
         engine.announce(repo, pull, "synchronize", actor, before=before, after=head)
 
 
-def set_draft(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, draft: bool, actor: Actor
-) -> None:
+def set_draft(engine: Editing, repo: Repo, pull: PullRequest, draft: bool, actor: Actor) -> None:
     """GraphQL's ``markPullRequestReadyForReview`` and ``convertPullRequestToDraft``."""
     if pull.state != "open":
         raise PullRequestRefusedError("Pull request is closed")
     if pull.draft == draft:
         return  # GitHub answers both mutations idempotently
-    with engine.sim.world.lock:
+    with engine.world.lock:
         pull.draft = draft
         pull.updated_at = engine.now()
     engine.announce(repo, pull, "converted_to_draft" if draft else "ready_for_review", actor)

@@ -6,18 +6,14 @@ The merge is attributed to whoever enabled auto-merge, in the ledger and in the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shoal_sim.errors import GitHubError
 from shoal_sim.graphql.pull_port import PullRequestRefusedError
 from shoal_sim.pulls.mergeability import merge_state
 from shoal_sim.pulls.merging import MergeRequest, merge
+from shoal_sim.pulls.ports import Merging
 from shoal_sim.pulls.records import AutoMerge, PullRequest
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
-
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
 
 METHODS = ("MERGE", "SQUASH", "REBASE")
 # States in which the pull request could be merged right now: GitHub refuses to wait.
@@ -25,7 +21,7 @@ _MERGEABLE_NOW = ("CLEAN", "UNSTABLE", "HAS_HOOKS", "DRAFT")
 
 
 def enable(
-    engine: PullsEngine,
+    engine: Merging,
     repo: Repo,
     pull: PullRequest,
     actor: Actor,
@@ -49,7 +45,7 @@ def enable(
     state = merge_state(engine.inputs(repo, pull, lazy=False))
     if state in _MERGEABLE_NOW:
         raise PullRequestRefusedError(f"Pull request Pull request is in {state.lower()} status")
-    with engine.sim.world.lock:
+    with engine.world.lock:
         pull.auto_merge = AutoMerge(
             merge_method,
             engine.now(),
@@ -62,15 +58,15 @@ def enable(
     engine.announce(repo, pull, "auto_merge_enabled", actor)
 
 
-def disable(engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor) -> None:
-    with engine.sim.world.lock:
+def disable(engine: Merging, repo: Repo, pull: PullRequest, actor: Actor) -> None:
+    with engine.world.lock:
         was = pull.auto_merge
         pull.auto_merge = None
     if was is not None:
         engine.announce(repo, pull, "auto_merge_disabled", actor)
 
 
-def fire_ready(engine: PullsEngine, repo: Repo) -> None:
+def fire_ready(engine: Merging, repo: Repo) -> None:
     """Merge every pull request of ``repo`` whose auto-merge requirements are now met."""
     waiting = [
         p
@@ -91,14 +87,12 @@ def fire_ready(engine: PullsEngine, repo: Repo) -> None:
             merge(engine, repo, pull, auto.actor, request)
         except GitHubError as exc:
             status = exc.status
-        engine.sim.ledger.record(
-            time=engine.now(),
-            request_id=engine.sim.new_request_id(),
-            actor=auto.actor,
+        engine.record(
+            auto.actor,
             method="PUT",
             path=f"/repos/{repo.full_name}/pulls/{pull.number}/merge",
             operation="auto-merge",
-            repo=repo.full_name,
+            repo=repo,
             status=status,
             detail={"merge_method": request.method, "number": pull.number},
         )

@@ -6,12 +6,13 @@ looks up accounts, teams and Apps and asks the engine for what GitHub derives.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shoal_sim.clock import iso
 from shoal_sim.pulls import gitwork
 from shoal_sim.pulls.checks import suite_state
 from shoal_sim.pulls.mergeability import merge_state
+from shoal_sim.pulls.ports import Rendering
 from shoal_sim.pulls.records import (
     CheckRun,
     CheckSuite,
@@ -30,14 +31,11 @@ from shoal_sim.views.apps import integration
 from shoal_sim.views.repos import minimal_repository, repository
 from shoal_sim.views.users import simple_user
 
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
-
 
 class Bodies:
-    def __init__(self, engine: PullsEngine, urls: Urls, repo: Repo) -> None:
+    def __init__(self, engine: Rendering, urls: Urls, repo: Repo) -> None:
         self.engine, self.urls, self.repo = engine, urls, repo
-        world = engine.sim.world
+        world = engine.world
         self.org = world.find_org(repo.owner)
         owner = world.find_account(repo.owner)
         assert owner is not None
@@ -52,11 +50,11 @@ class Bodies:
         )
 
     def user(self, login: str) -> dict[str, Any] | None:
-        account = self.engine.sim.world.find_account(login)
+        account = self.engine.world.find_account(login)
         return simple_user(self.urls, account) if account is not None else None
 
     def teams(self, slugs: list[str]) -> list[dict[str, Any]]:
-        world = self.engine.sim.world
+        world = self.engine.world
         found = [world.find_team(self.repo.owner, slug) for slug in slugs]
         if self.org is None:
             return []
@@ -93,12 +91,12 @@ class Bodies:
         ]
 
     def issue(self, pull: PullRequest) -> dict[str, Any]:
-        world = self.engine.sim.world
+        world = self.engine.world
         accounts = {login: world.find_account(login) for login in [pull.user, *pull.assignees]}
         return issue_views.issue(self.urls, self.repo, pull, accounts, self.association(pull.user))
 
     def comment(self, pull: PullRequest, found: IssueComment) -> dict[str, Any]:
-        user = self.engine.sim.world.find_account(found.user)
+        user = self.engine.world.find_account(found.user)
         assoc = self.association(found.user)
         return issue_views.comment(self.urls, self.repo, pull.number, found, user, assoc)
 
@@ -122,7 +120,7 @@ class Bodies:
         return check_views.combined(self.urls, self.repo, sha, state, bodies, repo_body)
 
     def app(self, app_id: int) -> dict[str, Any] | None:
-        world = self.engine.sim.world
+        world = self.engine.world
         app = world.apps.get(app_id)
         owner = world.find_account(app.owner) if app else None
         if app is None or owner is None:

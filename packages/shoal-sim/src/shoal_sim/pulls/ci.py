@@ -4,18 +4,15 @@ the auto-merges they may complete."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from shoal_sim.errors import GitHubError, validation_failed
 from shoal_sim.pulls import automerge
 from shoal_sim.pulls.checks import suite_state
+from shoal_sim.pulls.ports import Reporting
 from shoal_sim.pulls.records import CheckRun, CheckSuite, CommitStatus
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
 from shoal_sim.state.pull_events import CheckRunChanged, CheckSuiteChanged, StatusChanged
-
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
 
 STATES = ("error", "failure", "pending", "success")
 RUN_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
@@ -31,7 +28,7 @@ CONCLUSIONS = (
 )
 
 
-def resolve_sha(engine: PullsEngine, repo: Repo, ref: str) -> str:
+def resolve_sha(engine: Reporting, repo: Repo, ref: str) -> str:
     sha = engine.git(repo).rev_parse(ref)
     if sha is None:
         raise GitHubError(422, f"No commit found for SHA: {ref}")
@@ -39,7 +36,7 @@ def resolve_sha(engine: PullsEngine, repo: Repo, ref: str) -> str:
 
 
 def create_status(
-    engine: PullsEngine,
+    engine: Reporting,
     repo: Repo,
     sha: str,
     actor: Actor,
@@ -65,7 +62,7 @@ def create_status(
         ident, node, full, state, context, description, target_url, engine.login(actor), now, now
     )
     engine.checks.add_status(repo.id, status)
-    engine.sim.events.publish(StatusChanged(repo.id, status.id, full, actor, now))
+    engine.publish(StatusChanged(repo.id, status.id, full, actor, now))
     automerge.fire_ready(engine, repo)
     return status
 
@@ -95,7 +92,7 @@ def _validate(fields: RunFields) -> None:
         )
 
 
-def _suite(engine: PullsEngine, repo: Repo, app_id: int, sha: str, actor: Actor) -> CheckSuite:
+def _suite(engine: Reporting, repo: Repo, app_id: int, sha: str, actor: Actor) -> CheckSuite:
     with engine.checks.lock:
         found = engine.checks.suite_for(repo.id, app_id, sha)
         if found is not None:
@@ -116,7 +113,7 @@ def _suite(engine: PullsEngine, repo: Repo, app_id: int, sha: str, actor: Actor)
 
 
 def create_run(
-    engine: PullsEngine, repo: Repo, app_id: int, head_sha: str, actor: Actor, fields: RunFields
+    engine: Reporting, repo: Repo, app_id: int, head_sha: str, actor: Actor, fields: RunFields
 ) -> CheckRun:
     _validate(fields)
     if not fields.name:
@@ -147,13 +144,13 @@ def create_run(
     with engine.checks.lock:
         engine.checks.runs[ident] = run
         suite.updated_at = now
-    engine.sim.events.publish(CheckRunChanged(repo.id, run.id, "created", actor, now))
+    engine.publish(CheckRunChanged(repo.id, run.id, "created", actor, now))
     _after_change(engine, repo, suite, run, actor, was_completed=False)
     return run
 
 
 def update_run(
-    engine: PullsEngine, repo: Repo, run: CheckRun, actor: Actor, fields: RunFields
+    engine: Reporting, repo: Repo, run: CheckRun, actor: Actor, fields: RunFields
 ) -> CheckRun:
     _validate(fields)
     was_completed = run.status == "completed"
@@ -178,7 +175,7 @@ def update_run(
 
 
 def _after_change(
-    engine: PullsEngine,
+    engine: Reporting,
     repo: Repo,
     suite: CheckSuite,
     run: CheckRun,
@@ -188,8 +185,8 @@ def _after_change(
 ) -> None:
     now = engine.now()
     if run.status == "completed" and not was_completed:
-        engine.sim.events.publish(CheckRunChanged(repo.id, run.id, "completed", actor, now))
+        engine.publish(CheckRunChanged(repo.id, run.id, "completed", actor, now))
         status, _ = suite_state(engine.checks.runs_of_suite(suite.id))
         if status == "completed":
-            engine.sim.events.publish(CheckSuiteChanged(repo.id, suite.id, "completed", actor, now))
+            engine.publish(CheckSuiteChanged(repo.id, suite.id, "completed", actor, now))
     automerge.fire_ready(engine, repo)

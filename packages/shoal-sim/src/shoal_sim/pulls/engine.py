@@ -4,7 +4,9 @@ REST routes, the scenario API and GraphQL (through ``graphql/pull_port.py``) all
 through :class:`PullsEngine`; it derives what GitHub computes (mergeability, merge state,
 review decision, checks rollup), applies changes under the world lock and publishes the
 ``state/pull_events.py`` events after each change is committed. The actions themselves
-live in ``actions``, ``merging``, ``ci`` and ``sync``; this module holds the shared state.
+live in ``actions``, ``labels``, ``people``, ``merging``, ``automerge``, ``ci`` and ``sync``,
+each depending only on the narrow ports of ``ports``; this module composes them: it holds
+the shared state and is the one class that satisfies every port.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from shoal_sim.pulls.checks import CheckStore, context_outcomes, rollup
 from shoal_sim.pulls.mergeability import MergeInputs, merge_state, review_decision
 from shoal_sim.pulls.records import DiffStats, PullRequest
 from shoal_sim.pulls.webhook_bodies import webhook_accounts
+from shoal_sim.ref_updates import apply_changes
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.access import user_role
-from shoal_sim.state.events import PushReceived
+from shoal_sim.state.events import PushReceived, RefChange
 from shoal_sim.state.identity import node_id
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import BranchProtection, Permission, Repo, User
 from shoal_sim.state.pull_events import PullRequestChanged
+from shoal_sim.state.world import World
 from shoal_sim.urls import Urls
 
 
@@ -50,7 +54,11 @@ class PullsEngine:
         self.merging_lock = threading.Lock()
         sim.events.subscribe(PushReceived, lambda event: sync.on_push(self, event))
 
-    # -- records -------------------------------------------------------------------------
+    # -- ports.Ground ---------------------------------------------------------------------
+
+    @property
+    def world(self) -> World:
+        return self.sim.world
 
     def new_id(self, kind: str, type_name: str) -> tuple[int, str]:
         ident = self.sim.world.ids.next_id(kind)
@@ -82,6 +90,8 @@ class PullsEngine:
     def now(self) -> float:
         return self.sim.clock.time()
 
+    # -- ports.Announcer ------------------------------------------------------------------
+
     def announce(
         self, repo: Repo, pull: PullRequest, action: str, actor: Actor, **extra: Any
     ) -> None:
@@ -90,7 +100,39 @@ class PullsEngine:
         event = PullRequestChanged(repo.id, pull.number, action, actor, self.now(), extra)
         self.sim.events.publish(event)
 
-    # -- what GitHub derives --------------------------------------------------------------
+    def publish(self, event: object) -> None:
+        self.sim.events.publish(event)
+
+    # -- ports.RefMoves -------------------------------------------------------------------
+
+    def move_refs(self, repo: Repo, changes: list[RefChange], actor: Actor) -> None:
+        request_id = self.sim.new_request_id()
+        apply_changes(self.sim, repo, changes, actor=actor, via="api", request_id=request_id)
+
+    def record(
+        self,
+        actor: Actor,
+        *,
+        method: str,
+        path: str,
+        operation: str,
+        repo: Repo,
+        status: int,
+        detail: dict[str, Any],
+    ) -> None:
+        self.sim.ledger.record(
+            time=self.now(),
+            request_id=self.sim.new_request_id(),
+            actor=actor,
+            method=method,
+            path=path,
+            operation=operation,
+            repo=repo.full_name,
+            status=status,
+            detail=detail,
+        )
+
+    # -- ports.Derivations: what GitHub derives --------------------------------------------
 
     def base_tip(self, repo: Repo, pull: PullRequest) -> str:
         """The base branch tip for an open pull request (remembered), else the frozen one."""

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from shoal_sim.errors import GitHubError, validation_failed
+from shoal_sim.pulls.ports import Labelling
 from shoal_sim.pulls.records import Label, PullRequest
 from shoal_sim.state.identity import Identities, node_id
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
 from shoal_sim.views.issues import label as label_body
-
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
 
 _COLOR = re.compile(r"^[0-9a-fA-F]{6}$")
 DEFAULT_COLOR = "ededed"  # what GitHub gives labels created on the fly
@@ -54,12 +51,12 @@ def _check_color(color: str) -> str:
 
 
 def create_label(
-    engine: PullsEngine, repo: Repo, name: str, color: str | None, description: str | None
+    engine: Labelling, repo: Repo, name: str, color: str | None, description: str | None
 ) -> Label:
     if not name:
         raise validation_failed({"resource": "Label", "code": "missing_field", "field": "name"})
     checked = _check_color(color) if color is not None else DEFAULT_COLOR
-    with engine.sim.world.lock:
+    with engine.world.lock:
         if find_label(repo, name) is not None:
             raise validation_failed(
                 {"resource": "Label", "code": "already_exists", "field": "name"}
@@ -71,7 +68,7 @@ def create_label(
 
 
 def update_label(
-    engine: PullsEngine,
+    engine: Labelling,
     repo: Repo,
     found: Label,
     *,
@@ -79,7 +76,7 @@ def update_label(
     color: str | None,
     description: str | None,
 ) -> Label:
-    with engine.sim.world.lock:
+    with engine.world.lock:
         if color is not None:
             found.color = _check_color(color)
         if description is not None:
@@ -99,8 +96,8 @@ def update_label(
         return found
 
 
-def delete_label(engine: PullsEngine, repo: Repo, found: Label) -> None:
-    with engine.sim.world.lock:
+def delete_label(engine: Labelling, repo: Repo, found: Label) -> None:
+    with engine.world.lock:
         repo.labels.pop(found.name.lower(), None)
         for pull in _pulls(repo):
             pull.labels = [n for n in pull.labels if n.lower() != found.name.lower()]
@@ -111,11 +108,11 @@ def _pulls(repo: Repo) -> list[PullRequest]:
 
 
 def add_labels(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, names: list[str], actor: Actor
+    engine: Labelling, repo: Repo, pull: PullRequest, names: list[str], actor: Actor
 ) -> None:
     """``POST issues/{n}/labels``: unknown names become new labels, as on GitHub."""
     added: list[Label] = []
-    with engine.sim.world.lock:
+    with engine.world.lock:
         for name in names:
             found = find_label(repo, name) or create_label(engine, repo, name, None, None)
             if found.name.lower() not in {n.lower() for n in pull.labels}:
@@ -128,10 +125,8 @@ def add_labels(
         engine.announce(repo, pull, "labeled", actor, label=label_body(urls, repo, found))
 
 
-def remove_label(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, name: str, actor: Actor
-) -> None:
-    with engine.sim.world.lock:
+def remove_label(engine: Labelling, repo: Repo, pull: PullRequest, name: str, actor: Actor) -> None:
+    with engine.world.lock:
         kept = [n for n in pull.labels if n.lower() != name.lower()]
         if len(kept) == len(pull.labels):
             raise GitHubError(404, "Label does not exist")
@@ -144,7 +139,7 @@ def remove_label(
 
 
 def set_labels(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, names: list[str], actor: Actor
+    engine: Labelling, repo: Repo, pull: PullRequest, names: list[str], actor: Actor
 ) -> None:
     """``PUT issues/{n}/labels``: replace the set."""
     wanted = {n.lower() for n in names}

@@ -1,26 +1,23 @@
 """Merging a pull request (merge, squash or rebase) and updating its branch from the base.
 
-Both really write to git and move refs through ``ref_updates.apply_changes``, so the push
-is seen by webhooks and by the engine's own push handling like any other.
+Both really write to git and move refs through the engine's ``move_refs`` (which is
+``ref_updates.apply_changes``), so the push is seen by webhooks and by the engine's own
+push handling like any other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from shoal_sim.errors import GitHubError, validation_failed
 from shoal_sim.git import GitError, Person
 from shoal_sim.pulls import gitwork
 from shoal_sim.pulls.mergeability import merge_refusal
+from shoal_sim.pulls.ports import Merging
 from shoal_sim.pulls.records import PullRequest
-from shoal_sim.ref_updates import apply_changes
 from shoal_sim.state.events import ZERO_SHA, RefChange
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
-
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
 
 _ALLOWED = {
     "merge": ("allow_merge_commit", "Merge commits are not allowed on this repository."),
@@ -41,7 +38,7 @@ class MergeRequest:
     commit_message: str | None = None
 
 
-def person(engine: PullsEngine, login: str) -> Person:
+def person(engine: Merging, login: str) -> Person:
     user = engine.account(login)
     now = int(engine.now())
     if user is None:
@@ -50,7 +47,7 @@ def person(engine: PullsEngine, login: str) -> Person:
     return Person(user.name or user.login, email, now)
 
 
-def _messages(engine: PullsEngine, repo: Repo, pull: PullRequest, req: MergeRequest) -> str:
+def _messages(engine: Merging, repo: Repo, pull: PullRequest, req: MergeRequest) -> str:
     if req.method == "squash":
         title = req.commit_title or f"{pull.title} (#{pull.number})"
         git = engine.git(repo)
@@ -71,7 +68,7 @@ def _messages(engine: PullsEngine, repo: Repo, pull: PullRequest, req: MergeRequ
 
 
 def merge(
-    engine: PullsEngine,
+    engine: Merging,
     repo: Repo,
     pull: PullRequest,
     actor: Actor,
@@ -104,7 +101,7 @@ def merge(
 
 
 def _merge(
-    engine: PullsEngine,
+    engine: Merging,
     repo: Repo,
     pull: PullRequest,
     actor: Actor,
@@ -129,17 +126,16 @@ def _merge(
     except gitwork.MergeConflictError as exc:
         raise GitHubError(405, "Pull Request is not mergeable") from exc
     change = RefChange(f"refs/heads/{pull.base_ref}", base, tip)
-    with engine.sim.world.lock:
+    with engine.world.lock:
         now = engine.now()
         pull.state, pull.merged = "closed", True
         pull.merged_at = pull.closed_at = pull.updated_at = now
         pull.merged_by, pull.merge_commit_sha = login, tip
         pull.auto_merge = None
-    request_id = engine.sim.new_request_id()
     try:
-        apply_changes(engine.sim, repo, [change], actor=actor, via="api", request_id=request_id)
+        engine.move_refs(repo, [change], actor)
     except GitError as exc:
-        with engine.sim.world.lock:
+        with engine.world.lock:
             pull.state, pull.merged = "open", False
             pull.merged_at = pull.closed_at = None
             pull.merged_by = pull.merge_commit_sha = None
@@ -150,20 +146,19 @@ def _merge(
     return tip
 
 
-def _delete_head(engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor) -> None:
+def _delete_head(engine: Merging, repo: Repo, pull: PullRequest, actor: Actor) -> None:
     ref = f"refs/heads/{pull.head_ref}"
     if engine.git(repo).ref_sha(ref) != pull.head_sha:
         return  # someone pushed meanwhile; GitHub keeps the branch then
     change = RefChange(ref, pull.head_sha, ZERO_SHA)
     try:
-        request_id = engine.sim.new_request_id()
-        apply_changes(engine.sim, repo, [change], actor=actor, via="api", request_id=request_id)
+        engine.move_refs(repo, [change], actor)
     except GitError:
         return
 
 
 def update_branch(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor, expected: str | None
+    engine: Merging, repo: Repo, pull: PullRequest, actor: Actor, expected: str | None
 ) -> None:
     """``PUT pulls/{n}/update-branch``: merge the base into the head branch."""
     if expected is not None and expected != pull.head_sha:
@@ -180,7 +175,6 @@ def update_branch(
         raise validation_failed(message="merge conflict between base and head") from exc
     change = RefChange(f"refs/heads/{pull.head_ref}", pull.head_sha, tip)
     try:
-        request_id = engine.sim.new_request_id()
-        apply_changes(engine.sim, repo, [change], actor=actor, via="api", request_id=request_id)
+        engine.move_refs(repo, [change], actor)
     except GitError as exc:
         raise validation_failed(message=STALE_HEAD) from exc

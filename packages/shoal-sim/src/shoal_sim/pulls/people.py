@@ -7,9 +7,8 @@ pull request nor be asked to review it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shoal_sim.errors import validation_failed
+from shoal_sim.pulls.ports import People
 from shoal_sim.pulls.records import IssueComment, PullRequest, Review
 from shoal_sim.state.access import user_role
 from shoal_sim.state.ledger import Actor
@@ -17,9 +16,6 @@ from shoal_sim.state.models import Permission, Repo, Team
 from shoal_sim.state.pull_events import PullRequestReviewChanged
 from shoal_sim.views.issues import team as team_body
 from shoal_sim.views.users import simple_user
-
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
 
 NOT_COLLABORATOR = (
     "Reviews may only be requested from collaborators. One or more of the users or teams "
@@ -32,16 +28,16 @@ REVIEW_EVENTS = {
 }
 
 
-def _role(engine: PullsEngine, repo: Repo, login: str) -> Permission:
+def _role(engine: People, repo: Repo, login: str) -> Permission:
     user = engine.account(login)
-    return Permission.NONE if user is None else user_role(engine.sim.world, user, repo)
+    return Permission.NONE if user is None else user_role(engine.world, user, repo)
 
 
 def add_assignees(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, logins: list[str], actor: Actor
+    engine: People, repo: Repo, pull: PullRequest, logins: list[str], actor: Actor
 ) -> None:
     added = []
-    with engine.sim.world.lock:
+    with engine.world.lock:
         for login in logins:
             user = engine.account(login)
             if user is None or _role(engine, repo, login) < Permission.WRITE:
@@ -55,10 +51,10 @@ def add_assignees(
 
 
 def remove_assignees(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, logins: list[str], actor: Actor
+    engine: People, repo: Repo, pull: PullRequest, logins: list[str], actor: Actor
 ) -> None:
     wanted = {login.lower() for login in logins}
-    with engine.sim.world.lock:
+    with engine.world.lock:
         removed = [a for a in pull.assignees if a.lower() in wanted]
         pull.assignees = [a for a in pull.assignees if a.lower() not in wanted]
     urls = engine.event_urls()
@@ -68,13 +64,13 @@ def remove_assignees(
             engine.announce(repo, pull, "unassigned", actor, assignee=simple_user(urls, user))
 
 
-def _team(engine: PullsEngine, repo: Repo, slug: str) -> Team | None:
-    found = engine.sim.world.find_team(repo.owner, slug)
+def _team(engine: People, repo: Repo, slug: str) -> Team | None:
+    found = engine.world.find_team(repo.owner, slug)
     return found if found is not None and repo.id in found.repos else None
 
 
 def request_reviews(
-    engine: PullsEngine,
+    engine: People,
     repo: Repo,
     pull: PullRequest,
     logins: list[str],
@@ -90,9 +86,9 @@ def request_reviews(
     if any(u is not None and u.login.lower() == pull.user.lower() for u in users):
         raise validation_failed(message="Review cannot be requested from pull request author.")
     urls = engine.event_urls()
-    org = engine.sim.world.find_org(repo.owner)
+    org = engine.world.find_org(repo.owner)
     extras = []
-    with engine.sim.world.lock:
+    with engine.world.lock:
         for user in users:
             if user is not None and user.login not in pull.requested_reviewers:
                 pull.requested_reviewers.append(user.login)
@@ -106,7 +102,7 @@ def request_reviews(
 
 
 def remove_review_requests(
-    engine: PullsEngine,
+    engine: People,
     repo: Repo,
     pull: PullRequest,
     logins: list[str],
@@ -114,16 +110,16 @@ def remove_review_requests(
     actor: Actor,
 ) -> None:
     urls = engine.event_urls()
-    org = engine.sim.world.find_org(repo.owner)
+    org = engine.world.find_org(repo.owner)
     extras = []
-    with engine.sim.world.lock:
+    with engine.world.lock:
         for login in logins:
             user = engine.account(login)
             if user is not None and user.login in pull.requested_reviewers:
                 pull.requested_reviewers.remove(user.login)
                 extras.append({"requested_reviewer": simple_user(urls, user)})
         for slug in slugs:
-            found = engine.sim.world.find_team(repo.owner, slug)
+            found = engine.world.find_team(repo.owner, slug)
             if found is not None and org is not None and found.slug in pull.requested_teams:
                 pull.requested_teams.remove(found.slug)
                 extras.append({"requested_team": team_body(urls, found, org, repo)})
@@ -132,7 +128,7 @@ def remove_review_requests(
 
 
 def submit_review(
-    engine: PullsEngine,
+    engine: People,
     repo: Repo,
     pull: PullRequest,
     actor: Actor,
@@ -156,28 +152,26 @@ def submit_review(
         raise validation_failed(message=f"Can not {verb} your own pull request")
     ident, node = engine.new_id("review", "PullRequestReview")
     review = Review(ident, node, login, state, body, commit_id or pull.head_sha, engine.now())
-    with engine.sim.world.lock:
+    with engine.world.lock:
         pull.reviews.append(review)
         if login in pull.requested_reviewers:
             pull.requested_reviewers.remove(login)
-    engine.sim.events.publish(
+    engine.publish(
         PullRequestReviewChanged(repo.id, pull.number, review.id, "submitted", actor, engine.now())
     )
     return review
 
 
-def dismiss_stale_approvals(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor
-) -> None:
+def dismiss_stale_approvals(engine: People, repo: Repo, pull: PullRequest, actor: Actor) -> None:
     """After a push, when protection says ``dismiss_stale_reviews``."""
     dismissed = []
-    with engine.sim.world.lock:
+    with engine.world.lock:
         for review in pull.reviews:
             if review.state == "APPROVED" and review.commit_id != pull.head_sha:
                 review.state = "DISMISSED"
                 dismissed.append(review)
     for review in dismissed:
-        engine.sim.events.publish(
+        engine.publish(
             PullRequestReviewChanged(
                 repo.id, pull.number, review.id, "dismissed", actor, engine.now()
             )
@@ -185,7 +179,7 @@ def dismiss_stale_approvals(
 
 
 def add_comment(
-    engine: PullsEngine, repo: Repo, pull: PullRequest, actor: Actor, body: str
+    engine: People, repo: Repo, pull: PullRequest, actor: Actor, body: str
 ) -> IssueComment:
     if not body:
         raise validation_failed(
@@ -194,6 +188,6 @@ def add_comment(
     ident, node = engine.new_id("comment", "IssueComment")
     now = engine.now()
     found = IssueComment(ident, node, engine.login(actor), body, now, now)
-    with engine.sim.world.lock:
+    with engine.world.lock:
         pull.comments.append(found)
     return found

@@ -6,19 +6,15 @@ keyed by (base tip, head) and recomputed on the next read.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shoal_sim.pulls import automerge
 from shoal_sim.pulls.people import dismiss_stale_approvals
+from shoal_sim.pulls.ports import Following
 from shoal_sim.pulls.records import PullRequest
 from shoal_sim.state.events import PushReceived
 
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
 
-
-def on_push(engine: PullsEngine, event: PushReceived) -> None:
-    repo = engine.sim.world.repos.get(event.repo_id)
+def on_push(engine: Following, event: PushReceived) -> None:
+    repo = engine.world.repos.get(event.repo_id)
     if repo is None:
         return
     for change in event.changes:
@@ -35,13 +31,13 @@ def on_push(engine: PullsEngine, event: PushReceived) -> None:
         ]
         for pull in heads:
             if change.deleted:
-                with engine.sim.world.lock:
+                with engine.world.lock:
                     pull.head_deleted = True
                 continue
             before = pull.head_sha
             if before == change.after:
                 continue
-            with engine.sim.world.lock:
+            with engine.world.lock:
                 pull.head_sha, pull.head_deleted = change.after, False
                 pull.updated_at = event.time
             engine.announce(

@@ -3,14 +3,12 @@ the object as it is when the delivery is built, as GitHub's do."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shoal_sim.pulls.bodies import Bodies
+from shoal_sim.pulls.ports import Rendering
 from shoal_sim.state.models import Repo
 from shoal_sim.urls import Urls
-
-if TYPE_CHECKING:
-    from shoal_sim.pulls.engine import PullsEngine
 
 
 def webhook_accounts(value: Any) -> Any:
@@ -28,7 +26,7 @@ def webhook_accounts(value: Any) -> Any:
 
 
 class WebhookBodies:
-    def __init__(self, engine: PullsEngine) -> None:
+    def __init__(self, engine: Rendering) -> None:
         self.engine = engine
 
     def pull_request(self, urls: Urls, repo: Repo, number: int) -> dict[str, Any] | None:

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from shoal_sim.urls import Urls
 from shoal_sim.webhooks.faults import WebhookFaults
+from shoal_sim.webhooks.host import DeliveryHost
 from shoal_sim.webhooks.log import Delivery, DeliveryLog
 from shoal_sim.webhooks.pool import WORKERS, DeliveryPool
 from shoal_sim.webhooks.routing import Recipient, RepoMemory
 from shoal_sim.webhooks.sender import Sender, Target, dropped, headers_for
 
 if TYPE_CHECKING:
-    from shoal_sim.simulator import Simulator
     from shoal_sim.webhooks.payloads.pulls import PullBodies
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,12 @@ class WebhookSettings:
 
 
 class Webhooks:
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
-        ghes = sim.config.ghes
+    def __init__(self, host: DeliveryHost) -> None:
+        self._host = host
+        ghes = host.config.ghes
         self.settings = WebhookSettings(30.0 if ghes else 10.0, 7.0 if ghes else 3.0)
         self.log = DeliveryLog(self.settings.retention_days)
-        self.faults = WebhookFaults(sim.config.seed)
+        self.faults = WebhookFaults(host.config.seed)
         self.memory = RepoMemory()
         self.observers: list[Observer] = []
         self.origin: str | None = None
@@ -61,14 +61,14 @@ class Webhooks:
         self._sender: Sender | None = None
         self._sender_lock = threading.Lock()
         self._guid_lock = threading.Lock()
-        self._guids = random.Random(sim.config.seed + 7)  # noqa: S311 - ids, not secrets
+        self._guids = random.Random(host.config.seed + 7)  # noqa: S311 - ids, not secrets
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def serve(self, origin: str) -> None:
         """Called once the server listens: payload URLs point at ``origin``."""
         self.origin = origin.rstrip("/")
-        self.memory.refresh(self._sim.world)
+        self.memory.refresh(self._host.world)
 
     def _http(self) -> Sender:
         # Made on first delivery: simulators that never deliver own no HTTP client.
@@ -92,8 +92,8 @@ class Webhooks:
         return self._pool.pending
 
     def urls(self) -> Urls:
-        web = (self._sim.config.public_origin or self.origin or "http://127.0.0.1").rstrip("/")
-        return Urls(f"{web}/api/v3" if self._sim.config.ghes else web, web)
+        web = (self._host.config.public_origin or self.origin or "http://127.0.0.1").rstrip("/")
+        return Urls(f"{web}/api/v3" if self._host.config.ghes else web, web)
 
     def new_guid(self) -> str:
         with self._guid_lock:
@@ -152,9 +152,9 @@ class Webhooks:
         self._pool.submit(delivery.repository_id or 0, job)
 
     def _target(self, app_id: int) -> Target | None:
-        config = self._sim.config
-        with self._sim.world.lock:
-            app = self._sim.world.apps.get(app_id)
+        config = self._host.config
+        with self._host.world.lock:
+            app = self._host.world.apps.get(app_id)
             if app is None or not app.webhook_url:
                 return None
             return Target(
@@ -184,7 +184,7 @@ class Webhooks:
         verdict = self.faults.draw(event, redelivery)
         if verdict.delay and self._pool.stopping.wait(verdict.delay):
             return
-        clock = self._sim.clock
+        clock = self._host.clock
         timeout = self.settings.timeout
         attempt = (
             dropped(clock.time(), timeout)

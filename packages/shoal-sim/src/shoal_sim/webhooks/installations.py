@@ -8,39 +8,37 @@ does it here. Each operation changes the world, then announces ``installation`` 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shoal_sim.state.ledger import ADMIN, Actor
 from shoal_sim.state.models import App, Installation, Repo
 from shoal_sim.state.world import NotFoundError
 from shoal_sim.urls import Urls
 from shoal_sim.webhooks.delivery import Webhooks
+from shoal_sim.webhooks.host import InstallationHost
 from shoal_sim.webhooks.payloads.installation import (
     installation_event,
     installation_repositories_event,
 )
 from shoal_sim.webhooks.routing import Recipient, wants
 
-if TYPE_CHECKING:
-    from shoal_sim.simulator import Simulator
-
 
 class Installations:
-    def __init__(self, sim: Simulator, webhooks: Webhooks) -> None:
-        self.sim = sim
+    def __init__(self, host: InstallationHost, webhooks: Webhooks) -> None:
+        self.host = host
         self.webhooks = webhooks
 
     def get(self, installation_id: int) -> Installation:
-        inst = self.sim.world.installations.get(installation_id)
+        inst = self.host.world.installations.get(installation_id)
         if inst is None:
             raise NotFoundError(f"installation {installation_id}")
         return inst
 
     def _repos(self, org: str, names: list[str]) -> list[Repo]:
-        return [self.sim.world.get_repo(org, name) for name in names]
+        return [self.host.world.get_repo(org, name) for name in names]
 
     def _covered(self, inst: Installation) -> list[Repo]:
-        world = self.sim.world
+        world = self.host.world
         return [world.repos[i] for i in world.installation_repo_ids(inst)]
 
     def _announce(
@@ -50,7 +48,7 @@ class Installations:
         action: str,
         build: Any,
     ) -> None:
-        world = self.sim.world
+        world = self.host.world
         with world.lock:
             app = world.apps[inst.app_id]
             recipients = (
@@ -66,7 +64,7 @@ class Installations:
         )
 
     def _lifecycle(self, inst: Installation, action: str, actor: Actor, repos: list[Repo]) -> None:
-        world = self.sim.world
+        world = self.host.world
 
         def build(urls: Urls, to: Recipient) -> dict[str, Any]:
             return installation_event(urls, world, to.app, to.installation, action, actor, repos)
@@ -84,7 +82,7 @@ class Installations:
         actor: Actor = ADMIN,
     ) -> Installation:
         ids = [r.id for r in self._repos(org, repositories or [])]
-        inst = self.sim.world.install(
+        inst = self.host.world.install(
             app,
             org,
             repository_selection=repository_selection,
@@ -95,7 +93,7 @@ class Installations:
         return inst
 
     def delete(self, inst: Installation, actor: Actor = ADMIN) -> None:
-        world = self.sim.world
+        world = self.host.world
         repos = self._covered(inst)
         with world.lock:
             world.installations.pop(inst.id, None)
@@ -107,7 +105,7 @@ class Installations:
     def suspend(self, inst: Installation, suspended: bool, actor: Actor = ADMIN) -> None:
         if (inst.suspended_at is not None) == suspended:
             return
-        inst.suspended_at = self.sim.clock.time() if suspended else None
+        inst.suspended_at = self.host.clock.time() if suspended else None
         self._lifecycle(inst, "suspend" if suspended else "unsuspend", actor, [])
 
     def accept_permissions(
@@ -121,13 +119,13 @@ class Installations:
     ) -> None:
         """Grant or revoke repositories of a ``selected`` installation."""
         added, removed = self._repos(inst.account, add), self._repos(inst.account, remove)
-        with self.sim.world.lock:
+        with self.host.world.lock:
             if inst.repository_selection == "all":
-                inst.repository_ids = set(self.sim.world.installation_repo_ids(inst))
+                inst.repository_ids = set(self.host.world.installation_repo_ids(inst))
                 inst.repository_selection = "selected"
             inst.repository_ids |= {r.id for r in added}
             inst.repository_ids -= {r.id for r in removed}
-        world = self.sim.world
+        world = self.host.world
         for action_repos, action in ((added, "added"), (removed, "removed")):
             if not action_repos:
                 continue

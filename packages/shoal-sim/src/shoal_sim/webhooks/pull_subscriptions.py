@@ -1,6 +1,6 @@
 """From the pull-request feature's events (``state/pull_events.py``) to webhooks.
 
-The records themselves are read through ``sim.webhooks.pull_bodies`` when the payload is
+The records themselves are read through ``Webhooks.pull_bodies`` when the payload is
 built, so each payload shows the object as it is at delivery time, as GitHub's do. While
 no pull-request feature has registered its bodies, these events are not delivered.
 """
@@ -8,7 +8,7 @@ no pull-request feature has registered its bodies, these events are not delivere
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
@@ -22,22 +22,20 @@ from shoal_sim.state.pull_events import (
 from shoal_sim.urls import Urls
 from shoal_sim.views.git import commit as commit_view
 from shoal_sim.views.git import short_branch
+from shoal_sim.webhooks.host import EventHost
 from shoal_sim.webhooks.payloads import pulls
 from shoal_sim.webhooks.payloads.accounts import common
 from shoal_sim.webhooks.payloads.repository import repository_object
 from shoal_sim.webhooks.routing import Recipient
 from shoal_sim.webhooks.subscriptions import RepoEvents
 
-if TYPE_CHECKING:
-    from shoal_sim.simulator import Simulator
-
 # Builds the event-specific part of a payload from the port; None means "record is gone".
 Part = Callable[[Urls, Repo, pulls.PullBodies], dict[str, Any] | None]
 
 
 class PullEvents:
-    def __init__(self, sim: Simulator, repo_events: RepoEvents) -> None:
-        self.sim = sim
+    def __init__(self, host: EventHost, repo_events: RepoEvents) -> None:
+        self.host = host
         self.repo_events = repo_events
 
     def _announce(
@@ -47,7 +45,7 @@ class PullEvents:
         repo = self.repo_events.repo(repo_id)
         if repo is None or webhooks.pull_bodies is None:
             return
-        world = self.sim.world
+        world = self.host.world
 
         def build(urls: Urls, to: Recipient) -> dict[str, Any]:
             port = webhooks.pull_bodies
@@ -101,16 +99,16 @@ class PullEvents:
     def _status(
         self, urls: Urls, repo: Repo, sha: str, status: dict[str, Any]
     ) -> dict[str, Any] | None:
-        git = self.sim.git.open(repo.id)
+        git = self.host.git.open(repo.id)
         found = git.commit(sha)
         if found is None:
             return None
-        world = self.sim.world
+        world = self.host.world
 
         def account(email: str) -> Any:
             return next((u for u in world.users.values() if u.email == email), None)
 
-        commit = commit_view(urls, repo, found, self.sim.signed_commits.get(sha), account)
+        commit = commit_view(urls, repo, found, self.host.signed_commits.get(sha), account)
         branches = [
             short_branch(urls, repo, name.removeprefix("refs/heads/"), sha, None)
             for name, at in git.branch_tips()
@@ -119,13 +117,13 @@ class PullEvents:
         return pulls.status_event(repo, sha, status, commit, branches)
 
 
-def subscribe_pulls(sim: Simulator, repo_events: RepoEvents) -> PullEvents:
-    events = PullEvents(sim, repo_events)
-    sim.events.subscribe(PullRequestChanged, events.on_pull_request)
-    sim.events.subscribe(PullRequestReviewChanged, events.on_review)
-    sim.events.subscribe(CheckRunChanged, events.on_check_run)
-    sim.events.subscribe(CheckSuiteChanged, events.on_check_suite)
-    sim.events.subscribe(StatusChanged, events.on_status)
+def subscribe_pulls(host: EventHost, repo_events: RepoEvents) -> PullEvents:
+    events = PullEvents(host, repo_events)
+    host.events.subscribe(PullRequestChanged, events.on_pull_request)
+    host.events.subscribe(PullRequestReviewChanged, events.on_review)
+    host.events.subscribe(CheckRunChanged, events.on_check_run)
+    host.events.subscribe(CheckSuiteChanged, events.on_check_suite)
+    host.events.subscribe(StatusChanged, events.on_status)
     return events
 
 

@@ -8,31 +8,29 @@ built on a delivery worker.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shoal_sim.state.events import PushReceived, RepositoryChanged
 from shoal_sim.state.models import Repo
 from shoal_sim.urls import Urls
 from shoal_sim.webhooks.delivery import Builder, Webhooks
+from shoal_sim.webhooks.host import EventHost
 from shoal_sim.webhooks.payloads.push import push_event
 from shoal_sim.webhooks.payloads.repository import repository_event
 from shoal_sim.webhooks.routing import Recipient, repo_recipients
-
-if TYPE_CHECKING:
-    from shoal_sim.simulator import Simulator
 
 
 class RepoEvents:
     """Announces repository-scoped webhooks (push, repository, and the pull-request family)."""
 
-    def __init__(self, sim: Simulator, webhooks: Webhooks) -> None:
-        self.sim = sim
+    def __init__(self, host: EventHost, webhooks: Webhooks) -> None:
+        self.host = host
         self.webhooks = webhooks
 
     def repo(self, repo_id: int) -> Repo | None:
         """A snapshot of the repository as it is now (or was, if just deleted); ``None``
         when it is unknown or no App has a webhook URL."""
-        world = self.sim.world
+        world = self.host.world
         if not any(app.webhook_url for app in list(world.apps.values())):
             return None  # nobody listens: keep pushes and benchmarks free of webhook work
         self.webhooks.memory.refresh(world)
@@ -41,7 +39,7 @@ class RepoEvents:
             return copy.copy(live) if live else self.webhooks.memory.find(repo_id)
 
     def announce(self, repo: Repo, event: str, action: str | None, build: Builder) -> None:
-        recipients = repo_recipients(self.sim.world, self.webhooks.memory, repo, event)
+        recipients = repo_recipients(self.host.world, self.webhooks.memory, repo, event)
         self.webhooks.announce(
             key=repo.id,
             event=event,
@@ -55,8 +53,8 @@ class RepoEvents:
         repo = self.repo(event.repo_id)
         if repo is None:
             return
-        git = self.sim.git.open(repo.id)
-        world = self.sim.world
+        git = self.host.git.open(repo.id)
+        world = self.host.world
         for change in event.changes:
 
             def build(urls: Urls, to: Recipient, change: Any = change) -> dict[str, Any]:
@@ -68,7 +66,7 @@ class RepoEvents:
         repo = self.repo(event.repo_id)
         if repo is None:
             return
-        world = self.sim.world
+        world = self.host.world
 
         def build(urls: Urls, to: Recipient) -> dict[str, Any]:
             return repository_event(
@@ -80,8 +78,8 @@ class RepoEvents:
             self.webhooks.memory.forget(repo.id)
 
 
-def subscribe(sim: Simulator, webhooks: Webhooks) -> RepoEvents:
-    events = RepoEvents(sim, webhooks)
-    sim.events.subscribe(PushReceived, events.on_push)
-    sim.events.subscribe(RepositoryChanged, events.on_repository)
+def subscribe(host: EventHost, webhooks: Webhooks) -> RepoEvents:
+    events = RepoEvents(host, webhooks)
+    host.events.subscribe(PushReceived, events.on_push)
+    host.events.subscribe(RepositoryChanged, events.on_repository)
     return events
