@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shoal.config import Settings
+from shoal.config import AVAILABLE_EXECUTORS, Settings
 
 
 def test_environment_and_file_with_environment_winning(
@@ -129,3 +129,22 @@ def test_an_unknown_profile_names_the_setting(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SHOAL_GITHUB_PROFILE", "enterprise")
     with pytest.raises(ValidationError, match="github_profile"):
         Settings()
+
+
+def test_executor_kinds_are_accepted_only_when_this_version_has_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shoal.domain.executions import EXECUTOR_KINDS
+    from shoal.runtime.executors import BUILDERS
+
+    assert set(BUILDERS) == set(AVAILABLE_EXECUTORS) and "local" in AVAILABLE_EXECUTORS
+    for kind in EXECUTOR_KINDS:
+        monkeypatch.setenv("SHOAL_EXECUTOR", kind)
+        if kind in AVAILABLE_EXECUTORS:
+            assert Settings().executor == kind
+            continue
+        with pytest.raises(ValidationError) as caught:
+            Settings()
+        assert f"the {kind} executor is not supported yet in this version of Shoal" in str(
+            caught.value
+        )

@@ -33,6 +33,7 @@ from shoal.domain.egress import (
 from shoal.domain.errors import InvalidInputError
 
 __all__ = [
+    "AVAILABLE_EXECUTORS",
     "PROFILE_DEFAULTS",
     "EgressAllowEntry",
     "GitHubProfile",
@@ -44,6 +45,10 @@ __all__ = [
 GitHubProfile = Literal["dotcom", "ghes"]
 _T = TypeVar("_T")
 _V = TypeVar("_V")
+
+# The executors this version ships (`shoal.runtime.executors` builds them); the `executor`
+# setting refuses the other kinds it names rather than accept a value without its effect.
+AVAILABLE_EXECUTORS = frozenset({"local"})
 
 # What each GitHub profile sets when the setting itself is not given (environment, file or
 # keyword). GitHub.com: its secondary limits on content creation (80 a minute, 500 an hour),
@@ -401,9 +406,11 @@ class Settings(BaseSettings):
         description="A source's repository list fetched by an earlier run within this many "
         "seconds is reused instead of asking GitHub again (0: always fetch).",
     )
-    executor: Literal["local"] = Field(
+    executor: Literal["local", "podman", "kubernetes"] = Field(
         default="local",
-        description="Where steps run: `local` (bubblewrap sandbox on the worker's machine).",
+        description="Where steps run: `local` (a bubblewrap sandbox on the worker's machine, "
+        "with its tools; a step that names an `image` is refused). `podman` and `kubernetes` "
+        "are refused until their executors are part of this version.",
     )
     egress_allow: list[EgressAllowEntry] = Field(
         default_factory=list,
@@ -561,6 +568,17 @@ class Settings(BaseSettings):
         if refusal is not None:
             raise ValueError(f"SHOAL_EGRESS_ALLOW: {refusal}")
         return self
+
+    @field_validator("executor")
+    @classmethod
+    def _executor_available(cls, value: str) -> str:
+        if value not in AVAILABLE_EXECUTORS:
+            available = ", ".join(sorted(AVAILABLE_EXECUTORS))
+            raise ValueError(
+                f"the {value} executor is not supported yet in this version of Shoal "
+                f"(available: {available})"
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod

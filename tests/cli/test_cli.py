@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,23 +141,45 @@ def test_apply_of_an_invalid_spec_lists_the_servers_problems(
     assert "steps[0].timeout: expected a duration like 5m, got 'soon' (line " in result.stderr
 
 
-def test_a_step_image_is_refused_by_validate_and_by_the_server(
+def test_a_step_image_is_checked_against_the_executor(
     api: RunningApi, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     shoal(cli_env, "login", "--url", api.url, "--token", api.tokens[Role.OPERATOR])
     imaged = tmp_path / "imaged.yaml"
+    tagged = tmp_path / "tagged.yaml"
     image = "ghcr.io/acme/tools@sha256:" + "0" * 64
     imaged.write_text(
         EXAMPLE.read_text().replace("timeout: 2m", f"timeout: 2m\n    image: {image}")
     )
-    validated = shoal(cli_env, "validate", str(imaged), "-o", "json", check=False)
-    applied = shoal(cli_env, "apply", str(imaged), check=False)
+    tagged.write_text(
+        EXAMPLE.read_text().replace("timeout: 2m", "timeout: 2m\n    image: alpine:3.20")
+    )
 
-    assert validated.returncode == 1 and applied.returncode == 1
-    (error,) = json.loads(validated.stdout)["errors"]
+    def validate(path: Path, *executor: str) -> dict[str, Any]:
+        done = shoal(cli_env, "validate", str(path), "-o", "json", *executor, check=False)
+        return {"code": done.returncode, **json.loads(done.stdout)}
+
+    # The syntax alone is fine; what an executor can run is checked where it is known.
+    assert validate(imaged)["valid"] and validate(tagged)["valid"]
+    assert validate(imaged, "--executor", "kubernetes")["valid"]
+    assert validate(tagged, "--executor", "podman")["valid"]
+    refused = validate(tagged, "--executor", "kubernetes")
+    assert refused["code"] == 1
+    assert (
+        "by tag only; the kubernetes executor runs images pinned by digest"
+        in (refused["errors"][0]["message"])
+    )
+    (error,) = validate(imaged, "--executor", "local")["errors"]
     assert error["path"] == "steps[0].image"
-    assert error["message"].startswith("not supported yet: steps run in the worker's sandbox")
-    assert "steps[0].image: not supported yet:" in applied.stderr
+    # The server runs the local executor: its validate and apply refuse the image.
+    with api.client(Role.VIEWER) as http:
+        served = http.post("/specs/validate", json={"spec": imaged.read_text()}).json()
+    assert served["valid"] is False
+    assert served["errors"] == [error]
+    applied = shoal(cli_env, "apply", str(imaged), check=False)
+    assert applied.returncode == 1
+    assert "steps[0].image: step 'bump-checkout' names the image" in applied.stderr
+    assert "SHOAL_EXECUTOR=podman or kubernetes" in " ".join(applied.stderr.split())
 
 
 def test_login_asks_for_the_token_without_echo(api: RunningApi, cli_env: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from shoal.domain.auth import Role
 from shoal.execution.runner import ExecutionRequest, ExecutionResult
+from shoal.executors.port import ExecutionRef
 from shoal.runtime.workers import WorkerComponents
 from shoal.services.executing import run_execution_task
 from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
@@ -109,10 +110,15 @@ def test_a_cancelled_run_runs_no_queued_execution_and_stores_nothing_in_flight(
 
         class CancelMidway:
             def execute(
-                self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
+                self,
+                request: ExecutionRequest,
+                tarball: Path | None,
+                out_dir: Path,
+                *,
+                ref: ExecutionRef | None = None,
             ) -> ExecutionResult:
                 cancelled.append(shoal(env, "runs", "cancel", str(run_id)))
-                return parts.execution.executor.execute(request, tarball, out_dir)
+                return parts.execution.executor.execute(request, tarball, out_dir, ref=ref)
 
         run_execution_task(dataclasses.replace(parts.execution, executor=CancelMidway()), first)
     finally:

@@ -29,7 +29,13 @@ class SubprocessSandbox:
         self.prepared.append(workspace)
 
     def run(
-        self, script: str, *, workspace: Path, env: Mapping[str, str], limits: StepLimits
+        self,
+        script: str,
+        *,
+        workspace: Path,
+        env: Mapping[str, str],
+        limits: StepLimits,
+        image: str | None = None,
     ) -> StepRun:
         self.envs.append(dict(env))
         with tempfile.TemporaryDirectory(prefix="shoal-test-home-") as home:

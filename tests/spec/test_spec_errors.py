@@ -103,7 +103,7 @@ CASES: list[tuple[str, str | bytes, list[str]]] = [
         "unknown-field-without-close-match",
         with_step("    retries: 3\n"),
         [
-            "steps[0].retries: unknown field; expected one of: name, run, env, secrets,"
+            "steps[0].retries: unknown field; expected one of: name, image, run, env, secrets,"
             " timeout, if (line 7, col 5)"
         ],
     ),
@@ -167,13 +167,12 @@ CASES: list[tuple[str, str | bytes, list[str]]] = [
         ],
     ),
     (
-        "image-not-supported-yet",
-        with_step("    image: ghcr.io/acme/tools@sha256:" + "0" * 64 + "\n"),
+        "bad-image-reference",
+        with_step("    image: Ghcr.io/Acme/Tools:latest\n"),
         [
-            "steps[0].image: not supported yet: steps run in the worker's sandbox with the"
-            " tools installed on the worker, not in a container image; remove 'image' and"
-            " install what the step needs on the workers (or fetch it in the script)"
-            " (line 7, col 12)"
+            "steps[0].image: 'Ghcr.io/Acme/Tools:latest' is not a container image reference;"
+            " expected [registry/]path[:tag][@sha256:<64 hex digits>] with a lowercase path,"
+            " e.g. ghcr.io/acme/tools:1.2 or ghcr.io/acme/tools@sha256:<digest> (line 7, col 12)"
         ],
     ),
     (

@@ -137,6 +137,17 @@ DIFFERENT = {
         "steps:\n",
         "steps:\n  - name: first\n    run: 'true'\n",
     ),
+    "image-added": ("    timeout: 5m\n", "    timeout: 5m\n    image: alpine:3.20\n"),
+}
+
+# A changed image (its tag or its digest) is a new spec: a new version, executed again.
+IMAGED = BASE.replace(
+    "    timeout: 5m\n", "    timeout: 5m\n    image: alpine:3.20@sha256:" + "0" * 64 + "\n"
+)
+IMAGE_CHANGES = {
+    "tag": ("alpine:3.20@", "alpine:3.21@"),
+    "digest": ("sha256:" + "0" * 64, "sha256:" + "1" * 64),
+    "digest-dropped": ("@sha256:" + "0" * 64, ""),
 }
 
 
@@ -153,6 +164,18 @@ def test_same_campaign_written_differently_has_the_same_hash(text: str) -> None:
 def test_semantic_change_gives_a_new_hash(old: str, new: str) -> None:
     assert old in BASE
     assert spec_hash(BASE.replace(old, new, 1)) != spec_hash(BASE)
+
+
+@pytest.mark.parametrize(("old", "new"), list(IMAGE_CHANGES.values()), ids=list(IMAGE_CHANGES))
+def test_a_changed_image_gives_a_new_hash(old: str, new: str) -> None:
+    assert old in IMAGED
+    assert spec_hash(IMAGED.replace(old, new, 1)) != spec_hash(IMAGED)
+
+
+def test_a_spec_without_image_keeps_its_hash() -> None:
+    # The hash this spec had before steps could name an image: specs that set none keep
+    # their versions (and their PRs their commits) across the upgrade.
+    assert spec_hash(BASE) == "c93002fb7e06a6a91d083014ea04e4fedebf1af83d44b676d55db5b3e8362709"
 
 
 def test_step_order_matters() -> None:

@@ -65,7 +65,9 @@ def steps(draw: st.DrawFn) -> list[dict[str, Any]]:
                     "env": st.dictionaries(ENV_NAMES, TEXT.filter(lambda s: "\x00" not in s)),
                     "secrets": st.lists(st.sampled_from(["NPM_TOKEN", "PYPI"]), max_size=2),
                     "if": st.just("{{ repo.language == 'Go' }}"),
-                    "image": st.none(),
+                    "image": st.sampled_from(
+                        [None, "alpine:3.20", "ghcr.io/acme/tools@sha256:" + "ab" * 32]
+                    ),
                 },
             )
         )

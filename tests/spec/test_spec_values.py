@@ -16,7 +16,12 @@ from shoal.spec import (
     parse_duration,
     parse_spec,
 )
-from shoal.spec.names import git_branch_problem, is_pinned_image
+from shoal.spec.names import (
+    git_branch_problem,
+    image_name,
+    is_image_reference,
+    is_pinned_image,
+)
 
 MINIMAL = """\
 name: bump
@@ -123,6 +128,33 @@ def test_git_branch_rules(name: str, problem: str | None) -> None:
 )
 def test_image_must_be_pinned_by_digest(reference: str, pinned: bool) -> None:
     assert is_pinned_image(reference) is pinned
+
+
+@pytest.mark.parametrize(
+    ("reference", "valid", "name"),
+    [
+        ("alpine", True, "alpine"),
+        ("alpine:3.20", True, "alpine"),
+        ("localhost:5000/a/b:1.2", True, "localhost:5000/a/b"),
+        ("localhost:5000/a/b", True, "localhost:5000/a/b"),
+        ("ghcr.io/acme/tools:1@sha256:" + "ab" * 32, True, "ghcr.io/acme/tools"),
+        ("registry.example.com/team/img__x-y.z", True, "registry.example.com/team/img__x-y.z"),
+        ("Alpine:3", False, None),
+        ("alpine:", False, None),
+        ("alpine:-x", False, None),
+        ("alpine@sha256:abc", False, None),
+        ("alpine:" + "x" * 129, False, None),
+        ("-bad.io/a", False, None),
+        ("a//b", False, None),
+        ("a/" + "b" * 260, False, None),
+        ("alpine; rm -rf /", False, None),
+    ],
+    ids=lambda value: repr(value)[:24] if isinstance(value, str) else str(value),
+)
+def test_image_reference_syntax(reference: str, valid: bool, name: str | None) -> None:
+    assert is_image_reference(reference) is valid
+    if name is not None:
+        assert image_name(reference) == name
 
 
 def test_defaults_are_filled_in() -> None:

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-__all__ = ["DiffFile", "ExecutionState", "FailureReason", "FileStatus"]
+__all__ = [
+    "EXECUTOR_KINDS",
+    "DiffFile",
+    "ExecutionState",
+    "ExecutorKind",
+    "FailureReason",
+    "FileStatus",
+]
+
+# Where steps run (the `executor` setting): see shoal.executors.port.
+ExecutorKind = Literal["local", "podman", "kubernetes"]
+EXECUTOR_KINDS: tuple[ExecutorKind, ...] = get_args(ExecutorKind)
 
 
 class ExecutionState(enum.StrEnum):

@@ -29,6 +29,9 @@ class StepPlan:
     secrets: tuple[str, ...]  # names; the values come from ExecutionRequest.secrets
     timeout_s: float
     condition: str | None  # the spec's `if:` template
+    # The spec's `image` (a reference: name[:tag][@sha256:...]); None runs the step with the
+    # sandbox's own tools. Executors that cannot run images refuse a step that sets one.
+    image: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,7 +179,9 @@ class _Steps:
             max_output_bytes=self._request.limits.max_step_output_bytes,
             memory_bytes=self._request.limits.step_memory_bytes,
         )
-        return self._sandbox.run(step.run, workspace=self._workspace.path, env=env, limits=limits)
+        return self._sandbox.run(
+            step.run, workspace=self._workspace.path, env=env, limits=limits, image=step.image
+        )
 
     def _verdict(self, step: StepPlan, run: StepRun) -> _Failure | None:
         took = f"{run.duration_s:.2f}s"

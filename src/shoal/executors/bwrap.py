@@ -33,6 +33,7 @@ from shoal.executors.sandbox import (
     SandboxUnavailableError,
     StepLimits,
     StepRun,
+    refuse_image,
     step_environment,
 )
 from shoal.executors.seccomp import seccomp_filter
@@ -145,8 +146,15 @@ class BwrapSandbox:
                 os.lchown(os.path.join(root, name), SANDBOX_UID, SANDBOX_GID)
 
     def run(
-        self, script: str, *, workspace: Path, env: Mapping[str, str], limits: StepLimits
+        self,
+        script: str,
+        *,
+        workspace: Path,
+        env: Mapping[str, str],
+        limits: StepLimits,
+        image: str | None = None,
     ) -> StepRun:
+        refuse_image(image, sandbox="bubblewrap sandbox of the local executor")
         return self._run(
             script,
             workspace_args=["--bind", str(workspace.resolve()), WORKSPACE_MOUNT],

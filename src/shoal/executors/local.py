@@ -15,7 +15,6 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from shoal.domain.errors import InvalidInputError
 from shoal.domain.executions import ExecutionState, FailureReason
@@ -28,20 +27,19 @@ from shoal.execution.runner import (
     run_execution,
 )
 from shoal.execution.workspace import ExtractionLimits, WorkspaceTooLargeError
+from shoal.executors.port import ExecutionRef
 from shoal.executors.sandbox import StepSandbox
 from shoal.executors.workspace_fs import mount_quota, unmount_quota
 
-__all__ = ["Executor", "LocalExecutor"]
-
-
-class Executor(Protocol):
-    def execute(
-        self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
-    ) -> ExecutionResult: ...
+__all__ = ["LocalExecutor"]
 
 
 class LocalExecutor:
-    """Executions in `sandbox`, at most `parallelism` at once (callers beyond that wait)."""
+    """Executions in `sandbox`, at most `parallelism` at once (callers beyond that wait).
+
+    The `local` executor (`shoal.executors.port.Executor`): steps run with this machine's
+    tools, so a step that names an `image` is refused by the sandbox (a SANDBOX_ERROR result).
+    """
 
     def __init__(
         self,
@@ -60,8 +58,15 @@ class LocalExecutor:
         self._workspace_quota = workspace_quota
 
     def execute(
-        self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
+        self,
+        request: ExecutionRequest,
+        tarball: Path | None,
+        out_dir: Path,
+        *,
+        ref: ExecutionRef | None = None,
     ) -> ExecutionResult:
+        """`ref` is not needed here: the Execution runs in this process's scratch space."""
+        del ref
         with self._slots:
             self._work_root.mkdir(parents=True, exist_ok=True)
             scratch = Path(tempfile.mkdtemp(prefix="execution-", dir=self._work_root))

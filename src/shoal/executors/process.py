@@ -23,6 +23,7 @@ from shoal.executors.sandbox import (
     SandboxUnavailableError,
     StepLimits,
     StepRun,
+    refuse_image,
     step_environment,
 )
 from shoal.executors.supervise import rlimit_argv, supervise
@@ -58,8 +59,15 @@ class ProcessSandbox:
             raise SandboxUnavailableError(f"workspace {workspace} is not a directory")
 
     def run(
-        self, script: str, *, workspace: Path, env: Mapping[str, str], limits: StepLimits
+        self,
+        script: str,
+        *,
+        workspace: Path,
+        env: Mapping[str, str],
+        limits: StepLimits,
+        image: str | None = None,
     ) -> StepRun:
+        refuse_image(image, sandbox="process sandbox")
         with tempfile.TemporaryDirectory(
             prefix="shoal-step-", dir=self._home_root, ignore_cleanup_errors=True
         ) as home:

@@ -1,8 +1,10 @@
 """The step sandbox port: what one step may use, what comes back, and the env it sees.
 
-A `StepSandbox` runs one shell script in a workspace under limits. Implementations:
-`BwrapSandbox` (the local default: uid 65534 in bubblewrap) and `ProcessSandbox` (no
-isolation, for a Kubernetes pod that is itself the sandbox).
+A `StepSandbox` runs one shell script in a workspace under limits, in the step's container
+image when it names one. Implementations: `BwrapSandbox` (the local default: uid 65534 in
+bubblewrap) and `ProcessSandbox` (no isolation, for a pod that is itself the sandbox); both
+run with the tools of the machine they are on, so they refuse a step that names an image
+(`refuse_image`).
 
 Env discipline, shared by every sandbox: a step sees only the env its plan gives it plus a
 few defaults, never the worker's own environment (that holds Shoal's credentials).
@@ -24,6 +26,7 @@ __all__ = [
     "StepLimits",
     "StepRun",
     "StepSandbox",
+    "refuse_image",
     "step_environment",
 ]
 
@@ -81,8 +84,28 @@ class StepSandbox(Protocol):
         ...
 
     def run(
-        self, script: str, *, workspace: Path, env: Mapping[str, str], limits: StepLimits
-    ) -> StepRun: ...
+        self,
+        script: str,
+        *,
+        workspace: Path,
+        env: Mapping[str, str],
+        limits: StepLimits,
+        image: str | None = None,
+    ) -> StepRun:
+        """Run `script` with `workspace` as its working directory. `image` is the step's
+        container image reference (`steps[].image`), None for the sandbox's own tools; a
+        sandbox that cannot run images raises `InvalidInputError` for one."""
+        ...
+
+
+def refuse_image(image: str | None, *, sandbox: str) -> None:
+    """Refuse a step image in a sandbox that runs the machine's own tools."""
+    if image is not None:
+        raise InvalidInputError(
+            f"it names the container image {image!r}, but the {sandbox} runs steps with the "
+            "tools installed on this machine, not in images: remove 'image' from the step, or "
+            "set SHOAL_EXECUTOR=podman or kubernetes, which run each step in its image"
+        )
 
 
 def step_environment(env: Mapping[str, str], *, home: str, tmpdir: str) -> dict[str, str]:

@@ -10,14 +10,13 @@ from pathlib import Path
 from shoal.domain.changesets import Changeset
 from shoal.domain.clock import ScaledClock
 from shoal.domain.tasks import Outcome, Task
-from shoal.execution import ExecutionRequest, ExecutionResult
-from shoal.executors import BwrapSandbox
-from shoal.executors.local import LocalExecutor
+from shoal.executors.port import Executor
 from shoal.github import GitHubApp
 from shoal.github.rules import BranchRules
 from shoal.governor import Lease
 from shoal.publish.gitpush import GitPublisher
 from shoal.publish.store import ObjectStore
+from shoal.runtime.executors import ExecutorSite, build_executor
 from shoal.runtime.scratch import process_scratch_root, sweep_dead_scratch
 from shoal.selection import GitHubReader
 from shoal.services.bulk_run import BULK_TASK, BulkDeps, run_bulk_task
@@ -92,21 +91,10 @@ class WorkerComponents:
         return AppReader(self.github)
 
     @functools.cached_property
-    def local_executor(self) -> LocalExecutor:
+    def executor(self) -> Executor:
+        """The executor the `executor` setting names (`shoal.runtime.executors`)."""
         with self._lock:
-            settings = self.ctx.settings
-            return LocalExecutor(
-                BwrapSandbox(clock=self.ctx.clock),
-                work_root=self.scratch_root,
-                parallelism=settings.execution_parallelism,
-            )
-
-    def execute(
-        self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
-    ) -> ExecutionResult:
-        # The sandbox is probed on first use; if it is unavailable, each execution fails with
-        # the reason and how to fix it instead of the worker refusing to start.
-        return self.local_executor.execute(request, tarball, out_dir)
+            return build_executor(ExecutorSite(self.ctx, self.scratch_root))
 
     @functools.cached_property
     def execution(self) -> ExecutionDeps:
@@ -117,7 +105,7 @@ class WorkerComponents:
             settings=settings,
             blobs=self.ctx.blobs,
             github=self.github,
-            executor=self,
+            executor=self.executor,
             secrets=DirectorySecretSource(settings.step_secrets_dir),
             work_root=self.scratch_root,
         )

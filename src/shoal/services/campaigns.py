@@ -21,7 +21,7 @@ from shoal.services.egress import check_spec_egress
 from shoal.services.publishing import _split_reviewers, auto_merge_setting
 from shoal.services.secrets import check_spec_grants
 from shoal.services.spec_cache import spec_of
-from shoal.spec import CampaignSpec, ParsedSpec, SpecInvalidError, parse_spec
+from shoal.spec import CampaignSpec, ParsedSpec, SpecInvalidError, image_issues, parse_spec
 from shoal.store import audit as audit_store
 from shoal.store import campaigns as campaign_store
 from shoal.store import changesets as changeset_store
@@ -72,13 +72,27 @@ def _parse(yaml_text: str) -> ParsedSpec:
         ) from exc
 
 
-def validate_spec(yaml_text: str) -> SpecValidation:
-    """Validate without saving. Pure: the CLI runs the very same code locally."""
+def validate_spec(yaml_text: str, *, executor: str) -> SpecValidation:
+    """Validate without saving, for the steps to run with `executor` (the setting). Pure: the
+    CLI runs the very same checks locally (`shoal validate --executor`)."""
     try:
         parsed = parse_spec(yaml_text)
     except SpecInvalidError as exc:
         return SpecValidation(False, None, [issue.to_dict() for issue in exc.issues])
+    issues = image_issues(parsed.spec, parsed.yaml_text, executor)
+    if issues:
+        return SpecValidation(False, None, [issue.to_dict() for issue in issues])
     return SpecValidation(True, parsed.spec_hash, [], name=parsed.spec.name)
+
+
+def _check_images(parsed: ParsedSpec, executor: str) -> None:
+    """Refuse a spec whose step images the configured executor cannot run."""
+    issues = image_issues(parsed.spec, parsed.yaml_text, executor)
+    if issues:
+        raise InvalidInputError(
+            "the campaign spec is invalid",
+            details={"errors": [issue.to_dict() for issue in issues]},
+        )
 
 
 def create_campaign(
@@ -113,6 +127,7 @@ def apply_spec(ctx: AppContext, yaml_text: str, *, principal: Principal) -> Appl
     newest version again: history is a sequence, not a set.
     """
     parsed = _parse(yaml_text)
+    _check_images(parsed, ctx.settings.executor)
     name = parsed.spec.name
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
@@ -372,6 +387,7 @@ def plan_apply(ctx: AppContext, yaml_text: str) -> ApplyPlan:
     changes need a preview first (the patches are not known before), and so do the
     repositories that would leave the selection."""
     parsed = _parse(yaml_text)
+    _check_images(parsed, ctx.settings.executor)
     new = parsed.spec
     with ctx.db.transaction() as conn:
         try:

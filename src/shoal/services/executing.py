@@ -35,17 +35,18 @@ from shoal.execution.runner import (
 )
 from shoal.execution.secret_scan import SecretScanIncompleteError, SecretScanner
 from shoal.executors import SandboxUnavailableError
+from shoal.executors.port import ExecutionRef, Executor
 from shoal.services.publishing import enqueue_reconciles
 from shoal.services.secrets import DirectorySecretSource, SecretMissingError, ungranted_secrets
 from shoal.services.spec_cache import spec_of
-from shoal.spec import CampaignSpec
+from shoal.spec import CampaignSpec, image_issues
 from shoal.store import Database
 from shoal.store import campaigns as campaign_store
 from shoal.store import executions as execution_store
 from shoal.store import runs as run_store
 from shoal.store import targets as target_store
 
-__all__ = ["ExecutionDeps", "Executor", "TarballSource", "run_execution_task"]
+__all__ = ["ExecutionDeps", "TarballSource", "run_execution_task"]
 
 log = structlog.get_logger("shoal.executions")
 
@@ -62,12 +63,6 @@ EXECUTION_SECONDS = Histogram(
 )
 
 LOG_TAIL_BYTES = 16 * 1024
-
-
-class Executor(Protocol):
-    def execute(
-        self, request: ExecutionRequest, tarball: Path | None, out_dir: Path
-    ) -> ExecutionResult: ...
 
 
 class TarballSource(Protocol):
@@ -158,7 +153,17 @@ def _execute(
             out_dir = scratch / "out"
             out_dir.mkdir()
             try:
-                result = deps.executor.execute(request, tarball, out_dir)
+                result = deps.executor.execute(
+                    request,
+                    tarball,
+                    out_dir,
+                    ref=ExecutionRef(
+                        execution_id=execution.id,
+                        run_id=run.id,
+                        campaign=run.campaign,
+                        repo=execution.repo,
+                    ),
+                )
             except SandboxUnavailableError as exc:
                 raise _Failed(FailureReason.SANDBOX_ERROR, exc.message) from None
             result = _without_secrets(result, request.secrets)
@@ -180,6 +185,11 @@ def _execute(
 def _request(
     deps: ExecutionDeps, spec: CampaignSpec, run: Run, version: SpecVersion, target: Target
 ) -> ExecutionRequest:
+    images = image_issues(spec, version.yaml_text, deps.settings.executor)
+    if images:
+        # Applied while the workers ran another executor (apply checks the images for the
+        # executor it runs with): the steps are not run with tools they did not ask for.
+        raise _Failed(FailureReason.SANDBOX_ERROR, images[0].message)
     names = sorted({name for step in spec.steps for name in step.secrets})
     with deps.db.transaction() as conn:
         refused = ungranted_secrets(conn, names, campaign=run.campaign, repo=target.repo)
@@ -229,6 +239,7 @@ def _request(
                 secrets=tuple(step.secrets),
                 timeout_s=float(step.timeout),
                 condition=step.if_,
+                image=step.image,
             )
             for step in spec.steps
         ),

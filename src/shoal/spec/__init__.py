@@ -10,6 +10,7 @@ from shoal.spec.canonical import canonical_json, spec_hash
 from shoal.spec.changeset import AutoMerge, Changeset, Commit, CommitAuthor
 from shoal.spec.durations import format_duration, parse_duration
 from shoal.spec.errors import SpecInvalidError, SpecIssue
+from shoal.spec.images import image_issues
 from shoal.spec.models import CampaignSpec
 from shoal.spec.parse import ParsedSpec, parse_spec
 from shoal.spec.policy import DriftPolicy, Policy, PublishLimits
@@ -46,6 +47,7 @@ __all__ = [
     "Step",
     "canonical_json",
     "format_duration",
+    "image_issues",
     "parse_duration",
     "parse_spec",
     "spec_hash",

@@ -19,7 +19,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 __all__ = ["SPEC_ERROR", "Loc", "SpecModel", "errors_at", "spec_error", "with_errors"]
@@ -95,13 +94,8 @@ class SpecModel(BaseModel):
 
     @classmethod
     def input_names(cls) -> list[str]:
-        """The keys a spec may use for this model, in declaration order. A field kept out of
-        the JSON Schema is not supported yet, so it is not offered either."""
-        return [
-            field.alias or name
-            for name, field in cls.model_fields.items()
-            if not any(isinstance(m, SkipJsonSchema) for m in field.metadata)  # type: ignore[misc]
-        ]
+        """The keys a spec may use for this model, in declaration order."""
+        return [field.alias or name for name, field in cls.model_fields.items()]
 
 
 def _is_own_unknown_field(error: ErrorDetails) -> bool:

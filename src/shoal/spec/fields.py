@@ -154,6 +154,16 @@ def _git_branch(value: str) -> str:
     return value
 
 
+def _image_reference(value: str) -> str:
+    if not names.is_image_reference(value):
+        raise spec_error(
+            f"{value!r} is not a container image reference; expected [registry/]path[:tag]"
+            "[@sha256:<64 hex digits>] with a lowercase path, e.g. ghcr.io/acme/tools:1.2 or "
+            "ghcr.io/acme/tools@sha256:<digest>"
+        )
+    return value
+
+
 def _env_name(value: str) -> str:
     if not names.is_env_name(value):
         raise spec_error(
@@ -272,6 +282,9 @@ RepoRef = Annotated[str, AfterValidator(_repo_ref), _string(names.REPO_REF_PATTE
 RepoGlob = Annotated[str, AfterValidator(_repo_glob), _string(r"/")]
 RepoNameGlob = Annotated[str, AfterValidator(_repo_name_glob), _string(r"^[^/]+$")]
 GitBranch = Annotated[str, AfterValidator(_git_branch), _string(minLength=1, maxLength=255)]
+ImageReference = Annotated[
+    str, AfterValidator(_image_reference), _string(names.IMAGE_REFERENCE_PATTERN, maxLength=512)
+]
 EnvName = Annotated[str, AfterValidator(_env_name), _string(names.ENV_NAME_PATTERN)]
 EnvValue = Annotated[str, AfterValidator(_env_value)]
 StepName = Annotated[str, AfterValidator(_step_name), _string(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]

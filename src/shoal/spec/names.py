@@ -14,10 +14,13 @@ __all__ = [
     "CAMPAIGN_NAME_PATTERN",
     "ENV_NAME_PATTERN",
     "IMAGE_PATTERN",
+    "IMAGE_REFERENCE_PATTERN",
     "REPO_REF_PATTERN",
     "git_branch_problem",
+    "image_name",
     "is_campaign_name",
     "is_env_name",
+    "is_image_reference",
     "is_login",
     "is_pinned_image",
     "is_repo_name",
@@ -34,13 +37,17 @@ _TEAM_SLUG = r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}"
 _REPO_NAME = r"[A-Za-z0-9._-]{1,100}"
 _TOPIC = r"[a-z0-9][a-z0-9-]{0,49}"
 _STEP_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
-# registry[:port]/path[:tag]@sha256:<64 hex>; the tag is allowed but the digest is what counts.
+# An image reference as OCI distribution parses it: [registry[:port]/]path[:tag][@sha256:<hex>].
+# Pinned means by digest (a tag may sit beside it, but the digest is what is pulled).
 _IMAGE_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REGISTRY = r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?"
-IMAGE_PATTERN = (
-    rf"^(?:{_REGISTRY}/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
-    r"@sha256:[0-9a-f]{64}$"
-)
+_DOMAIN_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_REGISTRY = rf"{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]{{1,5}})?"
+_IMAGE_NAME = rf"(?:{_REGISTRY}/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*"
+_IMAGE_TAG = r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
+_IMAGE_DIGEST = r"@sha256:[0-9a-f]{64}"
+IMAGE_PATTERN = rf"^{_IMAGE_NAME}{_IMAGE_TAG}?{_IMAGE_DIGEST}$"
+IMAGE_REFERENCE_PATTERN = rf"^{_IMAGE_NAME}{_IMAGE_TAG}?(?:{_IMAGE_DIGEST})?$"
+MAX_IMAGE_NAME = 255  # the distribution spec's limit on the name (without tag and digest)
 # JSON Schema only checks the shape; git_branch_problem() checks the branch part fully.
 REPO_REF_PATTERN = r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}(@.+)?$"
 
@@ -89,7 +96,26 @@ def is_step_name(name: str) -> bool:
 
 
 def is_pinned_image(reference: str) -> bool:
-    return re.fullmatch(IMAGE_PATTERN, reference) is not None
+    """A valid reference that names a digest."""
+    return is_image_reference(reference) and re.fullmatch(IMAGE_PATTERN, reference) is not None
+
+
+def is_image_reference(reference: str) -> bool:
+    """`reference` parses as an image reference, pinned or not."""
+    if re.fullmatch(IMAGE_REFERENCE_PATTERN, reference) is None:
+        return False
+    return len(image_name(reference)) <= MAX_IMAGE_NAME
+
+
+def image_name(reference: str) -> str:
+    """The reference without tag and digest: `ghcr.io/acme/tools:1@sha256:..` -> its name.
+
+    A colon in the last path part starts the tag; one before it is a registry's port."""
+    name = reference.partition("@")[0]
+    last = name.rpartition("/")[2]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.partition(":")[0]
+    return name
 
 
 def git_branch_problem(name: str) -> str | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import Field, model_validator
 
-from shoal.spec.base import SpecModel, errors_at, spec_error
+from shoal.spec.base import SpecModel, errors_at
 from shoal.spec.fields import (
     DEFAULT_STEP_TIMEOUT,
     EnvName,
     EnvValue,
+    ImageReference,
     Script,
     SortedUnique,
     StepName,
@@ -26,11 +26,12 @@ class Step(SpecModel):
     """One shell script, run in the repository checkout; steps run in order."""
 
     name: StepName = Field(description="Step name, unique within the spec; shown in logs.")
-    # Not supported yet: no executor runs a step in a container image, so a spec that sets
-    # one is refused rather than run with the worker's tools. The field stays (always null,
-    # absent from the JSON Schema) so that the canonical JSON, and the hash of every spec
-    # without it, stay as they were.
-    image: SkipJsonSchema[object | None] = None
+    image: ImageReference | None = Field(
+        default=None,
+        description="Container image the step runs in: [registry/]path[:tag][@sha256:<digest>]. "
+        "Honoured by the podman and kubernetes executors (kubernetes requires the digest); the "
+        "local executor refuses a step that sets it. Omitted: the executor's own tools.",
+    )
     run: Script = Field(
         description="POSIX shell script, run with the repository checkout as working directory."
     )
@@ -55,16 +56,6 @@ class Step(SpecModel):
         description="Template expression; the step is skipped when it renders false, e.g. "
         "\"{{ repo.language == 'Python' }}\".",
     )
-
-    @field_validator("image", mode="before")
-    @classmethod
-    def _image_not_supported(cls, value: object) -> None:
-        if value is not None:
-            raise spec_error(
-                "not supported yet: steps run in the worker's sandbox with the tools installed "
-                "on the worker, not in a container image; remove 'image' and install what the "
-                "step needs on the workers (or fetch it in the script)"
-            )
 
     @model_validator(mode="after")
     def _secret_not_in_env(self) -> Step:

@@ -104,8 +104,8 @@ def plan_apply(ctx: Ctx, _: Viewer, body: SpecIn) -> ApplyPlanOut:
     response_model=SpecValidationOut,
     summary="Validate a spec without saving it",
 )
-def validate_spec(_: Viewer, body: SpecIn) -> SpecValidationOut:
-    result = campaigns.validate_spec(body.spec)
+def validate_spec(ctx: Ctx, _: Viewer, body: SpecIn) -> SpecValidationOut:
+    result = campaigns.validate_spec(body.spec, executor=ctx.settings.executor)
     return SpecValidationOut(
         valid=result.valid,
         spec_hash=result.spec_hash,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,12 +31,33 @@ SpecFile = Annotated[
 ]
 
 
-def validate(file: SpecFile, output: OutputOpt = Output.TABLE) -> None:
+class ExecutorChoice(enum.StrEnum):
+    LOCAL = "local"
+    PODMAN = "podman"
+    KUBERNETES = "kubernetes"
+
+
+def validate(
+    file: SpecFile,
+    output: OutputOpt = Output.TABLE,
+    executor: Annotated[
+        ExecutorChoice | None,
+        typer.Option(
+            "--executor",
+            help="Also check that this executor can run the steps' images (local refuses "
+            "any image, kubernetes a tag without a digest). The server checks its own.",
+        ),
+    ] = None,
+) -> None:
     """Validate a spec locally (no server needed) and print its spec_hash."""
-    from shoal.spec import SpecInvalidError, parse_spec
+    from shoal.spec import SpecInvalidError, image_issues, parse_spec
 
     try:
         parsed = parse_spec(file.read_bytes(), source=str(file))
+        if executor is not None:
+            issues = image_issues(parsed.spec, parsed.yaml_text, executor.value)
+            if issues:
+                raise SpecInvalidError(issues, source=str(file))
     except SpecInvalidError as exc:
         if output is Output.JSON:
             print_json(
