@@ -9,6 +9,7 @@ without touching /etc/hosts or port 80."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -18,10 +19,20 @@ _HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "co
 _HOSTS = {"api.github.localhost", "github.localhost"}
 
 
+@dataclass(frozen=True)
+class Exchange:
+    method: str
+    path: str
+    body: bytes
+    status: int
+    answer: bytes
+
+
 class GhProxy:
     def __init__(self, target: str) -> None:
         self.target = target.rstrip("/")
         self.seen: list[tuple[str, str, bytes]] = []  # (method, path, body) in order
+        self.answers: list[Exchange] = []  # every exchange with its answer, in order
         proxy = self
         client = httpx.Client(base_url=self.target, timeout=60, follow_redirects=False)
 
@@ -43,6 +54,9 @@ class GhProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 headers.pop("Host", None)
                 answer = client.request(self.command, path, content=body, headers=headers)
+                proxy.answers.append(
+                    Exchange(self.command, path, body, answer.status_code, answer.content)
+                )
                 self.send_response(answer.status_code)
                 for name, value in answer.headers.multi_items():
                     if name.lower() not in _HOP and name.lower() != "content-encoding":

@@ -33,7 +33,11 @@ def proxy(sim: RunningSim) -> Iterator[GhProxy]:
         yield running
 
 
-def run_gh(proxy: GhProxy, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_gh(
+    proxy: GhProxy, home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """gh as alice unless ``env`` says otherwise (``GH_TOKEN``)."""
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_"))}
     env.update(
         HOME=str(home),
@@ -44,17 +48,19 @@ def run_gh(proxy: GhProxy, home: Path, *args: str) -> subprocess.CompletedProces
         GH_NO_UPDATE_NOTIFIER="1",
         NO_COLOR="1",
         HTTP_PROXY=proxy.url,
+        http_proxy=proxy.url,  # git (libcurl) reads only the lower-case name for http
         NO_PROXY="",
         no_proxy="",
     )
+    env.update(extra)
     proc = subprocess.run(
         ["gh", *args], env=env, capture_output=True, text=True, timeout=60, check=False, cwd=home
     )
     return proc
 
 
-def gh(proxy: GhProxy, home: Path, *args: str) -> str:
-    proc = run_gh(proxy, home, *args)
+def gh(proxy: GhProxy, home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    proc = run_gh(proxy, home, *args, env=env)
     assert proc.returncode == 0, f"gh {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
     return proc.stdout
 

@@ -40,10 +40,14 @@ from shoal_sim.graphql import (
     connections,
     git_objects,
     mutations,
+    pull_edits,
+    pull_files,
     pull_people,
     pull_view,
     pulls,
+    repo_metadata,
     repositories,
+    rollup,
     root,
     search,
 )
@@ -73,6 +77,10 @@ RESOLVE_FIELD = field_resolver(
         pull_view.resolvers,
         mutations.resolvers,
         commit_on_branch.resolvers,
+        repo_metadata.resolvers,
+        pull_edits.resolvers,
+        pull_files.resolvers,
+        rollup.resolvers,
     )
 )
 RESOLVE_TYPE = type_resolver(repositories.account_typename)

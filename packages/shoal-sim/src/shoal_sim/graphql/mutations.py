@@ -38,9 +38,10 @@ def record(ctx: RequestContext, name: str, repo: Repo | None, detail: dict[str, 
     )
 
 
-def writable(ctx: RequestContext, repo: Repo, permission: str) -> None:
-    """Raise GitHub's answer when the caller may not write ``permission`` on ``repo``."""
-    outcome = ctx.access(repo, permission, "write")
+def writable(ctx: RequestContext, repo: Repo, permission: str, level: str = "write") -> None:
+    """Raise GitHub's answer when the caller may not write ``permission`` on ``repo``
+    (``level`` :data:`~shoal_sim.state.access.PARTICIPATE` for comments and reviews)."""
+    outcome = ctx.access(repo, permission, level)
     if outcome is Access.HIDDEN:
         raise not_found(f"Could not resolve to a Repository with the name '{repo.full_name}'.")
     if outcome is Access.DENIED:

@@ -20,7 +20,7 @@ from shoal_sim.graphql.context import ctx_of
 from shoal_sim.graphql.pulls import PullNode, engine, read_record
 from shoal_sim.graphql.registry import Resolvers, Typed
 from shoal_sim.state.identity import node_id
-from shoal_sim.state.models import Team, User
+from shoal_sim.state.models import Org, Team, User
 
 resolvers = Resolvers()
 register_connection(resolvers, "ReviewRequestConnection", "ReviewRequestEdge")
@@ -92,6 +92,13 @@ resolvers.values(
         "combinedSlug": lambda node: f"{node.team.org}/{node.team.slug}",
     },
 )
+
+
+@resolvers.field("Team", "organization")
+def _team_org(node: TeamNode, info: GraphQLResolveInfo, args: dict[str, Any]) -> Org:
+    found = ctx_of(info).sim.world.find_org(node.team.org)
+    assert found is not None  # a team lives and dies with its organization
+    return found
 
 
 @resolvers.field("PullRequest", "assignees")

@@ -119,3 +119,76 @@ class PullRequestEngine(Protocol):
         :class:`PullRequestRefusedError` with GitHub's text ("A pull request already exists
         for o:b.", "No commits between main and b", "Head sha can't be blank", ...)."""
         ...
+
+    # -- changes gh and other clients make over GraphQL; each raises
+    # :class:`PullRequestRefusedError` with GitHub's text when GitHub would refuse.
+
+    def update_pull(self, repo: Repo, pull: Any, actor: Actor, fields: dict[str, Any]) -> None:
+        """``title``, ``body``, ``base``, ``maintainer_can_modify``, ``state`` (open|closed)."""
+        ...
+
+    def set_labels(
+        self, repo: Repo, pull: Any, names: list[str], actor: Actor, *, replace: bool
+    ) -> None: ...
+
+    def remove_labels(self, repo: Repo, pull: Any, names: list[str], actor: Actor) -> None: ...
+
+    def set_assignees(
+        self, repo: Repo, pull: Any, logins: list[str], actor: Actor, *, replace: bool
+    ) -> None:
+        """Accounts without push access are dropped silently, as on GitHub."""
+        ...
+
+    def remove_assignees(self, repo: Repo, pull: Any, logins: list[str], actor: Actor) -> None: ...
+
+    def request_reviews(
+        self,
+        repo: Repo,
+        pull: Any,
+        logins: list[str],
+        slugs: list[str],
+        actor: Actor,
+        *,
+        replace: bool,
+    ) -> None: ...
+
+    def add_comment(self, repo: Repo, pull: Any, actor: Actor, body: str) -> Any:
+        """Returns the new comment record (``id``, ``node_id``, ``user``, ``body``, ...)."""
+        ...
+
+    def submit_review(
+        self, repo: Repo, pull: Any, actor: Actor, event: str, body: str, commit: str | None
+    ) -> Any:
+        """``event``: APPROVE | REQUEST_CHANGES | COMMENT; returns the review record."""
+        ...
+
+    def merge_pull(
+        self,
+        repo: Repo,
+        pull: Any,
+        actor: Actor,
+        *,
+        method: str,
+        expected_head_sha: str | None,
+        commit_title: str | None,
+        commit_message: str | None,
+    ) -> str:
+        """``method``: merge | squash | rebase; returns the new tip of the base branch."""
+        ...
+
+    def changed_files(self, repo: Repo, pull: Any) -> list[Any]:
+        """Files changed (``filename``, ``status``, ``additions``, ``deletions``)."""
+        ...
+
+    def rollup_contexts(self, repo: Repo, sha: str) -> list[Any]:
+        """The statuses (latest per context) and check runs (latest per app and name)
+        reported on a commit, newest first."""
+        ...
+
+    def writers(self, repo: Repo) -> set[str]:
+        """Logins of the users with write access, whose reviews count."""
+        ...
+
+    def required_contexts(self, repo: Repo, pull: Any) -> list[str]:
+        """Context and check names the pull request's base branch requires."""
+        ...

@@ -12,16 +12,29 @@ the shared state and is the one class that satisfies every port.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from shoal_sim.errors import GitHubError, not_found
 from shoal_sim.git import GitRepo
 from shoal_sim.graphql.pull_port import PullRequestRefusedError
-from shoal_sim.pulls import actions, automerge, gitwork, sync
+from shoal_sim.pulls import actions, automerge, gitwork, labels, merging, people, sync
 from shoal_sim.pulls.actions import graphql_message
-from shoal_sim.pulls.checks import CheckStore, context_outcomes, rollup
-from shoal_sim.pulls.mergeability import MergeInputs, merge_state, review_decision
-from shoal_sim.pulls.records import DiffStats, PullRequest
+from shoal_sim.pulls.checks import (
+    CheckStore,
+    context_outcomes,
+    latest_runs,
+    latest_statuses,
+    rollup,
+)
+from shoal_sim.pulls.mergeability import (
+    MergeInputs,
+    merge_state,
+    required_contexts,
+    review_decision,
+)
+from shoal_sim.pulls.records import CheckRun, CommitStatus, DiffStats, PullRequest
 from shoal_sim.pulls.webhook_bodies import webhook_accounts
 from shoal_sim.ref_updates import apply_changes
 from shoal_sim.simulator import Simulator
@@ -266,3 +279,120 @@ class PullsEngine:
             return actions.create(self, repo, actor, new)
         except GitHubError as refused:
             raise PullRequestRefusedError(graphql_message(refused)) from refused
+
+    # -- graphql/pull_port.py: changes over GraphQL ----------------------------------------
+
+    def update_pull(self, repo: Repo, pull: Any, actor: Actor, fields: dict[str, Any]) -> None:
+        with refused_as_graphql():
+            actions.edit(self, repo, pull, actor, fields)
+
+    def set_labels(
+        self, repo: Repo, pull: Any, names: list[str], actor: Actor, *, replace: bool
+    ) -> None:
+        with refused_as_graphql():
+            (labels.set_labels if replace else labels.add_labels)(self, repo, pull, names, actor)
+
+    def remove_labels(self, repo: Repo, pull: Any, names: list[str], actor: Actor) -> None:
+        wanted = {name.lower() for name in names}
+        with refused_as_graphql():
+            for name in [n for n in pull.labels if n.lower() in wanted]:
+                labels.remove_label(self, repo, pull, name, actor)
+
+    def set_assignees(
+        self, repo: Repo, pull: Any, logins: list[str], actor: Actor, *, replace: bool
+    ) -> None:
+        if replace:
+            wanted = {login.lower() for login in logins}
+            gone = [a for a in pull.assignees if a.lower() not in wanted]
+            people.remove_assignees(self, repo, pull, gone, actor)
+        people.add_assignees(self, repo, pull, logins, actor)
+
+    def remove_assignees(self, repo: Repo, pull: Any, logins: list[str], actor: Actor) -> None:
+        people.remove_assignees(self, repo, pull, logins, actor)
+
+    def request_reviews(
+        self,
+        repo: Repo,
+        pull: Any,
+        logins: list[str],
+        slugs: list[str],
+        actor: Actor,
+        *,
+        replace: bool,
+    ) -> None:
+        with refused_as_graphql():
+            people.request_reviews(self, repo, pull, logins, slugs, actor)
+            if replace:
+                users = {login.lower() for login in logins}
+                teams = {slug.lower() for slug in slugs}
+                people.remove_review_requests(
+                    self,
+                    repo,
+                    pull,
+                    [u for u in pull.requested_reviewers if u.lower() not in users],
+                    [t for t in pull.requested_teams if t.lower() not in teams],
+                    actor,
+                )
+
+    def add_comment(self, repo: Repo, pull: Any, actor: Actor, body: str) -> Any:
+        with refused_as_graphql():
+            return people.add_comment(self, repo, pull, actor, body)
+
+    def submit_review(
+        self, repo: Repo, pull: Any, actor: Actor, event: str, body: str, commit: str | None
+    ) -> Any:
+        with refused_as_graphql():
+            return people.submit_review(self, repo, pull, actor, event, body, commit)
+
+    def merge_pull(
+        self,
+        repo: Repo,
+        pull: Any,
+        actor: Actor,
+        *,
+        method: str,
+        expected_head_sha: str | None,
+        commit_title: str | None,
+        commit_message: str | None,
+    ) -> str:
+        request = merging.MergeRequest(method, expected_head_sha, commit_title, commit_message)
+        bypass = self.admin_bypass(repo, pull, actor)
+        with refused_as_graphql():
+            return merging.merge(self, repo, pull, actor, request, bypass=bypass)
+
+    def changed_files(self, repo: Repo, pull: Any) -> list[Any]:
+        base = self.base_tip(repo, pull)
+        return gitwork.diff_files(self.git(repo), base, pull.head_sha, with_patch=False)
+
+    def rollup_contexts(self, repo: Repo, sha: str) -> list[Any]:
+        found: list[Any] = [
+            *latest_statuses(self.checks.statuses_of(repo.id, sha)),
+            *latest_runs(self.checks.runs_of(repo.id, sha)),
+        ]
+        return sorted(found, key=_reported_at, reverse=True)
+
+    def required_contexts(self, repo: Repo, pull: Any) -> list[str]:
+        return required_contexts(self.protection(repo, pull.base_ref))
+
+    def admin_bypass(self, repo: Repo, pull: PullRequest, actor: Actor) -> bool:
+        """Admins merge past protection unless it is enforced for administrators."""
+        rule = self.protection(repo, pull.base_ref)
+        user = self.account(actor.login) if actor.kind == "user" and actor.login else None
+        return (
+            user is not None
+            and (rule is None or not rule.enforce_admins)
+            and user_role(self.sim.world, user, repo) >= Permission.ADMIN
+        )
+
+
+def _reported_at(item: CommitStatus | CheckRun) -> float:
+    return item.created_at if isinstance(item, CommitStatus) else item.started_at
+
+
+@contextmanager
+def refused_as_graphql() -> Iterator[None]:
+    """GitHub's REST refusal turned into the text its GraphQL mutations answer with."""
+    try:
+        yield
+    except GitHubError as refused:
+        raise PullRequestRefusedError(graphql_message(refused)) from refused

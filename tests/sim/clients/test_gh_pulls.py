@@ -1,0 +1,264 @@
+"""The real `gh` (Debian's package) through a pull request's life against the simulator:
+created with labels, reviewers (a user and a team) and an assignee, commented on,
+reviewed, checked, merged three ways, closed, reopened and marked ready. gh resolves
+names with its own metadata queries and changes the pull request with its own mutations;
+each change is checked over REST, so REST and GraphQL share one pull-request engine.
+
+Every GraphQL document gh sends passes GitHub's schema (an invalid one would be answered
+without ``data``), and none touches a field the simulator leaves unimplemented."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sim.clients.gh_proxy import GhProxy
+from tests.sim.clients.test_gh_cli import ALICE, gh, run_gh
+from tests.sim.conftest import BASE_WORLD, RunningSim, run_git
+
+CAROL = "ghp_carol000000000000000000000000000000000"
+PR_FIELDS = (
+    "commits,statusCheckRollup,reviewDecision,mergeStateStatus,latestReviews,files,labels,"
+    "assignees,reviewRequests,state,isDraft"
+)
+
+
+def gh_world() -> dict[str, Any]:
+    world = copy.deepcopy(BASE_WORLD)
+    world["users"].append(
+        {"login": "carol", "email": "carol@example.com", "tokens": [{"token": CAROL}]}
+    )
+    acme = world["orgs"][0]
+    acme["members"]["carol"] = "member"
+    acme["teams"] = [
+        {
+            "slug": "platform",
+            "name": "Platform",
+            "members": ["carol"],
+            "repos": {"widgets": "push", "gadgets": "push"},
+        }
+    ]
+    world["apps"][0]["permissions"].update(checks="write", statuses="write")
+    return world
+
+
+@pytest.fixture
+def gsim(make_sim: Callable[..., RunningSim]) -> RunningSim:
+    return make_sim(gh_world())
+
+
+@pytest.fixture
+def proxy(gsim: RunningSim) -> Iterator[GhProxy]:
+    with GhProxy(gsim.url) as running:
+        yield running
+
+
+def graphql_problems(proxy: GhProxy) -> list[str]:
+    """GraphQL answers that refused the document or touched an unimplemented field."""
+    problems = []
+    for exchange in proxy.answers:
+        if exchange.path != "/graphql":
+            continue
+        answer = json.loads(exchange.answer)
+        query = json.loads(exchange.body)["query"]
+        if "data" not in answer:  # parse and validation errors come without data
+            problems.append(f"refused: {answer['errors']} for {query}")
+        for error in answer.get("errors") or []:
+            if error.get("type") == "SHOAL_NOT_IMPLEMENTED":
+                problems.append(f"{error['message']} in {query}")
+    return problems
+
+
+def push_branch(tmp_path: Path, sim: RunningSim, repo: str, branch: str) -> str:
+    """A commit by alice with a co-author, pushed with the git CLI; returns its sha."""
+    auth = f"http.extraHeader=Authorization: token {ALICE}"
+    work = tmp_path / f"clone-{repo}-{branch}"
+    run_git("-c", auth, "clone", "-q", f"{sim.url}/acme/{repo}.git", str(work), cwd=tmp_path)
+    run_git("checkout", "-q", "-b", branch, cwd=work)
+    (work / f"{branch}.md").write_text(f"{branch}\n")
+    run_git("add", "-A", cwd=work)
+    message = f"Add {branch}\n\nCo-authored-by: Eve <eve@example.com>\n"
+    run_git("commit", "-q", "--author", "Alice <alice@example.com>", "-m", message, cwd=work)
+    run_git("-c", auth, "push", "-q", "origin", branch, cwd=work)
+    return run_git("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def test_gh_creates_a_pull_request_with_labels_reviewers_and_assignees(
+    gsim: RunningSim, proxy: GhProxy, tmp_path: Path
+) -> None:
+    push_branch(tmp_path, gsim, "widgets", "notes")
+    create = ("pr", "create", "-R", "acme/widgets", "--head", "notes", "--title", "Add notes")
+    # An unknown label is gh's own refusal (the label resolves to null), before creating.
+    unknown = run_gh(proxy, tmp_path, *create, "--body", "", "--label", "no-such-label")
+    assert unknown.returncode == 1
+    assert "'no-such-label' not found" in unknown.stderr
+    assert gsim.sim.world.find_repo("acme", "widgets").pulls == {}  # type: ignore[union-attr]
+
+    people = ("--reviewer", "carol,acme/platform", "--assignee", "alice")
+    labels = ("--label", "bug,documentation")
+    created = gh(proxy, tmp_path, *create, "--body", "Why.", *labels, *people)
+    assert created.strip().endswith("/acme/widgets/pull/1")
+    with gsim.http(ALICE) as alice:
+        pull = alice.get("/repos/acme/widgets/pulls/1").json()
+    assert sorted(label["name"] for label in pull["labels"]) == ["bug", "documentation"]
+    assert [a["login"] for a in pull["assignees"]] == ["alice"]
+    assert [u["login"] for u in pull["requested_reviewers"]] == ["carol"]
+    assert [t["slug"] for t in pull["requested_teams"]] == ["platform"]
+    done = [e.operation for e in gsim.sim.ledger.entries() if e.operation.startswith("mutation")]
+    assert done == [
+        "mutation createPullRequest",
+        "mutation updatePullRequest",
+        "mutation requestReviews",
+    ]
+
+    shown = json.loads(
+        gh(proxy, tmp_path, "pr", "view", "1", "-R", "acme/widgets", "--json", PR_FIELDS)
+    )
+    # gh names a requested team by its combined slug.
+    asked = [r.get("login") or r.get("slug") for r in shown["reviewRequests"]]
+    assert asked == ["carol", "acme/platform"]
+    assert [a["login"] for a in shown["assignees"]] == ["alice"]
+    assert graphql_problems(proxy) == []
+
+
+def test_gh_comments_reviews_checks_and_merges(
+    gsim: RunningSim, proxy: GhProxy, tmp_path: Path
+) -> None:
+    head = push_branch(tmp_path, gsim, "widgets", "notes")
+    repo = ("-R", "acme/widgets")
+    gh(
+        proxy,
+        tmp_path,
+        "pr",
+        "create",
+        *repo,
+        "--head",
+        "notes",
+        "--title",
+        "Add notes",
+        "--body",
+        "Why.",
+    )
+    commented = gh(proxy, tmp_path, "pr", "comment", "1", *repo, "--body", "Looks fine.")
+    assert commented.strip().endswith(
+        "/acme/widgets/pull/1#issuecomment-" + commented.strip().rsplit("-", 1)[1]
+    )
+    gh(proxy, tmp_path, "pr", "review", "1", *repo, "--comment", "--body", "Noted.")
+
+    shown = json.loads(gh(proxy, tmp_path, "pr", "view", "1", *repo, "--json", PR_FIELDS))
+    assert shown["reviewDecision"] == "REVIEW_REQUIRED"
+    assert [(r["author"]["login"], r["state"]) for r in shown["latestReviews"]] == [
+        ("alice", "COMMENTED")
+    ]
+    commit = shown["commits"][0]
+    assert commit["oid"] == head and commit["messageHeadline"] == "Add notes"
+    assert [(a["name"], a["login"]) for a in commit["authors"]] == [("Alice", "alice"), ("Eve", "")]
+    assert [(f["path"], f["additions"]) for f in shown["files"]] == [("notes.md", 1)]
+    assert shown["statusCheckRollup"] == []
+
+    # No checks yet: gh says so and fails.
+    none = run_gh(proxy, tmp_path, "pr", "checks", "1", *repo)
+    assert none.returncode == 1 and "no checks reported" in none.stderr
+    with gsim.http(ALICE) as alice:
+        status = alice.post(
+            f"/repos/acme/widgets/statuses/{head}", json={"state": "success", "context": "ci/test"}
+        )
+        assert status.status_code == 201, status.text
+    with gsim.http(gsim.installation_token()) as app:
+        run = app.post(
+            "/repos/acme/widgets/check-runs",
+            json={"name": "lint", "head_sha": head, "status": "completed", "conclusion": "success"},
+        )
+        assert run.status_code == 201, run.text
+    checks = gh(proxy, tmp_path, "pr", "checks", "1", *repo)
+    assert "ci/test" in checks and "lint" in checks and "pass" in checks
+    shown = json.loads(gh(proxy, tmp_path, "pr", "view", "1", *repo, "--json", PR_FIELDS))
+    rollup = {c.get("context") or c.get("name"): c for c in shown["statusCheckRollup"]}
+    assert (
+        rollup["ci/test"]["state"] == "SUCCESS"
+        and rollup["ci/test"]["__typename"] == "StatusContext"
+    )
+    assert (rollup["lint"]["status"], rollup["lint"]["conclusion"]) == ("COMPLETED", "SUCCESS")
+    assert shown["reviewDecision"] == "REVIEW_REQUIRED"
+
+    # carol (write access through her team) approves; the required review is met.
+    carol_env = {"GH_TOKEN": CAROL}
+    gh(proxy, tmp_path, "pr", "review", "1", *repo, "--approve", env=carol_env)
+    shown = json.loads(gh(proxy, tmp_path, "pr", "view", "1", *repo, "--json", PR_FIELDS))
+    assert shown["reviewDecision"] == "APPROVED"
+    assert gh(proxy, tmp_path, "pr", "merge", "1", *repo, "--squash", "--delete-branch") is not None
+    with gsim.http(ALICE) as alice:
+        merged = alice.get("/repos/acme/widgets/pulls/1").json()
+        assert merged["merged"] is True and merged["merged_by"]["login"] == "alice"
+        tip = alice.get("/repos/acme/widgets/commits/main").json()
+        assert tip["commit"]["message"].startswith("Add notes (#1)")
+        assert alice.get("/repos/acme/widgets/branches/notes").status_code == 404
+    assert graphql_problems(proxy) == []
+
+
+def test_gh_merges_rebases_closes_reopens_and_readies(
+    gsim: RunningSim, proxy: GhProxy, tmp_path: Path
+) -> None:
+    repo = ("-R", "acme/gadgets")
+    for branch in ("one", "two", "three"):
+        push_branch(tmp_path, gsim, "gadgets", branch)
+        gh(
+            proxy,
+            tmp_path,
+            "pr",
+            "create",
+            *repo,
+            "--head",
+            branch,
+            "--title",
+            f"PR {branch}",
+            "--body",
+            "",
+        )
+    gh(proxy, tmp_path, "pr", "merge", "1", *repo, "--merge")
+    gh(proxy, tmp_path, "pr", "merge", "2", *repo, "--rebase")
+    with gsim.http(ALICE) as alice:
+        log = alice.get("/repos/acme/gadgets/commits", params={"sha": "main"}).json()
+        subjects = [c["commit"]["message"].split("\n")[0] for c in log[:3]]
+        assert subjects == ["Add two", "Merge pull request #1 from acme/one", "Add one"]
+        assert alice.get("/repos/acme/gadgets/branches/one").status_code == 200  # kept
+
+    gh(proxy, tmp_path, "pr", "close", "3", *repo)
+    assert (
+        json.loads(gh(proxy, tmp_path, "pr", "view", "3", *repo, "--json", "state"))["state"]
+        == "CLOSED"
+    )
+    gh(proxy, tmp_path, "pr", "reopen", "3", *repo)
+    assert (
+        json.loads(gh(proxy, tmp_path, "pr", "view", "3", *repo, "--json", "state"))["state"]
+        == "OPEN"
+    )
+    gh(proxy, tmp_path, "pr", "close", "3", *repo, "--delete-branch")
+    reopen = run_gh(proxy, tmp_path, "pr", "reopen", "3", *repo)
+    assert reopen.returncode == 1
+    assert "The head branch has been deleted." in reopen.stderr
+
+    push_branch(tmp_path, gsim, "gadgets", "draft")
+    gh(
+        proxy,
+        tmp_path,
+        "pr",
+        "create",
+        *repo,
+        "--head",
+        "draft",
+        "--title",
+        "WIP",
+        "--body",
+        "",
+        "--draft",
+    )
+    gh(proxy, tmp_path, "pr", "ready", "4", *repo)
+    with gsim.http(ALICE) as alice:
+        assert alice.get("/repos/acme/gadgets/pulls/4").json()["draft"] is False
+    assert graphql_problems(proxy) == []
