@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs checkov (PyPI) into .cache/checkov, a virtualenv of its own: its pinned
+# dependencies (an older boto3, packaging and pytest among them) do not resolve together with
+# Shoal's lock, so it is not a dev dependency. The manifest tests run .cache/checkov/bin/checkov.
+# Idempotent and quiet: skips the install when the pinned version is already there.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+version="3.3.30"
+venv="$root/.cache/checkov"
+stamp="$venv/.shoal-checkov-version"
+
+[[ -f "$stamp" && "$(cat "$stamp")" == "$version" ]] && exit 0
+
+rm -rf "$venv"
+uv venv --quiet --python 3.11 "$venv"
+uv pip install --quiet --python "$venv/bin/python" "checkov==$version"
+printf '%s\n' "$version" >"$stamp"

@@ -1,0 +1,1 @@
+"""The kubernetes executor: one Job per Execution in the runner namespace (see `manifests`)."""
