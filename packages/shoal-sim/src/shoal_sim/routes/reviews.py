@@ -87,3 +87,14 @@ def unrequest(ctx: Ctx) -> Reply:
     users, teams = _logins(body, "reviewers"), _logins(body, "team_reviewers")
     remove_review_requests(engine(ctx), repo, pull, users, teams, ctx.caller.actor)
     return Reply(Bodies(engine(ctx), ctx.urls, repo).simple(pull))
+
+
+@router.route(
+    "GET", f"{PULL}/comments", docs="pulls/comments#list-review-comments-on-a-pull-request"
+)
+def list_review_comments(ctx: Ctx) -> Reply:
+    """Line comments cannot be made here (no route or mutation creates one), so a pull
+    request has none, as its ``review_comments`` count says."""
+    repo = ctx.repo("pull_requests", "read")
+    pull_of(ctx, repo)
+    return ctx.page([])

@@ -1,0 +1,111 @@
+"""PyGithub (unmodified) through a whole everyday pull-request flow against the simulator
+over real HTTP: branch, file, pull request, labels, reviewers (users and a team),
+assignees, listing with filters and paging, everything a pull request's page shows,
+merge, close, branch deletion, and renaming a repository."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from github import Auth, Github, GithubException
+from tests.sim.conftest import RunningSim
+from tests.sim.pulls.conftest import ALICE, pull_world
+
+
+@pytest.fixture
+def fsim(make_sim: object) -> RunningSim:
+    return make_sim(pull_world())  # type: ignore[operator, no-any-return]
+
+
+@pytest.fixture
+def gh(fsim: RunningSim) -> Iterator[Github]:
+    client = Github(auth=Auth.Token(ALICE), base_url=fsim.rest_url, per_page=3)
+    yield client
+    client.close()
+
+
+def test_a_pull_request_from_branch_to_merge(fsim: RunningSim, gh: Github) -> None:
+    org = gh.get_organization("acme")
+    assert len({r.name for r in org.get_repos()}) == 45  # 15 pages of 3
+
+    repo = gh.get_repo("acme/plain")
+    main = repo.get_branch("main").commit.sha
+    ref = repo.create_git_ref("refs/heads/feature", main)
+    assert (ref.ref, ref.object.sha) == ("refs/heads/feature", main)
+    made = repo.create_file("docs/notes.md", "Add notes", "first\n", branch="feature")
+    changed = repo.update_file(
+        "docs/notes.md", "Expand notes", "first\nsecond\n", made["content"].sha, branch="feature"
+    )
+    assert repo.get_branch("main").commit.sha == main  # only the branch moved
+
+    pull = repo.create_pull(base="main", head="feature", title="Notes", body="Adds notes.")
+    assert (pull.number, pull.state, pull.head.sha) == (1, "open", changed["commit"].sha)
+    pull.add_to_labels("documentation", "enhancement")
+    pull.create_review_request(reviewers=["dave"], team_reviewers=["core"])
+    pull.add_to_assignees("alice", "dave")
+
+    users, teams = pull.get_review_requests()
+    assert [u.login for u in users] == ["dave"]
+    assert [t.slug for t in teams] == ["core"]
+    fetched = repo.get_pull(1)
+    assert sorted(label.name for label in fetched.labels) == ["documentation", "enhancement"]
+    assert sorted(a.login for a in fetched.assignees) == ["alice", "dave"]
+    assert [f.filename for f in fetched.get_files()] == ["docs/notes.md"]
+    assert [c.commit.message for c in fetched.get_commits()] == ["Add notes", "Expand notes"]
+    assert fetched.get_reviews().totalCount == 0
+    assert fetched.get_comments().totalCount == 0  # review comments
+    fetched.create_issue_comment("Looks right.")
+    assert [c.body for c in fetched.get_issue_comments()] == ["Looks right."]
+
+    head = repo.get_commit(fetched.head.sha)
+    status = head.get_combined_status()
+    assert (status.state, status.total_count) == ("pending", 0)
+    assert head.get_check_runs().totalCount == 0
+
+    for n in range(3):  # more pull requests, to page through
+        branch = f"topic-{n}"
+        repo.create_git_ref(f"refs/heads/{branch}", main)
+        repo.create_file(f"t{n}.txt", f"Topic {n}", f"{n}\n", branch=branch)
+        repo.create_pull(base="main", head=branch, title=f"Topic {n}")
+    listed = repo.get_pulls(state="open", base="main")
+    assert [p.number for p in listed] == [4, 3, 2, 1]  # newest first, over two pages of 3
+    only = repo.get_pulls(state="open", head="acme:feature")
+    assert [p.title for p in only] == ["Notes"]
+
+    merged = fetched.merge(merge_method="squash", commit_title="Notes (#1)")
+    assert merged.merged
+    assert repo.get_branch("main").commit.sha == merged.sha
+    assert repo.get_pull(1).merged
+
+    repo.get_pull(2).edit(state="closed")
+    assert [p.number for p in repo.get_pulls(state="closed")] == [2, 1]
+    assert [p.number for p in repo.get_pulls(state="all", sort="created", direction="asc")] == [
+        1,
+        2,
+        3,
+        4,
+    ]
+
+    repo.get_git_ref("heads/feature").delete()
+    with pytest.raises(GithubException) as gone:
+        repo.get_branch("feature")
+    assert gone.value.status == 404
+
+
+def test_renaming_a_repository(fsim: RunningSim, gh: Github) -> None:
+    repo = gh.get_repo("acme/plain")
+    repo.edit(name="flat", description="Flat and plain")
+    assert (repo.name, repo.full_name) == ("flat", "acme/flat")
+    old = gh.get_repo("acme/plain")  # follows GitHub's redirect
+    assert (old.full_name, old.id, old.description) == ("acme/flat", repo.id, "Flat and plain")
+    assert old.get_contents("README.md").decoded_content == b"# plain\n"  # type: ignore[union-attr]
+    with pytest.raises(GithubException) as taken:
+        repo.edit(name="widgets")
+    assert taken.value.status == 422
+    assert taken.value.data["errors"][0]["message"] == "name already exists on this account"
+    with fsim.http(ALICE) as client:
+        moved = client.patch("/repos/acme/plain", json={"homepage": "https://example.com"})
+        assert moved.status_code == 307  # a write under the old name: repeated at the new place
+        assert moved.headers["location"] == f"{fsim.rest_url}/repositories/{repo.id}"
