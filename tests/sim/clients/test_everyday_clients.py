@@ -247,7 +247,10 @@ def test_repository_rulesets_over_rest_refuse_pushes_with_gh013(
         listed = client.get("/repos/acme/gadgets/rulesets").json()
         assert [r["id"] for r in listed] == [ruleset["id"]]
         got = client.get(f"/repos/acme/gadgets/rulesets/{ruleset['id']}").json()
-        assert got["rules"] == [{"type": "deletion"}, {"type": "update"}]
+        assert got["rules"] == [
+            {"type": "deletion"},
+            {"type": "update", "parameters": {"update_allows_fetch_and_merge": False}},
+        ]
         rules = client.get("/repos/acme/gadgets/rules/branches/main").json()
         assert {(r["type"], r["ruleset_source_type"]) for r in rules} == {
             ("deletion", "Repository"),
@@ -256,7 +259,11 @@ def test_repository_rulesets_over_rest_refuse_pushes_with_gh013(
         assert client.get("/repos/acme/gadgets/rules/branches/other").json() == []
         bypass = client.post(
             "/repos/acme/gadgets/rulesets",
-            json={"name": "x", "enforcement": "active", "bypass_actors": [{"actor_id": 1}]},
+            json={
+                "name": "x",
+                "enforcement": "active",
+                "bypass_actors": [{"actor_id": None, "actor_type": "DeployKey"}],
+            },
         )
         assert bypass.status_code == 422
 

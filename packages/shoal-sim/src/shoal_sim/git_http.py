@@ -25,7 +25,7 @@ from starlette.responses import (
 )
 
 from shoal_sim.auth import authenticate
-from shoal_sim.dispatch import apply_fault
+from shoal_sim.dispatch import apply_fault, origin_of
 from shoal_sim.errors import GitHubError
 from shoal_sim.simulator import PushSession, Simulator
 from shoal_sim.state.access import (
@@ -213,7 +213,9 @@ def make_endpoint(sim: Simulator) -> Callable[[Request], Awaitable[Response]]:
         push = None
         if rest == "git-receive-pack":
             push_id, secret = sim.new_push_secret(), sim.new_push_secret()
-            sim.pushes[push_id] = PushSession(repo.id, caller, request_id, secret)
+            sim.pushes[push_id] = PushSession(
+                repo.id, caller, request_id, secret, origin_of(sim, request)
+            )
             push = (push_id, secret)
         proc = await asyncio.create_subprocess_exec(
             BACKEND,

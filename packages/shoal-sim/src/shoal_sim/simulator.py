@@ -42,6 +42,7 @@ class PushSession:
     caller: Caller
     request_id: str
     secret: str
+    web: str  # the site root the push came to (refusals link there)
     results: list[dict[str, object]] = field(default_factory=list)
 
 

@@ -120,11 +120,11 @@ def _create(ctx: RequestContext, repo: Repo, ref: str, data: dict[str, Any]) -> 
     tree = _tree(git, head, data.get("fileChanges") or {})
     sha = git.commit_tree(tree, [head], message + "\n", author, committer)
     change = RefChange(ref, head, sha)
-    verdict = judge(ctx.sim.world, repo, ctx.caller, git, change)
+    if signed:  # before the push rules judge it: rulesets may require signatures
+        ctx.sim.signed_commits.setdefault(sha, ctx.now)
+    verdict = judge(ctx.sim, repo, ctx.caller, git, change, web=ctx.urls.web)
     if not verdict.ok:
         raise unprocessable(verdict.api_message)
-    if signed:
-        ctx.sim.signed_commits.setdefault(sha, ctx.now)
     try:
         apply_changes(
             ctx.sim, repo, [change], actor=ctx.caller.actor, via="api", request_id=ctx.request_id

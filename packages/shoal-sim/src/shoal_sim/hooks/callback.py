@@ -35,7 +35,7 @@ def decide(sim: Simulator, session: PushSession, commands: list[dict[str, str]])
     for command in commands:
         change = RefChange(command["ref"], command["before"], command["after"])
         change = RefChange(change.ref, change.before, change.after, is_forced(git, change))
-        verdict = judge(sim.world, repo, session.caller, git, change)
+        verdict = judge(sim, repo, session.caller, git, change, web=session.web)
         result = {
             "ref": change.ref,
             "ok": verdict.ok,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shoal_sim.git import GitRepo
-from shoal_sim.rulesets import violations
+from shoal_sim.hooks.rules_verdict import refusal
+from shoal_sim.simulator import Simulator
 from shoal_sim.state.access import InstallationCaller, UserCaller, level_satisfies, user_role
 from shoal_sim.state.events import RefChange
 from shoal_sim.state.models import Permission, PushRestrictions, Repo
@@ -23,10 +24,12 @@ class Verdict:
     ok: bool
     reason: str = ""  # shown by git as "! [remote rejected] a -> b (<reason>)"
     remote_lines: tuple[str, ...] = ()  # shown by git as "remote: <line>"
+    api: str = ""  # the REST and GraphQL message, when it is not the remote lines joined
 
     @property
     def api_message(self) -> str:
-        return " ".join(line.removeprefix("error: ") for line in self.remote_lines) or self.reason
+        joined = " ".join(line.removeprefix("error: ") for line in self.remote_lines)
+        return self.api or joined or self.reason
 
 
 ALLOW = Verdict(True)
@@ -88,8 +91,11 @@ def may_push(world: World, repo: Repo, caller: object, allowed: PushRestrictions
 
 
 def judge(  # noqa: PLR0911 - one verdict per rule, in GitHub's order
-    world: World, repo: Repo, caller: object, git: GitRepo, change: RefChange
+    sim: Simulator, repo: Repo, caller: object, git: GitRepo, change: RefChange, *, web: str
 ) -> Verdict:
+    """The one verdict on a ref change, for ``git push``, the refs and contents APIs and
+    ``createCommitOnBranch`` alike; ``web`` is the site root refusals link to."""
+    world = sim.world
     forced = is_forced(git, change)
     branch = (
         change.ref.removeprefix("refs/heads/") if change.ref.startswith("refs/heads/") else None
@@ -121,18 +127,10 @@ def judge(  # noqa: PLR0911 - one verdict per rule, in GitHub's order
             n = len(checks)
             return _protected(change.ref, f"{n} of {n} required status checks are expected.")
     if branch is not None:
-        said = violations(
-            world, repo, change.ref, created=change.created, forced=forced, deleted=change.deleted
-        )
-        if said:
-            return Verdict(
-                False,
-                "push declined due to repository rule violations",
-                (
-                    f"error: GH013: Repository rule violations found for {change.ref}.",
-                    *(f"error: - {line}" for line in said),
-                ),
-            )
+        refused = refusal(sim, repo, caller, git, change, forced=forced, web=web)
+        if refused is not None:
+            lines, api = refused
+            return Verdict(False, "push declined due to repository rule violations", lines, api)
     if forced and branch is not None and branch in repo.force_push_ban:
         return Verdict(
             False,

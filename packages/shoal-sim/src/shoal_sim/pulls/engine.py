@@ -37,6 +37,7 @@ from shoal_sim.pulls.mergeability import (
 from shoal_sim.pulls.records import CheckRun, CommitStatus, DiffStats, PullRequest
 from shoal_sim.pulls.webhook_bodies import webhook_accounts
 from shoal_sim.ref_updates import apply_changes
+from shoal_sim.ruleset_merge import merge_protection
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.access import user_role
 from shoal_sim.state.events import PushReceived, RefChange
@@ -175,7 +176,7 @@ class PullsEngine:
         return pull.stats
 
     def protection(self, repo: Repo, branch: str) -> BranchProtection | None:
-        return repo.protection.get(branch)
+        return merge_protection(self.sim.world, repo, branch)
 
     def writers(self, repo: Repo) -> set[str]:
         world = self.sim.world

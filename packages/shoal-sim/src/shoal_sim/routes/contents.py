@@ -78,9 +78,9 @@ def _commit(
     tree = git.write_tree(base_tree, [change])
     message = _text(body, "message")
     sha = git.commit_tree(tree, [head] if head else [], message, author, committer)
-    apply_change(ctx, repo, git, RefChange(f"refs/heads/{branch}", head or ZERO_SHA, sha))
-    if signed:
+    if signed:  # before the push rules judge it: rulesets may require signatures
         ctx.sim.signed_commits.setdefault(sha, ctx.now)
+    apply_change(ctx, repo, git, RefChange(f"refs/heads/{branch}", head or ZERO_SHA, sha))
     return sha
 
 

@@ -13,8 +13,9 @@ from shoal_sim.pulls.gitwork import commits_between
 from shoal_sim.pulls.merging import MergeRequest, merge, update_branch
 from shoal_sim.rest import Ctx, Reply, Router
 from shoal_sim.routes.repos import _commit_body
-from shoal_sim.state.access import UserCaller, granted_level, user_role
-from shoal_sim.state.models import Permission, Repo
+from shoal_sim.ruleset_merge import merge_bypass
+from shoal_sim.state.access import granted_level
+from shoal_sim.state.models import Repo
 
 router = Router()
 PULL = "/repos/{owner}/{repo}/pulls/{pull_number}"
@@ -146,14 +147,7 @@ def update_pull(ctx: Ctx) -> Reply:
 
 
 def _bypass(ctx: Ctx, repo: Repo) -> bool:
-    """Admins merge past protection unless it is enforced for administrators."""
-    rule = repo.protection.get(pull_of(ctx, repo).base_ref)
-    caller = ctx.caller
-    return (
-        isinstance(caller, UserCaller)
-        and (rule is None or not rule.enforce_admins)
-        and user_role(ctx.sim.world, caller.user, repo) >= Permission.ADMIN
-    )
+    return merge_bypass(ctx.sim.world, repo, ctx.caller, pull_of(ctx, repo).base_ref)
 
 
 @router.route("PUT", f"{PULL}/merge", docs="pulls/pulls#merge-a-pull-request")

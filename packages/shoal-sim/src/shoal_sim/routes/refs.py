@@ -84,7 +84,7 @@ def _object_type(git: GitRepo, sha: Any) -> str | None:
 
 
 def apply_change(ctx: Ctx, repo: Repo, git: GitRepo, change: RefChange) -> None:
-    verdict = judge(ctx.sim.world, repo, ctx.caller, git, change)
+    verdict = judge(ctx.sim, repo, ctx.caller, git, change, web=ctx.urls.web)
     if not verdict.ok:
         raise GitHubError(422, verdict.api_message)
     try:

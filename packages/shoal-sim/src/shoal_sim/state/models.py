@@ -60,10 +60,10 @@ class Org:
 
 @dataclass
 class Ruleset:
-    """An organization's branch ruleset: which branches of which repositories, and rules in
-    GitHub's shape (`{"type": "pull_request", "parameters": {...}}`). Patterns are fnmatch
-    patterns; `~ALL` matches everything and `~DEFAULT_BRANCH` a repository's default branch.
-    Bypass actors are not modelled: the rules apply to everyone."""
+    """A branch ruleset of an organization or of one repository: which branches of which
+    repositories, rules in GitHub's shape (`{"type": "pull_request", "parameters": {...}}`)
+    and who may bypass them (GitHub's `bypass_actors` items). Patterns are fnmatch patterns;
+    `~ALL` matches everything and `~DEFAULT_BRANCH` a repository's default branch."""
 
     id: int
     name: str
@@ -72,9 +72,13 @@ class Ruleset:
     include: list[str] = field(default_factory=lambda: ["~ALL"])  # refs/heads/... patterns
     exclude: list[str] = field(default_factory=list)
     repositories: list[str] = field(default_factory=lambda: ["~ALL"])  # repository names
+    repositories_exclude: list[str] = field(default_factory=list)
     rules: list[dict[str, Any]] = field(default_factory=list)
+    # {"actor_id": int | None, "actor_type": str, "bypass_mode": "always" | "pull_request"}
+    bypass_actors: list[dict[str, Any]] = field(default_factory=list)
     repo_id: int | None = None  # set for a repository's own ruleset (``repositories`` unused)
     created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 @dataclass
