@@ -11,6 +11,12 @@ command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v gh >/dev/null || need_apt+=(gh)  # the simulator tests drive the real gh
+# The podman executor and the image builds (scripts/build-images.sh): podman with runc (crun
+# refuses hybrid cgroup hosts), debootstrap for the base image, nftables for egress rules.
+command -v podman >/dev/null || need_apt+=(podman)
+command -v runc >/dev/null || need_apt+=(runc)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v nft >/dev/null || need_apt+=(nftables)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "bootstrap: installing ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

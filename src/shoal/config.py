@@ -420,6 +420,18 @@ class Settings(BaseSettings):
         "[3128]}]`. Empty (the default): steps reach no network unless a spec's `egress.allow` "
         "names a destination. The Kubernetes executor allows CIDRs only.",
     )
+    podman_storage_dir: Path | None = Field(
+        default=None,
+        description="The podman executor's image store (images and container layers), which "
+        "scripts/build-images.sh builds into. Default: <data_dir>/podman.",
+    )
+    podman_step_image: str = Field(
+        default="localhost/shoal/step:latest",
+        min_length=1,
+        max_length=255,
+        description="With the podman executor, the image of steps that name none "
+        "(scripts/build-images.sh builds it).",
+    )
     execution_parallelism: int = Field(
         default=4, ge=1, le=256, description="Executions one worker runs at the same time."
     )
@@ -636,6 +648,10 @@ class Settings(BaseSettings):
     @property
     def workspace_root(self) -> Path:
         return self.work_dir or Path(tempfile.gettempdir()) / "shoal-work"
+
+    @property
+    def podman_store(self) -> Path:
+        return self.podman_storage_dir or self.data_dir / "podman"
 
     @property
     def step_secrets_dir(self) -> Path:
