@@ -162,3 +162,60 @@ def test_octokit_rest_everyday_flow(
         ("POST /repos/{owner}/{repo}/git/refs", 422),
         ("POST /repos/{owner}/{repo}/pulls", 422),
     ]
+
+
+def test_octokit_rest_manages_rulesets(
+    make_sim: Callable[..., RunningSim], js_clients: Path
+) -> None:
+    sim = make_sim(WORLD)
+    argv = [
+        "node",
+        str(js_clients / "rulesets.mjs"),
+        f"--base-url={sim.rest_url}",
+        f"--token={ALICE}",
+        "--org=acme",
+        "--repo=tools",
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=90, check=False)
+    assert proc.returncode == 0, f"octokit.js failed:\n{proc.stderr}"
+    out = json.loads(proc.stdout)
+
+    org_id, repo_id = out["created"]["org"]["id"], out["created"]["repo"]["id"]
+    assert out["created"]["org"] == {"id": org_id, "source_type": "Organization", "source": "acme"}
+    assert out["created"]["repo"]["current_user_can_bypass"] == "pull_requests_only"
+    assert out["listed"] == sorted([[org_id, "Organization"], [repo_id, "Repository"]])
+    assert out["main_rules"] == [
+        ["deletion", "Organization", org_id],
+        ["non_fast_forward", "Organization", org_id],
+    ]
+    assert out["release_rules"] == [
+        ["creation", "Repository", repo_id],
+        ["deletion", "Organization", org_id],
+        ["non_fast_forward", "Organization", org_id],
+    ]
+    # A pull_request-mode bypass does not cover a direct ref change.
+    assert out["refused"]["create"]["status"] == 422
+    assert (
+        "Cannot create ref due to creations being restricted."
+        in (out["refused"]["create"]["message"])
+    )
+    assert out["refused"]["delete"]["status"] == 422
+    assert "Cannot delete this branch" in out["refused"]["delete"]["message"]
+    assert out["updated"] == {"enforcement": "evaluate", "reread": "evaluate"}
+    assert out["release_ref"] == "refs/heads/release/1"
+    assert out["after"] == {"org": 0, "repo": 0, "missing": {"status": 404, "message": "Not Found"}}
+
+    repo = sim.sim.world.get_repo("acme", "tools")
+    assert repo.rulesets == []
+    assert sim.sim.world.get_org("acme").rulesets == []
+    assert sim.sim.git.open(repo.id).ref_sha("refs/heads/release/1") is not None
+    operations = sorted(
+        {e.operation for e in sim.sim.ledger.entries() if "rulesets" in e.operation}
+    )
+    assert operations == [
+        "DELETE /orgs/{org}/rulesets/{ruleset_id}",
+        "DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}",
+        "POST /orgs/{org}/rulesets",
+        "POST /repos/{owner}/{repo}/rulesets",
+        "PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}",
+    ]
