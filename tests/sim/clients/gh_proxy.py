@@ -4,7 +4,8 @@ gh treats the host ``github.localhost`` as a GitHub.com-like instance over plain
 (``http://api.github.localhost/`` for REST and GraphQL, ``http://github.localhost/`` for
 git), and Go's HTTP client sends such requests to ``HTTP_PROXY`` in absolute form. This
 proxy maps both hosts onto the simulator's GitHub.com-style paths, so gh runs unmodified
-without touching /etc/hosts or port 80."""
+without touching /etc/hosts or port 80; the simulator's own address in a redirect
+(``Location``) or a next page (``Link``) is rewritten to the host the request came for."""
 
 from __future__ import annotations
 
@@ -59,8 +60,13 @@ class GhProxy:
                 )
                 self.send_response(answer.status_code)
                 for name, value in answer.headers.multi_items():
+                    sent = value
+                    if name.lower() in ("location", "link"):
+                        # Redirects and next pages stay on the host gh asked, so gh keeps
+                        # its credentials, as with GitHub's own same-host URLs.
+                        sent = value.replace(proxy.target + "/", f"http://{url.hostname}/")
                     if name.lower() not in _HOP and name.lower() != "content-encoding":
-                        self.send_header(name, value)
+                        self.send_header(name, sent)
                 self.send_header("content-length", str(len(answer.content)))
                 self.end_headers()
                 self.wfile.write(answer.content)

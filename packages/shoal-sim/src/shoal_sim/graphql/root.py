@@ -33,7 +33,12 @@ def _visible_repo(ctx: RequestContext, repo: Repo | None) -> Repo | None:
 def _repository(source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> Repo:
     ctx = ctx_of(info)
     owner, name = args["owner"], args["name"]
-    repo = _visible_repo(ctx, ctx.sim.world.find_repo(owner, name))
+    found = ctx.sim.world.find_repo(owner, name)
+    if found is None and args.get("followRenames") is not False:
+        # "Follow repository renames. If disabled, a repository referenced by its old name
+        # will return an error." (the schema's description of ``followRenames``)
+        found = ctx.sim.world.find_renamed(owner, name)
+    repo = _visible_repo(ctx, found)
     if repo is None:
         raise not_found(f"Could not resolve to a Repository with the name '{owner}/{name}'.")
     return repo
