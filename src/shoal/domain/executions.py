@@ -54,6 +54,12 @@ class FailureReason(enum.StrEnum):
     MEMORY_LIMIT_EXCEEDED = "memory_limit_exceeded"
     UNSAFE_SYMLINK = "unsafe_symlink"
     EGRESS_REFUSED = "egress_refused"  # the executor cannot enforce the egress allowlist
+    # The kubernetes executor: what happened to the runner's pod (executors.kubernetes).
+    IMAGE_PULL_FAILED = "image_pull_failed"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
+    POD_EVICTED = "pod_evicted"
+    POD_LOST = "pod_lost"
+    RUNNER_FAILED = "runner_failed"
     INTERNAL = "internal"
 
 

@@ -33,7 +33,6 @@ SETTINGS = PodSettings(
     service_account="shoal-runner",
     runner_image=f"registry.acme.dev/shoal@{DIGEST}",
     step_image=f"registry.acme.dev/shoal-step@{DIGEST}",
-    artifact_url="http://shoal-api.shoal.svc:8420",
     cpu_request="250m",
     cpu_limit="2",
     memory_request="256Mi",
@@ -74,6 +73,7 @@ REQUEST = ExecutionRequest(
     limits=RunnerLimits(),
     egress=(EgressRule(cidr="10.20.0.0/16", host=None, ports=(443,)),),
 )
+ARTIFACT_URL = "http://shoal-api.shoal.svc:8420/api/v1/executions/4711"
 OWNER_UID = "00000000-0000-4000-8000-000000000000"
 TOKEN = "shoal-exec-token-for-golden-files"
 
@@ -81,7 +81,7 @@ TOKEN = "shoal-exec-token-for-golden-files"
 def documents() -> dict[str, list[dict[str, Any]]]:
     ran = list(enumerate(STEPS))
     return {
-        "job.yaml": [job_manifest(NAMES, REQUEST, ran, SETTINGS)],
+        "job.yaml": [job_manifest(NAMES, REQUEST, ran, SETTINGS, ARTIFACT_URL)],
         "secret.yaml": [secret_manifest(NAMES, REQUEST, TOKEN, SETTINGS, owner_uid=OWNER_UID)],
         "execution-networkpolicy.yaml": [
             execution_policy(NAMES, REQUEST.egress, SETTINGS, owner_uid=OWNER_UID)

@@ -124,7 +124,7 @@ def test_only_runner_containers_mount_the_token_and_a_step_only_its_own_secrets(
 
 def test_skipped_steps_have_no_container_and_the_deadline_covers_the_steps() -> None:
     ran = [(1, golden.STEPS[1])]
-    job = job_manifest(golden.NAMES, golden.REQUEST, ran, golden.SETTINGS)
+    job = job_manifest(golden.NAMES, golden.REQUEST, ran, golden.SETTINGS, golden.ARTIFACT_URL)
     names = [c["name"] for c in job["spec"]["template"]["spec"]["initContainers"]]
     assert names == ["fetch", "step-1"]
     assert job["spec"]["activeDeadlineSeconds"] == 60 + golden.SETTINGS.overhead_s
@@ -151,7 +151,7 @@ def test_repo_labels_are_label_safe_and_long_or_odd_names_are_hashed(
     else:
         assert label.startswith("sha256-") and len(label) <= 63
     names = golden.NAMES.__class__(1, 2, "c", repo)
-    job = job_manifest(names, golden.REQUEST, [], golden.SETTINGS)
+    job = job_manifest(names, golden.REQUEST, [], golden.SETTINGS, golden.ARTIFACT_URL)
     assert job["metadata"]["labels"][LABEL_REPO] == label
     assert job["metadata"]["annotations"][LABEL_REPO] == repo
     kubernetes_validate.validate(job, VERSIONS[-1], strict=True)

@@ -123,7 +123,6 @@ class PodSettings:
     service_account: str
     runner_image: str
     step_image: str
-    artifact_url: str
     cpu_request: str
     cpu_limit: str
     memory_request: str
@@ -226,7 +225,7 @@ def _security_context() -> dict[str, Any]:
 
 
 def _runner_container(
-    name: str, command: str, names: ExecutionNames, settings: PodSettings
+    name: str, command: str, artifact_url: str, settings: PodSettings
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -237,9 +236,7 @@ def _runner_container(
             "runner",
             command,
             "--artifact-url",
-            settings.artifact_url,
-            "--execution",
-            str(names.execution_id),
+            artifact_url,
             "--secret-dir",
             SECRET_DIR,
             "--work",
@@ -309,8 +306,10 @@ def job_manifest(
     request: ExecutionRequest,
     ran: Sequence[tuple[int, StepPlan]],
     settings: PodSettings,
+    artifact_url: str,
 ) -> dict[str, Any]:
-    """The Job of one Execution; `ran` are the steps whose `if:` holds, with their index."""
+    """The Job of one Execution; `ran` are the steps whose `if:` holds, with their index;
+    `artifact_url` is the Execution's base on the API (the artifact proxy)."""
     metadata = _metadata(names, settings)
     secret = job_name(names.execution_id)
     volumes: list[dict[str, Any]] = [
@@ -368,10 +367,12 @@ def job_manifest(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "initContainers": [
-                        _runner_container("fetch", "pod-fetch", names, settings),
+                        _runner_container("fetch", "pod-fetch", artifact_url, settings),
                         *(_step_container(index, step, request, settings) for index, step in ran),
                     ],
-                    "containers": [_runner_container("upload", "pod-upload", names, settings)],
+                    "containers": [
+                        _runner_container("upload", "pod-upload", artifact_url, settings)
+                    ],
                     "volumes": volumes,
                 },
             },
