@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from shoal_sim.state.pull_events import PullRequestChanged
 from tests.sim.clients.gh_proxy import GhProxy
 from tests.sim.clients.test_gh_cli import ALICE, gh, run_gh
 from tests.sim.conftest import BASE_WORLD, RunningSim, run_git
@@ -99,6 +100,8 @@ def test_gh_creates_a_pull_request_with_labels_reviewers_and_assignees(
     assert "'no-such-label' not found" in unknown.stderr
     assert gsim.sim.world.find_repo("acme", "widgets").pulls == {}  # type: ignore[union-attr]
 
+    events: list[PullRequestChanged] = []  # what the pull_request webhooks are built from
+    gsim.sim.events.subscribe(PullRequestChanged, events.append)
     people = ("--reviewer", "carol,acme/platform", "--assignee", "alice")
     labels = ("--label", "bug,documentation")
     created = gh(proxy, tmp_path, *create, "--body", "Why.", *labels, *people)
@@ -109,6 +112,14 @@ def test_gh_creates_a_pull_request_with_labels_reviewers_and_assignees(
     assert [a["login"] for a in pull["assignees"]] == ["alice"]
     assert [u["login"] for u in pull["requested_reviewers"]] == ["carol"]
     assert [t["slug"] for t in pull["requested_teams"]] == ["platform"]
+    assert [e.action for e in events] == [
+        "opened",
+        "assigned",
+        "labeled",
+        "labeled",
+        "review_requested",
+        "review_requested",
+    ]
     done = [e.operation for e in gsim.sim.ledger.entries() if e.operation.startswith("mutation")]
     assert done == [
         "mutation createPullRequest",
@@ -145,9 +156,10 @@ def test_gh_comments_reviews_checks_and_merges(
         "Why.",
     )
     commented = gh(proxy, tmp_path, "pr", "comment", "1", *repo, "--body", "Looks fine.")
-    assert commented.strip().endswith(
-        "/acme/widgets/pull/1#issuecomment-" + commented.strip().rsplit("-", 1)[1]
-    )
+    with gsim.http(ALICE) as alice:
+        said = alice.get("/repos/acme/widgets/issues/1/comments").json()
+    assert [c["body"] for c in said] == ["Looks fine."]
+    assert commented.strip().endswith(f"/acme/widgets/pull/1#issuecomment-{said[0]['id']}")
     gh(proxy, tmp_path, "pr", "review", "1", *repo, "--comment", "--body", "Noted.")
 
     shown = json.loads(gh(proxy, tmp_path, "pr", "view", "1", *repo, "--json", PR_FIELDS))
@@ -184,13 +196,27 @@ def test_gh_comments_reviews_checks_and_merges(
         and rollup["ci/test"]["__typename"] == "StatusContext"
     )
     assert (rollup["lint"]["status"], rollup["lint"]["conclusion"]) == ("COMPLETED", "SUCCESS")
-    assert shown["reviewDecision"] == "REVIEW_REQUIRED"
+    assert (shown["reviewDecision"], shown["mergeStateStatus"]) == ("REVIEW_REQUIRED", "BLOCKED")
+    required = (
+        '{repository(owner:"acme",name:"widgets"){pullRequest(number:1){commits(last:1)'
+        "{nodes{commit{statusCheckRollup{contexts(first:10){nodes{"
+        "...on StatusContext{context isRequired(pullRequestNumber:1)}"
+        "...on CheckRun{name isRequired(pullRequestNumber:1)}}}}}}}}}}"
+    )
+    with gsim.http(ALICE) as alice:
+        answer = alice.post("/graphql", json={"query": required}).json()
+    commit_node = answer["data"]["repository"]["pullRequest"]["commits"]["nodes"][0]["commit"]
+    contexts = commit_node["statusCheckRollup"]["contexts"]["nodes"]
+    assert {c.get("context") or c.get("name"): c["isRequired"] for c in contexts} == {
+        "ci/test": True,  # branch protection requires it
+        "lint": False,
+    }
 
     # carol (write access through her team) approves; the required review is met.
     carol_env = {"GH_TOKEN": CAROL}
     gh(proxy, tmp_path, "pr", "review", "1", *repo, "--approve", env=carol_env)
     shown = json.loads(gh(proxy, tmp_path, "pr", "view", "1", *repo, "--json", PR_FIELDS))
-    assert shown["reviewDecision"] == "APPROVED"
+    assert (shown["reviewDecision"], shown["mergeStateStatus"]) == ("APPROVED", "CLEAN")
     assert gh(proxy, tmp_path, "pr", "merge", "1", *repo, "--squash", "--delete-branch") is not None
     with gsim.http(ALICE) as alice:
         merged = alice.get("/repos/acme/widgets/pulls/1").json()
