@@ -1,7 +1,7 @@
 """PyGithub (unmodified) through a whole everyday pull-request flow against the simulator
 over real HTTP: branch, file, pull request, labels, reviewers (users and a team),
 assignees, listing with filters and paging, everything a pull request's page shows,
-merge, close, branch deletion, and renaming a repository."""
+merge, close, branch deletion, renaming a repository, and REST search."""
 
 from __future__ import annotations
 
@@ -109,3 +109,61 @@ def test_renaming_a_repository(fsim: RunningSim, gh: Github) -> None:
         moved = client.patch("/repos/acme/plain", json={"homepage": "https://example.com"})
         assert moved.status_code == 307  # a write under the old name: repeated at the new place
         assert moved.headers["location"] == f"{fsim.rest_url}/repositories/{repo.id}"
+
+
+def test_search_repositories_and_pull_requests(fsim: RunningSim, gh: Github) -> None:
+    go = gh.search_repositories("org:acme language:Go archived:false")
+    names = [r.full_name for r in go]
+    # svc-NNN alternate Go (odd) and Python (even); every 10th is archived, every 15th a fork
+    assert names == [f"acme/svc-{i:03d}" for i in range(1, 41, 2) if i % 15]
+    assert go.totalCount == len(names) == 19
+    assert [r.name for r in gh.search_repositories("widgets in:name")] == ["widgets"]
+    assert gh.search_repositories("org:globex").totalCount == 0  # alice cannot see them
+
+    repo = gh.get_repo("acme/plain")
+    main = repo.get_branch("main").commit.sha
+    for n, title in enumerate(("Fix the parser", "Parser docs", "Bump deps")):
+        repo.create_git_ref(f"refs/heads/b{n}", main)
+        repo.create_file(f"f{n}.txt", title, f"{n}\n", branch=f"b{n}")
+        repo.create_pull(base="main", head=f"b{n}", title=title)
+    repo.get_pull(1).add_to_labels("bug")
+    repo.get_pull(2).add_to_labels("documentation", "bug")
+    repo.get_pull(2).create_review_request(reviewers=["dave"])
+    repo.get_pull(3).edit(state="closed")
+
+    def numbers(q: str, **kw: str) -> list[int]:
+        return [i.number for i in gh.search_issues(q, **kw)]
+
+    assert numbers("repo:acme/plain is:pr is:open") == [2, 1]  # newest first
+    assert numbers("repo:acme/plain is:pr label:bug -label:documentation") == [1]
+    assert numbers("repo:acme/plain label:bug label:documentation") == [2]
+    assert numbers("repo:acme/plain is:pr parser in:title", sort="created", order="asc") == [1, 2]
+    assert numbers("repo:acme/plain review-requested:dave") == [2]
+    assert numbers("repo:acme/plain is:closed author:alice") == [3]
+    assert numbers("org:acme is:pr no:label") == [3]
+    assert numbers("repo:acme/plain is:issue") == []  # plain issues are not modelled
+    found = gh.search_issues("repo:acme/plain is:pr is:open")
+    first = found[0]
+    assert (first.title, first.pull_request is not None) == ("Parser docs", True)
+    assert [label.name for label in first.labels] == ["documentation", "bug"]
+    assert first.as_pull_request().head.ref == "b1"
+
+    with fsim.http(ALICE) as client:
+        missing = client.get("/search/issues")
+        assert missing.status_code == 422
+        assert missing.json()["errors"] == [{"resource": "Search", "field": "q", "code": "missing"}]
+        long = client.get("/search/repositories", params={"q": "x" * 257})
+        assert long.status_code == 422
+        beyond = client.get(
+            "/search/repositories", params={"q": "org:acme", "page": 11, "per_page": 100}
+        )
+        assert beyond.json()["message"] == "Only the first 1000 search results are available"
+        paged = client.get("/search/repositories", params={"q": "org:acme", "per_page": 5})
+        assert paged.json()["total_count"] == 43  # 45, less the two forks
+        assert 'rel="next"' in paged.headers["link"]
+        assert client.get("/search/code", params={"q": "x"}).status_code == 404
+        semantic = client.get("/search/issues", params={"q": "x", "search_type": "semantic"})
+        assert semantic.status_code == 422
+        lexical = client.get("/search/issues", params={"q": "repo:acme/plain bump"})
+        assert lexical.json()["search_type"] == "lexical"
+        assert [i["number"] for i in lexical.json()["items"]] == [3]

@@ -24,6 +24,7 @@ from shoal_sim.routes import (
     repos,
     reviews,
     rulesets,
+    search,
     statuses,
 )
 
@@ -48,6 +49,7 @@ ROUTERS: list[Router] = [
     refs.router,
     git_data.router,
     hooks.router,
+    search.router,
 ]
 
 __all__ = ["ROUTERS"]
