@@ -375,3 +375,68 @@ def test_git_push_refusals_name_the_rules_and_commits(sim: RunningSim, tmp_path:
     # Commits GitHub.com makes for an API call are signed, so the same rules let them in.
     with sim.http(ALICE) as alice:
         assert put_file(alice, "gadgets", "api.txt", "api\n").status_code == 201
+
+
+COMMIT = """
+mutation($input: CreateCommitOnBranchInput!) {
+  createCommitOnBranch(input: $input) { commit { oid } }
+}
+"""
+
+
+def test_create_commit_on_branch_meets_the_same_rules(sim: RunningSim) -> None:
+    def commit(client: httpx.Client, path: str) -> dict[str, Any]:
+        variables = {
+            "input": {
+                "branch": {"repositoryNameWithOwner": "acme/gadgets", "branchName": "main"},
+                "expectedHeadOid": tip(sim, "gadgets"),
+                "message": {"headline": f"Add {path}"},
+                "fileChanges": {"additions": [{"path": path, "contents": "eA=="}]},
+            }
+        }
+        answer = client.post(f"{sim.url}/graphql", json={"query": COMMIT, "variables": variables})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    with sim.http(ALICE) as alice:
+        made = alice.post(
+            "/repos/acme/gadgets/rulesets",
+            json=ruleset("signed", {"type": "required_signatures"}, {"type": "update"}),
+        )
+        refused = commit(alice, "a.txt")
+        assert refused["data"] == {"createCommitOnBranch": None}
+        assert refused["errors"][0]["message"] == (
+            "Repository rule violations found\n\nCannot update this protected ref.\n\n"
+        )
+        # Signed by GitHub.com, so only the update rule refused it.
+        alice.put(
+            f"/repos/acme/gadgets/rulesets/{made.json()['id']}",
+            json={"rules": [{"type": "required_signatures"}]},
+        )
+        accepted = commit(alice, "b.txt")
+    assert accepted["data"]["createCommitOnBranch"]["commit"]["oid"] == tip(sim, "gadgets")
+
+
+def test_a_pull_request_bypass_merges_without_the_required_review(sim: RunningSim) -> None:
+    sim.admin.push_commit("acme", "gadgets", {"y.txt": "y\n"}, branch="feature")
+    with sim.http(ALICE) as alice:
+        made = alice.post(
+            "/repos/acme/gadgets/rulesets",
+            json=ruleset(
+                "review",
+                {"type": "pull_request", "parameters": {"required_approving_review_count": 1}},
+                bypass_actors=[
+                    {"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": "pull_request"}
+                ],
+            ),
+        )
+        assert made.status_code == 201, made.text
+        number = alice.post(
+            "/repos/acme/gadgets/pulls", json={"title": "Y", "head": "feature", "base": "main"}
+        ).json()["number"]
+        with sim.http(sim.installation_token()) as app:
+            refused = app.put(f"/repos/acme/gadgets/pulls/{number}/merge", json={})
+        assert refused.status_code == 405
+        merged = alice.put(f"/repos/acme/gadgets/pulls/{number}/merge", json={})
+        assert merged.status_code == 200, merged.text
+    assert sim.sim.world.get_repo("acme", "gadgets").pulls[number].merged_by == "alice"

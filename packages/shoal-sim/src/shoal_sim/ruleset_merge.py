@@ -9,7 +9,8 @@ from dataclasses import replace
 
 from shoal_sim.ruleset_bypass import bypasses
 from shoal_sim.rulesets import applying
-from shoal_sim.state.access import UserCaller, user_role
+from shoal_sim.state.access import user_role
+from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import BranchProtection, Permission, Repo, Ruleset
 from shoal_sim.state.world import World
 
@@ -62,17 +63,16 @@ def merge_protection(world: World, repo: Repo, branch: str) -> BranchProtection 
     return joined
 
 
-def merge_bypass(world: World, repo: Repo, caller: object, branch: str) -> bool:
-    """Whether ``caller`` merges past the branch's rules: admins past classic protection
+def merge_bypass(world: World, repo: Repo, who: Actor, branch: str) -> bool:
+    """Whether ``who`` merges past the branch's rules: admins past classic protection
     unless it is enforced for administrators, bypass actors past their rulesets; both
     when both apply."""
     classic = repo.protection.get(branch)
-    admin = isinstance(caller, UserCaller) and (
-        user_role(world, caller.user, repo) >= Permission.ADMIN
-    )
+    user = world.find_user(who.login) if who.kind == "user" and who.login else None
+    admin = user is not None and user_role(world, user, repo) >= Permission.ADMIN
     if classic is not None and (classic.enforce_admins or not admin):
         return False
     rulesets = _merge_rulesets(world, repo, branch)
     if not rulesets:
         return admin
-    return all(bypasses(world, repo, caller, r, merging=True) for r in rulesets)
+    return all(bypasses(world, repo, who, r, merging=True) for r in rulesets)

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from shoal_sim.git import GitRepo
 from shoal_sim.hooks.rules_verdict import refusal
 from shoal_sim.simulator import Simulator
-from shoal_sim.state.access import InstallationCaller, UserCaller, level_satisfies, user_role
+from shoal_sim.state.access import (
+    Caller,
+    InstallationCaller,
+    UserCaller,
+    level_satisfies,
+    user_role,
+)
 from shoal_sim.state.events import RefChange
 from shoal_sim.state.models import Permission, PushRestrictions, Repo
 from shoal_sim.state.world import World
@@ -91,7 +97,7 @@ def may_push(world: World, repo: Repo, caller: object, allowed: PushRestrictions
 
 
 def judge(  # noqa: PLR0911 - one verdict per rule, in GitHub's order
-    sim: Simulator, repo: Repo, caller: object, git: GitRepo, change: RefChange, *, web: str
+    sim: Simulator, repo: Repo, caller: Caller, git: GitRepo, change: RefChange, *, web: str
 ) -> Verdict:
     """The one verdict on a ref change, for ``git push``, the refs and contents APIs and
     ``createCommitOnBranch`` alike; ``web`` is the site root refusals link to."""
@@ -127,7 +133,7 @@ def judge(  # noqa: PLR0911 - one verdict per rule, in GitHub's order
             n = len(checks)
             return _protected(change.ref, f"{n} of {n} required status checks are expected.")
     if branch is not None:
-        refused = refusal(sim, repo, caller, git, change, forced=forced, web=web)
+        refused = refusal(sim, repo, caller.actor, git, change, forced=forced, web=web)
         if refused is not None:
             lines, api = refused
             return Verdict(False, "push declined due to repository rule violations", lines, api)

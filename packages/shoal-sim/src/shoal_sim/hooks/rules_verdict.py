@@ -11,6 +11,7 @@ from shoal_sim.ruleset_bypass import bypasses
 from shoal_sim.rulesets import RefFacts, enforced, rule_types, violations
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.events import RefChange
+from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
 
 # A push's new commits are listed in a refusal (as GitHub does) up to this many.
@@ -60,7 +61,7 @@ def facts(
 def refusal(
     sim: Simulator,
     repo: Repo,
-    caller: object,
+    actor: Actor,
     git: GitRepo,
     change: RefChange,
     *,
@@ -69,7 +70,7 @@ def refusal(
 ) -> tuple[tuple[str, ...], str] | None:
     """``(remote lines, API message)`` when the rulesets refuse the change, else ``None``."""
     world = sim.world
-    rulesets = enforced(world, repo, change.ref, lambda r: bypasses(world, repo, caller, r))
+    rulesets = enforced(world, repo, change.ref, lambda r: bypasses(world, repo, actor, r))
     if not rulesets:
         return None
     kinds = rule_types(rulesets)

@@ -37,7 +37,7 @@ from shoal_sim.pulls.mergeability import (
 from shoal_sim.pulls.records import CheckRun, CommitStatus, DiffStats, PullRequest
 from shoal_sim.pulls.webhook_bodies import webhook_accounts
 from shoal_sim.ref_updates import apply_changes
-from shoal_sim.ruleset_merge import merge_protection
+from shoal_sim.ruleset_merge import merge_bypass, merge_protection
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.access import user_role
 from shoal_sim.state.events import PushReceived, RefChange
@@ -376,14 +376,9 @@ class PullsEngine:
         return required_contexts(self.protection(repo, pull.base_ref))
 
     def admin_bypass(self, repo: Repo, pull: PullRequest, actor: Actor) -> bool:
-        """Admins merge past protection unless it is enforced for administrators."""
-        rule = self.protection(repo, pull.base_ref)
-        user = self.account(actor.login) if actor.kind == "user" and actor.login else None
-        return (
-            user is not None
-            and (rule is None or not rule.enforce_admins)
-            and user_role(self.sim.world, user, repo) >= Permission.ADMIN
-        )
+        """Admins past classic protection unless it is enforced for administrators, bypass
+        actors past their rulesets."""
+        return merge_bypass(self.sim.world, repo, actor, pull.base_ref)
 
 
 def _reported_at(item: CommitStatus | CheckRun) -> float:

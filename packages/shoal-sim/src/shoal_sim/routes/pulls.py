@@ -147,7 +147,7 @@ def update_pull(ctx: Ctx) -> Reply:
 
 
 def _bypass(ctx: Ctx, repo: Repo) -> bool:
-    return merge_bypass(ctx.sim.world, repo, ctx.caller, pull_of(ctx, repo).base_ref)
+    return merge_bypass(ctx.sim.world, repo, ctx.caller.actor, pull_of(ctx, repo).base_ref)
 
 
 @router.route("PUT", f"{PULL}/merge", docs="pulls/pulls#merge-a-pull-request")

@@ -30,7 +30,7 @@ def _body(ctx: Ctx, repo: Repo, ruleset: Ruleset) -> dict[str, Any]:
         source_repo=repo.full_name if ruleset.repo_id is not None else None,
         via_repo=repo.full_name,
         show_bypass=admin,
-        can_bypass=bypass_mode(world, repo, ctx.caller, ruleset),
+        can_bypass=bypass_mode(world, repo, ctx.caller.actor, ruleset),
     )
 
 
