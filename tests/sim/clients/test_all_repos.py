@@ -17,6 +17,8 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.sim.conftest import BASE_WORLD, RunningSim, git_env
 
 ALICE = "ghp_alice0000000000000000000000000000000"
@@ -161,8 +163,9 @@ def test_sed_pushes_branches_and_opens_pull_requests(make_sim: Any, tmp_path: Pa
         assert untouched == []
 
 
-def test_the_users_repositories(make_sim: Any, tmp_path: Path) -> None:
-    sim = make_sim()
+@pytest.mark.parametrize("ghes", [False, True], ids=["github.com", "ghes"])
+def test_the_users_repositories(make_sim: Any, tmp_path: Path, ghes: bool) -> None:
+    sim = make_sim(ghes=ghes)  # GHES: all-repos' base_url is http://host/api/v3
     env = user_home(sim, tmp_path / "home")
     mine = write_config(
         tmp_path / "user/config.json",

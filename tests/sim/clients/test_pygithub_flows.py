@@ -5,7 +5,7 @@ merge, close, branch deletion, renaming a repository, and REST search."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -15,8 +15,8 @@ from tests.sim.pulls.conftest import ALICE, pull_world
 
 
 @pytest.fixture
-def fsim(make_sim: object) -> RunningSim:
-    return make_sim(pull_world())  # type: ignore[operator, no-any-return]
+def fsim(make_sim: Callable[..., RunningSim]) -> RunningSim:
+    return make_sim(pull_world())
 
 
 @pytest.fixture
@@ -63,6 +63,22 @@ def test_a_pull_request_from_branch_to_merge(fsim: RunningSim, gh: Github) -> No
     status = head.get_combined_status()
     assert (status.state, status.total_count) == ("pending", 0)
     assert head.get_check_runs().totalCount == 0
+    head.create_status("success", context="ci/test", description="Tests passed")
+    app = fsim.app()  # check runs are an App's: PyGithub as the App's installation
+    bot = Github(
+        auth=Auth.AppAuth(app["id"], app["private_key_pem"]).get_installation_auth(
+            app["installations"]["acme"]
+        ),
+        base_url=fsim.rest_url,
+    )
+    bot.get_repo("acme/plain").create_check_run(
+        "lint", fetched.head.sha, status="completed", conclusion="success"
+    )
+    bot.close()
+    status = head.get_combined_status()
+    assert (status.state, [s.context for s in status.statuses]) == ("success", ["ci/test"])
+    runs = head.get_check_runs()
+    assert [(r.name, r.conclusion, r.app.slug) for r in runs] == [("lint", "success", "shoal")]
 
     for n in range(3):  # more pull requests, to page through
         branch = f"topic-{n}"
