@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from shoal_sim.state.models import Ruleset
 from tests.sim.conftest import RunningSim, basic_header, run_git
 
 ALICE = "ghp_alice0000000000000000000000000000000"  # acme owner
@@ -116,12 +117,23 @@ def test_ruleset_bodies_github_refuses(sim: RunningSim) -> None:
             ),
             {**ruleset("f"), "enforcement": "on"},
             {**ruleset("g"), "target": "tag"},
+            {**ruleset("i"), "conditions": {"ref_name": {"include": ["x"] * 101}}},
+            {**ruleset("j"), "conditions": {"ref_name": {"include": ["x" * 256]}}},
+            ruleset("k" * 256),
             {**ruleset("h"), "conditions": {"repository_name": {"include": ["~ALL"]}}},
         ):
             refused = alice.post("/repos/acme/gadgets/rulesets", json=body)
             assert refused.status_code == 422, body
             assert refused.json()["message"] == "Validation Failed"
-    assert [r.name for r in sim.sim.world.get_repo("acme", "gadgets").rulesets] == ["a"]
+    repo = sim.sim.world.get_repo("acme", "gadgets")
+    assert [r.name for r in repo.rulesets] == ["a"]
+    repo.rulesets += [
+        Ruleset(id=1000 + n, name=f"n{n}", org="acme", repo_id=repo.id) for n in range(99)
+    ]
+    with sim.http(ALICE) as alice:
+        full = alice.post("/repos/acme/gadgets/rulesets", json=ruleset("one more"))
+    assert full.status_code == 422
+    assert full.json()["errors"][0]["message"] == "At most 100 rulesets"
 
 
 def test_organization_rulesets_target_repositories_by_name(sim: RunningSim) -> None:

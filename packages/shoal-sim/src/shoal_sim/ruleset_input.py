@@ -14,7 +14,7 @@ from shoal_sim.ruleset_bypass import ACTOR_TYPES
 from shoal_sim.rulesets import normalized_rules
 from shoal_sim.state.models import Ruleset
 
-__all__ = ["RULE_TYPES", "ruleset_fields"]
+__all__ = ["RULE_TYPES", "check_room", "ruleset_fields"]
 
 ENFORCEMENT = ("active", "evaluate", "disabled")
 RULE_TYPES = (
@@ -38,6 +38,9 @@ _BOOLEAN_PARAMETERS = {
     "required_status_checks": ("strict_required_status_checks_policy", "do_not_enforce_on_create"),
 }
 _MERGE_METHODS = ("merge", "squash", "rebase")
+# The simulator's bounds on what a client may store (GitHub has its own, undocumented).
+MAX_ITEMS = 100  # patterns per list, rules, bypass actors, required checks
+MAX_TEXT = 255  # a name, a pattern, a check context
 
 
 def _invalid(message: str) -> GitHubError:
@@ -48,7 +51,15 @@ def _invalid(message: str) -> GitHubError:
 def _strings(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _invalid(f"Invalid property {where}: must be an array of strings")
+    _bounded(value, where)
+    if any(len(v) > MAX_TEXT for v in value):
+        raise _invalid(f"Invalid property {where}: items are at most {MAX_TEXT} characters")
     return list(value)
+
+
+def _bounded(value: list[Any], where: str) -> None:
+    if len(value) > MAX_ITEMS:
+        raise _invalid(f"Invalid property {where}: at most {MAX_ITEMS} items")
 
 
 def _pattern_pair(conditions: dict[str, Any], key: str) -> tuple[list[str], list[str]] | None:
@@ -65,6 +76,7 @@ def _pattern_pair(conditions: dict[str, Any], key: str) -> tuple[list[str], list
 def _bypass_actors(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise _invalid("Invalid property /bypass_actors: must be an array")
+    _bounded(value, "/bypass_actors")
     actors = []
     for actor in value:
         kind = actor.get("actor_type") if isinstance(actor, dict) else None
@@ -108,7 +120,16 @@ def _rule(rule: Any) -> dict[str, Any]:
             isinstance(c, dict) and isinstance(c.get("context"), str) for c in checks
         ):
             raise _invalid("required_status_checks must list objects with a context")
+        _bounded(checks, "/rules/required_status_checks")
+        if any(len(c["context"]) > MAX_TEXT for c in checks):
+            raise _invalid("required_status_checks must list objects with a context")
     return {"type": kind, **({"parameters": parameters} if parameters else {})}
+
+
+def check_room(rulesets: list[Ruleset]) -> None:
+    """A repository or an organization holds at most ``MAX_ITEMS`` rulesets here."""
+    if len(rulesets) >= MAX_ITEMS:
+        raise _invalid(f"At most {MAX_ITEMS} rulesets")
 
 
 def ruleset_fields(
@@ -121,6 +142,8 @@ def ruleset_fields(
         name = given.get("name")
         if not isinstance(name, str) or not name.strip():
             raise _invalid("Invalid property /name: is missing")
+        if len(name) > MAX_TEXT:
+            raise _invalid(f"Invalid property /name: at most {MAX_TEXT} characters")
         fields["name"] = name
     if current is None or "enforcement" in given:
         enforcement = given.get("enforcement")
@@ -137,6 +160,7 @@ def ruleset_fields(
         rules = given["rules"]
         if not isinstance(rules, list):
             raise _invalid("Invalid property /rules: must be an array")
+        _bounded(rules, "/rules")
         fields["rules"] = normalized_rules([_rule(r) for r in rules])
     conditions = given.get("conditions")
     if conditions is not None or current is None:

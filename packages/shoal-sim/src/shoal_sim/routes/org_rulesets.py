@@ -10,7 +10,7 @@ from typing import Any
 
 from shoal_sim.errors import not_accessible, not_found, validation_failed
 from shoal_sim.rest import Ctx, Reply, Router
-from shoal_sim.ruleset_input import ruleset_fields
+from shoal_sim.ruleset_input import check_room, ruleset_fields
 from shoal_sim.state.access import InstallationCaller, UserCaller, level_satisfies
 from shoal_sim.state.models import Org, Ruleset
 from shoal_sim.views.rulesets import ruleset_body
@@ -80,6 +80,7 @@ def create_ruleset(ctx: Ctx) -> Reply:
     fields = ruleset_fields(ctx.json_object(), org_level=True)
     world = ctx.sim.world
     with world.lock:
+        check_room(org.rulesets)
         _unique(org, fields["name"], None)
         ruleset = Ruleset(
             id=world.ids.next_id("ruleset"),

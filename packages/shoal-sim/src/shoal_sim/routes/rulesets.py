@@ -10,7 +10,7 @@ from typing import Any
 from shoal_sim.errors import not_found, validation_failed
 from shoal_sim.rest import Ctx, Reply, Router
 from shoal_sim.ruleset_bypass import bypass_mode
-from shoal_sim.ruleset_input import ruleset_fields
+from shoal_sim.ruleset_input import check_room, ruleset_fields
 from shoal_sim.rulesets import covers_repo
 from shoal_sim.state.access import Access, repo_access
 from shoal_sim.state.models import Repo, Ruleset
@@ -84,6 +84,7 @@ def create_ruleset(ctx: Ctx) -> Reply:
     fields = ruleset_fields(ctx.json_object(), org_level=False)
     world = ctx.sim.world
     with world.lock:
+        check_room(repo.rulesets)
         _unique(repo.rulesets, fields["name"], None)
         ruleset = Ruleset(
             id=world.ids.next_id("ruleset"),
