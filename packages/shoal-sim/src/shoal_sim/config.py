@@ -19,6 +19,8 @@ class RateLimitConfig:
     primary_enabled: bool = True
     secondary_enabled: bool = True
     anonymous_per_hour: int = 60
+    search_per_minute: int = 30
+    anonymous_search_per_minute: int = 10
     user_per_hour: int = 5_000
     installation_base: int = 5_000
     installation_per_repo: int = 50

@@ -67,6 +67,18 @@ def limit_key(sim: Simulator, caller: Caller, client_host: str) -> tuple[str, in
             return f"ip:{client_host}", cfg.anonymous_per_hour
 
 
+def budget_key(sim: Simulator, caller: Caller, client_host: str, resource: str) -> tuple[str, int]:
+    """The primary bucket and budget a request spends: the caller's hourly core budget, or
+    for search 30 requests a minute (10 without authentication), as on GitHub."""
+    key, limit = limit_key(sim, caller, client_host)
+    if resource != "search":
+        return key, limit
+    cfg = sim.config.rate_limits
+    anonymous = isinstance(caller, AnonymousCaller)
+    per_minute = cfg.anonymous_search_per_minute if anonymous else cfg.search_per_minute
+    return f"search:{key}", per_minute
+
+
 def primary_exceeded(caller: Caller, request_id: str, now: float) -> GitHubError:
     who = {
         InstallationCaller: lambda c: f"installation ID {c.installation.id}",
@@ -138,7 +150,8 @@ def make_endpoint(
         origin = origin_of(sim, request)
         caller: Caller = AnonymousCaller()
         host = request.client.host if request.client else "unknown"
-        key, limit = limit_key(sim, caller, host)
+        key, _ = limit_key(sim, caller, host)  # secondary limits are the caller's, per route
+        budget, limit = budget_key(sim, caller, host, route.resource)
         entered = False
         version = request.headers.get("x-github-api-version") or API_VERSIONS[0]
         ctx: Ctx | None = None
@@ -147,11 +160,12 @@ def make_endpoint(
             if version not in API_VERSIONS:
                 raise GitHubError(400, f"Invalid API version provided: {version}")
             caller = authenticate(sim.world, request.headers.get("authorization"), sim.clock.time())
-            key, limit = limit_key(sim, caller, host)
+            key, _ = limit_key(sim, caller, host)
+            budget, limit = budget_key(sim, caller, host, route.resource)
             if isinstance(caller, AnonymousCaller) and route.auth not in (Auth.TOKEN, Auth.OPEN):
                 raise requires_authentication()
             check_auth_kind(route, caller)
-            if not free and sim.limits.exhausted(key, limit):
+            if not free and sim.limits.exhausted(budget, limit, route.resource):
                 raise primary_exceeded(caller, request_id, sim.clock.time())
             block = sim.limits.enter(key)
             if block is not None:
@@ -184,7 +198,7 @@ def make_endpoint(
             if entered:
                 sim.limits.leave(key)
         return _respond(
-            sim, route, request, reply, ctx, caller, key, limit, request_id, version, charge
+            sim, route, request, reply, ctx, caller, budget, limit, request_id, version, charge
         )
 
     return endpoint
@@ -230,7 +244,8 @@ def _respond(
         headers["location"] = reply.body["url"]
     if isinstance(caller, UserCaller) and not caller.pat.fine_grained:
         headers["x-oauth-scopes"] = ", ".join(caller.pat.scopes)
-    quota: Quota = sim.limits.quota(key, limit, charge=1 if charge and status != 304 else 0)
+    spent = 1 if charge and status != 304 else 0
+    quota: Quota = sim.limits.quota(key, limit, charge=spent, resource=route.resource)
     headers.update(quota.headers())
     headers.update(reply.headers)
     if request.method in MUTATING and route.ledgered:

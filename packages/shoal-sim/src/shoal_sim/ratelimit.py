@@ -1,7 +1,8 @@
 """GitHub's primary and secondary rate limits, on the simulator's clock.
 
 Primary: an hourly budget per caller (installations scale with their repository count),
-reported in ``x-ratelimit-*`` headers; 304s and ``GET /rate_limit`` are free. Secondary:
+reported in ``x-ratelimit-*`` headers; 304s and ``GET /rate_limit`` are free. The search
+resource has its own budget per minute. Secondary:
 concurrent requests, points per minute per endpoint (GET 1, mutations 5) and content
 creation per minute and per hour, answered with 403 and ``retry-after``. Windows are
 sliding, on :class:`~shoal_sim.clock.SimClock` time, so a sped-up clock drains them quickly.
@@ -21,6 +22,8 @@ SECONDARY_DOCS = (
     "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 )
 PRIMARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+# How long a resource's primary window lasts, in seconds.
+PERIODS = {"core": 3600, "search": 60}
 
 
 @dataclass(frozen=True)
@@ -73,23 +76,23 @@ class RateLimiter:
 
     # -- primary -------------------------------------------------------------------------
 
-    def _window(self, key: str, now: float) -> _Window:
+    def _window(self, key: str, now: float, period: int) -> _Window:
         window = self._windows.get(key)
         if window is None or now >= window.reset:
-            window = self._windows[key] = _Window(now + 3600)
+            window = self._windows[key] = _Window(now + period)
         return window
 
-    def quota(self, key: str, limit: int, *, charge: int = 0) -> Quota:
+    def quota(self, key: str, limit: int, *, charge: int = 0, resource: str = "core") -> Quota:
         now = self.clock.time()
         with self._lock:
-            window = self._window(key, now)
+            window = self._window(key, now, PERIODS.get(resource, PERIODS["core"]))
             if self.config.primary_enabled:
                 window.used += charge
             used = window.used
-            return Quota(limit, max(limit - used, 0), used, math.ceil(window.reset))
+            return Quota(limit, max(limit - used, 0), used, math.ceil(window.reset), resource)
 
-    def exhausted(self, key: str, limit: int) -> Quota | None:
-        quota = self.quota(key, limit)
+    def exhausted(self, key: str, limit: int, resource: str = "core") -> Quota | None:
+        quota = self.quota(key, limit, resource=resource)
         if self.config.primary_enabled and quota.remaining <= 0:
             return quota
         return None

@@ -135,6 +135,7 @@ class Route:
     # Credential exchanges (minting or revoking an installation token) change no repository,
     # org or App state a client could be audited for, so the mutation ledger leaves them out.
     ledgered: bool = True
+    resource: str = "core"  # the primary rate-limit budget it spends (core, search)
 
     @property
     def operation(self) -> str:
@@ -155,6 +156,7 @@ class Router:
         creates_content: bool = False,
         converters: dict[str, str] | None = None,
         ledgered: bool = True,
+        resource: str = "core",
     ) -> Callable[[Handler], Handler]:
         starlette_path = path
         for name, conv in (converters or {}).items():
@@ -162,7 +164,17 @@ class Router:
 
         def register(handler: Handler) -> Handler:
             self.routes.append(
-                Route(method, path, handler, auth, docs, creates_content, starlette_path, ledgered)
+                Route(
+                    method,
+                    path,
+                    handler,
+                    auth,
+                    docs,
+                    creates_content,
+                    starlette_path,
+                    ledgered,
+                    resource,
+                )
             )
             return handler
 

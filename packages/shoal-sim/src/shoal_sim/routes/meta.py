@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shoal_sim.dispatch import limit_key
+from shoal_sim.dispatch import budget_key, limit_key
 from shoal_sim.rest import Auth, Ctx, Reply, Router
 from shoal_sim.state.access import UserCaller
 from shoal_sim.views.users import private_user
@@ -10,7 +10,6 @@ from shoal_sim.views.users import private_user
 router = Router()
 
 _OTHER_RESOURCES = (
-    "search",
     "code_search",
     "graphql",
     "integration_manifest",
@@ -49,8 +48,18 @@ def rate_limit(ctx: Ctx) -> Reply:
         "reset": core.reset,
         "used": core.used,
     }
-    resources = {"core": core_body}
-    caps = {"search": 30, "code_search": 10, "graphql": limit}
+    search_key, search_limit = budget_key(ctx.sim, ctx.caller, ctx.client_host, "search")
+    search = ctx.sim.limits.quota(search_key, search_limit, resource="search")
+    resources = {
+        "core": core_body,
+        "search": {
+            "limit": search.limit,
+            "remaining": search.remaining,
+            "reset": search.reset,
+            "used": search.used,
+        },
+    }
+    caps = {"code_search": 10, "graphql": limit}
     for name in _OTHER_RESOURCES:
         cap = caps.get(name, limit)
         resources[name] = {"limit": cap, "remaining": cap, "reset": core.reset, "used": 0}

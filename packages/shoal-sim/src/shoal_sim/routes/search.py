@@ -5,7 +5,8 @@ routed and answer 404.
 
 As on GitHub: at most 1,000 results are reachable while ``total_count`` counts every match
 (a page beyond answers 422), queries longer than 256 characters are refused, public
-repositories are searched for everyone and private ones for those who can see them.
+repositories are searched for everyone and private ones for those who can see them, and
+searches spend the search budget (30 a minute, 10 without authentication), not the core one.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def _results(ctx: Ctx, found: list[Any], render: Any, **extra: Any) -> Reply:
     return reply
 
 
-@router.route("GET", "/search/repositories", docs="search/search#search-repositories")
+@router.route(
+    "GET", "/search/repositories", docs="search/search#search-repositories", resource="search"
+)
 def search_repositories(ctx: Ctx) -> Reply:
     query = search_query.parse_repository_query(_query(ctx))
     found = search_query.ordered(
@@ -86,7 +89,12 @@ def search_repositories(ctx: Ctx) -> Reply:
     return _results(ctx, found, render)
 
 
-@router.route("GET", "/search/issues", docs="search/search#search-issues-and-pull-requests")
+@router.route(
+    "GET",
+    "/search/issues",
+    docs="search/search#search-issues-and-pull-requests",
+    resource="search",
+)
 def search_issues(ctx: Ctx) -> Reply:
     if ctx.query.get("search_type") not in (None, "lexical"):
         raise validation_failed(
