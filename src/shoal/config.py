@@ -48,7 +48,7 @@ _V = TypeVar("_V")
 
 # The executors this version ships (`shoal.runtime.executors` builds them); the `executor`
 # setting refuses the other kinds it names rather than accept a value without its effect.
-AVAILABLE_EXECUTORS = frozenset({"local"})
+AVAILABLE_EXECUTORS = frozenset({"local", "podman"})
 
 # What each GitHub profile sets when the setting itself is not given (environment, file or
 # keyword). GitHub.com: its secondary limits on content creation (80 a minute, 500 an hour),
@@ -409,8 +409,9 @@ class Settings(BaseSettings):
     executor: Literal["local", "podman", "kubernetes"] = Field(
         default="local",
         description="Where steps run: `local` (a bubblewrap sandbox on the worker's machine, "
-        "with its tools; a step that names an `image` is refused). `podman` and `kubernetes` "
-        "are refused until their executors are part of this version.",
+        "with its tools; a step that names an `image` is refused); `podman` (each step in a "
+        "container of its image under podman on the worker's machine, see docs/executors.md). "
+        "`kubernetes` is refused until its executor is part of this version.",
     )
     egress_allow: list[EgressAllowEntry] = Field(
         default_factory=list,

@@ -126,7 +126,8 @@ def egress_refusal(rules: Iterable[EgressRule], executor: str) -> str | None:
     """Why `executor` cannot enforce `rules` (None: it can).
 
     `local` runs steps in a sandbox with no network at all, so it allows nothing; `kubernetes`
-    allows CIDRs only (NetworkPolicies match addresses, not names); `podman` allows both.
+    allows CIDRs only (NetworkPolicies match addresses, not names); `podman` allows both, IPv4
+    only (its step networks have no IPv6).
     """
     rules = tuple(rules)
     if not rules:
@@ -137,6 +138,13 @@ def egress_refusal(rules: Iterable[EgressRule], executor: str) -> str | None:
             f"the egress allowlist names {shown}, but the local executor runs steps with no "
             "network at all and cannot allow any: use the podman or kubernetes executor "
             "(SHOAL_EXECUTOR), or remove the allowlist"
+        )
+    v6 = [rule.cidr for rule in rules if rule.cidr is not None and ":" in rule.cidr]
+    if executor == "podman" and v6:
+        return (
+            f"the egress allowlist names IPv6 block(s) {', '.join(v6)}, but the podman "
+            "executor's step networks are IPv4 only: allow IPv4 addresses, or a host name "
+            "(resolved to IPv4 when each step starts)"
         )
     hosts = [rule.host for rule in rules if rule.host is not None]
     if executor == "kubernetes" and hosts:

@@ -67,6 +67,16 @@ class LocalExecutor:
     ) -> ExecutionResult:
         """`ref` is not needed here: the Execution runs in this process's scratch space."""
         del ref
+        return self.execute_in(self._sandbox, request, tarball, out_dir)
+
+    def execute_in(
+        self,
+        sandbox: StepSandbox,
+        request: ExecutionRequest,
+        tarball: Path | None,
+        out_dir: Path,
+    ) -> ExecutionResult:
+        """`execute` with the steps in `sandbox` (e.g. one that names them per Execution)."""
         with self._slots:
             self._work_root.mkdir(parents=True, exist_ok=True)
             scratch = Path(tempfile.mkdtemp(prefix="execution-", dir=self._work_root))
@@ -98,8 +108,8 @@ class LocalExecutor:
                 workspace = dataclasses.replace(
                     workspace, quota_enforced=mounted, git_limits=GitLimits()
                 )
-                self._sandbox.prepare(workspace.path)
-                return run_execution(request, workspace, self._sandbox, out_dir)
+                sandbox.prepare(workspace.path)
+                return run_execution(request, workspace, sandbox, out_dir)
             finally:
                 if mounted:
                     unmount_quota(scratch / "workspace")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from shoal.executors import BwrapSandbox
 from shoal.executors.local import LocalExecutor
+from shoal.executors.podman import Podman, PodmanExecutor, PodmanSandbox
 from shoal.executors.port import Executor, ExecutorKind
 from shoal.services.context import AppContext
 
@@ -38,7 +39,22 @@ def _local(site: ExecutorSite) -> Executor:
     )
 
 
-BUILDERS: Mapping[ExecutorKind, Callable[[ExecutorSite], Executor]] = {"local": _local}
+def _podman(site: ExecutorSite) -> Executor:
+    settings = site.ctx.settings
+    sandbox = PodmanSandbox(
+        Podman.at(settings.podman_store),
+        default_image=settings.podman_step_image,
+        clock=site.ctx.clock,
+    )
+    return PodmanExecutor(
+        sandbox, work_root=site.scratch_root, parallelism=settings.execution_parallelism
+    )
+
+
+BUILDERS: Mapping[ExecutorKind, Callable[[ExecutorSite], Executor]] = {
+    "local": _local,
+    "podman": _podman,
+}
 
 
 def build_executor(site: ExecutorSite) -> Executor:

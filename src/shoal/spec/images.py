@@ -4,7 +4,7 @@ steps run, checked where the executor is known (the API's validate and apply, `s
 
 The spec itself stays independent of settings: the executor kind is an argument.
 - `local` runs steps with the worker's own tools: any image is refused.
-- `podman` pulls what the reference names: a tag or a digest.
+- `podman` runs what the reference names, a tag or a digest, from the worker's image store.
 - `kubernetes` needs a digest, so that every pod of a campaign runs the same image whatever
   the registry's tag points at meanwhile.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ import pytest
 from shoal.execution import ExecutionRequest, ExecutionResult, RunnerLimits, StepPlan
 from shoal.executors import BwrapSandbox
 from shoal.executors.local import LocalExecutor
+from shoal.executors.podman import PodmanExecutor, PodmanSandbox
 from shoal.executors.port import ExecutionRef, Executor
 from tests.execution.conftest import CONTEXT
+from tests.podman_images import built_images, podman
 
 __all__ = ["EXECUTORS", "ExecutorUnderTest"]
 
@@ -89,8 +92,27 @@ def local_executor(scratch: Path) -> Iterator[ExecutorUnderTest]:
     assert list((scratch / "work").iterdir()) == []
 
 
+@contextlib.contextmanager
+def podman_executor(scratch: Path) -> Iterator[ExecutorUnderTest]:
+    image = built_images("step")["step"]
+    sandbox = PodmanSandbox(podman(), default_image=image, kill_grace_s=0.5)
+    # Test processes share one image store, and each numbers its Executions from 1.
+    scope = f"contract{os.getpid()}"
+    executor = PodmanExecutor(sandbox, work_root=scratch / "work", parallelism=2, name_scope=scope)
+    under_test = ExecutorUnderTest(
+        "podman", executor, step_image=image, out_root=scratch / "results"
+    )
+    yield under_test
+    assert list((scratch / "work").iterdir()) == []
+    # Every step's container is gone too; they were named after their Execution.
+    names = podman().call("ps", "--all", "--format", "{{.Names}}").stdout.split()
+    for ref in under_test.executed:
+        assert not [name for name in names if name.startswith(f"shoal-{scope}-{ref.execution_id}-")]
+
+
 EXECUTORS: dict[str, Callable[[Path], AbstractContextManager[ExecutorUnderTest]]] = {
     "local": local_executor,
+    "podman": podman_executor,
 }
 
 

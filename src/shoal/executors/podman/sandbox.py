@@ -5,9 +5,10 @@ What a step gets: its image's filesystem read-only (`--read-only`, no writable /
 size-capped tmpfs /tmp (also $HOME and $TMPDIR) and /dev/shm, uid/gid 65534 (the same as the
 bubblewrap sandbox, so a workspace is handed over the same way), no capabilities, no
 privilege gain through setuid files (`no-new-privileges`), podman's default seccomp profile,
-no network at all (`--network none`: only a loopback), no /etc/hosts or resolv.conf of the
-host, its own pid, ipc and uts namespaces, a pids limit, rlimits, and a memory cgroup with a
-hard limit for all its processes together.
+no network at all (`--network none`: only a loopback; an egress allowlist gives a network
+that reaches only what it names, see `egress.py`), no /etc/hosts or resolv.conf of the host,
+its own pid, ipc and uts namespaces, a pids limit, rlimits, and a memory cgroup with a hard
+limit for all its processes together.
 
 The step's environment is its own: the image's (e.g. a toolchain's PATH) overridden by
 Shoal's defaults and the step's `env`. It reaches the container as a read-only file the
@@ -31,14 +32,16 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shoal.domain.clock import Clock, SystemClock
+from shoal.domain.egress import EgressRule
 from shoal.domain.errors import InvalidInputError
 from shoal.executors.bwrap import SANDBOX_GID, SANDBOX_UID
 from shoal.executors.cgroups import StepCgroups
+from shoal.executors.podman.egress import EgressNetworks
 from shoal.executors.podman.engine import Podman
 from shoal.executors.sandbox import (
     SandboxUnavailableError,
@@ -83,6 +86,7 @@ class PodmanSandbox:
         else:
             self._cgroups = cgroups or None
         self._images_seen: dict[str, float] = {}
+        self._egress: EgressNetworks | None = None
         self._lock = threading.Lock()
         self.probe()
 
@@ -117,13 +121,18 @@ class PodmanSandbox:
         limits: StepLimits,
         image: str | None = None,
         name: str | None = None,
+        egress: Sequence[EgressRule] = (),
     ) -> StepRun:
-        """`name`: the container's (unique among running steps); a random one if None."""
+        """`name`: the container's (unique among running steps); a random one if None.
+        `egress`: what the step may reach (see `egress.py`); nothing when empty."""
         image = image or self._default_image
         name = name or f"shoal-step-{uuid.uuid4().hex[:16]}"
         if not _NAME.fullmatch(name):
             raise InvalidInputError(f"invalid container name {name!r}")
         self._check_image(image)
+        network = ["--network", "none", "--no-hosts"]
+        if egress:
+            network = self._egress_networks().for_step(egress).podman_args()
         step_env = step_environment(env, home=_STEP_TMP, tmpdir=_STEP_TMP)
         if "PATH" not in env:
             del step_env["PATH"]  # the image's own PATH (a toolchain's bin dirs) stays
@@ -137,7 +146,7 @@ class PodmanSandbox:
             self._remove(name)
             memory = _MemoryGuard(self._cgroups, limits.memory_bytes)
             try:
-                args = self._run_args(name, image, workspace, env_file, limits, memory)
+                args = self._run_args(name, image, workspace, env_file, limits, memory, network)
                 run = supervise(
                     self._podman.argv(*args, "/bin/sh", "-c", _BOOT, "shoal-step", script),
                     env=self._podman.env(),
@@ -167,6 +176,7 @@ class PodmanSandbox:
         env_file: Path,
         limits: StepLimits,
         memory: _MemoryGuard,
+        network: list[str],
     ) -> list[str]:
         args = [
             "run",
@@ -177,9 +187,7 @@ class PodmanSandbox:
             "--log-driver",
             "none",
             "--sig-proxy=false",
-            "--network",
-            "none",
-            "--no-hosts",
+            *network,
             "--hostname",
             "shoal-step",
             "--read-only",
@@ -219,6 +227,12 @@ class PodmanSandbox:
         args += memory.podman_args()
         args.append(image)
         return args
+
+    def _egress_networks(self) -> EgressNetworks:
+        with self._lock:
+            if self._egress is None:
+                self._egress = EgressNetworks(self._podman)
+            return self._egress
 
     def _remove(self, name: str) -> None:
         """Remove container `name` if it exists, killing it first if it runs."""
