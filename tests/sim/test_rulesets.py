@@ -120,6 +120,18 @@ def test_ruleset_bodies_github_refuses(sim: RunningSim) -> None:
             {**ruleset("i"), "conditions": {"ref_name": {"include": ["x"] * 101}}},
             {**ruleset("j"), "conditions": {"ref_name": {"include": ["x" * 256]}}},
             ruleset("k" * 256),
+            ruleset(
+                "l", {"type": "pull_request", "parameters": {"require_code_owner_review": True}}
+            ),
+            ruleset(
+                "m",
+                {
+                    "type": "required_status_checks",
+                    "parameters": {
+                        "required_status_checks": [{"context": "ci", "integration_id": 1}]
+                    },
+                },
+            ),
             {**ruleset("h"), "conditions": {"repository_name": {"include": ["~ALL"]}}},
         ):
             refused = alice.post("/repos/acme/gadgets/rulesets", json=body)
@@ -452,3 +464,36 @@ def test_a_pull_request_bypass_merges_without_the_required_review(sim: RunningSi
         merged = alice.put(f"/repos/acme/gadgets/pulls/{number}/merge", json={})
         assert merged.status_code == 200, merged.text
     assert sim.sim.world.get_repo("acme", "gadgets").pulls[number].merged_by == "alice"
+
+
+def test_rulesets_narrow_the_merge_methods(sim: RunningSim) -> None:
+    sim.admin.push_commit("acme", "gadgets", {"z.txt": "z\n"}, branch="feature")
+    with sim.http(ALICE) as alice:
+        made = alice.post(
+            "/repos/acme/gadgets/rulesets",
+            json=ruleset(
+                "methods",
+                {"type": "required_linear_history"},
+                {
+                    "type": "pull_request",
+                    "parameters": {"allowed_merge_methods": ["merge", "squash"]},
+                },
+            ),
+        )
+        assert made.status_code == 201, made.text
+        number = alice.post(
+            "/repos/acme/gadgets/pulls", json={"title": "Z", "head": "feature", "base": "main"}
+        ).json()["number"]
+        url = f"/repos/acme/gadgets/pulls/{number}/merge"
+        merge = alice.put(url, json={"merge_method": "merge"})
+        rebase = alice.put(url, json={"merge_method": "rebase"})
+        assert (merge.status_code, merge.json()["message"]) == (
+            405,
+            "Merge commits are not allowed on this repository.",
+        )
+        assert (rebase.status_code, rebase.json()["message"]) == (
+            405,
+            "Rebase merges are not allowed on this repository.",
+        )
+        squash = alice.put(url, json={"merge_method": "squash"})
+        assert squash.status_code == 200, squash.text

@@ -2,8 +2,10 @@
 GitHub's 422 for what it refuses, and the fields of a :class:`Ruleset` for the rest.
 
 Branch rulesets only, and only the rule types whose effect the simulator models (listed
-in :data:`RULE_TYPES`); any other target, rule type or bypass actor type is refused rather
-than stored without its effect."""
+in :data:`RULE_TYPES`); any other target, rule type, bypass actor type or parameter without
+a modelled effect (code owner review, last-push approval, thread resolution, dismissal
+restrictions, a required check's ``integration_id``) is refused rather than stored without
+its effect."""
 
 from __future__ import annotations
 
@@ -38,6 +40,12 @@ _BOOLEAN_PARAMETERS = {
     "required_status_checks": ("strict_required_status_checks_policy", "do_not_enforce_on_create"),
 }
 _MERGE_METHODS = ("merge", "squash", "rebase")
+# pull_request parameters whose effect is not modelled: accepted only as GitHub's default.
+_UNMODELLED_TRUE = (
+    "require_code_owner_review",
+    "require_last_push_approval",
+    "required_review_thread_resolution",
+)
 # The simulator's bounds on what a client may store (GitHub has its own, undocumented).
 MAX_ITEMS = 100  # patterns per list, rules, bypass actors, required checks
 MAX_TEXT = 255  # a name, a pattern, a check context
@@ -97,6 +105,35 @@ def _bypass_actors(value: Any) -> list[dict[str, Any]]:
     return actors
 
 
+def _pull_request(parameters: dict[str, Any]) -> None:
+    for key in _UNMODELLED_TRUE:
+        if parameters.get(key):
+            raise _invalid(f"{key} is not supported by the Shoal GitHub simulator")
+    if "dismissal_restriction" in parameters:
+        raise _invalid("dismissal_restriction is not supported by the Shoal GitHub simulator")
+    count = parameters.get("required_approving_review_count", 0)
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 10:
+        raise _invalid("required_approving_review_count must be between 0 and 10")
+    methods = parameters.get("allowed_merge_methods", list(_MERGE_METHODS))
+    if not methods or any(m not in _MERGE_METHODS for m in _strings(methods, "/rules")):
+        raise _invalid("allowed_merge_methods must name merge, squash or rebase")
+
+
+def _status_checks(parameters: dict[str, Any]) -> None:
+    checks = parameters.get("required_status_checks", [])
+    if not isinstance(checks, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("context"), str) and set(c) == {"context"}
+        for c in checks
+    ):
+        raise _invalid(
+            "required_status_checks must list objects with a context only "
+            "(integration_id is not supported by the Shoal GitHub simulator)"
+        )
+    _bounded(checks, "/rules/required_status_checks")
+    if any(len(c["context"]) > MAX_TEXT for c in checks):
+        raise _invalid(f"required status check contexts are at most {MAX_TEXT} characters")
+
+
 def _rule(rule: Any) -> dict[str, Any]:
     kind = rule.get("type") if isinstance(rule, dict) else None
     if kind not in RULE_TYPES:
@@ -108,21 +145,9 @@ def _rule(rule: Any) -> dict[str, Any]:
         if key in parameters and not isinstance(parameters[key], bool):
             raise _invalid(f"Invalid property /rules/{kind}/parameters/{key}: must be a boolean")
     if kind == "pull_request":
-        count = parameters.get("required_approving_review_count", 0)
-        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 10:
-            raise _invalid("required_approving_review_count must be between 0 and 10")
-        methods = parameters.get("allowed_merge_methods", list(_MERGE_METHODS))
-        if not methods or any(m not in _MERGE_METHODS for m in _strings(methods, "/rules")):
-            raise _invalid("allowed_merge_methods must name merge, squash or rebase")
+        _pull_request(parameters)
     if kind == "required_status_checks":
-        checks = parameters.get("required_status_checks", [])
-        if not isinstance(checks, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("context"), str) for c in checks
-        ):
-            raise _invalid("required_status_checks must list objects with a context")
-        _bounded(checks, "/rules/required_status_checks")
-        if any(len(c["context"]) > MAX_TEXT for c in checks):
-            raise _invalid("required_status_checks must list objects with a context")
+        _status_checks(parameters)
     return {"type": kind, **({"parameters": parameters} if parameters else {})}
 
 

@@ -76,3 +76,21 @@ def merge_bypass(world: World, repo: Repo, who: Actor, branch: str) -> bool:
     if not rulesets:
         return admin
     return all(bypasses(world, repo, who, r, merging=True) for r in rulesets)
+
+
+def merge_methods(world: World, repo: Repo, who: Actor, branch: str) -> set[str]:
+    """The merge methods the branch's active rulesets leave ``who``: a ``pull_request``
+    rule's ``allowed_merge_methods``, and no merge commits under
+    ``required_linear_history``. GitHub refuses the others as the repository's settings
+    do ("Squash merges are not allowed on this repository.")."""
+    methods = {"merge", "squash", "rebase"}
+    for ruleset in applying(world, repo, f"refs/heads/{branch}"):
+        if ruleset.enforcement != "active" or bypasses(world, repo, who, ruleset, merging=True):
+            continue
+        for rule in ruleset.rules:
+            if rule.get("type") == "required_linear_history":
+                methods.discard("merge")
+            if rule.get("type") == "pull_request":
+                parameters = rule.get("parameters") or {}
+                methods &= set(parameters.get("allowed_merge_methods") or methods)
+    return methods

@@ -15,6 +15,7 @@ from shoal_sim.pulls import gitwork
 from shoal_sim.pulls.mergeability import merge_refusal
 from shoal_sim.pulls.ports import Merging
 from shoal_sim.pulls.records import PullRequest
+from shoal_sim.ruleset_merge import merge_methods
 from shoal_sim.state.events import ZERO_SHA, RefChange
 from shoal_sim.state.ledger import Actor
 from shoal_sim.state.models import Repo
@@ -82,7 +83,8 @@ def merge(
             {"resource": "PullRequest", "field": "merge_method", "code": "invalid"}
         )
     setting, refused = _ALLOWED[req.method]
-    if not getattr(repo, setting):
+    allowed = merge_methods(engine.world, repo, actor, pull.base_ref)  # by rulesets
+    if not getattr(repo, setting) or req.method not in allowed:
         raise GitHubError(405, refused)
     if pull.state != "open" or pull.merged:
         raise GitHubError(405, "Pull Request is not mergeable")
