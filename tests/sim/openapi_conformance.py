@@ -35,6 +35,17 @@ SCHEMA_OVERRIDES: dict[tuple[str, str, int], dict[str, Any]] = {
         "type": "array",
         "items": {"$ref": "#/components/schemas/installation"},
     },
+    # A directory's contents are an array (`content-directory`), but the description's
+    # `discriminator` (on the property `type`) makes the validator demand an object. The
+    # same `oneOf` without it.
+    ("GET", "/repos/{owner}/{repo}/contents/{path}", 200): {
+        "oneOf": [
+            {"$ref": "#/components/schemas/content-directory"},
+            {"$ref": "#/components/schemas/content-file"},
+            {"$ref": "#/components/schemas/content-symlink"},
+            {"$ref": "#/components/schemas/content-submodule"},
+        ]
+    },
     # The description's `oneOf` [basic-error, repository-rule-violation-error] admits no
     # body at all: every basic error is also a rule-violation error. Either one will do.
     ("PUT", "/repos/{owner}/{repo}/contents/{path}", 409): {

@@ -110,6 +110,38 @@ def test_a_pull_request_from_branch_to_merge(fsim: RunningSim, gh: Github) -> No
     assert gone.value.status == 404
 
 
+def test_taking_back_labels_assignees_and_review_requests(fsim: RunningSim, gh: Github) -> None:
+    repo = gh.get_repo("acme/plain")
+    root = repo.get_contents("")
+    assert isinstance(root, list)
+    assert sorted(c.path for c in root) == ["README.md", "src"]
+    main = repo.get_branch("main").commit.sha
+    repo.create_git_ref("refs/heads/tidy", main)
+    repo.create_file("tidy.txt", "Tidy", "tidy\n", branch="tidy")
+    pull = repo.create_pull(base="main", head="tidy", title="Tidy up")
+    pull.add_to_labels("bug", "wontfix")
+    pull.add_to_assignees("alice", "dave")
+    pull.create_review_request(reviewers=["dave"], team_reviewers=["core"])
+
+    pull.remove_from_labels("wontfix")
+    assert [label.name for label in pull.get_labels()] == ["bug"]
+    pull.remove_from_assignees("dave")
+    pull.delete_review_request(reviewers=["dave"], team_reviewers=["core"])
+    fetched = repo.get_pull(pull.number)
+    assert [a.login for a in fetched.assignees] == ["alice"]
+    users, teams = fetched.get_review_requests()
+    assert (list(users), list(teams)) == ([], [])
+
+    bug = repo.get_label("bug")
+    bug.edit("defect", "b60205", "Something is broken")
+    assert [label.name for label in repo.get_pull(pull.number).labels] == ["defect"]
+    repo.get_label("defect").delete()
+    assert list(repo.get_pull(pull.number).labels) == []
+    with pytest.raises(GithubException) as gone:
+        repo.get_label("defect")
+    assert gone.value.status == 404
+
+
 def test_renaming_a_repository(fsim: RunningSim, gh: Github) -> None:
     repo = gh.get_repo("acme/plain")
     repo.edit(name="flat", description="Flat and plain")
