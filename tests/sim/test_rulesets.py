@@ -6,6 +6,8 @@ contents API and merging, all through the one push judge."""
 from __future__ import annotations
 
 import base64
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -497,3 +499,62 @@ def test_rulesets_narrow_the_merge_methods(sim: RunningSim) -> None:
         )
         squash = alice.put(url, json={"merge_method": "squash"})
         assert squash.status_code == 200, squash.text
+
+
+FORKS: dict[str, Any] = {
+    "users": [{"login": "alice", "tokens": [{"token": ALICE}]}],
+    "orgs": [
+        {
+            "login": "acme",
+            "members": {"alice": "admin"},
+            "repos": [
+                {"name": "upstream", "files": {"README.md": "# same\n"}},
+                {
+                    "name": "fork",
+                    "fork": True,
+                    "parent": "acme/upstream",
+                    "files": {"README.md": "# same\n"},
+                },
+            ],
+        }
+    ],
+}
+
+
+def test_update_allows_fetch_and_merge_lets_a_fork_take_its_upstream(
+    make_sim: Callable[..., RunningSim], tmp_path: Path
+) -> None:
+    sim = make_sim(FORKS)
+    assert tip(sim, "fork") == tip(sim, "upstream")  # seeded alike: one history
+    synced = sim.admin.push_commit("acme", "upstream", {"NEW.md": "new\n"})
+    with sim.http(ALICE) as alice:
+        made = alice.post(
+            "/repos/acme/fork/rulesets", json=ruleset("frozen", {"type": "update"})
+        ).json()
+    work = tmp_path / "fork"
+    auth = basic_header(ALICE)
+    run_git("-c", auth, "clone", "-q", f"{sim.url}/acme/fork.git", str(work), cwd=tmp_path)
+    run_git("-c", auth, "fetch", "-q", f"{sim.url}/acme/upstream.git", "main", cwd=work)
+
+    def sync() -> subprocess.CompletedProcess[str]:
+        return run_git("-c", auth, "push", "origin", "FETCH_HEAD:main", cwd=work, check=False)
+
+    refused = sync()
+    assert "Cannot update this protected ref." in refused.stderr
+    with sim.http(ALICE) as alice:
+        alice.put(
+            f"/repos/acme/fork/rulesets/{made['id']}",
+            json={
+                "rules": [{"type": "update", "parameters": {"update_allows_fetch_and_merge": True}}]
+            },
+        )
+    assert sync().returncode == 0
+    assert tip(sim, "fork") == synced
+    # Any other update is still refused.
+    (work / "mine.txt").write_text("mine\n")
+    run_git("checkout", "-q", "FETCH_HEAD", cwd=work)
+    run_git("add", "mine.txt", cwd=work)
+    run_git("commit", "-q", "-m", "Mine", cwd=work)
+    other = run_git("-c", auth, "push", "origin", "HEAD:main", cwd=work, check=False)
+    assert "Cannot update this protected ref." in other.stderr
+    assert tip(sim, "fork") == synced
