@@ -498,6 +498,20 @@ class Settings(BaseSettings):
         description="Time the worker's git may take to record a workspace's change (stage, "
         "summarize, write the patch); past it `diff_too_large`.",
     )
+    max_execution_log_bytes: int = Field(
+        default=8 << 20,
+        ge=64 << 10,
+        description="Log kept per execution (all steps); past it the log says it was cut. Also "
+        "the largest log a runner may upload through the artifact proxy.",
+    )
+    execution_token_ttl_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long an execution token (what a runner holds to fetch its workspace "
+        "and upload its results through the API) stays valid after it is minted; it is "
+        "revoked when the execution finishes. Default: the execution's deadline "
+        "(max_total_step_seconds + max_diff_seconds) plus 10 minutes.",
+    )
 
     # --- publishing --------------------------------------------------------------------
     max_prs_per_day_per_org: int = Field(
@@ -645,6 +659,12 @@ class Settings(BaseSettings):
         if api == "https://api.github.com":
             return "https://github.com"
         return api.removesuffix("/api/v3")
+
+    @property
+    def execution_token_lifetime_s(self) -> float:
+        if self.execution_token_ttl_s is not None:
+            return self.execution_token_ttl_s
+        return self.max_total_step_seconds + self.max_diff_seconds + 600.0
 
     @property
     def workspace_root(self) -> Path:

@@ -11,6 +11,7 @@ from shoal.api.middleware import RequestContextMiddleware
 from shoal.api.paths import API_PREFIX
 from shoal.api.request_guard import RequestGuardMiddleware
 from shoal.api.routes import (
+    artifacts,
     audit,
     budgets,
     campaigns,
@@ -27,7 +28,7 @@ from shoal.api.routes import progress as progress_routes
 from shoal.api.routes import (
     tokens as token_routes,
 )
-from shoal.services import tokens
+from shoal.services import artifact_proxy, tokens
 from shoal.services.context import AppContext
 
 __all__ = ["create_app"]
@@ -54,6 +55,10 @@ def create_app(ctx: AppContext) -> FastAPI:
         spec_routes=("/campaigns/apply", "/campaigns/plan", "/specs/validate"),
         authenticate=lambda token: tokens.authenticate(ctx, token),
         signed_routes={webhooks.WEBHOOK_ROUTE: ctx.settings.github_webhook_max_body_bytes},
+        runner_prefix=(
+            artifacts.RUNNER_PREFIX,
+            max(artifacts.proxy_of(ctx).limit(name) for name in artifact_proxy.RESULT_FILES),
+        ),
     )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(campaigns.router)
@@ -68,5 +73,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(progress_routes.router)
     app.include_router(bulk_routes.router)
     app.include_router(sync.router)
+    app.include_router(artifacts.router)
     app.include_router(health.router)
     return app

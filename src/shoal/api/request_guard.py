@@ -46,6 +46,7 @@ class RequestGuardMiddleware:
         spec_routes: Iterable[str],
         authenticate: Callable[[str], Principal],
         signed_routes: Mapping[str, int] | None = None,
+        runner_prefix: tuple[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
@@ -55,6 +56,11 @@ class RequestGuardMiddleware:
         # Route -> its body limit, for routes that authenticate a request by a signature of
         # its body (GitHub webhooks) instead of an API token: the route checks it.
         self.signed_routes = {API_PREFIX + r: limit for r, limit in (signed_routes or {}).items()}
+        # (path prefix, body limit) of the artifact proxy's routes: a runner authenticates
+        # with its execution token, which the route checks before it reads the body.
+        self.runner_prefix = (
+            (API_PREFIX + runner_prefix[0], runner_prefix[1]) if runner_prefix else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +76,8 @@ class RequestGuardMiddleware:
         signed = scope["path"] in self.signed_routes
         if signed:
             limit = self.signed_routes[scope["path"]]
+        elif self.runner_prefix and scope["path"].startswith(self.runner_prefix[0]):
+            signed, limit = True, self.runner_prefix[1]
         headers = {name.lower(): value for name, value in scope["headers"]}
         declared = headers.get(b"content-length")
         carries_body = scope["method"] not in _BODYLESS_METHODS or declared not in (None, b"0")

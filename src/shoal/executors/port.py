@@ -29,17 +29,56 @@ from shoal.domain.executions import EXECUTOR_KINDS, ExecutorKind
 from shoal.execution.plans import ExecutionRequest
 from shoal.execution.results import ExecutionResult
 
-__all__ = ["EXECUTOR_KINDS", "ExecutionRef", "Executor", "ExecutorKind"]
+__all__ = [
+    "EXECUTOR_KINDS",
+    "ArtifactExchange",
+    "ExecutionRef",
+    "Executor",
+    "ExecutorKind",
+    "StagedArtifacts",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StagedArtifacts:
+    """Where a runner that holds no other credential fetches and uploads one Execution.
+
+    `url` is the Execution's base on the API (`.../api/v1/executions/{id}`): `GET
+    {url}/workspace` gives the base tarball (204: an empty repository), `PUT
+    {url}/results/{log,patch,result}` takes the results, result last. `token` is its
+    execution token: give it to the runner in a file or `SHOAL_EXECUTION_TOKEN`, never argv.
+    `shoal runner fetch|upload|run --artifact-url` speak this.
+    """
+
+    url: str
+    token: str
+
+
+class ArtifactExchange(Protocol):
+    """The worker's side of the artifact proxy for one Execution (services.artifact_proxy)."""
+
+    def stage(self, tarball: Path | None) -> StagedArtifacts:
+        """Put the workspace where the runner fetches it, and mint its execution token (any
+        earlier one of this Execution is revoked, its uploads discarded)."""
+        ...
+
+    def collect(self, out_dir: Path) -> ExecutionResult:
+        """The result the runner uploaded, its files written to `out_dir`. Raises
+        `InvalidInputError` when the runner uploaded no complete result."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class ExecutionRef:
-    """Which Execution this is: names and labels for an executor that runs it elsewhere."""
+    """Which Execution this is: names and labels for an executor that runs it elsewhere,
+    and the artifact proxy through which its runner gets the workspace and hands back the
+    results (None where there is no API to go through, e.g. `shoal runner run` alone)."""
 
     execution_id: int
     run_id: int
     campaign: str
     repo: str  # owner/name
+    artifacts: ArtifactExchange | None = None
 
 
 class Executor(Protocol):

@@ -36,12 +36,14 @@ from shoal.execution.runner import (
 from shoal.execution.secret_scan import SecretScanIncompleteError, SecretScanner
 from shoal.executors import SandboxUnavailableError
 from shoal.executors.port import ExecutionRef, Executor
+from shoal.services.artifact_proxy import ArtifactProxy, ProxyArtifacts, discard_staged
 from shoal.services.publishing import enqueue_reconciles
 from shoal.services.secrets import DirectorySecretSource, SecretMissingError, ungranted_secrets
 from shoal.services.spec_cache import spec_of
 from shoal.spec import CampaignSpec, image_issues
 from shoal.store import Database
 from shoal.store import campaigns as campaign_store
+from shoal.store import execution_tokens as token_store
 from shoal.store import executions as execution_store
 from shoal.store import runs as run_store
 from shoal.store import targets as target_store
@@ -113,6 +115,8 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
     ):
         finished = _execute(deps, run, version, target, execution, last_attempt=last_attempt)
         with deps.db.transaction() as conn:
+            # Whatever happens next, the runner's execution tokens stop working now.
+            staged = token_store.revoke_execution_tokens(conn, execution.id, now=deps.clock.now())
             # FOR SHARE: waits for a cancellation being committed, then sees it.
             if run_store.lock_run(conn, run.id, shared=True).cancelled_at is not None:
                 log.info("execution_abandoned", why="run cancelled")
@@ -128,6 +132,8 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
                     now=deps.clock.now(),
                     max_attempts=deps.settings.task_max_attempts,
                 )
+        if staged:
+            discard_staged(_proxy(deps), execution.id)
         EXECUTIONS.labels(finished.state.value, finished.reason or "").inc()
         EXECUTION_SECONDS.observe(deps.clock.monotonic() - started)
         log.info("execution_finished", state=finished.state.value, reason=finished.reason)
@@ -162,6 +168,7 @@ def _execute(
                         run_id=run.id,
                         campaign=run.campaign,
                         repo=execution.repo,
+                        artifacts=ProxyArtifacts(_proxy(deps), execution.id),
                     ),
                 )
             except SandboxUnavailableError as exc:
@@ -180,6 +187,10 @@ def _execute(
                 steps=[],
             )
         return _store_results(deps, run, execution, result)
+
+
+def _proxy(deps: ExecutionDeps) -> ArtifactProxy:
+    return ArtifactProxy(db=deps.db, blobs=deps.blobs, clock=deps.clock, settings=deps.settings)
 
 
 def _request(
@@ -254,6 +265,7 @@ def _request(
             step_memory_bytes=settings.step_memory_bytes,
             max_total_step_s=settings.max_total_step_seconds,
             max_diff_s=settings.max_diff_seconds,
+            max_log_bytes=settings.max_execution_log_bytes,
         ),
         egress=egress,
     )

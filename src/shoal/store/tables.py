@@ -204,6 +204,28 @@ executions = sa.Table(
     ),
 )
 
+# Short-lived tokens a runner holds to fetch one execution's workspace and upload its results
+# through the API (the artifact proxy), stored as sha256 hashes.
+execution_tokens = sa.Table(
+    "execution_tokens",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "execution_id",
+        sa.BigInteger,
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("created_at", _ts, nullable=False, server_default=_now),
+    sa.Column("expires_at", _ts, nullable=False),
+    sa.Column("revoked_at", _ts),
+    sa.Column("results_at", _ts),  # when the runner's result.json was accepted
+    sa.CheckConstraint("purpose IN ('runner')", name="execution_tokens_purpose"),
+)
+
 # A run's counts, kept by the triggers of migration 0014 in the transaction that inserts a
 # target or execution or changes its state; a run's figures are the sum over its slots.
 run_counters = sa.Table(

@@ -38,7 +38,7 @@ def _refuse(status: int, code: str, message: str, **details: Any) -> JSONRespons
     return JSONResponse(error_body(code, message, details or None), status_code=status)
 
 
-async def _bounded_body(request: Request, limit: int) -> bytes | None:
+async def bounded_body(request: Request, limit: int) -> bytes | None:
     """The body, or None as soon as it passes `limit` bytes (the rest is never read)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -95,7 +95,7 @@ async def receive_webhook(request: Request, ctx: Ctx) -> JSONResponse:
             "App's webhook secret",
         )
     limit = settings.github_webhook_max_body_bytes
-    body = await _bounded_body(request, limit)
+    body = await bounded_body(request, limit)
     if body is None:
         return _refuse(
             413,
