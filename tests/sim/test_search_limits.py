@@ -3,6 +3,8 @@ authentication), reported as the ``search`` resource, leaving the core budget al
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tests.sim.conftest import RunningSim
 
 ALICE = "ghp_alice0000000000000000000000000000000"
@@ -38,3 +40,16 @@ def test_search_has_its_own_budget_per_minute(sim: RunningSim) -> None:
         assert [a.status_code for a in answers] == [200] * 10 + [403]
         assert answers[0].headers["x-ratelimit-limit"] == "10"
         assert answers[0].json()["total_count"] == 1  # only the public acme/docs
+
+
+def test_search_on_ghes_paths(make_sim: Callable[..., RunningSim]) -> None:
+    sim = make_sim(ghes=True)  # GHES: rate limits are off by default, search's too
+    with sim.http(ALICE) as client:
+        assert client.base_url.path == "/api/v3/"
+        for _ in range(31):
+            repos = client.get("/search/repositories", params={"q": "org:acme topic:core"})
+            assert repos.status_code == 200
+        assert [r["full_name"] for r in repos.json()["items"]] == ["acme/widgets"]
+        pulls = client.get("/search/issues", params={"q": "org:acme is:pr"})
+        assert pulls.json()["total_count"] == 0
+        assert pulls.json()["items"] == []

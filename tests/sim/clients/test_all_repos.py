@@ -161,6 +161,13 @@ def test_sed_pushes_branches_and_opens_pull_requests(make_sim: Any, tmp_path: Pa
             assert (changed["filename"], changed["additions"]) == ("README.md", 1)
         untouched = client.get("/repos/acme/docs/pulls", params={"state": "all"}).json()
         assert untouched == []
+        merged = client.put("/repos/acme/gadgets/pulls/1/merge", json={"merge_method": "squash"})
+        assert merged.status_code == 200, merged.text
+
+    # Run again, clone brings the default branches up to date
+    all_repos("all-repos-clone", "-C", str(config), cwd=config.parent, env=env)
+    readme = config.parent / "repos/acme/gadgets/README.md"
+    assert readme.read_text() == "# gadgets (maintained)\n"
 
 
 @pytest.mark.parametrize("ghes", [False, True], ids=["github.com", "ghes"])
