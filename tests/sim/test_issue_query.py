@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shoal_sim.issue_query import matches, ordered, parse_issue_query
+from shoal_sim.issue_query import matches, ordered, parse_issue_query, teams_of_members
 from shoal_sim.pulls.records import IssueComment, PullRequest, Review
-from shoal_sim.state.models import Repo
+from shoal_sim.state.models import Repo, Team
 
 
 def at(text: str) -> float:
@@ -111,3 +111,20 @@ def test_order_defaults_to_newest_first_and_the_parameter_wins() -> None:
     assert [p.number for p, _ in asc] == [1, 2]
     updated = ordered(parse_issue_query("sort:created-asc"), found, "updated", "desc")
     assert [p.number for p, _ in updated] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("author:@me", True),  # the searching user is alice
+        ("assignee:@me", False),
+        ("review-requested:bob", True),  # asked directly
+        ("review-requested:@me", True),  # alice is in acme/core, which is asked
+        ("user-review-requested:@me", False),  # ... but not asked herself
+        ("user-review-requested:bob", True),
+        ("review-requested:dave", False),
+    ],
+)
+def test_me_and_review_requests_through_teams(query: str, expected: bool) -> None:
+    teams = teams_of_members([Team(1, "T", "acme", "core", "Core", members=["alice"])])
+    assert matches(parse_issue_query(query, "alice", teams), pull(), REPO) is expected

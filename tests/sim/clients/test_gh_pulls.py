@@ -288,3 +288,40 @@ def test_gh_merges_rebases_closes_reopens_and_readies(
     with gsim.http(ALICE) as alice:
         assert alice.get("/repos/acme/gadgets/pulls/4").json()["draft"] is False
     assert graphql_problems(proxy) == []
+
+
+def test_gh_edits_diffs_and_reports_status(
+    gsim: RunningSim, proxy: GhProxy, tmp_path: Path
+) -> None:
+    push_branch(tmp_path, gsim, "widgets", "notes")
+    repo = ("-R", "acme/widgets")
+    create = ("pr", "create", *repo, "--head", "notes", "--title", "Add notes", "--body", "Why.")
+    gh(proxy, tmp_path, *create, "--reviewer", "acme/platform", "--label", "bug")
+
+    edit = ("--title", "Add notes, edited", "--add-label", "documentation", "--remove-label", "bug")
+    gh(proxy, tmp_path, "pr", "edit", "1", *repo, *edit, "--add-assignee", "carol")
+    with gsim.http(ALICE) as alice:
+        pull = alice.get("/repos/acme/widgets/pulls/1").json()
+        patch = alice.get(
+            "/repos/acme/widgets/pulls/1", headers={"accept": "application/vnd.github.patch"}
+        )
+    assert pull["title"] == "Add notes, edited"
+    assert [label["name"] for label in pull["labels"]] == ["documentation"]
+    assert [a["login"] for a in pull["assignees"]] == ["carol"]
+    assert patch.headers["content-type"].startswith("application/vnd.github.patch")
+    assert "Subject: [PATCH] Add notes" in patch.text
+
+    diff = gh(proxy, tmp_path, "pr", "diff", "1", *repo)
+    assert diff.startswith("diff --git a/notes.md b/notes.md\nnew file mode 100644\n")
+    assert diff.endswith("+notes\n")
+
+    # alice wrote it; carol is asked through her team (an issue search for pull requests).
+    mine = gh(proxy, tmp_path, "pr", "status", *repo)
+    created, _, asked = mine.partition("Requesting a code review from you")
+    assert "#1  Add notes, edited [notes]" in created and "Review required" in created
+    assert "You have no pull requests to review" in asked
+    theirs = gh(proxy, tmp_path, "pr", "status", *repo, env={"GH_TOKEN": CAROL})
+    created, _, asked = theirs.partition("Requesting a code review from you")
+    assert "You have no open pull requests" in created
+    assert "#1  Add notes, edited [notes]" in asked
+    assert graphql_problems(proxy) == []

@@ -95,5 +95,10 @@ def test_queries_longer_than_256_characters_are_refused(fleet: Gql) -> None:
 
 
 def test_other_search_types_say_they_are_not_implemented(fleet: Gql) -> None:
-    (error,) = fleet.errors('{ search(query: "is:pr", type: ISSUE, first: 1) { issueCount } }')
+    (error,) = fleet.errors('{ search(query: "alice", type: USER, first: 1) { userCount } }')
     assert "not implemented by the Shoal GitHub simulator" in error["message"]
+    # Issue searches cover pull requests (none here); plain issues are not modelled.
+    fields = "issueCount nodes { __typename }"
+    for text in ("is:pr", "is:issue"):
+        query = f'{{ search(query: "{text}", type: ISSUE, first: 1) {{ {fields} }} }}'
+        assert fleet.data(query)["search"] == {"issueCount": 0, "nodes": []}

@@ -6,23 +6,26 @@ Supported: ``repo:``, ``org:``, ``user:`` (several are OR-ed), ``is:pr|pull-requ
 open|closed|merged|unmerged|draft``, ``type:pr|issue``, ``state:open|closed``,
 ``draft:true|false``, ``author:`` (``app/slug`` for an App), ``assignee:``, ``label:``
 (each one AND-ed, commas inside one OR-ed), ``no:label|assignee``, ``head:``, ``base:``,
-``review-requested:``, ``team-review-requested:org/slug``, ``reviewed-by:``,
+``review-requested:`` (asked directly or through one of the user's teams),
+``user-review-requested:`` (asked directly), ``team-review-requested:org/slug``,
+``reviewed-by:``,
 ``commenter:``, ``involves:``, ``created:``/``updated:``/``closed:``/``merged:`` (the
 repository search's date forms), ``in:title|body|comments``, ``sort:created|updated|
 comments[-asc|-desc]`` and free-text terms, each of which must occur in the ``in:`` fields
 (title, body and comments by default). A leading ``-`` negates a qualifier. Unknown
-qualifiers are text, as on GitHub. Pure: no I/O, no clock.
+qualifiers are text, as on GitHub. ``@me`` is the searching user. Pure: no I/O, no clock
+(the caller says who searches and which teams a login is in).
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from shoal_sim.graphql.search_query import parse_interval
 from shoal_sim.pulls.records import PullRequest
-from shoal_sim.state.models import Repo
+from shoal_sim.state.models import Repo, Team
 
 Predicate = Callable[[PullRequest, Repo], bool]
 
@@ -85,6 +88,14 @@ def _when(moment: Callable[[PullRequest], float | None], text: str) -> Predicate
     return holds
 
 
+def _requested(login: str, teams: frozenset[str]) -> Predicate:
+    """Asked directly, or through a team (``org/slug``, lower-cased) in ``teams``."""
+    return lambda p, r: (
+        login in (u.lower() for u in p.requested_reviewers)
+        or any(f"{r.owner.lower()}/{slug.lower()}" in teams for slug in p.requested_teams)
+    )
+
+
 def _team_requested(value: str) -> Predicate:
     org, _, slug = value.lower().partition("/")
     return lambda p, r: r.owner.lower() == org and slug in p.requested_teams
@@ -101,9 +112,7 @@ _QUALIFIERS: dict[str, Callable[[str], Predicate | None]] = {
     "no": lambda v: _no(v.lower()),
     "head": lambda v: lambda p, r: p.head_ref == v,
     "base": lambda v: lambda p, r: p.base_ref == v,
-    "review-requested": lambda v: (
-        lambda p, r: v.lower() in (u.lower() for u in p.requested_reviewers)
-    ),
+    "user-review-requested": lambda v: _requested(v.lower(), frozenset()),
     "team-review-requested": _team_requested,
     "reviewed-by": lambda v: lambda p, r: any(rv.user.lower() == _login(v) for rv in p.reviews),
     "commenter": lambda v: lambda p, r: any(c.user.lower() == _login(v) for c in p.comments),
@@ -147,7 +156,26 @@ def _tokens(text: str) -> list[str]:
         return text.split()
 
 
-def parse_issue_query(text: str) -> IssueQuery:
+def _no_teams(login: str) -> frozenset[str]:
+    return frozenset()
+
+
+def teams_of_members(teams: Iterable[Team]) -> Callable[[str], frozenset[str]]:
+    """A ``teams_of`` for :func:`parse_issue_query` over the world's teams."""
+    by_login: dict[str, set[str]] = {}
+    for team in teams:
+        for member in team.members:
+            by_login.setdefault(member.lower(), set()).add(f"{team.org}/{team.slug}".lower())
+    return lambda login: frozenset(by_login.get(login.lower(), ()))
+
+
+def parse_issue_query(
+    text: str,
+    me: str | None = None,
+    teams_of: Callable[[str], frozenset[str]] = _no_teams,
+) -> IssueQuery:
+    """``me``: the searching user's login (``@me``); ``teams_of(login)``: the teams a login
+    is in, as lower-cased ``org/slug``."""
     scopes: list[Predicate] = []
     checks: list[Predicate] = []
     terms: list[str] = []
@@ -167,8 +195,13 @@ def parse_issue_query(text: str) -> IssueQuery:
         if key == "sort" and not negated and (order := _sort(value)) is not None:
             sort = order
             continue
+        if value.lower() == "@me" and me is not None:
+            value = me
         scope = _scope(key, value)
-        predicate = scope or _qualifier(key, value)
+        if key == "review-requested":
+            predicate: Predicate | None = _requested(value.lower(), teams_of(value))
+        else:
+            predicate = scope or _qualifier(key, value)
         if predicate is None:
             terms.append(token.lower())
         elif negated:

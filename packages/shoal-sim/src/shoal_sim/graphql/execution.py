@@ -43,6 +43,7 @@ from shoal_sim.graphql import (
     pull_edits,
     pull_files,
     pull_people,
+    pull_search,
     pull_view,
     pulls,
     repo_metadata,
@@ -81,6 +82,7 @@ RESOLVE_FIELD = field_resolver(
         pull_edits.resolvers,
         pull_files.resolvers,
         rollup.resolvers,
+        pull_search.resolvers,
     )
 )
 RESOLVE_TYPE = type_resolver(repositories.account_typename)

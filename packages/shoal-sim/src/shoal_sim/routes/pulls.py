@@ -12,6 +12,7 @@ from shoal_sim.pulls.bodies import Bodies
 from shoal_sim.pulls.gitwork import commits_between
 from shoal_sim.pulls.merging import MergeRequest, merge, update_branch
 from shoal_sim.rest import Ctx, Reply, Router
+from shoal_sim.routes import pull_diffs
 from shoal_sim.routes.repos import _commit_body
 from shoal_sim.ruleset_merge import merge_bypass
 from shoal_sim.state.access import granted_level
@@ -127,7 +128,12 @@ def list_pulls(ctx: Ctx) -> Reply:
 @router.route("GET", PULL, docs="pulls/pulls#get-a-pull-request")
 def get_pull(ctx: Ctx) -> Reply:
     repo = ctx.repo("pull_requests", "read")
-    return Reply(Bodies(engine(ctx), ctx.urls, repo).pull(pull_of(ctx, repo)))
+    pull = pull_of(ctx, repo)
+    media = pull_diffs.wanted(ctx.accept)
+    if media is not None:
+        base = engine(ctx).base_tip(repo, pull)
+        return pull_diffs.diff_reply(ctx, repo, base, pull.head_sha, media)
+    return Reply(Bodies(engine(ctx), ctx.urls, repo).pull(pull))
 
 
 @router.route("PATCH", PULL, docs="pulls/pulls#update-a-pull-request")

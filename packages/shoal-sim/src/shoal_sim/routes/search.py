@@ -15,13 +15,13 @@ from typing import Any
 
 from shoal_sim.errors import GitHubError, validation_failed
 from shoal_sim.graphql import search_query
-from shoal_sim.issue_query import matches, ordered, parse_issue_query
+from shoal_sim.issue_query import matches, ordered, parse_issue_query, teams_of_members
 from shoal_sim.paging import page_params
 from shoal_sim.pulls import PullRequest
 from shoal_sim.pulls.bodies import Bodies
 from shoal_sim.rest import Ctx, Reply, Router
 from shoal_sim.routes.pulls import engine
-from shoal_sim.state.access import Access, repo_access
+from shoal_sim.state.access import Access, UserCaller, repo_access
 from shoal_sim.state.models import Repo
 from shoal_sim.views.repos import repository
 
@@ -101,7 +101,10 @@ def search_issues(ctx: Ctx) -> Reply:
             message="The simulator searches issues lexically only (semantic and hybrid "
             "search are not modelled)."
         )
-    query = parse_issue_query(_query(ctx))
+    with ctx.sim.world.lock:
+        teams_of = teams_of_members(list(ctx.sim.world.teams.values()))
+    me = ctx.caller.user.login if isinstance(ctx.caller, UserCaller) else None
+    query = parse_issue_query(_query(ctx), me, teams_of)
     found: list[tuple[PullRequest, Repo]] = []
     for repo in _visible(ctx):
         pulls = [p for p in list(repo.pulls.values()) if isinstance(p, PullRequest)]
