@@ -213,12 +213,14 @@ def test_organization_rulesets_target_repositories_by_name(sim: RunningSim) -> N
     assert refused.headers["x-accepted-github-permissions"] == "organization_administration=read"
 
 
-def test_enforcement_active_blocks_evaluate_reports_disabled_is_off(sim: RunningSim) -> None:
+def test_enforcement_active_blocks_evaluate_and_disabled_do_not(sim: RunningSim) -> None:
     with sim.http(ALICE) as alice:
         made = alice.post(
             "/repos/acme/gadgets/rulesets", json=ruleset("frozen", {"type": "update"})
         )
         ident = made.json()["id"]
+        listed = alice.get("/repos/acme/gadgets/rules/branches/main").json()
+        assert [(r["type"], r["ruleset_id"]) for r in listed] == [("update", ident)]
         refused = put_file(alice, "gadgets", "a.txt", "a\n")
         assert refused.status_code == 422
         assert refused.json()["message"] == (
@@ -226,9 +228,8 @@ def test_enforcement_active_blocks_evaluate_reports_disabled_is_off(sim: Running
         )
         alice.put(f"/repos/acme/gadgets/rulesets/{ident}", json={"enforcement": "evaluate"})
         assert put_file(alice, "gadgets", "b.txt", "b\n").status_code == 201
-        assert [r["type"] for r in alice.get("/repos/acme/gadgets/rules/branches/main").json()] == [
-            "update"
-        ]
+        # rules/branches lists active rules only.
+        assert alice.get("/repos/acme/gadgets/rules/branches/main").json() == []
         alice.put(f"/repos/acme/gadgets/rulesets/{ident}", json={"enforcement": "disabled"})
         assert alice.get("/repos/acme/gadgets/rules/branches/main").json() == []
         assert put_file(alice, "gadgets", "c.txt", "c\n").status_code == 201

@@ -186,7 +186,8 @@ def branch_rules(ctx: Ctx) -> Reply:
     rule = repo.protection.get(branch)
     rules = views.branch_rules(repo, rule) if rule is not None else []
     for ruleset in applying(ctx.sim.world, repo, f"refs/heads/{branch}"):
-        rules += views.ruleset_rules(ruleset, repo)
+        if ruleset.enforcement == "active":  # GitHub leaves out evaluate-mode rulesets
+            rules += views.ruleset_rules(ruleset, repo)
     return ctx.page(rules)
 
 
