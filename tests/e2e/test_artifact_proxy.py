@@ -469,3 +469,46 @@ def test_runner_fetch_and_upload_move_an_execution_with_the_token_alone(
     assert result.state is ExecutionState.PATCH
     assert [f.path for f in result.files] == ["README.md"]
     assert result.patch_path is not None and b"+hi" in result.patch_path.read_bytes()
+
+
+IMAGED_SPEC = """\
+name: imaged
+on:
+  - repos: [acme/api]
+steps:
+  - name: fmt
+    image: alpine:3.20
+    run: echo formatted > fmt.txt
+changeset:
+  title: fmt
+"""
+
+
+def test_a_spec_applied_for_another_executor_fails_without_running_its_steps(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # Applied while the server ran podman, which runs the image; executed by a worker that
+    # runs the local executor, which cannot.
+    stack = make_stack(WORLD, worker=False, executor="podman")
+    name = stack.apply(IMAGED_SPEC)["campaign"]["name"]
+    run_id = int(stack.start_preview(name)["id"])
+    ctx = dataclasses.replace(
+        stack.api.ctx, settings=stack.api.ctx.settings.model_copy(update={"executor": "local"})
+    )
+    parts = WorkerComponents(ctx)
+    try:
+        with ctx.db.transaction() as conn:
+            (select,) = task_store.list_tasks(conn, task_store.TaskFilter(kinds=(SELECT_TASK,)))
+        run_select_task(parts.selection, select)
+        with ctx.db.transaction() as conn:
+            (task,) = task_store.list_tasks(conn, task_store.TaskFilter(kinds=(EXECUTE_TASK,)))
+        run_execution_task(parts.execution, task)
+    finally:
+        parts.close()
+    execution = stack.get(f"/runs/{run_id}/executions/acme/api")
+    assert (execution["state"], execution["reason"]) == ("failed", "sandbox_error")
+    assert execution["message"].startswith(
+        "step 'fmt' names the image 'alpine:3.20', but this Shoal runs steps with the local "
+        "executor"
+    )
+    assert execution["steps"] == []
