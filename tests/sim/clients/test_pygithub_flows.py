@@ -93,10 +93,17 @@ def test_a_pull_request_from_branch_to_merge(fsim: RunningSim, gh: Github) -> No
     merged = fetched.merge(merge_method="squash", commit_title="Notes (#1)")
     assert merged.merged
     assert repo.get_branch("main").commit.sha == merged.sha
-    assert repo.get_pull(1).merged
+    assert repo.get_pull(1).is_merged()
+    squashed = repo.get_commit(merged.sha)
+    assert (squashed.commit.message.splitlines()[0], len(squashed.parents)) == ("Notes (#1)", 1)
 
     repo.get_pull(2).edit(state="closed")
+    assert not repo.get_pull(2).is_merged()
     assert [p.number for p in repo.get_pulls(state="closed")] == [2, 1]
+    merge_commit = repo.get_pull(3).merge(merge_method="merge")
+    assert len(repo.get_commit(merge_commit.sha).parents) == 2
+    rebased = repo.get_pull(4).merge(merge_method="rebase")
+    assert repo.get_commit(rebased.sha).commit.message == "Topic 2"  # replayed, no merge commit
     assert [p.number for p in repo.get_pulls(state="all", sort="created", direction="asc")] == [
         1,
         2,
