@@ -17,6 +17,7 @@ from shoal.domain.errors import InvalidInputError
 from shoal.domain.mutations import Mutation
 from shoal.github import (
     GitHubGraphQLError,
+    GitHubNotFoundError,
     GitHubPermissionError,
     GitHubValidationError,
     InstallationClient,
@@ -30,6 +31,8 @@ from shoal.github.pulls import (
 from shoal.github.pulls_lookup import heads_query
 from shoal.github.pulls_observed import PullState
 from shoal.governor import GovernorLimits
+from shoal_sim.pulls import attach
+from shoal_sim.pulls.labels import create_label
 from tests.github.conftest import AppUnderTest, Clocks
 from tests.sim.conftest import RunningSim
 from tests.sim.pulls.conftest import branch, pull_world
@@ -223,10 +226,44 @@ def test_find_by_heads_answers_many_repositories_in_one_request(pulls_env: Pulls
         widgets.head_sha,
         "W",
     )
+    # Nobody asked for a review or was assigned: known to be nobody, not unknown.
+    assert (observed.reviewers, observed.team_reviewers, observed.assignees) == ((), (), ())
 
     batched = pulls.find_by_heads(heads, batch_size=4)
     assert batched.requests == 2
     assert batched.pulls == found.pulls
+
+
+def test_repository_labels_are_read_over_graphql_page_by_page(pulls_env: PullsEnv) -> None:
+    sim = pulls_env.sim.sim
+    repo = sim.world.get_repo("acme", "plain")
+    engine = attach(sim)
+    made = {f"area/{i:03d}" for i in range(130)}
+    for label in sorted(made):
+        create_label(engine, repo, label, "ededed", None)
+    under = pulls_env.under
+    graphql_before = under.count("graphql", "POST", "200")
+
+    assert pulls_env.pulls.repo_labels("acme", "plain") == made | GITHUB_DEFAULT_LABELS
+    # 139 labels are two pages of 100; nothing is read over REST.
+    assert under.count("graphql", "POST", "200") == graphql_before + 2
+    assert under.count("/repos/{owner}/{repo}/labels", "GET", "200") == 0
+
+
+def test_get_reads_one_pull_request_over_graphql(pulls_env: PullsEnv) -> None:
+    branch(pulls_env.sim, "plain", "shoal/one", {"O": "o\n"})
+    pulls, under = pulls_env.pulls, pulls_env.under
+    pr = pulls.create("acme", "plain", head="shoal/one", base="main", title="One", body="b")
+    graphql_before = under.count("graphql", "POST", "200")
+
+    found = pulls.get("acme", "plain", pr.number)
+    assert (found.node_id, found.head_sha, found.base_ref) == (pr.node_id, pr.head_sha, "main")
+    assert (found.reviewers, found.team_reviewers, found.assignees) == ((), (), ())
+    assert found.mergeable in ("mergeable", "unknown")
+    assert under.count("graphql", "POST", "200") == graphql_before + 1
+    assert under.count("/repos/{owner}/{repo}/pulls/{pull_number}", "GET", "200") == 0
+    with pytest.raises(GitHubNotFoundError):
+        pulls.get("acme", "plain", pr.number + 100)
 
 
 def test_create_twice_adopts_the_open_pull_request(pulls_env: PullsEnv) -> None:

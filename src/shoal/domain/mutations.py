@@ -34,9 +34,9 @@ class Answer:
 class Mutation:
     """One write GitHub saw, accepted or refused.
 
-    `operation` names it as GitHub's docs (and the simulator's ledger) do: the REST method and
-    route template (`POST /repos/{owner}/{repo}/pulls`), `mutation <field>` for GraphQL, or
-    `git push`. `method` is the HTTP method (`GIT` for a push), `endpoint` the route template
+    `operation` names it as GitHub's docs do: the REST method and route template
+    (`POST /repos/{owner}/{repo}/pulls`), `mutation <field>` for GraphQL, or `git push`.
+    `method` is the HTTP method (`GIT` for a push), `endpoint` the route template
     (`graphql`, `git push`). `ok` is True only when GitHub accepted it; `error_code` is the
     Shoal error code of a refusal. `details` holds what else the audit row says (a push's
     branch, commit and previous commit)."""

@@ -1,6 +1,6 @@
 """Repository archives: `GET /repos/{owner}/{repo}/tarball/{ref}` answers with a redirect to
 a signed download URL (codeload.github.com on GitHub.com, `/_codeload` on the same host for
-GHES and the simulator), which is streamed to a file under a size cap.
+GHES), which is streamed to a file under a size cap.
 
 The token goes to the API host only: a redirect to another origin is followed without
 `Authorization` (the signed URL needs none, and a token must not leave GitHub's API host).

@@ -15,11 +15,17 @@ from typing import Any
 
 from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shoal.domain.mutations import Mutation
-from shoal.github.errors import GitHubGraphQLError, GitHubValidationError
+from shoal.github.errors import GitHubGraphQLError, GitHubNotFoundError, GitHubValidationError
 from shoal.github.installation import InstallationClient
 from shoal.github.pulls_lookup import BATCH_SIZE, HeadLookup, RepoHead, find_by_heads
 from shoal.github.pulls_mutations import MutationLog
-from shoal.github.pulls_observed import PULL_FIELDS, ObservedPR, pull_from_graphql, pull_from_rest
+from shoal.github.pulls_observed import (
+    PULL_FIELDS,
+    ObservedPR,
+    labels_page,
+    pull_from_graphql,
+    pull_from_rest,
+)
 
 __all__ = [
     "AutoMergeRefusedError",
@@ -39,6 +45,24 @@ ISSUE = f"{REPO}/issues/{{issue_number}}"
 _DUPLICATE_PULL = "a pull request already exists"
 # What update-branch answers (422) for a branch that already has the base's commits.
 _UP_TO_DATE = "no new commits on the base branch"
+
+PULL_QUERY = (
+    "query ShoalPull($owner: String!, $name: String!, $number: Int!) {\n"
+    "  repository(owner: $owner, name: $name) { pullRequest(number: $number) { ...ShoalPull } }\n"
+    "}\n"
+    f"fragment ShoalPull on PullRequest {{{PULL_FIELDS}}}\n"
+)
+# GitHub's largest page; a repository's labels are read to the end, page by page.
+LABELS_QUERY = (
+    "query ShoalRepoLabels($owner: String!, $name: String!, $after: String) {\n"
+    "  repository(owner: $owner, name: $name) {\n"
+    "    labels(first: 100, after: $after) { pageInfo { hasNextPage endCursor } nodes { name } }\n"
+    "  }\n"
+    "}\n"
+)
+# Pages read at most (10,000 labels). A label beyond them is taken for missing: creating
+# it answers `already_exists`, which `ensure_labels` accepts.
+MAX_LABEL_PAGES = 100
 
 
 class PullRequestRaceError(ConflictError):
@@ -115,11 +139,17 @@ class PullRequests:
         return find_by_heads(self._client, heads, batch_size=batch_size)
 
     def get(self, owner: str, name: str, number: int) -> ObservedPR:
-        """One pull request with its reviewers and assignees."""
-        reply = self._client.request(
-            "GET", PULL, path={"owner": owner, "repo": name, "pull_number": number}
-        )
-        return pull_from_rest(reply.json())
+        """One pull request, read as every GraphQL read reads it (`PULL_FIELDS`): with its
+        labels, review requests, assignees, mergeability and checks."""
+        variables = {"owner": owner, "name": name, "number": number}
+        data = self._client.graphql(PULL_QUERY, variables)
+        node = _object(data.get("repository")).get("pullRequest")
+        if not isinstance(node, dict):
+            raise GitHubNotFoundError(
+                f"{owner}/{name}: no pull request #{number}",
+                details={"repo": f"{owner}/{name}", "number": number},
+            )
+        return pull_from_graphql(node)
 
     def branch_tip(self, owner: str, name: str, branch: str) -> str | None:
         """The commit `branch` points at now; None when there is no such branch."""
@@ -145,10 +175,18 @@ class PullRequests:
         return pull_from_rest(found[0]) if isinstance(found, list) and found else None
 
     def repo_labels(self, owner: str, name: str) -> frozenset[str]:
-        """The repository's label names (the Shoal simulator's GraphQL has no
-        `Repository.labels`, so this is a paginated REST read, revalidated by ETag)."""
-        items = self._client.paginate(f"{REPO}/labels", path={"owner": owner, "repo": name})
-        return frozenset(str(item["name"]) for item in items)
+        """The repository's label names: `Repository.labels`, 100 per GraphQL query."""
+        names: set[str] = set()
+        after: str | None = None
+        for _ in range(MAX_LABEL_PAGES):
+            variables = {"owner": owner, "name": name, "after": after}
+            data = self._client.graphql(LABELS_QUERY, variables)
+            page = labels_page(_object(data.get("repository")).get("labels"))
+            names.update(page.names)
+            if page.next_cursor is None or page.next_cursor == after:
+                break
+            after = page.next_cursor
+        return frozenset(names)
 
     # -- mutations ------------------------------------------------------------------------
 
@@ -423,3 +461,8 @@ class PullRequests:
         variables = {"id": node_id, **{key: value for key, (_, value) in inputs.items()}}
         payload = self._log.graphql(field, document, variables, owner=owner, name=name)
         return pull_from_graphql(payload.get("pullRequest") or {})
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """`value` if GitHub answered an object there, else an empty one."""
+    return value if isinstance(value, dict) else {}

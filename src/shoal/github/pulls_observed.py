@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shoal.github.errors import GitHubUnavailableError
 
-__all__ = ["PULL_FIELDS", "ObservedPR", "PullState", "pull_from_graphql", "pull_from_rest"]
+__all__ = [
+    "PULL_FIELDS",
+    "LabelsPage",
+    "ObservedPR",
+    "PullState",
+    "labels_page",
+    "pull_from_graphql",
+    "pull_from_rest",
+]
 
 # The `PullRequest` fields every GraphQL read of a pull request selects (as a fragment):
 # what the reconciler acts on, in GitHub's own shapes. Connections are read in one page:
@@ -45,8 +53,9 @@ class PullState(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class ObservedPR:
     """One pull request as GitHub showed it. `reviewers`, `team_reviewers` (team slugs) and
-    `assignees` are None when the read did not include them (GraphQL lookups); `adopted`
-    says that `create` found this pull request already open instead of opening it."""
+    `assignees` are None only when the read did not include them (a REST body that leaves
+    them out); every GraphQL read selects them (`PULL_FIELDS`). `adopted` says that `create`
+    found this pull request already open instead of opening it."""
 
     number: int
     node_id: str
@@ -138,6 +147,16 @@ class _Reviewer(_Payload):
     typename: str = Field(alias="__typename")
     login: str | None = None
     slug: str | None = None
+
+
+class _PageInfo(_Payload):
+    has_next: bool = Field(alias="hasNextPage")
+    end_cursor: str | None = Field(default=None, alias="endCursor")
+
+
+class _LabelConnection(_Payload):
+    page_info: _PageInfo = Field(alias="pageInfo")
+    nodes: list[_Named | None]
 
 
 class _ReviewRequest(_Payload):
@@ -303,6 +322,26 @@ def _checks(pull: _GraphQLPull) -> str | None:
     heads = [node for node in pull.commits.nodes if node is not None]
     rollup = heads[-1].commit.rollup if heads else None
     return None if rollup is None else _enum(_ROLLUP, rollup.state, "statusCheckRollup.state")
+
+
+@dataclass(frozen=True, slots=True)
+class LabelsPage:
+    """One page of a `LabelConnection`: the names on it and the cursor of the next page
+    (None on the last)."""
+
+    names: tuple[str, ...]
+    next_cursor: str | None
+
+
+def labels_page(connection: Any) -> LabelsPage:
+    """A `LabelConnection` selected with `pageInfo { hasNextPage endCursor } nodes { name }`."""
+    try:
+        page = _LabelConnection.model_validate(connection)
+    except ValidationError as exc:
+        raise _unexpected("GraphQL label connection", exc) from None
+    names = tuple(label.name for label in page.nodes if label is not None)
+    more = page.page_info.has_next and page.page_info.end_cursor
+    return LabelsPage(names, page.page_info.end_cursor if more else None)
 
 
 def pull_from_graphql(node: Mapping[str, Any]) -> ObservedPR:

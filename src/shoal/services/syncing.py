@@ -85,9 +85,10 @@ SYNC_QUERIES = Counter(
 SYNC_POINTS = Counter(
     "shoal_sync_graphql_points", "GraphQL rate-limit points the periodic sync's queries cost."
 )
-SYNC_REST_READS = Counter(
-    "shoal_sync_rest_reads",
-    "Pull requests the sync read over REST (conditional GETs), having no node id recorded.",
+SYNC_NUMBER_READS = Counter(
+    "shoal_sync_number_reads",
+    "Pull requests the sync read one by one by number (one GraphQL query each), having no "
+    "node id recorded.",
 )
 
 
@@ -108,7 +109,6 @@ class AppPullReader:
         return read_pulls(self._client, node_ids, batch_size=self._batch_size)
 
     def get(self, repo: str, number: int) -> ObservedPR | None:
-        # REST GETs are conditional (the adapter's ETag cache): an unchanged PR costs nothing.
         owner, _, name = repo.partition("/")
         try:
             return PullRequests(self._client).get(owner, name, number)
@@ -297,7 +297,10 @@ def _read(reader: PullReader, changesets: Sequence[Changeset]) -> _Reads:
     for changeset in changesets:
         if not changeset.observed.pr_node_id and changeset.pr_number is not None:
             reads.pulls[changeset.id] = reader.get(changeset.repo, changeset.pr_number)
-            SYNC_REST_READS.inc()
+            # One `repository.pullRequest(number:)` query: GitHub's minimum charge, one point.
+            reads.queries += 1
+            reads.points += 1
+            SYNC_NUMBER_READS.inc()
     return reads
 
 
