@@ -10,6 +10,7 @@ test.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import uuid
@@ -61,6 +62,13 @@ def _audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test signs its audit events with a key of its own, so the audit anchors of one
     test (kept in the object store under the key's id) never meet another test's log."""
     monkeypatch.setenv("SHOAL_AUDIT_KEY", secrets.token_hex(32))
+
+
+@pytest.fixture(autouse=True)
+def _encryption_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test seals the secrets it stores under a key of its own."""
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    monkeypatch.setenv("SHOAL_ENCRYPTION_KEYS", f"test-1:{key}")
 
 
 def _admin_execute(sql: str) -> None:

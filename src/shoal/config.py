@@ -188,6 +188,23 @@ class Settings(BaseSettings):
         "event count, time) in object storage and the log, when it moved since the last anchor.",
     )
 
+    # --- secrets at rest -----------------------------------------------------------------
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Key-encryption keys for secrets Shoal stores (step secrets set over the API, "
+        "cached installation tokens, a sealed webhook secret): comma-separated `name:key`, each "
+        "key 32 random bytes in base64 (`openssl rand -base64 32`). The first encrypts, all "
+        "decrypt: to rotate, put a new key first, keep the old ones until `shoal admin "
+        "reencrypt` has run. Wins over `encryption_keys_path`.",
+    )
+    encryption_keys_path: Path | None = Field(
+        default=None,
+        description="File holding the key-encryption keys, one `name:key` a line, first line "
+        "encrypts (a mounted Secret). Default: <data_dir>/encryption.keys, which `shoal up` "
+        "creates (mode 0600) on first start; `shoal api`, `shoal worker` and `shoal admin` "
+        "refuse to start without keys.",
+    )
+
     # --- API ---------------------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Address the API server binds to.")
     api_port: int = Field(default=8420, ge=1, le=65535, description="Port of the API server.")
@@ -313,7 +330,9 @@ class Settings(BaseSettings):
     github_webhook_secret: SecretStr | None = Field(
         default=None,
         description="Secret GitHub signs webhook deliveries with (the GitHub App's webhook "
-        "secret). Unset: `POST /api/v1/github/webhooks` refuses every delivery (503).",
+        "secret), as is or sealed (`shoal:v1:...` from `shoal admin seal-setting "
+        "github_webhook_secret`, opened at start with the encryption keys). Unset: "
+        "`POST /api/v1/github/webhooks` refuses every delivery (503).",
     )
     github_webhook_max_body_bytes: int = Field(
         default=25 << 20,
@@ -681,6 +700,10 @@ class Settings(BaseSettings):
     @property
     def audit_key_file(self) -> Path:
         return self.audit_key_path or self.data_dir / "audit.key"
+
+    @property
+    def encryption_keys_file(self) -> Path:
+        return self.encryption_keys_path or self.data_dir / "encryption.keys"
 
     @property
     def api_url(self) -> str:

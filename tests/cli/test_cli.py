@@ -116,6 +116,7 @@ def test_admin_create_token_and_db_upgrade(
 ) -> None:
     env = {**cli_env, "SHOAL_DATABASE_URL": db_url, "SHOAL_REDIS_URL": redis_url}
     env["SHOAL_AUDIT_KEY"] = os.environ["SHOAL_AUDIT_KEY"]  # the API's: one key per deployment
+    env["SHOAL_ENCRYPTION_KEYS"] = os.environ["SHOAL_ENCRYPTION_KEYS"]
     upgraded = shoal(env, "db", "upgrade")
     assert "already at" in upgraded.stdout
     minted = json.loads(shoal(env, "admin", "create-token", "--role", "admin", "-o", "json").stdout)

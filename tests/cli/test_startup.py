@@ -154,6 +154,7 @@ def test_admin_commands_start_no_redis(tmp_path: Path) -> None:
     env |= {
         "SHOAL_DATA_DIR": str(tmp_path / "data"),
         "SHOAL_AUDIT_KEY": "k" * 40,
+        "SHOAL_ENCRYPTION_KEYS": os.environ["SHOAL_ENCRYPTION_KEYS"],
         "XDG_STATE_HOME": str(tmp_path / "state"),
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -65,6 +66,26 @@ def test_up_on_embedded_defaults_serves_the_cli_and_stops_cleanly(tmp_path: Path
                 pass
             time.sleep(0.3)
         assert _servers_under(tmp_path / "data"), "no embedded PostgreSQL/Redis processes"
+        # Secrets at rest need no configuration here: a local key, readable by its owner only.
+        keys = tmp_path / "data" / "encryption.keys"
+        assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+        assert keys.read_text().startswith("local-1:")
+        admin = json.loads(run("admin", "create-token", "--role", "admin", "-o", "json"))
+        stored = subprocess.run(
+            [sys.executable, "-m", "shoal", "secrets", "set", "DEMO_TOKEN", "-o", "json"],
+            env=env | {"SHOAL_URL": url, "SHOAL_TOKEN": admin["token"]},
+            input="demo-value\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert stored.returncode == 0, stored.stderr
+        assert json.loads(stored.stdout) == {
+            "secret": "DEMO_TOKEN",
+            "changed": True,
+            "replaced": False,
+        }
         token = json.loads(run("admin", "create-token", "--role", "operator", "-o", "json"))
         run("login", "--url", url, "--token", token["token"])
         applied = json.loads(run("apply", str(EXAMPLE), "-o", "json"))
@@ -167,6 +188,22 @@ def test_admin_commands_find_the_running_instance_and_a_busy_port_fails_first(
     assert code == 0, (tmp_path / "up.log").read_text()[-3000:]
     # The instance left the registry when it stopped.
     assert list((tmp_path / "state" / "shoal" / "instances").glob("*.json")) == []
+
+
+def test_missing_encryption_keys_are_one_clear_error_without_a_traceback(tmp_path: Path) -> None:
+    env = _env(tmp_path, free_port()) | {"SHOAL_DATA_DIR": str(tmp_path / "data")}
+    env["SHOAL_AUDIT_KEY"] = "k" * 40
+    assert _shoal(env, "db", "upgrade").returncode == 0
+    for command in (["admin", "create-token"], ["admin", "reencrypt"]):
+        done = _shoal(env, *command)
+        assert done.returncode == 1, command
+        keys = tmp_path / "data" / "encryption.keys"
+        assert f"error: no encryption keys at {keys}: `shoal up` creates them" in done.stderr
+        assert "SHOAL_ENCRYPTION_KEYS" in done.stderr and "Traceback" not in done.stderr
+    bad = _shoal(env | {"SHOAL_ENCRYPTION_KEYS": "k1:c2hvcnQ="}, "admin", "create-token")
+    assert bad.returncode == 1
+    assert "encryption key 'k1' in SHOAL_ENCRYPTION_KEYS is not 32 bytes" in bad.stderr
+    assert "c2hvcnQ=" not in bad.stderr
 
 
 def test_a_missing_audit_key_is_one_clear_error_without_a_traceback(tmp_path: Path) -> None:

@@ -105,6 +105,8 @@ class Stack:
             "SHOAL_LOG_FORMAT": "json",
             # The key this stack's audit events are signed with (tests/conftest.py sets it).
             "SHOAL_AUDIT_KEY": os.environ["SHOAL_AUDIT_KEY"],
+            # And the keys its secrets are sealed with.
+            "SHOAL_ENCRYPTION_KEYS": os.environ["SHOAL_ENCRYPTION_KEYS"],
         } | {f"SHOAL_{name.upper()}": str(value) for name, value in settings.items()}
 
 

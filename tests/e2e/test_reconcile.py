@@ -43,7 +43,9 @@ def observe(stack: Stack, repo: str) -> None:
     ctx = stack.api.ctx
     installation = stored(stack, found["id"]).installation_id
     assert installation is not None
-    app = GitHubApp.from_settings(ctx.settings, redis_client=ctx.redis, clock=ctx.clock)
+    app = GitHubApp.from_settings(
+        ctx.settings, redis_client=ctx.redis, keyring=ctx.keyring, clock=ctx.clock
+    )
     try:
         pr = PullRequests(app.installation(installation)).get(owner, name, found["pr_number"])
     finally:

@@ -18,6 +18,8 @@ import redis
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from shoal.config import Settings
+from shoal.crypto import load_keyring
 from shoal.domain.clock import Clock, FrozenClock, SystemClock
 from shoal.github import GitHubApp, GitHubMetrics
 from shoal.governor import Governor, GovernorLimits
@@ -142,6 +144,7 @@ def make_app(
             app_id=int(sim.app(slug)["id"]),
             private_key=SecretStr(private_key or sim.app(slug)["private_key_pem"]),
             redis_client=redis_client,
+            keyring=load_keyring(Settings()),
             clock=clock,
             governor=governor,
             metrics=GitHubMetrics(registry),

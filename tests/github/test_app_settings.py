@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from shoal.config import Settings
+from shoal.crypto import load_keyring
 from shoal.domain.clock import SystemClock
 from shoal.domain.errors import InvalidInputError
 from shoal.github import GitHubApp, GitHubMetrics, GitHubUnavailableError
@@ -33,6 +34,7 @@ def test_from_settings_reads_the_key_file_and_derives_graphql(
     with GitHubApp.from_settings(
         settings,
         redis_client=redis_client,
+        keyring=load_keyring(settings),
         clock=SystemClock(),
         metrics=GitHubMetrics(registry),
     ) as app:
@@ -56,6 +58,7 @@ def test_from_settings_says_what_is_missing(
         GitHubApp.from_settings(
             Settings(**fields),
             redis_client=redis_client,
+            keyring=load_keyring(Settings()),
             clock=SystemClock(),
             metrics=GitHubMetrics(CollectorRegistry()),
         )
@@ -75,6 +78,7 @@ def test_an_unreachable_github_is_a_retryable_error(
         app_id=1,
         private_key=SecretStr(Path(app_keys[0]).read_text()),
         redis_client=redis_client,
+        keyring=load_keyring(Settings()),
         clock=clock,
         governor=Governor(redis_client, clock),
         metrics=GitHubMetrics(registry),

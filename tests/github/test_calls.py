@@ -12,6 +12,8 @@ import redis
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from shoal.config import Settings
+from shoal.crypto import load_keyring
 from shoal.domain.clock import SystemClock
 from shoal.github import (
     GitHubApp,
@@ -180,6 +182,7 @@ def test_an_unreachable_api_url_is_named_without_its_credentials(
         app_id=1,
         private_key=SecretStr(Path(app_keys[0]).read_text()),
         redis_client=redis_client,
+        keyring=load_keyring(Settings()),
         clock=SystemClock(),
         governor=Governor(redis_client, SystemClock()),
         metrics=GitHubMetrics(CollectorRegistry()),

@@ -16,6 +16,7 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from shoal.config import Settings
+from shoal.crypto import load_keyring
 from shoal.domain.clock import FrozenClock
 from shoal.github import GitHubApp, GitHubMetrics, RateLimitedError
 from shoal_sim.config import Mode, RateLimitConfig
@@ -48,6 +49,7 @@ def app_from_env(
         app = GitHubApp.from_settings(
             Settings(),
             redis_client=redis_client,
+            keyring=load_keyring(Settings()),
             clock=clocks.clock,
             metrics=GitHubMetrics(registry),
             sleep=clocks,

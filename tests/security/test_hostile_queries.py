@@ -51,6 +51,7 @@ def api(pg_template: str) -> Iterator[RunningApi]:
         # Module scope runs before the per-test audit key is set: this server gets its own.
         with pytest.MonkeyPatch.context() as env, structlog.testing.capture_logs():
             env.setenv("SHOAL_AUDIT_KEY", secrets.token_hex(32))
+            env.setenv("SHOAL_ENCRYPTION_KEYS", f"hostile:{'A' * 43}=")
             with running_api(api_settings(_db_url(name), REDIS_URL)) as running:
                 with running.client() as http:
                     applied = http.post("/campaigns/apply", json={"spec": EXAMPLE.read_text()})

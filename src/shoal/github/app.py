@@ -20,6 +20,7 @@ from githubkit import GitHub
 from pydantic import SecretStr
 
 from shoal.config import Settings
+from shoal.crypto import Keyring
 from shoal.domain.clock import Clock
 from shoal.domain.errors import InvalidInputError
 from shoal.github.auth import AppJwt, InstallationToken, TokenCache
@@ -80,6 +81,7 @@ class GitHubApp:
         app_id: int,
         private_key: SecretStr,
         redis_client: redis.Redis[Any],
+        keyring: Keyring,
         clock: Clock,
         governor: Governor,
         metrics: GitHubMetrics,
@@ -108,7 +110,12 @@ class GitHubApp:
         self._etags = ETagCache(redis_client)
         scope = hashlib.sha256(self.endpoints.api_url.encode()).hexdigest()[:12]
         self._tokens = TokenCache(
-            redis_client, clock, scope=f"{app_id}:{scope}", mint=self._mint, sleep=sleep
+            redis_client,
+            clock,
+            scope=f"{app_id}:{scope}",
+            mint=self._mint,
+            keyring=keyring,
+            sleep=sleep,
         )
         app_token = AppJwt(app_id, private_key, clock)
         self._app = Caller(
@@ -130,6 +137,7 @@ class GitHubApp:
         settings: Settings,
         *,
         redis_client: redis.Redis[Any],
+        keyring: Keyring,
         clock: Clock,
         governor: Governor | None = None,
         metrics: GitHubMetrics | None = None,
@@ -143,6 +151,7 @@ class GitHubApp:
             app_id=settings.github_app_id,
             private_key=_private_key(settings),
             redis_client=redis_client,
+            keyring=keyring,
             clock=clock,
             governor=governor
             or Governor(

@@ -5,11 +5,17 @@ Installation tokens live an hour. Every process shares them through Redis (key p
 token is refreshed once, by one process, when less than `refresh_before` remains: a Redis
 lock (SET NX PX) keeps concurrent workers from stampeding the mint endpoint. While another
 process refreshes, callers keep using the current token if it is still valid.
+
+Redis holds each token sealed (`shoal.crypto`, the key's identity as associated data) and its
+sha256, which compare-and-delete matches; never the token itself. An entry that does not open
+(a plaintext entry of an earlier release, a key since removed) is a miss: a fresh token
+replaces it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 import uuid
@@ -23,6 +29,7 @@ import redis
 import structlog
 from pydantic import SecretStr
 
+from shoal.crypto import DecryptionError, Keyring
 from shoal.domain.clock import Clock
 from shoal.domain.errors import InvalidInputError, ShoalError
 from shoal.github.errors import TokenCacheUnavailableError
@@ -30,7 +37,7 @@ from shoal.github.errors import TokenCacheUnavailableError
 if TYPE_CHECKING:
     from redis.commands.core import Script
 
-__all__ = ["AppJwt", "InstallationToken", "TokenCache", "app_jwt"]
+__all__ = ["AppJwt", "InstallationToken", "TokenCache", "app_jwt", "token_digest"]
 
 log = structlog.get_logger("shoal.github.auth")
 
@@ -105,6 +112,12 @@ class InstallationToken:
         return self.expires_at - now
 
 
+def token_digest(token: str) -> str:
+    # What compare-and-delete matches in Redis: the token carries enough randomness that its
+    # sha256 tells nothing about it.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -119,6 +132,7 @@ class TokenCache:
         *,
         scope: str,
         mint: Callable[[int], InstallationToken],
+        keyring: Keyring,
         sleep: Callable[[float], None] = time.sleep,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         refresh_before: timedelta = timedelta(minutes=5),
@@ -130,6 +144,7 @@ class TokenCache:
         self._clock = clock
         self._prefix = f"shoal:gh:token:{scope}"
         self._mint = mint
+        self._keyring = keyring
         self._sleep = sleep
         self._new_id = new_id
         self._refresh_before = refresh_before
@@ -167,7 +182,8 @@ class TokenCache:
                 del self._memo[installation_id]
         try:
             self._compare_and_delete(
-                keys=[self.key(installation_id)], args=["token", token.token.get_secret_value()]
+                keys=[self.key(installation_id)],
+                args=["digest", token_digest(token.token.get_secret_value())],
             )
         except redis.RedisError as exc:
             raise TokenCacheUnavailableError(
@@ -218,11 +234,14 @@ class TokenCache:
             raise
         ttl_ms = int(token.valid_for(self._clock.now()).total_seconds() * 1000)
         if ttl_ms > 0:
+            secret = token.token.get_secret_value()
             with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)  # no field of an earlier entry (a plaintext one) stays
                 pipe.hset(
                     key,
                     mapping={
-                        "token": token.token.get_secret_value(),
+                        "sealed": self._keyring.seal(secret, context=self.context(key)),
+                        "digest": token_digest(secret),
                         "expires_at": token.expires_at.isoformat(),
                     },
                 )
@@ -230,11 +249,22 @@ class TokenCache:
                 pipe.execute()
         return token
 
+    @staticmethod
+    def context(key: str) -> str:
+        """The associated data a token is sealed with: its Redis key, so an entry copied to
+        another installation's key does not open."""
+        return f"redis:{key}"
+
     def _read(self, key: str) -> InstallationToken | None:
         raw = {_text(k): _text(v) for k, v in self._redis.hgetall(key).items()}
-        if "token" not in raw or "expires_at" not in raw:
+        if "sealed" not in raw or "expires_at" not in raw:
             return None
-        return InstallationToken(SecretStr(raw["token"]), datetime.fromisoformat(raw["expires_at"]))
+        try:
+            token = self._keyring.open(raw["sealed"], context=self.context(key))
+        except DecryptionError as exc:
+            log.warning("github_token_cache_unreadable", key=key, error=exc.message)
+            return None
+        return InstallationToken(SecretStr(token), datetime.fromisoformat(raw["expires_at"]))
 
     def _release(self, lock_key: str, owner: str) -> None:
         with contextlib.suppress(redis.RedisError):  # the lock expires by itself

@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy.exc import ProgrammingError
 
 from shoal.config import Settings
+from shoal.crypto import create_key_file, load_keyring
 from shoal.domain.clock import Clock, ScaledClock, SystemClock
 from shoal.domain.errors import ShoalError
 from shoal.runtime.embedded import EmbeddedRedis
@@ -120,16 +121,20 @@ def app_context(
 ) -> Iterator[AppContext]:
     """The context for one process; servers it started are stopped when the block ends.
 
-    With `create_audit_key` (`shoal up`), a missing audit key is created under the data dir;
-    every process refuses to start without one (a key made by any other command would not be
-    the one the running servers sign with). `servers`: embedded servers the caller already
-    started (`start_servers`, which it stops); else they are started here. `with_redis`
+    With `create_audit_key` (`shoal up`), a missing audit key and missing encryption keys are
+    created under the data dir; every process refuses to start without them (a key made by
+    any other command would not be the one the running servers sign and seal with).
+    `servers`: embedded servers the caller already started (`start_servers`, which it
+    stops); else they are started here. `with_redis`
     False (`shoal admin`, which only reads and writes the database): no embedded Redis is
     started, and the context's client, never used, is not connected.
     """
     if create_audit_key and (made := create_audit_key_file(settings)) is not None:
         log.info("audit_key_created", path=str(made))
+    if create_audit_key and (made := create_key_file(settings)) is not None:
+        log.info("encryption_keys_created", path=str(made))
     key = load_audit_key(settings)
+    keyring = load_keyring(settings)
     with ExitStack() as stack:
         if servers is None:
             servers = start_servers(settings, stack, redis=with_redis)
@@ -148,4 +153,7 @@ def app_context(
         clock: Clock = (
             SystemClock() if settings.clock_speed == 1 else ScaledClock(settings.clock_speed)
         )
-        yield AppContext(settings=settings, db=db, redis=client, clock=clock)
+        ctx = AppContext(settings=settings, db=db, redis=client, clock=clock)
+        ctx.__dict__["keyring"] = keyring  # the cached property, read once above
+        _ = ctx.webhook_secret  # a sealed one that does not open fails the start, not a delivery
+        yield ctx

@@ -27,7 +27,7 @@ from shoal.services.github_writer import AppWriter
 from shoal.services.publishing import RECONCILE_TASK
 from shoal.services.reconciling import GitHubWriter, ReconcileDeps, run_reconcile_task
 from shoal.services.runs import EXECUTE_TASK, SELECT_TASK
-from shoal.services.secrets import DirectorySecretSource
+from shoal.services.secrets import SecretSource
 from shoal.services.selecting import SelectionDeps, run_select_task
 from shoal.services.syncing import (
     QUEUE_SYNCS_TASK,
@@ -80,7 +80,11 @@ class WorkerComponents:
             # A sped-up clock (benchmarks) sleeps in its own time; real clocks sleep for real.
             sleep = clock.sleep if isinstance(clock, ScaledClock) else time.sleep
             return GitHubApp.from_settings(
-                self.ctx.settings, redis_client=self.ctx.redis, clock=clock, sleep=sleep
+                self.ctx.settings,
+                redis_client=self.ctx.redis,
+                keyring=self.ctx.keyring,
+                clock=clock,
+                sleep=sleep,
             )
 
     def close(self) -> None:
@@ -106,7 +110,7 @@ class WorkerComponents:
             blobs=self.ctx.blobs,
             github=self.github,
             executor=self.executor,
-            secrets=DirectorySecretSource(settings.step_secrets_dir),
+            secrets=SecretSource(self.ctx.db, self.ctx.keyring, settings.step_secrets_dir),
             work_root=self.scratch_root,
         )
 

@@ -9,6 +9,7 @@ import redis
 
 from shoal.blobs import ObjectStore, open_object_store
 from shoal.config import Settings
+from shoal.crypto import Keyring, load_keyring, open_setting
 from shoal.domain.audit import AuditKey
 from shoal.domain.clock import Clock, SystemClock
 from shoal.services.audit_key import load_audit_key
@@ -34,6 +35,19 @@ class AppContext:
             return load_audit_key(settings)
 
         self.db.use_audit_key(key)
+
+    @functools.cached_property
+    def keyring(self) -> Keyring:
+        """The keys secrets at rest are sealed with (read once; entrypoints read it at start
+        so that a process without keys fails before it serves anything)."""
+        return load_keyring(self.settings)
+
+    @functools.cached_property
+    def webhook_secret(self) -> str | None:
+        """The GitHub App's webhook secret, opened when the setting holds it sealed."""
+        return open_setting(
+            self.keyring, "github_webhook_secret", self.settings.github_webhook_secret
+        )
 
     @functools.cached_property
     def blobs(self) -> ObjectStore:

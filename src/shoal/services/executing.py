@@ -18,6 +18,7 @@ from prometheus_client import Counter, Histogram
 
 from shoal.blobs import BlobNotFoundError, ObjectStore, put_content_addressed
 from shoal.config import Settings
+from shoal.crypto import DecryptionError
 from shoal.domain.campaigns import SpecVersion
 from shoal.domain.changesets import ChangesetId
 from shoal.domain.clock import Clock
@@ -38,7 +39,7 @@ from shoal.executors import SandboxUnavailableError
 from shoal.executors.port import ExecutionRef, Executor
 from shoal.services.artifact_proxy import ArtifactProxy, ProxyArtifacts, discard_staged
 from shoal.services.publishing import enqueue_reconciles
-from shoal.services.secrets import DirectorySecretSource, SecretMissingError, ungranted_secrets
+from shoal.services.secrets import SecretMissingError, StepSecrets, ungranted_secrets
 from shoal.services.spec_cache import spec_of
 from shoal.spec import CampaignSpec, image_issues
 from shoal.store import Database
@@ -83,7 +84,7 @@ class ExecutionDeps:
     blobs: ObjectStore
     github: TarballSource
     executor: Executor
-    secrets: DirectorySecretSource
+    secrets: StepSecrets
     work_root: Path
 
 
@@ -218,6 +219,10 @@ def _request(
     try:
         secrets = deps.secrets.resolve(names)
     except SecretMissingError as exc:
+        raise _Failed(FailureReason.SECRET_MISSING, exc.message) from None
+    except DecryptionError as exc:
+        # A stored value that does not open under the configured keys (a key removed too
+        # early): as good as missing; the message names the secret and the key, not the value.
         raise _Failed(FailureReason.SECRET_MISSING, exc.message) from None
     egress = egress_union(
         (entry.rule() for entry in deps.settings.egress_allow),

@@ -1,7 +1,10 @@
 """Step secrets: which campaigns may use them, and their values when a step needs them.
 
-The values come from a directory with one file per secret, named by the secret (the layout of
-a Kubernetes Secret mounted as a volume). They are read at execution time, passed only to the
+A value comes from one of two places: set by an admin over the API (`PUT /secrets/{name}`),
+stored sealed in PostgreSQL (envelope encryption under the keys of `encryption_keys`, the
+secret's name as associated data: `shoal.crypto`), or a directory with one file per secret,
+named by the secret (the layout of a Kubernetes Secret mounted as a volume). A stored value
+wins over a file of the same name. Values are read at execution time, passed only to the
 steps that list them, masked in every log line, and looked for in every patch before it is
 stored (`shoal.execution.secret_scan`).
 
@@ -17,10 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 from sqlalchemy.engine import Connection
 
+from shoal.crypto import Keyring
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
 from shoal.domain.errors import InvalidInputError
@@ -29,21 +34,32 @@ from shoal.spec import CampaignSpec
 from shoal.spec.errors import SpecIssue, format_path
 from shoal.spec.loader import load_document
 from shoal.spec.names import is_campaign_name, is_env_name, is_login
+from shoal.store import Database
 from shoal.store import audit as audit_store
 from shoal.store import secret_grants as grant_store
+from shoal.store import secret_values as value_store
 from shoal.store.secret_grants import GrantScope, SecretGrant
 
 __all__ = [
+    "MAX_SECRET_BYTES",
     "DirectorySecretSource",
     "GrantChange",
     "SecretMissingError",
     "SecretOverview",
+    "SecretSource",
+    "SecretValueChange",
+    "StepSecrets",
     "check_spec_grants",
+    "delete_secret_value",
     "grant_secret",
     "list_secrets",
     "revoke_secret",
+    "secret_context",
+    "set_secret_value",
     "ungranted_secrets",
 ]
+
+MAX_SECRET_BYTES = 64 * 1024
 
 log = structlog.get_logger("shoal.secrets")
 
@@ -82,6 +98,112 @@ class DirectorySecretSource:
             return []  # no directory here: on a cluster only the workers mount it
 
 
+class StepSecrets(Protocol):
+    def resolve(self, names: Iterable[str]) -> dict[str, str]: ...
+
+
+def secret_context(name: str) -> str:
+    """The associated data a stored secret is sealed with: its row's identity."""
+    return f"secret_values:{name}"
+
+
+class SecretSource:
+    """Values set over the API (stored sealed), else the secrets directory's files."""
+
+    def __init__(self, db: Database, keyring: Keyring, directory: Path) -> None:
+        self._db = db
+        self._keyring = keyring
+        self.directory = DirectorySecretSource(directory)
+
+    def resolve(self, names: Iterable[str]) -> dict[str, str]:
+        wanted = list(names)
+        with self._db.transaction() as conn:
+            sealed = value_store.sealed_values(conn, wanted)
+        values = {
+            name: self._keyring.open(text, context=secret_context(name))
+            for name, text in sealed.items()
+        }
+        values |= self.directory.resolve(n for n in wanted if n not in values)
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class SecretValueChange:
+    """`created` False: an existing value was replaced (`set`) or there was none (`delete`)."""
+
+    name: str
+    created: bool
+    deleted: bool
+
+
+def _check_name(secret: str) -> None:
+    if not is_env_name(secret):
+        raise InvalidInputError(
+            f"{secret!r} is not a secret name: letters, digits and underscores, not starting "
+            "with a digit (the environment variable a step gets)",
+            details={"secret": secret},
+        )
+
+
+def set_secret_value(
+    ctx: AppContext, principal: Principal, secret: str, value: str
+) -> SecretValueChange:
+    """Store `value` sealed (replacing any earlier one; audited without the value)."""
+    _check_name(secret)
+    if not value or len(value.encode()) > MAX_SECRET_BYTES:
+        raise InvalidInputError(
+            f"a secret's value must be 1 byte to {MAX_SECRET_BYTES // 1024} KiB",
+            details={"secret": secret},
+        )
+    if "\x00" in value:
+        raise InvalidInputError(
+            "a secret's value cannot hold a NUL character (steps get it as an environment "
+            "variable)",
+            details={"secret": secret},
+        )
+    sealed = ctx.keyring.seal(value, context=secret_context(secret))
+    now = ctx.clock.now()
+    with ctx.db.transaction() as conn:
+        created = value_store.upsert_value(
+            conn, secret, sealed, key_id=ctx.keyring.current, by=principal.name, now=now
+        )
+        audit_store.append_audit_event(
+            conn,
+            NewAuditEvent(
+                actor=principal.name,
+                action="secret.set",
+                target=f"secret:{secret}",
+                request_id=principal.request_id,
+                details={"secret": secret, "replaced": not created},
+            ),
+            now=now,
+        )
+    log.info("secret_value_set", secret=secret, actor=principal.name, replaced=not created)
+    return SecretValueChange(name=secret, created=created, deleted=False)
+
+
+def delete_secret_value(ctx: AppContext, principal: Principal, secret: str) -> SecretValueChange:
+    """Forget a stored value (idempotent; audited when there was one)."""
+    _check_name(secret)
+    with ctx.db.transaction() as conn:
+        deleted = value_store.delete_value(conn, secret)
+        if deleted:
+            audit_store.append_audit_event(
+                conn,
+                NewAuditEvent(
+                    actor=principal.name,
+                    action="secret.delete",
+                    target=f"secret:{secret}",
+                    request_id=principal.request_id,
+                    details={"secret": secret},
+                ),
+                now=ctx.clock.now(),
+            )
+    if deleted:
+        log.info("secret_value_deleted", secret=secret, actor=principal.name)
+    return SecretValueChange(name=secret, created=False, deleted=deleted)
+
+
 @dataclass(frozen=True, slots=True)
 class GrantChange:
     """A grant or revoke: `changed` is False when there was nothing to do (not audited)."""
@@ -98,6 +220,7 @@ class SecretOverview:
     name: str
     configured: bool | None  # None: this server has no secrets directory to look in
     grants: list[SecretGrant]
+    stored: value_store.StoredSecret | None = None  # set over the API
 
 
 def _scope(secret: str, campaign: str | None, org: str | None) -> tuple[GrantScope, str]:
@@ -203,12 +326,14 @@ def list_secrets(ctx: AppContext) -> list[SecretOverview]:
     configured = set(source.names())
     with ctx.db.transaction() as conn:
         grants = grant_store.list_grants(conn)
-    names = sorted(configured | {g.secret for g in grants})
+        stored = {s.name: s for s in value_store.list_stored(conn)}
+    names = sorted(configured | set(stored) | {g.secret for g in grants})
     return [
         SecretOverview(
             name=name,
             configured=(name in configured) if has_dir else None,
             grants=[g for g in grants if g.secret == name],
+            stored=stored.get(name),
         )
         for name in names
     ]

@@ -24,6 +24,7 @@ __all__ = [
     "run_sources",
     "runs",
     "secret_grants",
+    "secret_values",
     "spec_versions",
     "targets",
     "tasks",
@@ -343,6 +344,18 @@ secret_grants = sa.Table(
     sa.Column("granted_at", _ts, nullable=False, server_default=_now),
     sa.Column("granted_by", sa.Text, nullable=False),
     sa.CheckConstraint("scope IN ('campaign', 'org')", name="secret_grants_scope"),
+)
+
+# Step secrets set over the API (0018), sealed: never a plaintext value (`shoal.crypto`).
+secret_values = sa.Table(
+    "secret_values",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("sealed", sa.Text, nullable=False),
+    sa.Column("key_id", sa.Text, nullable=False, index=True),
+    sa.Column("set_by", sa.Text, nullable=False),
+    sa.Column("set_at", _ts, nullable=False, server_default=_now),
+    sa.CheckConstraint("sealed LIKE 'shoal:v1:%'", name="secret_values_sealed"),
 )
 
 # GitHub webhook deliveries as received (0008): one row per GUID (`X-GitHub-Delivery`), so a

@@ -1,4 +1,5 @@
-"""Step secrets: which campaigns and orgs may use them. Admin only; values never pass here."""
+"""Step secrets: their values (write-only, stored sealed) and which campaigns and orgs may use
+them. Admin only; no route ever answers with a value."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from fastapi import APIRouter
 
 from shoal.api.deps import Admin, Ctx
 from shoal.api.paths import API_PREFIX
-from shoal.api.secret_schemas import GrantChangeOut, SecretsOut
+from shoal.api.secret_schemas import (
+    GrantChangeOut,
+    SecretsOut,
+    SecretValueChangeOut,
+    SecretValueIn,
+)
 from shoal.services import secrets
 
 __all__ = ["router"]
@@ -55,3 +61,22 @@ def revoke_secret(
     return GrantChangeOut.of(
         secrets.revoke_secret(ctx, principal, name, **_subject(scope, subject))
     )
+
+
+@router.put(
+    "/secrets/{name}",
+    response_model=SecretValueChangeOut,
+    summary="Set a secret's value: stored sealed, never shown again (audited, without the value)",
+)
+def set_secret(ctx: Ctx, principal: Admin, name: str, body: SecretValueIn) -> SecretValueChangeOut:
+    return SecretValueChangeOut.set(secrets.set_secret_value(ctx, principal, name, body.value))
+
+
+@router.delete(
+    "/secrets/{name}",
+    response_model=SecretValueChangeOut,
+    summary="Delete a secret's stored value (a file of that name is used again; idempotent; "
+    "audited)",
+)
+def delete_secret(ctx: Ctx, principal: Admin, name: str) -> SecretValueChangeOut:
+    return SecretValueChangeOut.deleted(secrets.delete_secret_value(ctx, principal, name))

@@ -87,7 +87,8 @@ def _accept(
 )
 async def receive_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     settings = ctx.settings
-    if settings.github_webhook_secret is None:
+    secret = ctx.webhook_secret
+    if secret is None:
         return _refuse(
             503,
             "webhooks_not_configured",
@@ -104,7 +105,6 @@ async def receive_webhook(request: Request, ctx: Ctx) -> JSONResponse:
             limit=limit,
         )
     headers = {name: request.headers[name] for name in request.headers}
-    secret = settings.github_webhook_secret.get_secret_value()
     answer = await run_in_threadpool(_accept, ctx, secret, headers, body)
     if isinstance(answer, JSONResponse):
         return answer

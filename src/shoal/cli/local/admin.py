@@ -1,7 +1,9 @@
-"""`shoal admin create-token|list-tokens|revoke-token`: bootstrap access to the API."""
+"""`shoal admin create-token|list-tokens|revoke-token`: bootstrap access to the API;
+`shoal admin reencrypt|seal-setting`: secrets at rest after a key rotation, sealed settings."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -85,3 +87,51 @@ def revoke_token(token_id: Annotated[int, typer.Argument(help="The token's id.")
         console.print(f"token {token_id} revoked")
     else:
         console.print(f"token {token_id} was revoked already")
+
+
+@admin_app.command("reencrypt")
+def reencrypt(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 100,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Rewrite stored secrets and cached installation tokens sealed under an older key with
+    the current (first) one; afterwards the older keys can be dropped. Safe to run again."""
+    from shoal.runtime.context import app_context
+    from shoal.services.encryption import reencrypt as run
+
+    settings = load_admin_settings()
+    with app_context(settings) as ctx:
+        done = run(ctx, actor=_LOCAL_ACTOR, batch=batch)
+    if output is Output.JSON:
+        print_json(
+            {
+                "key": done.key,
+                "secrets_resealed": done.secrets_resealed,
+                "tokens_resealed": done.tokens_resealed,
+                "tokens_dropped": done.tokens_dropped,
+            }
+        )
+        return
+    console.print(
+        f"sealed under key {done.key!r}: {done.secrets_resealed} secret(s) and "
+        f"{done.tokens_resealed} installation token(s) rewritten, {done.tokens_dropped} "
+        "unusable token(s) dropped"
+    )
+
+
+@admin_app.command("seal-setting")
+def seal_setting(
+    name: Annotated[str, typer.Argument(help="The setting, e.g. github_webhook_secret.")],
+) -> None:
+    """Seal a setting's value under the current key, to give it sealed (SHOAL_<NAME>=shoal:v1:...)
+    so the file or Secret holding it never has the plaintext. The value is read from stdin."""
+    from shoal.cli.output import fail
+    from shoal.crypto import SEALABLE_SETTINGS, load_keyring, setting_context
+
+    if name not in SEALABLE_SETTINGS:
+        fail(f"{name!r} cannot be sealed; these can: {', '.join(SEALABLE_SETTINGS)}")
+    value = sys.stdin.read().removesuffix("\n")
+    if not value:
+        fail("no value on stdin: e.g. `shoal admin seal-setting NAME < file`")
+    keyring = load_keyring(load_admin_settings())
+    typer.echo(keyring.seal(value, context=setting_context(name)))

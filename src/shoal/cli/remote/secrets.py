@@ -1,7 +1,9 @@
-"""`shoal secrets list|grant|revoke`: which campaigns and orgs may use which step secret."""
+"""`shoal secrets list|set|delete|grant|revoke`: step secrets' values (write-only) and which
+campaigns and orgs may use them."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -12,8 +14,8 @@ from shoal.cli.remote.client import client
 __all__ = ["secrets_app"]
 
 secrets_app = typer.Typer(
-    help="Step secrets: grant them to campaigns or orgs (names only; values stay in the "
-    "secrets directory).",
+    help="Step secrets: set their values (stored sealed, never shown) and grant them to "
+    "campaigns or orgs.",
     no_args_is_help=True,
 )
 
@@ -50,18 +52,20 @@ def list_secrets(output: OutputOpt = Output.TABLE) -> None:
     rows = []
     for secret in found["secrets"]:
         configured = {True: "yes", False: "no", None: "?"}[secret["configured"]]
+        stored = "yes" if secret.get("stored") else "no"
         grants = secret["grants"] or [None]
         for grant in grants:
             rows.append(
                 [
                     secret["name"],
+                    stored,
                     configured,
                     f"{grant['scope']}:{grant['subject']}" if grant else "(not granted)",
                     grant["granted_by"] if grant else "",
                     grant["granted_at"][:19] if grant else "",
                 ]
             )
-    print_table(None, ["SECRET", "CONFIGURED", "GRANTED TO", "BY", "AT"], rows)
+    print_table(None, ["SECRET", "STORED", "FILE", "GRANTED TO", "BY", "AT"], rows)
 
 
 @secrets_app.command("grant")
@@ -98,3 +102,35 @@ def revoke(
         console.print(f"secret {change['secret']} revoked from {_who(change)}")
     else:
         console.print(f"secret {change['secret']} was not granted to {_who(change)}")
+
+
+@secrets_app.command("set")
+def set_value(name: NameArg, output: OutputOpt = Output.TABLE) -> None:
+    """Set a secret's value (admin; audited without it). Read from stdin when piped, else asked
+    for without echo: never from the command line, where the shell's history keeps it."""
+    if sys.stdin.isatty():
+        value = typer.prompt(f"value of {name}", hide_input=True, confirmation_prompt=True)
+    else:
+        # One trailing newline is how `echo` and files end, not part of the secret.
+        value = sys.stdin.read().removesuffix("\n")
+    if not value:
+        fail("the value is empty: pipe it in (e.g. `shoal secrets set NAME < file`) or type it")
+    change = client().request("PUT", f"/secrets/{name}", json={"value": value})
+    if output is Output.JSON:
+        print_json(change)
+    elif change["replaced"]:
+        console.print(f"secret {change['secret']} replaced (stored sealed)")
+    else:
+        console.print(f"secret {change['secret']} set (stored sealed)")
+
+
+@secrets_app.command("delete")
+def delete_value(name: NameArg, output: OutputOpt = Output.TABLE) -> None:
+    """Delete a secret's stored value (admin; audited); a file of that name is used again."""
+    change = client().request("DELETE", f"/secrets/{name}")
+    if output is Output.JSON:
+        print_json(change)
+    elif change["changed"]:
+        console.print(f"secret {change['secret']}'s stored value deleted")
+    else:
+        console.print(f"secret {change['secret']} had no stored value")
