@@ -9,6 +9,7 @@ without touching /etc/hosts or port 80; the simulator's own address in a redirec
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +78,21 @@ class GhProxy:
         self._client = client
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def graphql_problems(self) -> list[str]:
+        """GraphQL answers that refused the document or touched an unimplemented field."""
+        problems = []
+        for exchange in self.answers:
+            if exchange.path != "/graphql":
+                continue
+            answer = json.loads(exchange.answer)
+            query = json.loads(exchange.body)["query"]
+            if "data" not in answer:  # parse and validation errors come without data
+                problems.append(f"refused: {answer['errors']} for {query}")
+            for error in answer.get("errors") or []:
+                if error.get("type") == "SHOAL_NOT_IMPLEMENTED":
+                    problems.append(f"{error['message']} in {query}")
+        return problems
 
     def __enter__(self) -> GhProxy:
         self._thread.start()

@@ -125,5 +125,5 @@ def test_gh_creates_lists_and_views_a_pull_request(
     assert shown["comments"][0]["authorAssociation"] == "MEMBER"
     reviews = [(r["author"]["login"], r["state"]) for r in shown["reviews"]]
     assert reviews == [("alice", "COMMENTED")]
-    assert reviews == [("alice", "COMMENTED")]
     assert shown["headRepository"]["name"] == "widgets"
+    assert proxy.graphql_problems() == []

@@ -23,6 +23,7 @@ from tests.sim.clients.test_gh_cli import ALICE, gh, run_gh
 from tests.sim.conftest import BASE_WORLD, RunningSim, run_git
 
 CAROL = "ghp_carol000000000000000000000000000000000"
+BOB = "ghp_bob000000000000000000000000000000000"  # an acme member: read access
 PR_FIELDS = (
     "commits,statusCheckRollup,reviewDecision,mergeStateStatus,latestReviews,files,labels,"
     "assignees,reviewRequests,state,isDraft"
@@ -57,22 +58,6 @@ def gsim(make_sim: Callable[..., RunningSim]) -> RunningSim:
 def proxy(gsim: RunningSim) -> Iterator[GhProxy]:
     with GhProxy(gsim.url) as running:
         yield running
-
-
-def graphql_problems(proxy: GhProxy) -> list[str]:
-    """GraphQL answers that refused the document or touched an unimplemented field."""
-    problems = []
-    for exchange in proxy.answers:
-        if exchange.path != "/graphql":
-            continue
-        answer = json.loads(exchange.answer)
-        query = json.loads(exchange.body)["query"]
-        if "data" not in answer:  # parse and validation errors come without data
-            problems.append(f"refused: {answer['errors']} for {query}")
-        for error in answer.get("errors") or []:
-            if error.get("type") == "SHOAL_NOT_IMPLEMENTED":
-                problems.append(f"{error['message']} in {query}")
-    return problems
 
 
 def push_branch(tmp_path: Path, sim: RunningSim, repo: str, branch: str) -> str:
@@ -134,7 +119,7 @@ def test_gh_creates_a_pull_request_with_labels_reviewers_and_assignees(
     asked = [r.get("login") or r.get("slug") for r in shown["reviewRequests"]]
     assert asked == ["carol", "acme/platform"]
     assert [a["login"] for a in shown["assignees"]] == ["alice"]
-    assert graphql_problems(proxy) == []
+    assert proxy.graphql_problems() == []
 
 
 def test_gh_comments_reviews_checks_and_merges(
@@ -212,6 +197,21 @@ def test_gh_comments_reviews_checks_and_merges(
         "lint": False,
     }
 
+    # bob only reads acme's repositories: he may comment and approve, as on GitHub, but his
+    # approval does not count toward the required review.
+    bob = {"GH_TOKEN": BOB}
+    gh(proxy, tmp_path, "pr", "comment", "1", *repo, "--body", "A reader's note.", env=bob)
+    gh(proxy, tmp_path, "pr", "review", "1", *repo, "--approve", env=bob)
+    shown = json.loads(gh(proxy, tmp_path, "pr", "view", "1", *repo, "--json", PR_FIELDS))
+    assert ("bob", "APPROVED") in [
+        (r["author"]["login"], r["state"]) for r in shown["latestReviews"]
+    ]
+    assert shown["reviewDecision"] == "REVIEW_REQUIRED"
+    edit = run_gh(proxy, tmp_path, "pr", "edit", "1", *repo, "--title", "Mine", env=bob)
+    assert (
+        edit.returncode == 1 and "Resource not accessible by personal access token" in edit.stderr
+    )
+
     # carol (write access through her team) approves; the required review is met.
     carol_env = {"GH_TOKEN": CAROL}
     gh(proxy, tmp_path, "pr", "review", "1", *repo, "--approve", env=carol_env)
@@ -224,7 +224,7 @@ def test_gh_comments_reviews_checks_and_merges(
         tip = alice.get("/repos/acme/widgets/commits/main").json()
         assert tip["commit"]["message"].startswith("Add notes (#1)")
         assert alice.get("/repos/acme/widgets/branches/notes").status_code == 404
-    assert graphql_problems(proxy) == []
+    assert proxy.graphql_problems() == []
 
 
 def test_gh_merges_rebases_closes_reopens_and_readies(
@@ -287,7 +287,7 @@ def test_gh_merges_rebases_closes_reopens_and_readies(
     gh(proxy, tmp_path, "pr", "ready", "4", *repo)
     with gsim.http(ALICE) as alice:
         assert alice.get("/repos/acme/gadgets/pulls/4").json()["draft"] is False
-    assert graphql_problems(proxy) == []
+    assert proxy.graphql_problems() == []
 
 
 def test_gh_edits_diffs_and_reports_status(
@@ -324,4 +324,4 @@ def test_gh_edits_diffs_and_reports_status(
     created, _, asked = theirs.partition("Requesting a code review from you")
     assert "You have no open pull requests" in created
     assert "#1  Add notes, edited [notes]" in asked
-    assert graphql_problems(proxy) == []
+    assert proxy.graphql_problems() == []

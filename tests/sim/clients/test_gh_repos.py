@@ -19,7 +19,6 @@ import pytest
 
 from tests.sim.clients.gh_proxy import GhProxy
 from tests.sim.clients.test_gh_cli import ALICE, gh, run_gh
-from tests.sim.clients.test_gh_pulls import graphql_problems
 from tests.sim.conftest import RunningSim, git_env
 
 BULK = 70  # acme's 44 repositories and these make more than gh's page of 100
@@ -68,7 +67,7 @@ def test_gh_clones_views_lists_and_pages_repositories(
     assert sorted(paged.split()) == sorted(names)
     pages = [a.path for a in proxy.answers if a.path.startswith("/orgs/acme/repos")]
     assert len(pages) == 2  # gh asks for 100 a page and follows the Link header
-    assert graphql_problems(proxy) == []
+    assert proxy.graphql_problems() == []
 
 
 def test_gh_renames_a_repository_and_still_reaches_it_by_its_old_name(
@@ -101,4 +100,4 @@ def test_gh_renames_a_repository_and_still_reaches_it_by_its_old_name(
     taken = run_gh(proxy, home, "repo", "rename", "gadgets", "-R", "acme/gizmos", "--yes")
     assert taken.returncode == 1
     assert "name already exists on this account" in taken.stderr
-    assert graphql_problems(proxy) == []
+    assert proxy.graphql_problems() == []
