@@ -28,6 +28,7 @@ import psutil
 import redis
 
 from shoal.config import Settings
+from shoal.crypto import create_key_file
 from shoal.domain.auth import Role
 from shoal.domain.clock import Clock, SystemClock
 from shoal.runtime.serve import api_server
@@ -112,6 +113,12 @@ def fresh_database() -> Iterator[str]:
         yield url
     finally:
         _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def local_keys(data_dir: Path) -> None:
+    """The encryption keys every process of a bench run reads from its data dir (as `shoal up`
+    makes them): the API and the workers must open what the others sealed."""
+    create_key_file(Settings(data_dir=data_dir))
 
 
 def admin_token(settings: Settings) -> str:

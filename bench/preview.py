@@ -60,6 +60,7 @@ from harness import (
     RssSampler,
     free_port,
     fresh_database,
+    local_keys,
     note,
     ok,
     redis_url,
@@ -306,6 +307,7 @@ def run_once(args: argparse.Namespace) -> dict[str, float]:
             client.flushdb()  # no cached token or governor state from an earlier run
         with running_sim(args.repos, work) as (info, sim), fresh_database() as db_url:
             note(f"simulator seeded {info['repos']} repositories in {info['seed_seconds']:.1f}s")
+            local_keys(work / "data")
             settings = Settings(
                 database_url=SecretStr(db_url),
                 redis_url=SecretStr(REDIS_URL),

@@ -63,6 +63,7 @@ from pydantic import SecretStr
 from harness import (
     free_port,
     fresh_database,
+    local_keys,
     note,
     ok,
     py_spy,
@@ -522,6 +523,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
         args.metrics_port = free_port()
         # The API and the worker chain audit events under the same key.
         args.audit_key = secrets.token_hex(32)
+        local_keys(work / "data")
         settings = Settings(
             audit_key=SecretStr(args.audit_key),
             database_url=SecretStr(db_url),

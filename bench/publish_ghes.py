@@ -45,6 +45,7 @@ from harness import (
     admin_token,
     free_port,
     fresh_database,
+    local_keys,
     note,
     py_spy,
     redis_url,
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         note(f"simulator seeded {info['repos']} repositories in {info['seed_seconds']:.1f}s")
         args.api_port = free_port()
         args.audit_key = secrets.token_hex(32)
+        local_keys(work / "data")
         env = scale.shoal_env(info, db_url, work, args, redis=REDIS_URL)
         settings = Settings(
             database_url=SecretStr(db_url),

@@ -61,7 +61,7 @@ import redis
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import free_port, fresh_database, note, redis_url, running_worker
+from harness import free_port, fresh_database, local_keys, note, redis_url, running_worker
 from shoal.config import Settings
 from shoal.domain.changesets import Desired, Observed, ReconcilerState
 from shoal.reconcile import text_sha256
@@ -307,6 +307,7 @@ def worker_env(s: Sim, db_url: str, work: Path, metrics_port: int, key: str) -> 
     pem = work / "app.pem"
     pem.touch(mode=0o600)
     pem.write_text(s.app["private_key_pem"])
+    local_keys(work / "data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
     return env | {
         "SHOAL_DATABASE_URL": db_url,

@@ -61,6 +61,7 @@ from harness import (
     admin_token,
     free_port,
     fresh_database,
+    local_keys,
     note,
     py_spy,
     redis_url,
@@ -421,6 +422,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         note(f"simulator seeded {n} repositories in {info['seed_seconds']:.1f}s")
         args.api_port = free_port()
         args.audit_key = secrets.token_hex(32)  # the API and the worker chain audit rows alike
+        local_keys(work / "data")
         env = shoal_env(info, db_url, work, args)
         settings = Settings(
             database_url=SecretStr(db_url),

@@ -47,7 +47,7 @@ from typing import Any
 import redis
 from pydantic import SecretStr
 
-from harness import fresh_database, note, redis_url
+from harness import fresh_database, local_keys, note, redis_url
 from shoal.config import Settings
 from shoal.domain.auth import Principal, Role
 from shoal.domain.runs import RunKind
@@ -163,6 +163,7 @@ def run_once(sim: Sim, work: Path) -> dict[str, float]:
     client.flushdb()  # no cached installation token: the run mints its own
     with fresh_database() as url:
         db = Database(url)
+        local_keys(work / "data")
         settings = Settings(
             database_url=SecretStr(url),
             redis_url=SecretStr(REDIS_URL),

@@ -64,6 +64,7 @@ from harness import (
     CpuMeter,
     free_port,
     fresh_database,
+    local_keys,
     note,
     postgres_backends,
     process_tree,
@@ -402,6 +403,7 @@ def _figures(
 
 def _env(db_url: str, work: Path, info: dict[str, Any], api_port: int) -> dict[str, str]:
     """Shoal's configuration for `shoal api` and `shoal worker`, as a user sets it."""
+    local_keys(work / "data")
     return {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")} | {
         "SHOAL_DATABASE_URL": db_url,
         "SHOAL_REDIS_URL": REDIS_URL,
