@@ -66,11 +66,15 @@ def run_everyday(js: Path, sim: RunningSim, token: str, *, check_run: bool) -> d
     return dict(json.loads(proc.stdout))
 
 
-@pytest.mark.parametrize("auth", ["pat", "installation"])
+@pytest.mark.parametrize(
+    ("auth", "ghes"),
+    [("pat", False), ("installation", False), ("installation", True)],
+    ids=["pat", "installation", "installation-ghes"],
+)
 def test_octokit_rest_everyday_flow(
-    make_sim: Callable[..., RunningSim], js_clients: Path, auth: str
+    make_sim: Callable[..., RunningSim], js_clients: Path, auth: str, ghes: bool
 ) -> None:
-    sim = make_sim(WORLD)
+    sim = make_sim(WORLD, ghes=ghes)
     token = ALICE if auth == "pat" else sim.installation_token()
 
     out = run_everyday(js_clients, sim, token, check_run=auth == "installation")
@@ -133,7 +137,9 @@ def test_octokit_rest_everyday_flow(
         "status": 422,
         "message": "Reference already exists",
         "errors": None,
-        "documentation_url": "https://docs.github.com/rest/git/refs#create-a-reference",
+        "documentation_url": "https://docs.github.com/"
+        + ("enterprise-server@3.19/" if ghes else "")
+        + "rest/git/refs#create-a-reference",
     }
     assert out["errors"]["no_commits"]["status"] == 422
     assert out["errors"]["no_commits"]["message"] == "Validation Failed"
