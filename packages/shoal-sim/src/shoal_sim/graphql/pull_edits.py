@@ -79,6 +79,19 @@ def _label_names(ctx: RequestContext, repo: Repo, ids: list[str]) -> list[str]:
     return names
 
 
+def _allowed(ctx: RequestContext, repo: Repo, permission: str, level: str) -> None:
+    """``permission`` may be ``a|b``: either one will do, as GitHub accepts ``issues`` or
+    ``pull_requests`` for a pull request's comments; a refusal names the first."""
+    first, *others = permission.split("|")
+    for other in others:
+        try:
+            writable(ctx, repo, other, level)
+        except GraphQLFailure:
+            continue
+        return
+    writable(ctx, repo, first, level)
+
+
 def _mutation(
     name: str, id_field: str, permission: str, level: str, fields: tuple[str, ...]
 ) -> Callable[[Change], Change]:
@@ -98,7 +111,7 @@ def _mutation(
                     # Plain issues are not modelled; their ids resolve to nothing.
                     raise _missing(data[id_field])
                 repo = node.repo
-                writable(ctx, repo, permission, level)
+                _allowed(ctx, repo, permission, level)
                 extra = change(ctx, node, data, engine(info, name))
             except GraphQLFailure as failure:
                 detail["error"] = {"type": failure.error_type, "message": failure.message}
@@ -262,7 +275,9 @@ def _merge(
     return {}
 
 
-@_mutation("addComment", "subjectId", "pull_requests", PARTICIPATE, ("commentEdge", "subject"))
+@_mutation(
+    "addComment", "subjectId", "pull_requests|issues", PARTICIPATE, ("commentEdge", "subject")
+)
 def _comment(
     ctx: RequestContext, node: PullNode, data: dict[str, Any], pulls: PullRequestEngine
 ) -> dict[str, Any]:
