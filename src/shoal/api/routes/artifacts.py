@@ -75,7 +75,7 @@ def fetch_workspace(ctx: Ctx, token: Token, execution_id: int) -> Response:
     summary="Upload one of an execution's results: log, patch, then result (result.json)",
     responses={
         413: {"description": "Larger than the limit for this result"},
-        422: {"description": "Not what the name says (a git diff, text, a runner result)"},
+        422: {"description": "Not what the name says (a git diff, a runner result)"},
         **_ERRORS,
     },
 )
