@@ -254,3 +254,40 @@ def test_a_step_image_runs_in_that_image_or_is_refused(
     assert result.message.startswith("step 'imaged' could not run: it names the container image")
     assert "SHOAL_EXECUTOR=podman or kubernetes" in result.message
     assert result.steps == ()
+
+
+def test_the_steps_together_stop_at_the_total_step_time(
+    under_test: ExecutorUnderTest, tarball: Path
+) -> None:
+    started = time.monotonic()
+    result = under_test.execute(
+        [
+            under_test.step("sleep 1; echo first done", name="first"),
+            under_test.step("echo second started; sleep 60", name="second"),
+            under_test.step("echo never > never.txt", name="third"),
+        ],
+        tarball,
+        limits=RunnerLimits(max_total_step_s=4.0),
+    )
+    assert (result.state, result.reason) == (ExecutionState.FAILED, FailureReason.STEP_TIMEOUT)
+    assert result.message == (
+        "step 'second' stopped: the steps together may run for at most 4s "
+        "(SHOAL_MAX_TOTAL_STEP_SECONDS)"
+    )
+    assert [(s.name, s.timed_out) for s in result.steps] == [("first", False), ("second", True)]
+    assert time.monotonic() - started < 40
+
+
+def test_the_whole_log_is_capped(under_test: ExecutorUnderTest, tarball: Path) -> None:
+    loud = "i=0; while [ $i -lt 3000 ]; do echo 'twenty bytes a line'; i=$((i+1)); done"
+    result = under_test.execute(
+        [under_test.step(loud, name=f"loud{n}") for n in range(4)],
+        tarball,
+        limits=RunnerLimits(max_step_output_bytes=64 * 1024, max_log_bytes=100 * 1024),
+    )
+    assert result.state is ExecutionState.NO_CHANGE, result.message
+    assert [s.exit_code for s in result.steps] == [0, 0, 0, 0]
+    log = result.log_path.read_bytes()
+    assert len(log) <= 100 * 1024
+    assert b"==> step loud0" in log and b"==> step loud3" not in log
+    assert log.endswith(b"[... log truncated: it reached its limit of 102400 bytes ...]\n")
