@@ -101,3 +101,31 @@ def test_gh_renames_a_repository_and_still_reaches_it_by_its_old_name(
     assert taken.returncode == 1
     assert "name already exists on this account" in taken.stderr
     assert proxy.graphql_problems() == []
+
+
+def test_gh_works_inside_a_clone(sim: RunningSim, proxy: GhProxy, home: Path) -> None:
+    """In a clone gh finds the repository from its remote and the pull request from the
+    current branch; `gh pr list` filters are issue searches."""
+    sim.admin.push_commit("acme", "widgets", {"notes.md": "notes\n"}, branch="notes")
+    create = ("pr", "create", "-R", "acme/widgets", "--head", "notes", "--title", "Add notes")
+    gh(proxy, home, *create, "--body", "Why.", "--label", "bug")
+    gh(proxy, home, "repo", "clone", "acme/widgets")
+    clone = home / "widgets"
+    inside = {"HOME": str(home), "GH_CONFIG_DIR": str(home / "gh")}
+
+    gh(proxy, clone, "pr", "checkout", "1", env=inside)
+    assert (clone / "notes.md").read_text() == "notes\n"
+    view = gh(proxy, clone, "pr", "view", env=inside)  # the current branch's pull request
+    assert "title:\tAdd notes" in view and "labels:\tbug" in view
+    status = gh(proxy, clone, "pr", "status", env=inside)
+    assert "Current branch\n  #1  Add notes [notes]" in status
+    for flags in (("--author", "@me"), ("--label", "bug"), ("--search", "notes in:title")):
+        listed = json.loads(gh(proxy, clone, "pr", "list", *flags, "--json", "number", env=inside))
+        assert listed == [{"number": 1}], flags
+    assert (
+        json.loads(
+            gh(proxy, clone, "pr", "list", "--label", "wontfix", "--json", "number", env=inside)
+        )
+        == []
+    )
+    assert proxy.graphql_problems() == []
