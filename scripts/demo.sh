@@ -149,6 +149,14 @@ step "the audit log and the simulator's ledger tell the same story (shoal audit 
 shoal audit export | python3 scripts/demo_checks.py "$sim_info" audit-matches-ledger
 shoal audit verify
 
+step "no secret in Shoal's log: the webhook secret, the API token, an installation token (ghs_...)"
+if grep -q -F -e "$SHOAL_GITHUB_WEBHOOK_SECRET" -e "$token" "$demo_dir/shoal.log" \
+    || grep -q -E 'ghs_[A-Za-z0-9]{16,}' "$demo_dir/shoal.log"; then
+    echo "a secret is in $demo_dir/shoal.log" >&2
+    exit 1
+fi
+echo "none in $(wc -l <"$demo_dir/shoal.log") log lines; stored secrets are sealed with the key in $SHOAL_DATA_DIR/encryption.keys"
+
 if [ "$keep" = true ]; then
     cat <<EOF2
 
