@@ -184,7 +184,8 @@ def _update(
     "pullRequestId",
     "pull_requests",
     "write",
-    ("pullRequest", "actor", "requestedReviewersEdge"),
+    # requestedReviewersEdge is not modelled: it answers SHOAL_NOT_IMPLEMENTED.
+    ("pullRequest", "actor"),
 )
 def _request_reviews(
     ctx: RequestContext, node: PullNode, data: dict[str, Any], pulls: PullRequestEngine
@@ -195,8 +196,7 @@ def _request_reviews(
     slugs = _team_slugs(ctx, node.repo, data.get("teamIds") or [])
     replace = not data.get("union")
     pulls.request_reviews(node.repo, node.record, logins, slugs, ctx.caller.actor, replace=replace)
-    # The edge of the last account asked for: not modelled beyond its absence.
-    return {"requestedReviewersEdge": None}
+    return {}
 
 
 def _labels(add: bool) -> Change:
