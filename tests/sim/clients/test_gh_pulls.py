@@ -325,3 +325,39 @@ def test_gh_edits_diffs_and_reports_status(
     assert "You have no open pull requests" in created
     assert "#1  Add notes, edited [notes]" in asked
     assert proxy.graphql_problems() == []
+
+
+def test_gh_auto_merge_and_admin_merge(gsim: RunningSim, proxy: GhProxy, tmp_path: Path) -> None:
+    gsim.admin.update_repo("acme", "widgets", allow_auto_merge=True)
+    push_branch(tmp_path, gsim, "widgets", "notes")
+    repo = ("-R", "acme/widgets")
+    create = ("pr", "create", *repo, "--head", "notes", "--title", "Add notes", "--body", "Why.")
+    gh(proxy, tmp_path, *create)
+    gh(
+        proxy,
+        tmp_path,
+        "pr",
+        "review",
+        "1",
+        *repo,
+        "--request-changes",
+        "--body",
+        "No.",
+        env={"GH_TOKEN": CAROL},
+    )
+    shown = json.loads(gh(proxy, tmp_path, "pr", "view", "1", *repo, "--json", "reviewDecision"))
+    assert shown["reviewDecision"] == "CHANGES_REQUESTED"
+
+    gh(proxy, tmp_path, "pr", "merge", "1", *repo, "--auto", "--squash")
+    with gsim.http(ALICE) as alice:
+        auto = alice.get("/repos/acme/widgets/pulls/1").json()["auto_merge"]
+        assert auto is not None and auto["merge_method"] == "squash"
+    gh(proxy, tmp_path, "pr", "merge", "1", *repo, "--disable-auto")
+    with gsim.http(ALICE) as alice:
+        assert alice.get("/repos/acme/widgets/pulls/1").json()["auto_merge"] is None
+
+    # An admin merges past the change request and the missing required check.
+    gh(proxy, tmp_path, "pr", "merge", "1", *repo, "--admin", "--merge")
+    with gsim.http(ALICE) as alice:
+        assert alice.get("/repos/acme/widgets/pulls/1").json()["merged"] is True
+    assert proxy.graphql_problems() == []
