@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from shoal.domain.clock import FrozenClock
+from shoal.domain.errors import InvalidInputError
 from shoal.domain.executions import ExecutionState
 from shoal.domain.runs import ExecutionId
 from shoal.execution import ExecutionRequest, ExecutionResult
@@ -148,10 +149,15 @@ def test_a_preview_runs_through_the_proxy_with_only_the_execution_token(
             refused = http.get(f"{staged.url}/workspace")
         assert refused.status_code == 401
         assert "revoked" in refused.json()["error"]["message"]
+    blobs, db = stack.api.ctx.blobs, stack.api.ctx.db
     for staged in executor.staged:
         execution_id = int(staged.url.rsplit("/", 1)[1])
-        keys = [workspace_key(execution_id)] + [result_key(execution_id, n) for n in RESULT_FILES]
-        assert not any(stack.api.ctx.blobs.exists(key) for key in keys)
+        with db.transaction() as conn:
+            (token,) = token_store.list_execution_tokens(conn, execution_id)
+        assert token.revoked_at is not None and token.results_at is not None
+        keys = [workspace_key(execution_id)]
+        keys += [result_key(execution_id, token.id, name) for name in RESULT_FILES]
+        assert not any(blobs.exists(key) for key in keys)
 
 
 def test_the_runner_environment_reaches_neither_s3_nor_github(
@@ -349,8 +355,15 @@ def test_a_token_stops_working_when_its_execution_finishes_and_when_it_expires(
         token_store.revoke_execution_tokens(conn, proxied["a"], now=datetime.now(UTC))
     with client(a.token) as http:
         assert error(http.get(f"{a.url}/workspace"))[0] == 401
-    # A new attempt of the same execution revokes the token of the one before.
+    # A new attempt of the same execution revokes the token of the one before, and what that
+    # runner uploaded is not taken for the new attempt's result.
+    with client(b.token) as http:
+        assert http.put(f"{b.url}/results/log", content=b"old attempt\n").status_code == 204
+        assert http.put(f"{b.url}/results/result", content=result_json()).status_code == 204
+    assert collect_results(proxy, proxied["b"], proxied["out"] / "b1").message == "no changes"
     again = stage_execution(proxy, proxied["b"], None)
+    with pytest.raises(InvalidInputError, match="uploaded no complete result"):
+        collect_results(proxy, proxied["b"], proxied["out"] / "b2")
     with client(b.token) as http:
         assert "revoked" in error(http.get(f"{b.url}/workspace"))[1]
     with client(again.token) as http:

@@ -71,8 +71,10 @@ def workspace_key(execution_id: int) -> str:
     return f"executions/{execution_id}/workspace.tar.gz"
 
 
-def result_key(execution_id: int, name: str) -> str:
-    return f"executions/{execution_id}/results/{RESULT_FILES[name]}"
+def result_key(execution_id: int, token_id: int, name: str) -> str:
+    """Per token: a runner left over from an earlier attempt never writes where the current
+    attempt's results are read."""
+    return f"executions/{execution_id}/results/{token_id}/{RESULT_FILES[name]}"
 
 
 def execution_url(settings: Settings, execution_id: int) -> str:
@@ -105,14 +107,12 @@ def stage_execution(
 ) -> StagedArtifacts:
     """Put the workspace where the runner fetches it and mint the execution's token.
 
-    Idempotent per attempt: an earlier attempt's token is revoked and its uploads removed, so
-    a runner left over from it can neither finish nor leave results for this one.
+    Idempotent per attempt: an earlier attempt's token is revoked, and results are kept per
+    token, so a runner left over from it can neither finish nor leave results for this one.
     """
     now = proxy.clock.now()
     with proxy.db.transaction() as conn:
         token_store.revoke_execution_tokens(conn, execution_id, now=now)
-    for name in RESULT_FILES:
-        proxy.blobs.delete(result_key(execution_id, name))
     if tarball is None:
         proxy.blobs.delete(workspace_key(execution_id))
     else:
@@ -131,28 +131,36 @@ def stage_execution(
 
 
 def collect_results(proxy: ArtifactProxy, execution_id: int, out_dir: Path) -> ExecutionResult:
-    """The result the runner uploaded, with its log and patch written into `out_dir`."""
+    """The result the runner of the current attempt uploaded (its token live, its result.json
+    recorded), with its log and patch written into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        text = proxy.blobs.get_bytes(
-            result_key(execution_id, "result"), max_bytes=_RESULT_JSON_MAX_BYTES
-        )
-        proxy.blobs.download(result_key(execution_id, "log"), out_dir / LOG_NAME)
-    except BlobNotFoundError:
+    with proxy.db.transaction() as conn:
+        tokens = token_store.list_execution_tokens(conn, execution_id)
+    done = [t for t in tokens if t.revoked_at is None and t.results_at is not None]
+    if not done:
         raise InvalidInputError(
             f"the runner of execution {execution_id} uploaded no complete result"
-        ) from None
+        )
+    token_id = done[-1].id
+    text = proxy.blobs.get_bytes(
+        result_key(execution_id, token_id, "result"), max_bytes=_RESULT_JSON_MAX_BYTES
+    )
+    proxy.blobs.download(result_key(execution_id, token_id, "log"), out_dir / LOG_NAME)
     result = ExecutionResult.from_json(text, out_dir)
     if result.patch_path is not None:
-        proxy.blobs.download(result_key(execution_id, "patch"), result.patch_path)
+        proxy.blobs.download(result_key(execution_id, token_id, "patch"), result.patch_path)
         _check_patch(result, result.patch_path.read_bytes())
     return result
 
 
 def discard_staged(proxy: ArtifactProxy, execution_id: int) -> None:
-    """Remove what was staged for and uploaded by the execution's runner (once it is done:
+    """Remove what was staged for and uploaded by the execution's runners (once it is done:
     the worker has stored the results where they belong)."""
-    for key in [workspace_key(execution_id)] + [result_key(execution_id, n) for n in RESULT_FILES]:
+    with proxy.db.transaction() as conn:
+        tokens = token_store.list_execution_tokens(conn, execution_id)
+    keys = [workspace_key(execution_id)]
+    keys += [result_key(execution_id, t.id, name) for t in tokens for name in RESULT_FILES]
+    for key in keys:
         proxy.blobs.delete(key)
 
 
@@ -240,29 +248,29 @@ def accept_upload(
         if body and not body.startswith(b"diff --git "):
             raise InvalidInputError("the patch is not a git diff (it must start 'diff --git ')")
     elif name == "result":
-        _check_result(proxy, execution_id, body)
-    proxy.blobs.put_bytes(result_key(execution_id, name), body)
+        _check_result(proxy, execution_id, found.id, body)
+    proxy.blobs.put_bytes(result_key(execution_id, found.id, name), body)
     if name == "result":
         with proxy.db.transaction() as conn:
             if not token_store.mark_results(conn, found.id, now=proxy.clock.now()):
                 raise ConflictError(f"the results of execution {execution_id} are already recorded")
 
 
-def _check_result(proxy: ArtifactProxy, execution_id: int, body: bytes) -> None:
+def _check_result(proxy: ArtifactProxy, execution_id: int, token_id: int, body: bytes) -> None:
     """result.json must be a runner result naming exactly the files uploaded before it."""
     with tempfile.TemporaryDirectory(prefix="shoal-result-") as tmp:
         out_dir = Path(tmp)
         result = ExecutionResult.from_json(body, out_dir)
         if result.log_path != out_dir / LOG_NAME:
             raise InvalidInputError(f"result.json must name its log {LOG_NAME}")
-        if not proxy.blobs.exists(result_key(execution_id, "log")):
+        if not proxy.blobs.exists(result_key(execution_id, token_id, "log")):
             raise InvalidInputError("upload the log before result.json")
         if result.state is ExecutionState.PATCH:
             if result.patch_path != out_dir / PATCH_NAME:
                 raise InvalidInputError(f"result.json must name its patch {PATCH_NAME}")
             try:
                 patch = proxy.blobs.get_bytes(
-                    result_key(execution_id, "patch"), max_bytes=proxy.limit("patch")
+                    result_key(execution_id, token_id, "patch"), max_bytes=proxy.limit("patch")
                 )
             except BlobNotFoundError:
                 raise InvalidInputError("upload the patch before result.json") from None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from shoal.store.tables import execution_tokens
 
@@ -14,6 +14,7 @@ __all__ = [
     "ExecutionToken",
     "find_execution_token",
     "insert_execution_token",
+    "list_execution_tokens",
     "mark_results",
     "revoke_execution_tokens",
 ]
@@ -38,15 +39,20 @@ def insert_execution_token(
     purpose: str,
     now: datetime,
     expires_at: datetime,
-) -> None:
-    conn.execute(
-        sa.insert(execution_tokens).values(
-            execution_id=execution_id,
-            token_hash=token_hash,
-            purpose=purpose,
-            created_at=now,
-            expires_at=expires_at,
-        )
+) -> int:
+    """The new token's id."""
+    return int(
+        conn.execute(
+            sa.insert(execution_tokens)
+            .values(
+                execution_id=execution_id,
+                token_hash=token_hash,
+                purpose=purpose,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            .returning(execution_tokens.c.id)
+        ).scalar_one()
     )
 
 
@@ -56,8 +62,20 @@ def find_execution_token(conn: Connection, token_hash: str) -> ExecutionToken | 
         .mappings()
         .first()
     )
-    if row is None:
-        return None
+    return None if row is None else _token(row)
+
+
+def list_execution_tokens(conn: Connection, execution_id: int) -> list[ExecutionToken]:
+    """The execution's tokens, oldest first."""
+    rows = conn.execute(
+        sa.select(execution_tokens)
+        .where(execution_tokens.c.execution_id == execution_id)
+        .order_by(execution_tokens.c.id)
+    ).mappings()
+    return [_token(row) for row in rows]
+
+
+def _token(row: RowMapping) -> ExecutionToken:
     return ExecutionToken(
         id=row["id"],
         execution_id=row["execution_id"],
