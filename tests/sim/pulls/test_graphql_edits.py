@@ -179,3 +179,50 @@ def test_graphql_pull_request_edits_go_through_the_engine(psim: RunningSim) -> N
     ]
     assert ("mutation updatePullRequest", True) in ledger
     assert ledger[-1] == ("mutation mergePullRequest", False)
+
+
+METADATA = """
+query {
+  acme: user(login: "acme") { login }
+  nobody: repositoryOwner(login: "nobody") { login }
+  org: repositoryOwner(login: "acme") { __typename login }
+  repository(owner: "acme", name: "plain") {
+    missing: label(name: "no-such-label") { id }
+    bug: label(name: "BUG") { name color isDefault }
+    labels(first: 3, query: "doc", orderBy: {field: NAME, direction: ASC}) {
+      totalCount nodes { name }
+    }
+    assignableUsers(first: 10) { nodes { login } }
+  }
+  organization(login: "acme") {
+    missing: team(slug: "nope") { id }
+    team(slug: "core") { slug combinedSlug organization { login } }
+  }
+}
+"""
+
+
+def test_graphql_repository_metadata_answers_like_github(psim: RunningSim) -> None:
+    with psim.http(ALICE) as alice:
+        body = gql(alice, METADATA)
+    # A login that is no user is null with NOT_FOUND; missing labels and teams are just null.
+    assert [(e["path"], e["type"]) for e in body["errors"]] == [(["acme"], "NOT_FOUND")]
+    assert body["errors"][0]["message"] == "Could not resolve to a User with the login of 'acme'."
+    data = body["data"]
+    assert data["acme"] is None and data["nobody"] is None
+    assert data["org"] == {"__typename": "Organization", "login": "acme"}
+    repo = data["repository"]
+    assert repo["missing"] is None
+    assert repo["bug"] == {"name": "bug", "color": "d73a4a", "isDefault": True}
+    # "searches labels by name and description": documentation, and duplicate's description
+    # does not say "doc", so only the one.
+    assert repo["labels"] == {"totalCount": 1, "nodes": [{"name": "documentation"}]}
+    # Push access: alice (org admin) and the core team's dave; bob and carol cannot push.
+    assert [u["login"] for u in repo["assignableUsers"]["nodes"]] == ["alice", "dave"]
+    org = data["organization"]
+    assert org["missing"] is None
+    assert org["team"] == {
+        "slug": "core",
+        "combinedSlug": "acme/core",
+        "organization": {"login": "acme"},
+    }
