@@ -138,6 +138,10 @@ def test_executor_kinds_are_accepted_only_when_this_version_has_them(
     from shoal.runtime.executors import BUILDERS
 
     assert set(BUILDERS) == set(AVAILABLE_EXECUTORS) and "local" in AVAILABLE_EXECUTORS
+    # The kubernetes executor needs its images, pinned by digest.
+    pinned = "registry.test/shoal@sha256:" + "0" * 64
+    monkeypatch.setenv("SHOAL_KUBERNETES_RUNNER_IMAGE", pinned)
+    monkeypatch.setenv("SHOAL_KUBERNETES_STEP_IMAGE", pinned)
     for kind in EXECUTOR_KINDS:
         monkeypatch.setenv("SHOAL_EXECUTOR", kind)
         if kind in AVAILABLE_EXECUTORS:
@@ -148,3 +152,23 @@ def test_executor_kinds_are_accepted_only_when_this_version_has_them(
         assert f"the {kind} executor is not supported yet in this version of Shoal" in str(
             caught.value
         )
+
+
+def test_the_kubernetes_executor_needs_digest_pinned_images_and_cidr_egress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pinned = "registry.test/shoal@sha256:" + "0" * 64
+    monkeypatch.setenv("SHOAL_EXECUTOR", "kubernetes")
+    monkeypatch.setenv("SHOAL_KUBERNETES_STEP_IMAGE", pinned)
+    with pytest.raises(ValidationError, match="SHOAL_KUBERNETES_RUNNER_IMAGE: the kubernetes"):
+        Settings()
+    monkeypatch.setenv("SHOAL_KUBERNETES_RUNNER_IMAGE", "registry.test/shoal:1.0")
+    with pytest.raises(ValidationError, match="pinned by digest"):
+        Settings()
+    monkeypatch.setenv("SHOAL_KUBERNETES_RUNNER_IMAGE", pinned)
+    assert Settings().executor == "kubernetes"
+    monkeypatch.setenv("SHOAL_EGRESS_ALLOW", '[{"host": "proxy.acme.dev", "ports": [3128]}]')
+    with pytest.raises(ValidationError, match="can only allow CIDR blocks"):
+        Settings()
+    monkeypatch.setenv("SHOAL_EGRESS_ALLOW", '[{"cidr": "10.9.0.0/16", "ports": [3128]}]')
+    assert [e.rule().cidr for e in Settings().egress_allow] == ["10.9.0.0/16"]

@@ -8,6 +8,7 @@ Precedence, highest first: keyword arguments, environment (`SHOAL_*`), the file 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from datetime import time
@@ -44,11 +45,12 @@ __all__ = [
 
 GitHubProfile = Literal["dotcom", "ghes"]
 _T = TypeVar("_T")
+_DIGEST_PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 _V = TypeVar("_V")
 
 # The executors this version ships (`shoal.runtime.executors` builds them); the `executor`
 # setting refuses the other kinds it names rather than accept a value without its effect.
-AVAILABLE_EXECUTORS = frozenset({"local", "podman"})
+AVAILABLE_EXECUTORS = frozenset({"local", "podman", "kubernetes"})
 
 # What each GitHub profile sets when the setting itself is not given (environment, file or
 # keyword). GitHub.com: its secondary limits on content creation (80 a minute, 500 an hour),
@@ -452,6 +454,117 @@ class Settings(BaseSettings):
         description="With the podman executor, the image of steps that name none "
         "(scripts/build-images.sh builds it).",
     )
+    # --- the kubernetes executor ----------------------------------------------------------
+    kubernetes_api_url: str | None = Field(
+        default=None,
+        description="Kubernetes API server the worker creates runner Jobs through. Unset: the "
+        "in-cluster configuration (the worker pod's service account).",
+    )
+    kubernetes_token_path: Path | None = Field(
+        default=None,
+        description="File holding the bearer token for `kubernetes_api_url` (re-read on every "
+        "new connection). Unset with an API URL: no token.",
+    )
+    kubernetes_ca_path: Path | None = Field(
+        default=None,
+        description="CA bundle that signs the certificate of `kubernetes_api_url`.",
+    )
+    kubernetes_namespace: str = Field(
+        default="shoal-runners",
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        description="Namespace of the runner Jobs, their Secrets and NetworkPolicies. The worker "
+        "needs RBAC there for Jobs, Pods, pods/log and Secrets (docs/executors.md).",
+    )
+    kubernetes_service_account: str = Field(
+        default="shoal-runner",
+        pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+        description="Service account of the runner pods (its token is never mounted).",
+    )
+    kubernetes_runner_image: str | None = Field(
+        default=None,
+        description="Shoal's image, pinned by digest (`registry/shoal@sha256:...`): the runner "
+        "containers that fetch the workspace and upload the result.",
+    )
+    kubernetes_step_image: str | None = Field(
+        default=None,
+        description="Image, pinned by digest, for the steps that name none (a base image with "
+        "a POSIX shell and the tools your steps use).",
+    )
+    kubernetes_artifact_url: str | None = Field(
+        default=None,
+        description="URL the runner pods reach Shoal's API (the artifact proxy) at, e.g. "
+        "http://shoal-api.shoal.svc:8420. Default: the API's own URL (`public_url`).",
+    )
+    kubernetes_artifact_cidr: str | None = Field(
+        default=None,
+        description="Address block of the API pods the runner NetworkPolicy lets pods reach "
+        "(with `kubernetes_artifact_port`); unset, the policy selects the API pods by the "
+        "labels `kubernetes_api_pod_labels` in namespace `kubernetes_api_namespace`.",
+    )
+    kubernetes_artifact_port: int = Field(
+        default=8420, ge=1, le=65535, description="TCP port of the API pods (the artifact proxy)."
+    )
+    kubernetes_api_namespace: str = Field(
+        default="shoal",
+        description="Namespace of the API pods, for the runner NetworkPolicy.",
+    )
+    kubernetes_api_pod_labels: dict[str, str] = Field(
+        default_factory=lambda: {
+            "app.kubernetes.io/name": "shoal",
+            "app.kubernetes.io/component": "api",
+        },
+        description="Labels of the API pods, for the runner NetworkPolicy (JSON object).",
+    )
+    kubernetes_cpu_request: str = Field(default="250m", description="CPU request per container.")
+    kubernetes_cpu_limit: str = Field(default="2", description="CPU limit per container.")
+    kubernetes_memory_request: str = Field(
+        default="256Mi", description="Memory request per container."
+    )
+    kubernetes_runner_memory_bytes: int = Field(
+        default=1 << 30,
+        ge=64 << 20,
+        description="Memory limit of the runner containers (fetch, diff, upload). A step's "
+        "memory limit is `step_memory_bytes`; past it the container is OOMKilled "
+        "(`memory_limit_exceeded`).",
+    )
+    kubernetes_ephemeral_storage_bytes: int = Field(
+        default=1 << 30,
+        ge=64 << 20,
+        description="Ephemeral storage each container may use besides the volumes (requests "
+        "and limits); the volumes are sized by `max_workspace_disk_bytes`.",
+    )
+    kubernetes_output_volume_bytes: int = Field(
+        default=256 << 20,
+        ge=16 << 20,
+        description="Size of the volume holding the steps' recorded output: a step printing "
+        "more than this (all steps together) gets the pod evicted (`pod_evicted`).",
+    )
+    kubernetes_job_ttl_s: int = Field(
+        default=3600,
+        ge=0,
+        description="ttlSecondsAfterFinished of the runner Jobs: how long a finished Job the "
+        "worker has not deleted yet (it deletes each once its result is stored) stays.",
+    )
+    kubernetes_job_overhead_s: int = Field(
+        default=600,
+        ge=60,
+        description="Time a Job may take besides its steps (scheduling, image pulls, fetch, "
+        "diff, upload): activeDeadlineSeconds is the steps' total time plus this.",
+    )
+    kubernetes_max_jobs_per_run: int = Field(
+        default=50,
+        ge=1,
+        description="Runner Jobs of one run that may exist at once, across all workers; an "
+        "execution past it waits (its task is requeued) until one finishes.",
+    )
+    kubernetes_pod_check_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Length of one watch request on a running Job, after which the worker "
+        "looks at its pod (an image that cannot be pulled fails the execution then, not at "
+        "the deadline) and watches again; also how often a full run's cap is counted again.",
+    )
     execution_parallelism: int = Field(
         default=4, ge=1, le=256, description="Executions one worker runs at the same time."
     )
@@ -607,6 +720,19 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="`json`, `console`, or `auto` (console on a TTY, else JSON)."
     )
+
+    @model_validator(mode="after")
+    def _kubernetes_images(self) -> Settings:
+        if self.executor != "kubernetes":
+            return self
+        for name in ("kubernetes_runner_image", "kubernetes_step_image"):
+            image = getattr(self, name)
+            if image is None or not _DIGEST_PINNED.match(image):
+                raise ValueError(
+                    f"SHOAL_{name.upper()}: the kubernetes executor needs it pinned by digest "
+                    "('registry/name@sha256:<64 hex digits>'), so every pod runs the same image"
+                )
+        return self
 
     @model_validator(mode="after")
     def _egress_enforceable(self) -> Settings:

@@ -91,7 +91,7 @@ class PodRunner:
         self._fake.put(pod, event="ADDED")
         run = _PodRun(self._fake, job, pod_name, self._root)
         try:
-            run.run(self._fake.failure_of(job_name))
+            run.run(self._fake.failure_of(job))
         finally:
             run.cleanup()
 

@@ -81,6 +81,9 @@ class FakeKubernetes:
         self._versions = itertools.count(1)
         self._lock = threading.Condition()
         self._failures: dict[str, Failure] = {}
+        self._failures_by_label: list[tuple[dict[str, str], Failure]] = []
+        self.created: list[str] = []  # names of the Jobs created (201), in order
+        self.conflicts: list[str] = []  # names of the Jobs whose create answered 409
         self.on_job_created: Callable[[dict[str, Any]], None] | None = None
         self.requests: list[tuple[str, str]] = []  # method, path (what the client did)
         self.stopped = threading.Event()  # the pods stop running once it is set
@@ -109,9 +112,20 @@ class FakeKubernetes:
         with self._lock:
             self._failures[job_name] = failure
 
-    def failure_of(self, job_name: str) -> Failure | None:
+    def inject_by_labels(self, labels: dict[str, str], failure: Failure) -> None:
+        """Make every Job whose labels include `labels` fail this way."""
         with self._lock:
-            return self._failures.get(job_name)
+            self._failures_by_label.append((dict(labels), failure))
+
+    def failure_of(self, job: dict[str, Any]) -> Failure | None:
+        with self._lock:
+            named = self._failures.get(job["metadata"]["name"])
+            if named is not None:
+                return named
+            for labels, failure in self._failures_by_label:
+                if _matches(job, labels):
+                    return failure
+            return None
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:
@@ -278,6 +292,8 @@ class FakeKubernetes:
             return _status(422, "Invalid", f"{kind} needs metadata.name")
         with self._lock:
             if (kind, namespace, name) in self._state.objects:
+                if kind == "Job":
+                    self.conflicts.append(name)
                 return _status(
                     409,
                     "AlreadyExists",
@@ -300,6 +316,8 @@ class FakeKubernetes:
                 obj["spec"]["selector"] = {"matchLabels": {"controller-uid": meta["uid"]}}
                 obj["status"] = {"active": 1, "startTime": now_rfc3339()}
             stored = self.put(obj, event="ADDED")
+            if kind == "Job":
+                self.created.append(name)
         if kind == "Job" and self.on_job_created is not None:
             self.on_job_created(copy.deepcopy(stored))
         return {**stored, "_http": 201}

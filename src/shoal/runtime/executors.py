@@ -51,9 +51,17 @@ def _podman(site: ExecutorSite) -> Executor:
     )
 
 
+def _kubernetes(site: ExecutorSite) -> Executor:
+    from shoal.executors.kubernetes.executor import KubernetesExecutor, api_client_from_settings
+
+    settings = site.ctx.settings
+    return KubernetesExecutor(api_client_from_settings(settings), settings)
+
+
 BUILDERS: Mapping[ExecutorKind, Callable[[ExecutorSite], Executor]] = {
     "local": _local,
     "podman": _podman,
+    "kubernetes": _kubernetes,
 }
 
 

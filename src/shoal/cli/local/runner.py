@@ -241,3 +241,41 @@ def _message(exc: ShoalError | OSError) -> str:
     if isinstance(exc, ShoalError):
         return exc.message
     return f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+
+
+@runner_app.command("pod-fetch")
+def pod_fetch(
+    artifact_url: Annotated[
+        str, typer.Option("--artifact-url", help="The execution's URL on the Shoal API.")
+    ],
+    secret_dir: Annotated[Path, typer.Option("--secret-dir", help="token and request.json.")],
+    work: Annotated[Path, typer.Option("--work", help="The workspace volume.")],
+    state: Annotated[Path, typer.Option("--state", help="The steps' records volume.")],
+) -> None:
+    """In a runner pod (kubernetes executor): fetch the workspace, write the steps' scripts."""
+    from shoal.executors.kubernetes.pod import pod_fetch as fetch_into_pod
+
+    try:
+        fetch_into_pod(artifact_url, secret_dir, work, state)
+    except (ShoalError, OSError) as exc:
+        fail(_message(exc), code=EXIT_FAILED)
+    err_console.print("workspace ready", highlight=False, markup=False)
+
+
+@runner_app.command("pod-upload")
+def pod_upload(
+    artifact_url: Annotated[
+        str, typer.Option("--artifact-url", help="The execution's URL on the Shoal API.")
+    ],
+    secret_dir: Annotated[Path, typer.Option("--secret-dir", help="token and request.json.")],
+    work: Annotated[Path, typer.Option("--work", help="The workspace volume.")],
+    state: Annotated[Path, typer.Option("--state", help="The steps' records volume.")],
+) -> None:
+    """In a runner pod (kubernetes executor): read the steps' records, diff, upload."""
+    from shoal.executors.kubernetes.pod import pod_upload as upload_from_pod
+
+    try:
+        result = upload_from_pod(artifact_url, secret_dir, work, state)
+    except (ShoalError, OSError) as exc:
+        fail(_message(exc), code=EXIT_FAILED)
+    err_console.print(f"{result.state.value}: {result.message}", highlight=False, markup=False)

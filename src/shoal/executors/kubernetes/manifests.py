@@ -386,9 +386,10 @@ def secret_manifest(
     token: str,
     settings: PodSettings,
     *,
-    owner_uid: str,
+    owner_uid: str | None,
 ) -> dict[str, Any]:
-    """The Execution's Secret, owned by its Job (deleted with it)."""
+    """The Execution's Secret. Created before its Job (a pod never waits for it), then
+    owned by the Job (`owner_uid`), so that deleting the Job deletes it too."""
 
     def encoded(value: str) -> str:
         return base64.b64encode(value.encode()).decode("ascii")
@@ -397,7 +398,8 @@ def secret_manifest(
     for name, value in request.secrets.items():
         data[STEP_SECRET_PREFIX + name] = encoded(value)
     metadata = _metadata(names, settings)
-    metadata["ownerReferences"] = _owned_by(names, owner_uid)
+    if owner_uid is not None:
+        metadata["ownerReferences"] = _owned_by(names, owner_uid)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
