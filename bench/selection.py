@@ -33,6 +33,7 @@ sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
 import json
+import secrets
 import shutil
 import statistics
 import tempfile
@@ -165,6 +166,7 @@ def run_once(sim: Sim, work: Path) -> dict[str, float]:
         db = Database(url)
         local_keys(work / "data")
         settings = Settings(
+            audit_key=SecretStr(secrets.token_hex(32)),
             database_url=SecretStr(url),
             redis_url=SecretStr(REDIS_URL),
             data_dir=work / "data",
