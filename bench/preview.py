@@ -11,7 +11,14 @@ Prints one `name: value unit` line per figure (`repos`, `repos_per_s`,
 `baseline_repos_per_s`, `speedup_vs_baseline`, `per_repo_p50_ms`, `per_repo_p95_ms`,
 `worker_peak_rss_mib`) and writes them to bench/results/preview.json.
 
+With `--executor podman` each run previews the same repositories twice, first with the local
+executor and then with podman (each step in a container of the step image, which
+scripts/build-images.sh builds if missing), and reports podman's `repos_per_s` and its
+`per_repo_overhead_ms` over local (and local's figures beside them) in
+bench/results/preview_podman.json; there is no baseline loop.
+
     uv run python bench/preview.py [--runs N] [--concurrency C] [--parallelism P]
+    uv run python bench/preview.py --executor podman [--repos 300]
 
 Uses a throwaway database `shoal_bench_<random>` through SHOAL_BENCH_PG_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres), dropped afterwards, and Redis db 13 of
@@ -71,7 +78,9 @@ from harness import (
 from shoal.config import Settings
 from shoal.observability.logs import configure_logging
 
-RESULTS = Path(__file__).resolve().parent / "results" / "preview.json"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "preview.json"
+PODMAN_RESULTS = ROOT / "bench" / "results" / "preview_podman.json"
 REDIS_URL = redis_url(13)
 ORG = "bench"
 STARTUP_TIMEOUT = 120.0
@@ -85,6 +94,14 @@ UNITS = {
     "per_repo_p50_ms": "ms",
     "per_repo_p95_ms": "ms",
     "worker_peak_rss_mib": "MiB",
+}
+PODMAN_UNITS = {
+    "repos": "repos",
+    "repos_per_s": "repos/s",
+    "local_repos_per_s": "repos/s",
+    "per_repo_overhead_ms": "ms",
+    "per_repo_p50_ms": "ms",
+    "local_per_repo_p50_ms": "ms",
 }
 
 # 3-5 files per repository; every one has a workflow on actions/checkout@v3.
@@ -278,7 +295,7 @@ def py_spy(worker: psutil.Process, output: Path | None) -> subprocess.Popen[byte
 
 
 def worker_env(
-    info: dict[str, Any], db_url: str, work: Path, args: argparse.Namespace
+    info: dict[str, Any], db_url: str, work: Path, args: argparse.Namespace, executor: str
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
     env |= {
@@ -294,11 +311,17 @@ def worker_env(
         "SHOAL_EXECUTION_PARALLELISM": str(args.parallelism),
         "SHOAL_LOG_FORMAT": "json",
         "SHOAL_LOG_LEVEL": "info",
+        "SHOAL_EXECUTOR": executor,
     }
+    if executor == "podman":
+        env |= {
+            "SHOAL_PODMAN_STORAGE_DIR": str(args.podman_storage_dir),
+            "SHOAL_PODMAN_STEP_IMAGE": args.step_image,
+        }
     return env
 
 
-def run_once(args: argparse.Namespace) -> dict[str, float]:
+def run_once(args: argparse.Namespace, executor: str = "local") -> dict[str, float]:
     # Sandboxed steps run as uid 65534, which must traverse the workspaces' parents.
     work = Path(tempfile.mkdtemp(prefix="shoal-bench-preview-"))
     work.chmod(0o711)
@@ -314,7 +337,7 @@ def run_once(args: argparse.Namespace) -> dict[str, float]:
                 data_dir=work / "data",
                 api_port=free_port(),
             )
-            env = worker_env(info, db_url, work, args)
+            env = worker_env(info, db_url, work, args, executor)
             with (
                 running_api(settings) as http,
                 running_worker(env, work / "worker.log") as worker,
@@ -349,7 +372,7 @@ def run_once(args: argparse.Namespace) -> dict[str, float]:
             names = sorted(e["repo"].partition("/")[2] for e in done)
             sample = random.Random(7).sample(names, min(args.baseline_sample, len(names)))
             (work / "baseline").mkdir()
-            base = baseline(info, sample, work / "baseline")
+            base = baseline(info, sample, work / "baseline") if sample else float("nan")
         rate = run["progress"]["included"] / seconds
         note(
             f"worker peak RSS {rss.own / 2**20:.1f} MiB alone, "
@@ -380,14 +403,33 @@ def run_once(args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=1, help="repeat and report medians")
-    parser.add_argument("--repos", type=int, default=1_000, help="repositories to seed")
+    parser.add_argument(
+        "--repos", type=int, help="repositories to seed (1,000; 300 with --executor podman)"
+    )
     parser.add_argument("--baseline-sample", type=int, default=200, help="repos the baseline times")
     parser.add_argument("--concurrency", type=int, default=4, help="SHOAL_WORKER_CONCURRENCY")
     parser.add_argument("--parallelism", type=int, default=4, help="SHOAL_EXECUTION_PARALLELISM")
     parser.add_argument("--log-dir", type=Path, help="keep the worker's and simulator's logs here")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--py-spy", type=Path, help="profile the worker with py-spy into FILE")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "podman"],
+        default="local",
+        help="podman: compare the podman executor with local on the same repositories",
+    )
+    parser.add_argument(
+        "--podman-storage-dir",
+        type=Path,
+        default=ROOT / ".cache" / "podman",
+        help="the podman image store (the step image is built into it if missing)",
+    )
     args = parser.parse_args()
+    if args.repos is None:
+        args.repos = 300 if args.executor == "podman" else 1_000
+    if args.executor == "podman":
+        podman_main(args)
+        return
     configure_logging("warning", "json")
     # Stopped from outside (timeout, Ctrl-C): unwind, so the worker and simulator stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -419,6 +461,74 @@ def main() -> None:
     }
     results: dict[str, dict[str, Any]] = {}
     for name, unit in UNITS.items():
+        values = [r[name] for r in measured]
+        value = round(median(name), 2)
+        print(f"{name}: {value:g} {unit}")
+        entry: dict[str, Any] = {"value": value, "unit": unit}
+        if args.runs > 1:
+            entry["runs"] = [round(v, 2) for v in values]
+        if name in notes:
+            entry["note"] = notes[name]
+        results[name] = entry
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def podman_main(args: argparse.Namespace) -> None:
+    script = ROOT / "scripts" / "build-images.sh"
+    built = subprocess.run(
+        ["bash", str(script), "--storage-dir", str(args.podman_storage_dir), "step"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1500,
+    )
+    args.step_image = built.stdout.split("=", 1)[1].strip()
+    args.baseline_sample = 0
+    if args.output == RESULTS:
+        args.output = PODMAN_RESULTS
+    measured: list[dict[str, float]] = []
+    for n in range(args.runs):
+        local = run_once(args, "local")
+        podman = run_once(args, "podman")
+        measured.append(
+            {
+                "repos": podman["repos"],
+                "repos_per_s": podman["repos_per_s"],
+                "local_repos_per_s": local["repos_per_s"],
+                "per_repo_overhead_ms": podman["per_repo_p50_ms"] - local["per_repo_p50_ms"],
+                "per_repo_p50_ms": podman["per_repo_p50_ms"],
+                "local_per_repo_p50_ms": local["per_repo_p50_ms"],
+                "podman_cpu_ms_per_repo": podman["cpu_ms_per_repo"],
+                "local_cpu_ms_per_repo": local["cpu_ms_per_repo"],
+                "local_cpu_other_share": local["cpu_other_share"],
+            }
+        )
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in measured[-1].items())
+        note(f"run {n + 1}/{args.runs}: {shown}")
+
+    def median(name: str) -> float:
+        return statistics.median(r[name] for r in measured)
+
+    setup = (
+        f"{args.repos} repos, one sed step each; worker_concurrency={args.concurrency}, "
+        f"execution_parallelism={args.parallelism}; simulator in GHES mode (no rate limits); "
+        f"local, then podman, each from nothing"
+    )
+    notes = {
+        "repos_per_s": f"podman: included repos / (last execution finished - run created); "
+        f"{setup}; CPU of the worker and its children (podman, runc), simulator, PostgreSQL "
+        f"and API: {median('podman_cpu_ms_per_repo'):.0f} ms per repo with podman, "
+        f"{median('local_cpu_ms_per_repo'):.0f} ms with local (conmon and the containers' "
+        "processes are not the worker's children and are not in the podman figure); other "
+        f"work on the machine took {median('local_cpu_other_share'):.0%} of its CPU during "
+        "the local preview",
+        "per_repo_overhead_ms": "median execution time (finished_at - started_at) with "
+        "podman minus the same with local: one container per step (create, start, remove) "
+        "and a memory cgroup, against bubblewrap",
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for name, unit in PODMAN_UNITS.items():
         values = [r[name] for r in measured]
         value = round(median(name), 2)
         print(f"{name}: {value:g} {unit}")
