@@ -43,6 +43,7 @@ import base64
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import statistics
@@ -331,13 +332,16 @@ def run_once(args: argparse.Namespace, executor: str = "local") -> dict[str, flo
         with running_sim(args.repos, work) as (info, sim), fresh_database() as db_url:
             note(f"simulator seeded {info['repos']} repositories in {info['seed_seconds']:.1f}s")
             local_keys(work / "data")
+            # The API and the worker chain audit rows alike: one audit key for both.
+            audit_key = secrets.token_hex(32)
             settings = Settings(
                 database_url=SecretStr(db_url),
                 redis_url=SecretStr(REDIS_URL),
                 data_dir=work / "data",
                 api_port=free_port(),
+                audit_key=SecretStr(audit_key),
             )
-            env = worker_env(info, db_url, work, args, executor)
+            env = worker_env(info, db_url, work, args, executor) | {"SHOAL_AUDIT_KEY": audit_key}
             with (
                 running_api(settings) as http,
                 running_worker(env, work / "worker.log") as worker,

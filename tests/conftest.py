@@ -22,6 +22,7 @@ import redis
 from shoal.store import Database
 from shoal.store.db import ensure_app_role, url_with_user
 from shoal.store.migrate import upgrade
+from tests.podman_images import PODMAN_BUILD_TIMEOUT_S
 
 # One SeaweedFS S3 server per session for every test that asks for it (`s3_server`).
 pytest_plugins = ["tests.s3server"]
@@ -132,3 +133,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The long end-to-end tests (`@pytest.mark.slow`) start first: with the suite spread over
     xdist workers, the run then ends close to when its longest test does."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    # Tests of the podman executor and the images build the images on first use (a
+    # debootstrap and two image builds on a new machine, see tests/podman_images.py): the
+    # first of them to run needs the time for that on top of its own.
+    for item in items:
+        if "podman" in item.nodeid or item.nodeid.startswith("tests/images/"):
+            item.add_marker(pytest.mark.timeout(PODMAN_BUILD_TIMEOUT_S + 300))

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from shoal.executors.podman import Podman
 
-__all__ = ["PODMAN_STORE", "built_images", "podman"]
+__all__ = ["PODMAN_BUILD_TIMEOUT_S", "PODMAN_STORE", "built_images", "podman"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PODMAN_STORE = Path(os.environ.get("SHOAL_TEST_PODMAN_STORAGE_DIR", ROOT / ".cache" / "podman"))
-_BUILD_TIMEOUT_S = 1500  # debootstrap, then both images, on a cold machine
+PODMAN_BUILD_TIMEOUT_S = 1500  # debootstrap, then both images, on a new machine
 
 
 @functools.cache
@@ -36,7 +36,7 @@ def built_images(*names: str) -> dict[str, str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=_BUILD_TIMEOUT_S,
+        timeout=PODMAN_BUILD_TIMEOUT_S,
         check=False,
     )
     assert done.returncode == 0, f"build-images.sh failed:\n{done.stderr[-4000:]}"
