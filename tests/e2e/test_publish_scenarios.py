@@ -214,25 +214,58 @@ def test_a_pr_someone_opened_for_the_branch_is_adopted_on_422(
 # -- refusals --------------------------------------------------------------------------------
 
 
+def _repository_ruleset(stack: Stack, repo: str, branch: str, rule: dict[str, Any]) -> Stack:
+    """A ruleset of one repository, made by its admin over REST as on GitHub; `stack` with
+    that write left out of its ledger (it is not Shoal's)."""
+    with stack.sim.http(stack.sim.admin.mint_pat("alice")) as alice:
+        made = alice.post(
+            f"/repos/acme/{repo}/rulesets",
+            json={
+                "name": f"{branch} through PRs",
+                "enforcement": "active",
+                "conditions": {"ref_name": {"include": [f"refs/heads/{branch}"], "exclude": []}},
+                "rules": [rule],
+            },
+        )
+    assert made.status_code == 201, made.text
+    return without(stack, {made.headers["x-github-request-id"]})
+
+
 def test_a_protected_campaign_branch_fails_with_the_rule_and_the_default_branch_is_refused(
     make_stack: Callable[..., Stack],
 ) -> None:
     # Each repository asked for its branch's rules (what the org's answer says is not reused).
-    stack = make_stack(_world(2), publish_branch_rules_max_age_s=0, **FAST)
-    stack.sim.admin.protect_branch("acme", "svc-00", "release/x", required_approving_review_count=1)
+    stack = make_stack(_world(3), publish_branch_rules_max_age_s=0, **FAST)
+    pull_request = {"type": "pull_request", "parameters": {"required_approving_review_count": 1}}
+    shoals = _repository_ruleset(stack, "svc-00", "release/x", pull_request)
+    stack.sim.admin.protect_branch("acme", "svc-01", "release/x", required_approving_review_count=1)
     _preview(stack, "release", "branch: release/x")
     publish(stack, "release")
     found = settled(stack, "release")
-    protected, free = found["acme/svc-00"], found["acme/svc-01"]
-    assert (protected["state"], protected["failure_reason"]) == ("failed", "branch_protected")
-    assert "refs/heads/release/x" in protected["failure_message"]
-    assert "pull request required" in protected["failure_message"]
+    ruled, protected, free = found["acme/svc-00"], found["acme/svc-01"], found["acme/svc-02"]
+    for failed in (ruled, protected):
+        assert (failed["state"], failed["failure_reason"]) == ("failed", "branch_protected")
+        assert "refs/heads/release/x" in failed["failure_message"], failed
+        assert "pull request required" in failed["failure_message"], failed
     assert (free["state"], free["branch"]) == ("open", "release/x")
-    # The branch's rules (rules/branches) said so before any push: nothing was written there.
-    assert [m for m in stack.mutations() if m["repo"] == "acme/svc-00"] == []
-    assert [e for e in stack.get("/audit", action="github.mutation", limit=1000)
-            if e["repo"] == "acme/svc-00"] == []  # fmt: skip
-    pushes = len(stack.mutations())
+    ledger = shoals.mutations()
+    # The ruleset is among the branch's rules (rules/branches): refused before any push.
+    assert "GitHub's rules for refs/heads/release/x" in ruled["failure_message"]
+    assert [m for m in ledger if m["repo"] == "acme/svc-00"] == []
+    # Classic protection is not (GitHub lists rulesets only there): the push met it, once,
+    # and GitHub's GH006 refusal is the changeset's reason; nothing retried it.
+    [push] = [m for m in ledger if m["repo"] == "acme/svc-01"]
+    assert push["operation"] == PUSH
+    assert [(r["ref"], r["ok"], r["reason"]) for r in push["detail"]["refs"]] == [
+        ("refs/heads/release/x", False, "protected branch hook declined")
+    ]
+    audited = [
+        (e["repo"], e["outcome"], e["details"]["operation"], e["details"]["error"])
+        for e in stack.get("/audit", action="github.mutation", limit=1000)
+        if e["repo"] in ("acme/svc-00", "acme/svc-01")
+    ]
+    assert audited == [("acme/svc-01", "error", PUSH, "branch_protected")]
+    pushes = len(ledger)
 
     _preview(stack, "onmain", "branch: main")
     publish(stack, "onmain")
@@ -240,8 +273,8 @@ def test_a_protected_campaign_branch_fails_with_the_rule_and_the_default_branch_
     for changeset in refused.values():
         assert (changeset["state"], changeset["failure_reason"]) == ("failed", "branch_protected")
         assert "default branch" in changeset["failure_message"], changeset
-    assert len(stack.mutations()) == pushes  # no git push was even tried
-    assert_audit_matches_ledger(stack)
+    assert len(shoals.mutations()) == pushes  # no git push was even tried
+    assert_audit_matches_ledger(shoals)
 
 
 def _rules_reads() -> float:

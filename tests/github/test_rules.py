@@ -69,6 +69,9 @@ def rules_env(
     return under, under.app.installation(under.installation_id()), redis_client
 
 
+ALICE = "ghp_alice0000000000000000000000000000000"  # an admin of acme (tests.github.conftest)
+
+
 def _reads(under: AppUnderTest) -> float:
     return under.count(RULES_ROUTE, "GET", "200")
 
@@ -84,14 +87,27 @@ def test_the_orgs_rules_are_read_once_and_trusted_for_a_while(
     # Another branch, or another installation's org, is asked for on its own.
     rules.check(client, "acme", "widgets", "shoal/y", creating=True, signed=False)
     assert _reads(under) == 2
-    # A repository's own rule is not in the org's answer: its push will meet it.
-    under.sim.admin.protect_branch("acme", "svc-002", "shoal/x", required_approving_review_count=1)
+    # A repository's own ruleset is not in the org's answer: its push will meet it.
+    with under.sim.http(ALICE) as alice:
+        made = alice.post(
+            "/repos/acme/svc-002/rulesets",
+            json={
+                "name": "through PRs",
+                "enforcement": "active",
+                "conditions": {"ref_name": {"include": ["refs/heads/shoal/x"], "exclude": []}},
+                "rules": [{"type": "pull_request"}],
+            },
+        )
+    assert made.status_code == 201, made.text
     rules.check(client, "acme", "svc-002", "shoal/x", creating=True, signed=False)
     assert _reads(under) == 2
     # ... and once GitHub refused such a push, every repository is asked again.
     rules.refused(client.installation_id, "acme", "shoal/x")
     with pytest.raises(BranchProtectedError, match="pull request required"):
         rules.check(client, "acme", "svc-002", "shoal/x", creating=True, signed=False)
+    # Classic branch protection is never among a branch's rules (GitHub lists rulesets
+    # only): the push meets it, and `shoal.github.push` classifies GitHub's refusal.
+    under.sim.admin.protect_branch("acme", "svc-003", "shoal/x", required_approving_review_count=1)
     rules.check(client, "acme", "svc-003", "shoal/x", creating=True, signed=False)
     assert _reads(under) == 4
     # What is learnt holds for max_age_s only (real time: Redis expires it).

@@ -10,7 +10,7 @@ tries to satisfy or bypass such a rule.
 Rules that only constrain *how* a branch changes (no force push, linear history, commit
 message patterns, file paths) are left to the push itself, whose refusal is classified by
 `shoal.github.push` with GitHub's own words; so is classic branch protection, which this
-endpoint does not report on GitHub.com for a branch that does not exist yet.
+endpoint never reports (it lists the rules of active rulesets only).
 
 A campaign pushes the same branch name to every repository of an org, and what usually
 refuses it there is the org's rulesets, not one repository's. `BranchRules` therefore asks

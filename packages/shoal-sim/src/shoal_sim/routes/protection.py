@@ -182,10 +182,10 @@ def get_status_checks(ctx: Ctx) -> Reply:
 )
 def branch_rules(ctx: Ctx) -> Reply:
     repo = ctx.repo("metadata", "read")
-    branch = ctx.params["branch"]
-    rule = repo.protection.get(branch)
-    rules = views.branch_rules(repo, rule) if rule is not None else []
-    for ruleset in applying(ctx.sim.world, repo, f"refs/heads/{branch}"):
+    # Only the rules of active rulesets (the repository's, its org's): GitHub leaves classic
+    # branch protection out of this answer, which it reports under `branches/{b}/protection`.
+    rules: list[dict[str, Any]] = []
+    for ruleset in applying(ctx.sim.world, repo, f"refs/heads/{ctx.params['branch']}"):
         if ruleset.enforcement == "active":  # GitHub leaves out evaluate-mode rulesets
             rules += views.ruleset_rules(ruleset, repo)
     return ctx.page(rules)

@@ -1,4 +1,4 @@
-"""``protected-branch``, ``status-check-policy`` and the rules of ``rules/branches/{b}``."""
+"""``protected-branch``, ``status-check-policy`` and the rulesets' rules (``rules/branches``)."""
 
 from __future__ import annotations
 
@@ -87,49 +87,6 @@ def protected_branch(
     if holders is not None:
         body["restrictions"] = restriction_policy(urls, base, holders)
     return body
-
-
-def branch_rules(repo: Repo, rule: BranchProtection) -> list[dict[str, Any]]:
-    """Classic protection expressed as the rules GitHub's rulesets use."""
-    source = {
-        "ruleset_source_type": "Repository",
-        "ruleset_source": repo.full_name,
-        "ruleset_id": 0,
-    }
-    rules: list[dict[str, Any]] = []
-    if rule.required_approving_review_count is not None:
-        parameters = {
-            "required_approving_review_count": rule.required_approving_review_count,
-            "dismiss_stale_reviews_on_push": rule.dismiss_stale_reviews,
-            "require_code_owner_review": rule.require_code_owner_reviews,
-            "require_last_push_approval": False,
-            "required_review_thread_resolution": False,
-            "allowed_merge_methods": [
-                method
-                for method, allowed in (
-                    ("merge", repo.allow_merge_commit),
-                    ("squash", repo.allow_squash_merge),
-                    ("rebase", repo.allow_rebase_merge),
-                )
-                if allowed
-            ],
-        }
-        rules.append({"type": "pull_request", "parameters": parameters, **source})
-    if rule.required_status_checks is not None:
-        checks = [{"context": c} for c in rule.required_status_checks]
-        parameters = {
-            "required_status_checks": checks,
-            "strict_required_status_checks_policy": rule.strict,
-            "do_not_enforce_on_create": False,
-        }
-        rules.append({"type": "required_status_checks", "parameters": parameters, **source})
-    if not rule.allow_force_pushes:
-        rules.append({"type": "non_fast_forward", **source})
-    if not rule.allow_deletions:
-        rules.append({"type": "deletion", **source})
-    if rule.required_linear_history:
-        rules.append({"type": "required_linear_history", **source})
-    return rules
 
 
 def ruleset_rules(ruleset: Ruleset, repo: Repo) -> list[dict[str, Any]]:
