@@ -18,7 +18,7 @@ import pytest
 from shoal.domain.egress import EgressRule, egress_refusal
 from shoal.executors import StepLimits
 from shoal.executors.podman import PodmanSandbox
-from shoal.executors.podman.egress import TABLE
+from shoal.executors.podman.egress import TABLE, network_name
 from tests.executors.podman.test_podman_sandbox import _host_address, text
 from tests.podman_images import podman
 
@@ -62,11 +62,14 @@ def listeners() -> Iterator[tuple[Listener, Listener]]:
     other.close()
 
 
-@pytest.fixture(autouse=True)
-def _prune_egress_networks() -> Iterator[None]:
-    """Each test's allowlist (a random port) makes a network: removed again when unused."""
-    yield
-    podman().call("network", "prune", "--force", "--filter", "label=shoal.egress=1")
+@pytest.fixture
+def allowlists() -> Iterator[list[tuple[EgressRule, ...]]]:
+    """The allowlists a test runs steps with: their networks are removed after it (only
+    theirs: tests in other processes may be using networks of their own meanwhile)."""
+    used: list[tuple[EgressRule, ...]] = []
+    yield used
+    for rules in used:
+        podman().call("network", "rm", "--force", network_name(rules))
 
 
 @pytest.fixture
@@ -82,6 +85,7 @@ def test_an_allowlist_reaches_what_it_names_and_nothing_else(
     workspace: Path,
     listeners: tuple[Listener, Listener],
     monkeypatch: pytest.MonkeyPatch,
+    allowlists: list[tuple[EgressRule, ...]],
 ) -> None:
     allowed, other = listeners
     host = _host_address()
@@ -98,6 +102,7 @@ def test_an_allowlist_reaches_what_it_names_and_nothing_else(
         EgressRule(cidr="10.231.0.0/16", host=None, ports=(allowed.port,)),  # the gateways
         EgressRule(cidr=None, host=ALLOWED_HOST, ports=(allowed.port,)),
     )
+    allowlists.append(rules)
     gateway = "$(awk '$2 == \"00000000\" {print $3}' /proc/net/route)"
     script = (
         # The default route's gateway, in /proc/net/route's little-endian hex.
@@ -131,7 +136,10 @@ def test_an_allowlist_reaches_what_it_names_and_nothing_else(
 
 
 def test_the_allowed_name_is_in_the_steps_hosts_file(
-    podman_sandbox: PodmanSandbox, workspace: Path, monkeypatch: pytest.MonkeyPatch
+    podman_sandbox: PodmanSandbox,
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    allowlists: list[tuple[EgressRule, ...]],
 ) -> None:
     real = socket.getaddrinfo
 
@@ -142,6 +150,7 @@ def test_the_allowed_name_is_in_the_steps_hosts_file(
 
     monkeypatch.setattr(socket, "getaddrinfo", resolver)
     rules = (EgressRule(cidr=None, host=ALLOWED_HOST, ports=(443,)),)
+    allowlists.append(rules)
     result = podman_sandbox.run(
         f"getent hosts {ALLOWED_HOST}",
         workspace=workspace,

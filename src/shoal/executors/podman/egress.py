@@ -36,7 +36,7 @@ from shoal.executors.podman.engine import Podman
 from shoal.executors.sandbox import DEFAULT_PATH, SandboxUnavailableError
 from shoal.executors.tools import find_tool
 
-__all__ = ["EgressNetworks", "StepNetwork"]
+__all__ = ["EgressNetworks", "StepNetwork", "network_name"]
 
 TABLE = "shoal_egress"
 # The subnets of egress networks: 256 /24s, one per allowlist in use on this machine.
@@ -59,6 +59,14 @@ class StepNetwork:
         return args
 
 
+def network_name(rules: Sequence[EgressRule]) -> str:
+    """The podman network of an allowlist: `shoal-egress-<digest of the rules>`."""
+    digest = hashlib.sha256(
+        "\n".join(f"{r.cidr or ''} {r.host or ''} {r.ports}" for r in rules).encode()
+    ).hexdigest()[:16]
+    return f"shoal-egress-{digest}"
+
+
 class EgressNetworks:
     """The networks and nftables rules of allowlists, made on first use."""
 
@@ -69,10 +77,8 @@ class EgressNetworks:
 
     def for_step(self, rules: Sequence[EgressRule]) -> StepNetwork:
         """The network of `rules`, its rules (re)written with fresh host addresses."""
-        digest = hashlib.sha256(
-            "\n".join(f"{r.cidr or ''} {r.host or ''} {r.ports}" for r in rules).encode()
-        ).hexdigest()[:16]
-        name = f"shoal-egress-{digest}"
+        name = network_name(rules)
+        digest = name.removeprefix("shoal-egress-")
         hosts = tuple((rule.host, _resolve(rule.host)) for rule in rules if rule.host is not None)
         with self._lock:
             subnet = self._subnet(name) or self._network(name, int(digest[:8], 16))
