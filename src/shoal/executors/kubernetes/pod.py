@@ -46,15 +46,20 @@ def _request(secret_dir: Path) -> tuple[ExecutionRequest, str]:
 
 
 def ran_indexes(request: ExecutionRequest) -> list[int]:
-    """The same steps the Job has containers for (executor._ran_steps)."""
+    """The steps the Job has containers for: those whose `if:` holds, up to the first whose
+    `if:` does not render or whose secrets are not all set (the runner stops there too and
+    reports it: `condition_invalid`, `secret_missing`)."""
     ran = []
     for index, step in enumerate(request.steps):
         try:
             holds = condition_holds(step.condition, request.context)
         except ConditionError:
             break
-        if holds:
-            ran.append(index)
+        if not holds:
+            continue
+        if any(name not in request.secrets for name in step.secrets):
+            break
+        ran.append(index)
     return ran
 
 
