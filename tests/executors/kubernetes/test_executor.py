@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
 from shoal.config import Settings
+from shoal.domain.egress import EgressRule
 from shoal.domain.executions import ExecutionState, FailureReason
 from shoal.execution.plans import ExecutionRequest, StepPlan
 from shoal.execution.results import ExecutionResult
@@ -195,3 +197,44 @@ def test_the_run_cap_holds_a_job_until_another_of_the_run_ends(
     thread.join(30)
     assert fake.created == [job_name(20), job_name(21)]
     assert results[0].reason is FailureReason.IMAGE_PULL_FAILED
+
+
+def test_an_egress_allowlist_becomes_the_jobs_own_policy_and_goes_with_it(
+    fake: FakeKubernetes, tmp_path: Path
+) -> None:
+    fake.inject(job_name(31), "image_pull")
+    request = ExecutionRequest(
+        steps=REQUEST.steps,
+        context=REQUEST.context,
+        secrets={},
+        egress=(EgressRule(cidr="10.20.0.0/16", host=None, ports=(443,)),),
+    )
+    seen: list[dict[str, Any]] = []
+    thread_result: list[ExecutionResult] = []
+    thread = threading.Thread(
+        target=lambda: thread_result.append(
+            make_executor(fake).execute(
+                request, None, tmp_path / "out", ref=ref(31, RecordingArtifacts())
+            )
+        )
+    )
+    thread.start()
+    assert fake.wait_for(
+        lambda: fake.get("NetworkPolicy", NS, job_name(31)) is not None, timeout_s=10
+    )
+    policy = fake.get("NetworkPolicy", NS, job_name(31))
+    assert policy is not None
+    seen.append(policy)
+    thread.join(30)
+    assert seen[0]["spec"] == {
+        "podSelector": {"matchLabels": {"shoal.dev/execution": "31"}},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+                "ports": [{"protocol": "TCP", "port": 443}],
+            }
+        ],
+    }
+    names = sorted(p["metadata"]["name"] for p in fake.list("NetworkPolicy", NS))
+    assert names == ["shoal-default-deny", "shoal-runner-egress"]
