@@ -63,7 +63,7 @@ _IMAGE_CACHE_S = 30.0  # how long an image seen in the store is not looked up ag
 
 
 class PodmanSandbox:
-    """Runs steps in containers. Probes podman once, at construction."""
+    """Runs steps in containers. Checks that podman answers once, at construction."""
 
     def __init__(
         self,
@@ -95,13 +95,13 @@ class PodmanSandbox:
         return self._default_image
 
     def probe(self) -> None:
-        """Check that podman answers and the default image is in the store."""
+        """Check that podman answers. Images are looked up per step: a missing one fails
+        the steps that need it (`sandbox_error`, saying how to build it), not the worker."""
         found = self._podman.call("version", "--format", "{{.Client.Version}}")
         if found.returncode != 0:
             raise SandboxUnavailableError(
                 f"podman does not work here: {found.stderr.strip()[-500:]}"
             )
-        self._check_image(self._default_image)
 
     def prepare(self, workspace: Path) -> None:
         """Hand the workspace to uid 65534, without following symlinks."""
