@@ -721,6 +721,11 @@ class Settings(BaseSettings):
         default="auto", description="`json`, `console`, or `auto` (console on a TTY, else JSON)."
     )
 
+    @field_validator("kubernetes_artifact_cidr")
+    @classmethod
+    def _artifact_cidr(cls, value: str | None) -> str | None:
+        return None if value is None else _valid(normalize_cidr, value)
+
     @model_validator(mode="after")
     def _kubernetes_images(self) -> Settings:
         if self.executor != "kubernetes":

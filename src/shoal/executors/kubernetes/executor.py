@@ -420,9 +420,14 @@ class KubernetesExecutor:
         ref: ExecutionRef,
     ) -> ExecutionResult:
         assert ref.artifacts is not None
-        if failure is None and (job.get("status") or {}).get("succeeded"):
-            return ref.artifacts.collect(out_dir)
         name = job["metadata"]["name"]
+        if failure is None and (job.get("status") or {}).get("succeeded"):
+            try:
+                return ref.artifacts.collect(out_dir)
+            except InvalidInputError as exc:
+                # The pod succeeded but its result is not there (or not whole): the upload
+                # container's log says why.
+                failure = JobFailure(FailureReason.RUNNER_FAILED, exc.message, "upload")
         pods = [] if failure is _GONE else self._pods_of(name)
         if failure is None:
             failure = job_failure(job, pods)
