@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from shoal_sim.state.models import Ruleset
 from tests.sim.conftest import RunningSim, basic_header, run_git
@@ -559,3 +560,56 @@ def test_update_allows_fetch_and_merge_lets_a_fork_take_its_upstream(
     other = run_git("-c", auth, "push", "origin", "HEAD:main", cwd=work, check=False)
     assert "Cannot update this protected ref." in other.stderr
     assert tip(sim, "fork") == synced
+
+
+@pytest.mark.parametrize("rule", ["classic protection", "ruleset"])
+def test_a_push_whose_commit_passes_the_required_checks_is_taken(
+    sim: RunningSim, tmp_path: Path, rule: str
+) -> None:
+    required = ["ci/test", "lint"]
+    if rule == "classic protection":
+        sim.admin.protect_branch(
+            "acme", "gadgets", "main", required_status_checks=required, enforce_admins=True
+        )
+        declined = "(protected branch hook declined)"
+    else:
+        checks = {"required_status_checks": [{"context": c} for c in required]}
+        with sim.http(ALICE) as alice:
+            made = alice.post(
+                "/repos/acme/gadgets/rulesets",
+                json=ruleset("checks", {"type": "required_status_checks", "parameters": checks}),
+            )
+            assert made.status_code == 201, made.text
+        declined = "(push declined due to repository rule violations)"
+    work = tmp_path / "gadgets"
+    auth = basic_header(ALICE)
+    run_git("-c", auth, "clone", "-q", f"{sim.url}/acme/gadgets.git", str(work), cwd=tmp_path)
+    (work / "checked.txt").write_text("checked\n")
+    run_git("add", "checked.txt", cwd=work)
+    run_git("commit", "-q", "-m", "Checked", cwd=work)
+    sha = run_git("rev-parse", "HEAD", cwd=work).stdout.strip()
+    run_git("-c", auth, "push", "-q", "origin", "HEAD:refs/heads/candidate", cwd=work)
+    before = tip(sim, "gadgets")
+
+    def push() -> subprocess.CompletedProcess[str]:
+        return run_git("-c", auth, "push", "origin", "HEAD:main", cwd=work, check=False)
+
+    refused = push()
+    assert refused.returncode != 0 and declined in refused.stderr, refused.stderr
+    assert "2 of 2 required status checks are expected." in refused.stderr
+    with sim.http(ALICE) as alice:
+        posted = alice.post(
+            f"/repos/acme/gadgets/statuses/{sha}", json={"state": "success", "context": "ci/test"}
+        )
+        assert posted.status_code == 201, posted.text
+    # A check run (an App's, through the scenario API) counts as its context too.
+    sim.admin.set_check_run("acme", "gadgets", sha, "lint", app="shoal", conclusion="failure")
+    failing = push()
+    assert failing.returncode != 0, failing.stderr
+    assert 'Required status check "lint" is failing.' in failing.stderr
+    assert tip(sim, "gadgets") == before
+    sim.admin.set_check_run("acme", "gadgets", sha, "lint", app="shoal", conclusion="success")
+    # The commit has every required check passing: GitHub takes the push.
+    taken = push()
+    assert taken.returncode == 0, taken.stderr
+    assert tip(sim, "gadgets") == sha

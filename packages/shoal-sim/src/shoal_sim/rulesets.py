@@ -6,10 +6,11 @@ judge (``hooks.rules_verdict``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from shoal_sim.pulls.mergeability import checks_refusal
 from shoal_sim.state.models import Repo, Ruleset
 from shoal_sim.state.world import World
 
@@ -107,6 +108,9 @@ class RefFacts:
     # The new tip is the upstream repository's tip of the same branch, reached by a
     # fast-forward: what "Sync fork" does.
     fetch_and_merge: bool = False
+    # context or check name -> ``success`` | ``pending`` | ``failure`` on the new tip: a
+    # push whose commit already passes the required checks is let through.
+    check_outcomes: dict[str, str] = field(default_factory=dict)
 
 
 def _checks_expected(parameters: dict[str, Any]) -> str:
@@ -143,7 +147,10 @@ def _violation(rule: dict[str, Any], facts: RefFacts) -> str | None:  # noqa: PL
     if kind == "required_status_checks":
         if facts.created and parameters.get("do_not_enforce_on_create"):
             return None
-        return _checks_expected(parameters)
+        contexts = [str(c.get("context")) for c in parameters.get("required_status_checks") or []]
+        if not contexts:
+            return _checks_expected(parameters)
+        return checks_refusal(contexts, facts.check_outcomes)
     return None
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shoal_sim.git import GitRepo
-from shoal_sim.hooks.rules_verdict import refusal
+from shoal_sim.hooks.rules_verdict import check_outcomes, refusal
+from shoal_sim.pulls.mergeability import checks_refusal
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.access import (
     Caller,
@@ -127,11 +128,11 @@ def judge(  # noqa: PLR0911 - one verdict per rule, in GitHub's order
         if rule.required_approving_review_count is not None:
             return _protected(change.ref, "Changes must be made through a pull request.")
         checks = rule.required_status_checks or []
-        if len(checks) == 1:
-            return _protected(change.ref, f'Required status check "{checks[0]}" is expected.')
-        if checks:
-            n = len(checks)
-            return _protected(change.ref, f"{n} of {n} required status checks are expected.")
+        if checks and not change.deleted:
+            # GitHub takes a push whose commit already has the required checks passing.
+            unmet = checks_refusal(checks, check_outcomes(sim, repo, change.after))
+            if unmet is not None:
+                return _protected(change.ref, unmet)
     if branch is not None:
         refused = refusal(sim, repo, caller.actor, git, change, forced=forced, web=web)
         if refused is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from shoal_sim.git import GitRepo
+from shoal_sim.pulls.checks import context_outcomes
 from shoal_sim.ruleset_bypass import bypasses
 from shoal_sim.rulesets import RefFacts, enforced, rule_types, violations
 from shoal_sim.simulator import Simulator
@@ -33,6 +34,16 @@ def _fetch_and_merge(sim: Simulator, repo: Repo, git: GitRepo, change: RefChange
     return sim.git.open(upstream.id).ref_sha(change.ref) == change.after
 
 
+def check_outcomes(sim: Simulator, repo: Repo, sha: str) -> dict[str, str]:
+    """What the commit statuses and check runs on ``sha`` say, per context."""
+    # Imported here: the pull-request engine reaches this judge through GraphQL's
+    # createCommitOnBranch, so a module-level import would be circular.
+    from shoal_sim.pulls import attach
+
+    checks = attach(sim).checks
+    return context_outcomes(checks.statuses_of(repo.id, sha), checks.runs_of(repo.id, sha))
+
+
 def facts(
     sim: Simulator, repo: Repo, git: GitRepo, change: RefChange, forced: bool, kinds: set[str]
 ) -> RefFacts:
@@ -55,6 +66,9 @@ def facts(
         merge_commits=tuple(merges),
         unsigned=tuple(unsigned),
         fetch_and_merge="update" in kinds and _fetch_and_merge(sim, repo, git, change),
+        check_outcomes=(
+            check_outcomes(sim, repo, change.after) if "required_status_checks" in kinds else {}
+        ),
     )
 
 
