@@ -84,3 +84,34 @@ def test_secondary_storm_and_ghes_default(make_sim: Callable[..., RunningSim]) -
         answers = [client.get("/repos/acme/one") for _ in range(3)]
     assert {a.headers["x-ratelimit-used"] for a in answers} == {"0"}
     assert answers[0].headers["x-github-enterprise-version"].startswith("3.")
+
+
+def test_rate_limit_reports_the_graphql_points_spent(make_sim: Callable[..., RunningSim]) -> None:
+    sim = make_sim(SMALL_WORLD)
+    query = '{ repository(owner: "acme", name: "one") { name } rateLimit { cost remaining } }'
+    with sim.http(sim.installation_token()) as client:
+        before = client.get("/rate_limit").json()["resources"]
+        answers = [client.post("/graphql", json={"query": query}) for _ in range(3)]
+        after = client.get("/rate_limit").json()["resources"]
+    assert [a.status_code for a in answers] == [200] * 3
+    last = answers[-1]
+    assert last.json()["data"]["rateLimit"] == {
+        "cost": 1,
+        "remaining": before["graphql"]["limit"] - 3,
+    }
+    # GraphQL spends its own budget, which /rate_limit reports as its answers' headers do.
+    assert before["graphql"]["used"] == 0
+    assert after["graphql"] == {
+        "limit": int(last.headers["x-ratelimit-limit"]),
+        "remaining": int(last.headers["x-ratelimit-remaining"]),
+        "reset": int(last.headers["x-ratelimit-reset"]),
+        "used": 3,
+    }
+    assert after["core"]["used"] == before["core"]["used"]
+    # Without authentication: the IP address's 60 an hour, and no GraphQL budget at all.
+    with sim.http() as anonymous:
+        unauthenticated = anonymous.get("/rate_limit")
+    assert unauthenticated.status_code == 200, unauthenticated.text
+    resources = unauthenticated.json()["resources"]
+    assert resources["core"]["limit"] == 60
+    assert (resources["graphql"]["limit"], resources["graphql"]["remaining"]) == (0, 0)

@@ -162,7 +162,11 @@ def make_endpoint(
             caller = authenticate(sim.world, request.headers.get("authorization"), sim.clock.time())
             key, _ = limit_key(sim, caller, host)
             budget, limit = budget_key(sim, caller, host, route.resource)
-            if isinstance(caller, AnonymousCaller) and route.auth not in (Auth.TOKEN, Auth.OPEN):
+            if isinstance(caller, AnonymousCaller) and route.auth not in (
+                Auth.TOKEN,
+                Auth.ANY,
+                Auth.OPEN,
+            ):
                 raise requires_authentication()
             check_auth_kind(route, caller)
             if not free and sim.limits.exhausted(budget, limit, route.resource):

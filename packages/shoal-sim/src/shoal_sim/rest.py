@@ -43,7 +43,7 @@ class Auth(enum.Enum):
     TOKEN = "token"  # noqa: S105 - installation token, PAT or anonymous
     INSTALLATION = "installation"  # installation token only
     USER = "user"  # personal access token only
-    ANY = "any"  # everything, including App JWTs (e.g. GET /rate_limit)
+    ANY = "any"  # everyone, App JWTs and anonymous callers included (GET /rate_limit)
     OPEN = "open"  # anyone, anonymous included: paths GitHub does not route (404)
 
 
