@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 
 import httpx
+import pytest
 
+from shoal_sim import rest
 from tests.sim.conftest import RunningSim
 
 
@@ -196,3 +199,23 @@ def test_bad_input_never_500(sim: RunningSim) -> None:
         ]
     assert [a.status_code for a in answers] == [400, 400, 422, 422, 422, 404, 422, 404, 400]
     assert all("message" in a.json() for a in answers)
+
+
+def test_an_oversized_body_is_refused_unread_with_413(
+    sim: RunningSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rest, "MAX_BODY_BYTES", 1024)
+    alice = "ghp_alice0000000000000000000000000000000"
+    with sim.http(alice) as client:
+        fits = client.post("/repos/acme/widgets/labels", json={"name": "fits", "color": "00ff00"})
+        assert fits.status_code == 201, fits.text
+        big = json.dumps({"name": "big", "color": "ff0000", "description": "x" * 2000}).encode()
+        declared = client.post("/repos/acme/widgets/labels", content=big)
+        # without a content-length (chunked), the body is cut off as it arrives
+        streamed = client.post("/repos/acme/widgets/labels", content=iter([big[:700], big[700:]]))
+        names = [label["name"] for label in client.get("/repos/acme/widgets/labels").json()]
+    for refused in (declared, streamed):
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["message"] == "Request Entity Too Large"
+    assert "content-length" not in streamed.request.headers
+    assert "fits" in names and "big" not in names

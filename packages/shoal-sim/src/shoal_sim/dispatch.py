@@ -23,7 +23,7 @@ from shoal_sim.clock import iso
 from shoal_sim.errors import GitHubError, requires_authentication
 from shoal_sim.faults import Fault
 from shoal_sim.ratelimit import PRIMARY_DOCS, SECONDARY_DOCS, Quota
-from shoal_sim.rest import Auth, Ctx, Reply, Route, check_auth_kind, parse_body
+from shoal_sim.rest import Auth, Ctx, Reply, Route, check_auth_kind, parse_body, read_body
 from shoal_sim.simulator import ServedResponse, Simulator
 from shoal_sim.state.access import (
     AnonymousCaller,
@@ -178,7 +178,7 @@ def make_endpoint(
             block = sim.limits.spend(key, route.operation, method, route.creates_content)
             if block is not None:
                 raise secondary_exceeded(request_id, block.retry_after, block.content_creation)
-            body = parse_body(await request.body()) if method in MUTATING else None
+            body = parse_body(await read_body(request)) if method in MUTATING else None
             ctx = Ctx(
                 sim,
                 caller,

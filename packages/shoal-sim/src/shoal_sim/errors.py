@@ -63,6 +63,12 @@ def problems_parsing_json() -> GitHubError:
     return GitHubError(400, "Problems parsing JSON")
 
 
+def body_too_large() -> GitHubError:
+    # GitHub's front end answers 413 "Request Entity Too Large" (an HTML page); the JSON
+    # body with that sentence is the simulator's.
+    return GitHubError(413, "Request Entity Too Large")
+
+
 REDIRECT_DOCS = (
     "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
 )

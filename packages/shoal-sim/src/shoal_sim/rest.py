@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import URL, QueryParams
+from starlette.requests import Request
 
 from shoal_sim.errors import (
     GitHubError,
     Moved,
+    body_too_large,
     not_accessible,
     not_found,
     problems_parsing_json,
@@ -207,6 +209,29 @@ def check_auth_kind(route: Route, caller: Caller) -> None:
                 raise GitHubError(403, "Resource not accessible by integration")
         case Auth.ANY | Auth.OPEN:
             pass
+
+
+# The largest request body taken: the contents API writes files of up to 100 MB, which
+# travel base64-encoded in a JSON body (about 134 MB). Bigger bodies are refused before
+# more is read.
+MAX_BODY_BYTES = 140 * 1024 * 1024
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's body, refused with 413 past :data:`MAX_BODY_BYTES` (as declared by
+    ``content-length``, or as received when the body is chunked)."""
+    limit = MAX_BODY_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise body_too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise body_too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_body(raw: bytes) -> Any:
