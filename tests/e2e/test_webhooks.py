@@ -9,6 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from shoal.github.deliveries import REDELIVER_ROUTE
@@ -113,6 +116,42 @@ def test_a_pr_closed_or_merged_by_a_human_shows_within_seconds(
     # The reconcile passes this queued wrote nothing to a closed or merged PR.
     settled(stack, "hooked")
     assert len(assert_audit_matches_ledger(stack)) == written
+
+
+# What one publish moves, read from the process's registry (the API and the workers run here).
+_MOVED = {
+    "runs": ("shoal_run_duration_seconds_count", {"kind": "preview"}),
+    "opened": ("shoal_pull_requests_opened_total", {"org": "acme"}),
+    "webhooks": ("shoal_webhook_lag_seconds_count", {}),
+    "reconciles": ("shoal_reconcile_lag_seconds_count", {}),
+}
+
+
+def _moved() -> dict[str, float]:
+    return {key: REGISTRY.get_sample_value(*sample) or 0.0 for key, sample in _MOVED.items()}
+
+
+def test_a_publish_moves_the_run_publish_webhook_and_reconcile_metrics(
+    make_stack: Callable[..., Stack],
+) -> None:
+    before = _moved()
+    stack = _published(make_stack, "measured", 2)
+    after = _moved()
+    moved = {key: after[key] - before[key] for key in after}
+    assert moved["runs"] == 1, moved  # the preview run, once, by its last execution
+    assert moved["opened"] == 2, moved
+    assert moved["webhooks"] >= 2, moved  # at least the two pull_request "opened"
+    assert moved["reconciles"] >= 2, moved
+    with httpx.Client(base_url=stack.api.url, timeout=30) as http:
+        text = http.get("/metrics").text
+    gauges = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert gauges[("shoal_publish_budget_used_prs", (("org", "acme"),))] == 2
+    cap = gauges[("shoal_publish_budget_prs", (("org", "acme"),))]
+    assert cap == stack.api.ctx.settings.max_prs_per_day_per_org
 
 
 def test_a_dropped_delivery_is_redelivered_by_the_catch_up(

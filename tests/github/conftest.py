@@ -101,6 +101,9 @@ class AppUnderTest:
         )
         return value or 0.0
 
+    def errors(self, error_class: str) -> float | None:
+        return self.registry.get_sample_value("shoal_github_errors_total", {"class": error_class})
+
     def mints(self) -> float:
         """Installation tokens this app minted (the simulator's ledger leaves them out)."""
         return self.count("/app/installations/{installation_id}/access_tokens", "POST", "201")

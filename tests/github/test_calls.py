@@ -54,6 +54,8 @@ def test_not_found_missing_permission_and_validation_are_typed(
         )
     assert invalid.value.message.endswith("Reference already exists")
     assert under.count("/repos/{owner}/{repo}/git/refs", "POST", "422") == 1
+    assert under.errors("github_not_found") == 1
+    assert under.errors("github_validation_failed") == 1
 
     lite = make_app(gh_sim, slug="lite")
     lite_client = lite.app.installation(lite.installation_id(slug="lite"))
@@ -61,6 +63,7 @@ def test_not_found_missing_permission_and_validation_are_typed(
         lite_client.request("GET", f"{REPO}/pulls", path={"owner": "acme", "repo": "widgets"})
     assert denied.value.accepted_permissions == ("pull_requests=read",)
     assert not denied.value.retryable
+    assert lite.errors("github_permission_missing") == 1
 
 
 def test_server_errors_are_retryable_and_counted(
@@ -75,6 +78,7 @@ def test_server_errors_are_retryable_and_counted(
     assert failed.value.retryable
     assert failed.value.status == 502
     assert under.count(REPO, "GET", "502") == 1
+    assert under.errors("github_unavailable") == 1
     assert client.get_repo("acme", "widgets")["name"] == "widgets"
 
 
@@ -99,6 +103,11 @@ def test_metrics_use_route_templates_and_track_the_remaining_budget(
     )
     assert remaining == int(last.headers["x-ratelimit-remaining"])
     assert under.governor.snapshot(inst).bucket("core").remaining == remaining
+    limit = under.registry.get_sample_value(
+        "shoal_github_rate_limit_limit", {"installation": str(inst), "resource": "core"}
+    )
+    assert limit == int(last.headers["x-ratelimit-limit"]) and limit > remaining
+    assert under.errors("github_not_found") is None  # nothing failed
 
 
 def test_a_repeated_get_is_a_free_304_with_the_same_body(

@@ -119,6 +119,15 @@ def test_on_ghes_a_secondary_limit_still_pauses_the_installation(
     labels = {"endpoint": LABELS, "method": "POST"}
     assert registry.get_sample_value("shoal_github_requests_total", labels | {"status": "403"})
     assert registry.get_sample_value("shoal_github_requests_total", labels | {"status": "201"})
+    pauses = registry.get_sample_value(
+        "shoal_github_secondary_limit_pauses_total",
+        {"installation": str(app.installations()["acme"])},
+    )
+    assert pauses == 1
+    errors = registry.get_sample_value(
+        "shoal_github_errors_total", {"class": "github_secondary_rate_limited"}
+    )
+    assert errors == 1
 
 
 def test_on_ghes_a_primary_budget_the_server_reports_binds(

@@ -1,5 +1,6 @@
 """Metrics read from the database at scrape time (queue depth and age, changesets by state,
-stuck PRs by reason, PRs with warnings by operation), per application."""
+stuck PRs by reason, PRs with warnings by operation, each org's daily PR budget and its use),
+per application."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from shoal.services import progress, tasks
+from shoal.services import budgets, progress, tasks
 from shoal.services.context import AppContext
 
 __all__ = ["app_registry"]
@@ -76,10 +77,36 @@ class ChangesetCollector(Collector):
         yield warnings
 
 
+class BudgetCollector(Collector):
+    """Each org's daily PR cap and what today's budget day used of it. `org` is bounded by the
+    orgs the App is installed on and has published to (or has an override), never a repo."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        cap = GaugeMetricFamily(
+            "shoal_publish_budget_prs",
+            "PRs an org may have opened per budget day (its cap)",
+            labels=["org"],
+        )
+        used = GaugeMetricFamily(
+            "shoal_publish_budget_used_prs",
+            "PRs claimed from the org's budget on the current budget day",
+            labels=["org"],
+        )
+        for org in budgets.list_budgets(self._ctx).orgs:
+            cap.add_metric([org.org], org.cap)
+            used.add_metric([org.org], org.used)
+        yield cap
+        yield used
+
+
 def app_registry(ctx: AppContext) -> CollectorRegistry:
     """A registry for this application's database-backed metrics (one per app, so several
     apps in one process, as in tests, do not collide in the global registry)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(QueueCollector(ctx))
     registry.register(ChangesetCollector(ctx))
+    registry.register(BudgetCollector(ctx))
     return registry

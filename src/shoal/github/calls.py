@@ -244,9 +244,20 @@ class Caller:
             return False
         if isinstance(exc, SecondaryRateLimitError | PrimaryRateLimitError):
             self._governor.pause(self._installation_id, until=exc.retry_at, reason=exc.reason)
+            if exc.reason == "secondary":
+                self._metrics.observe_secondary_pause(installation=self._identity)
         return True
 
     def _send(
+        self, call: Call, url: httpx.URL, extra: Mapping[str, str], *, stream: bool
+    ) -> httpx.Response:
+        try:
+            return self._send_once(call, url, extra, stream=stream)
+        except ShoalError as exc:
+            self._metrics.observe_error(exc.code)
+            raise
+
+    def _send_once(
         self, call: Call, url: httpx.URL, extra: Mapping[str, str], *, stream: bool
     ) -> httpx.Response:
         headers = {"accept": ACCEPT, "x-github-api-version": API_VERSION, **extra}
@@ -314,7 +325,7 @@ class Caller:
             return  # GHES with limits off, or not an API response
         resource = headers.get("x-ratelimit-resource", "core")
         self._metrics.observe_rate_limit(
-            installation=self._identity, resource=resource, remaining=remaining
+            installation=self._identity, resource=resource, remaining=remaining, limit=limit
         )
         if self._governor is not None and self._installation_id is not None:
             self._governor.observe(

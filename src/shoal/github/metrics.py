@@ -1,5 +1,7 @@
 """Prometheus metrics of the GitHub adapter. Labels stay low-cardinality: `endpoint` is the
-route template (`/repos/{owner}/{repo}`, `graphql`, `archive`), never a concrete path."""
+route template (`/repos/{owner}/{repo}`, `graphql`, `archive`), never a concrete path; `class`
+is the code of Shoal's error tree (a fixed list); `installation` is an installation id (one per
+GitHub org or user the App is installed on, or `app` for the App's own calls)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,29 @@ class GitHubMetrics:
             ["installation", "resource"],
             registry=registry,
         )
+        self.rate_limit_limit = Gauge(
+            "shoal_github_rate_limit_limit",
+            "Size of the current rate-limit window (requests or GraphQL points), as GitHub last "
+            "reported; headroom is remaining / limit.",
+            ["installation", "resource"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "shoal_github_errors",
+            "GitHub calls that failed, by error class (github_unavailable, github_rate_limited, "
+            "github_secondary_rate_limited, github_not_found, github_forbidden, "
+            "github_permission_missing, github_validation_failed, github_bad_credentials, "
+            "github_conflict, github_bad_request, github_graphql_failed, ...).",
+            ["class"],
+            registry=registry,
+        )
+        self.secondary_pauses = Counter(
+            "shoal_github_secondary_limit_pauses",
+            "Times an installation's calls were paused after GitHub answered with a secondary "
+            "rate limit.",
+            ["installation"],
+            registry=registry,
+        )
 
     @classmethod
     def shared(cls, registry: CollectorRegistry = REGISTRY) -> GitHubMetrics:
@@ -48,5 +73,15 @@ class GitHubMetrics:
         self.requests.labels(endpoint, method, status).inc()
         self.latency.labels(endpoint, method).observe(seconds)
 
-    def observe_rate_limit(self, *, installation: str, resource: str, remaining: int) -> None:
+    def observe_rate_limit(
+        self, *, installation: str, resource: str, remaining: int, limit: int | None = None
+    ) -> None:
         self.rate_limit_remaining.labels(installation, resource).set(remaining)
+        if limit is not None:
+            self.rate_limit_limit.labels(installation, resource).set(limit)
+
+    def observe_error(self, error_class: str) -> None:
+        self.errors.labels(error_class).inc()
+
+    def observe_secondary_pause(self, *, installation: str) -> None:
+        self.secondary_pauses.labels(installation).inc()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,6 +64,13 @@ EXECUTION_SECONDS = Histogram(
     "shoal_execution_duration_seconds",
     "Time from an execution's start to its stored result (workspace, steps, diff, upload).",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)
+RUN_SECONDS = Histogram(
+    "shoal_run_duration_seconds",
+    "Time from a run's creation to its last execution's stored result, by run kind "
+    "(preview, publish).",
+    ["kind"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400),
 )
 
 LOG_TAIL_BYTES = 16 * 1024
@@ -122,7 +130,8 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
             if run_store.lock_run(conn, run.id, shared=True).cancelled_at is not None:
                 log.info("execution_abandoned", why="run cancelled")
                 return Outcome.done()
-            execution_store.record_finished(conn, execution.id, finished, now=deps.clock.now())
+            finished_at = deps.clock.now()
+            execution_store.record_finished(conn, execution.id, finished, now=finished_at)
             if run.kind is RunKind.PUBLISH and "changeset_id" in target.meta:
                 # A published changeset's steps ran again on a new base (services.
                 # reexecuting): its reconciler goes on with the result now.
@@ -138,7 +147,18 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
         EXECUTIONS.labels(finished.state.value, finished.reason or "").inc()
         EXECUTION_SECONDS.observe(deps.clock.monotonic() - started)
         log.info("execution_finished", state=finished.state.value, reason=finished.reason)
+        _observe_run_end(deps, run, finished_at)
     return Outcome.done()
+
+
+def _observe_run_end(deps: ExecutionDeps, run: Run, finished_at: datetime) -> None:
+    """Observe the run's duration once, by the execution whose result was the run's last
+    (read after its commit: of two finishing together, only the later finish time matches)."""
+    with deps.db.transaction() as conn:
+        progress = run_store.run_progress(conn, run.id)
+    if progress.finished >= progress.included and progress.last_finished_at == finished_at:
+        seconds = (finished_at - run.created_at).total_seconds()
+        RUN_SECONDS.labels(run.kind.value).observe(max(seconds, 0.0))
 
 
 def _execute(

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from prometheus_client import Counter, Histogram
 from sqlalchemy.engine import Connection
 
 from shoal.blobs import ObjectStore
@@ -80,6 +81,20 @@ MAX_STEPS = len(ROWS) + 4
 # Waiting for one of the campaign's open PRs to close or merge: look again this often (a PR
 # closing wakes the waiters at once; this is the fallback).
 OPEN_CAP_RECHECK_S = 60.0
+
+# `org` is bounded by the App's installations (orgs publish only where it is installed) and is
+# the key of the daily PR budget it is compared with; repositories are never labels.
+PRS_OPENED = Counter(
+    "shoal_pull_requests_opened",
+    "Pull requests the reconciler opened (or adopted after an interrupted create), by org.",
+    ["org"],
+)
+RECONCILE_LAG = Histogram(
+    "shoal_reconcile_lag_seconds",
+    "Time from a reconcile being due (a webhook, a sync, a publish or a retry asked for it) "
+    "to the reconciler finishing that attempt.",
+    buckets=(0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+)
 # Waiting for the steps to run again on a new base: the execution wakes the changeset when
 # it finishes; this is the fallback.
 REEXECUTE_RECHECK_S = 300.0
@@ -118,6 +133,13 @@ class _Held(Exception):
 
 
 def run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
+    try:
+        return _run_reconcile_task(deps, task)
+    finally:
+        RECONCILE_LAG.observe(max((deps.clock.now() - task.run_after).total_seconds(), 0.0))
+
+
+def _run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
     changeset_id = ChangesetId(int(task.payload["changeset_id"]))
     now = deps.clock.now()
     with deps.db.transaction() as conn:
@@ -684,6 +706,8 @@ def _step(
     else:
         completed = last(observed)
         _record(deps, changeset, observed, mutations, completed=completed)
+        if operation is Operation.CREATE_PR:
+            PRS_OPENED.labels(changeset.org).inc()
         return observed, completed
     # Raised outside the except block, so that the error's own context stays as it was.
     _record(deps, changeset, changeset.observed, sent)

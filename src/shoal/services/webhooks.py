@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from prometheus_client import Histogram
 from sqlalchemy.engine import Connection
 
 from shoal.domain.errors import InvalidInputError, NotFoundError, ShoalError
@@ -42,6 +43,12 @@ __all__ = [
 ]
 
 log = structlog.get_logger("shoal.webhooks")
+
+WEBHOOK_LAG = Histogram(
+    "shoal_webhook_lag_seconds",
+    "Time from a webhook delivery's receipt to its event being applied.",
+    buckets=(0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800),
+)
 
 WEBHOOK_TASK = "webhook.process"
 # A worker's webhook lane (`worker.lanes`): deliveries claimed at a time, and how many
@@ -223,6 +230,7 @@ def apply_delivery(ctx: AppContext, conn: Connection, task: Task) -> Outcome:
             log.warning("webhook_unreadable", error=exc.message)
             _record(conn, delivery.id, Applied("failed", exc.message), now=ctx.clock.now())
             return Outcome.dead(exc.message)
+        WEBHOOK_LAG.observe(max((ctx.clock.now() - delivery.received_at).total_seconds(), 0.0))
         log.info("webhook_processed", outcome=applied.outcome, changesets=applied.changesets)
     return Outcome.done()
 
