@@ -10,6 +10,11 @@ version="3.3.30"
 venv="$root/.cache/checkov"
 stamp="$venv/.shoal-checkov-version"
 
+# Test processes may run this at the same time: one installs, the others wait for it.
+mkdir -p "$root/.cache"
+exec 9>"$root/.cache/checkov.lock"
+flock 9
+
 [[ -f "$stamp" && "$(cat "$stamp")" == "$version" ]] && exit 0
 
 rm -rf "$venv"
