@@ -7,15 +7,19 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 version="3.3.30"
-venv="$root/.cache/checkov"
+mkdir -p "$root/.cache"
+# The venv's scripts name their interpreter by absolute path: use the cache's real location,
+# so a checkout whose .cache is a link to a shared one does not leave paths through itself.
+cache="$(cd "$root/.cache" && pwd -P)"
+venv="$cache/checkov"
 stamp="$venv/.shoal-checkov-version"
 
 # Test processes may run this at the same time: one installs, the others wait for it.
-mkdir -p "$root/.cache"
-exec 9>"$root/.cache/checkov.lock"
+exec 9>"$cache/checkov.lock"
 flock 9
 
-[[ -f "$stamp" && "$(cat "$stamp")" == "$version" ]] && exit 0
+[[ -f "$stamp" && "$(cat "$stamp")" == "$version" ]] && "$venv/bin/checkov" --version \
+  >/dev/null 2>&1 && exit 0
 
 rm -rf "$venv"
 uv venv --quiet --python 3.11 "$venv"
