@@ -348,8 +348,50 @@ class Settings(BaseSettings):
         description="Webhook payloads up to this size are kept in PostgreSQL with their "
         "delivery; larger ones go to object storage (`webhooks/<delivery>.json`).",
     )
+    retention_log_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Execution logs (`logs/` objects) are deleted this many days after their "
+        "execution finished; the execution's row, its log tail and its step reports stay.",
+    )
+    retention_patch_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Patches (`patches/` objects) are deleted this many days after the last "
+        "execution that produced them finished, unless a changeset still needs them "
+        "(docs/operations.md, Retention).",
+    )
+    retention_workspace_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Cached base tarballs (`workspaces/` objects) are deleted this many days "
+        "after they were written; a later execution fetches the commit again.",
+    )
+    retention_task_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Finished tasks (done or dead) are deleted from the queue this many days "
+        "after they finished.",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the worker leader runs a retention pass.",
+    )
+    retention_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Rows or objects a retention pass deletes per batch (one transaction).",
+    )
+    retention_pass_budget_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A retention pass starts no new batch after this long; the rest waits "
+        "for the next pass.",
+    )
     github_webhook_retention_days: float = Field(
-        default=7.0,
+        default=30.0,
         gt=0,
         description="How long received webhook deliveries (and their payloads) are kept; the "
         "catch-up duty deletes older ones.",

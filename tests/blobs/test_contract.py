@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,21 @@ class _CountingStore:
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
         self.puts += 1
         self.inner.put_file(key, path, content_type=content_type)
+
+
+def test_keys_modified_before_lists_old_keys_under_a_prefix(store: ObjectStore) -> None:
+    for name in ("a", "b", "c"):
+        store.put_bytes(f"workspaces/1/{name}.tar.gz", b"x")
+    store.put_bytes("workspacesX/other", b"x")
+    store.put_bytes("patches/keep", b"x")
+    now = datetime.now(UTC)
+
+    later = now + timedelta(minutes=5)
+    assert sorted(store.keys_modified_before("workspaces/", later, limit=10)) == [
+        "workspaces/1/a.tar.gz",
+        "workspaces/1/b.tar.gz",
+        "workspaces/1/c.tar.gz",
+    ]
+    assert len(store.keys_modified_before("workspaces/", later, limit=2)) == 2
+    assert store.keys_modified_before("workspaces/", now - timedelta(hours=1), limit=10) == []
+    assert store.keys_modified_before("nothing/", later, limit=10) == []

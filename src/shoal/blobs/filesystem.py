@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
@@ -65,6 +66,22 @@ class FilesystemObjectStore:
             return  # a prefix of other keys, not an object: nothing to delete
         except OSError as exc:
             raise self._error(exc, "delete", key) from exc
+
+    def keys_modified_before(self, prefix: str, before: datetime, *, limit: int) -> list[str]:
+        top = self._path(prefix.rstrip("/"))
+        cutoff = before.timestamp()
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(top):
+            # Dot names are the store's own (its temp directory), never objects.
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if name.startswith(".") or path.stat().st_mtime >= cutoff:
+                    continue
+                found.append(path.relative_to(self._root).as_posix())
+                if len(found) >= limit:
+                    return found
+        return found
 
     # --- reads -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -177,6 +178,23 @@ class S3ObjectStore:
             self._client.delete_object(Bucket=self._bucket, Key=key)
         except _BOTO_ERRORS as exc:
             raise translate_s3_error(exc, op="delete", key=key, place=self._place) from exc
+
+    def keys_modified_before(self, prefix: str, before: datetime, *, limit: int) -> list[str]:
+        validate_key(prefix.rstrip("/"))
+        found: list[str] = []
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    if item["LastModified"] < before:
+                        found.append(item["Key"])
+                        if len(found) >= limit:
+                            return found
+        except _BOTO_ERRORS as exc:
+            raise translate_s3_error(exc, op="list", key=prefix, place=self._place) from exc
+        return found
 
     # --- reads -------------------------------------------------------------------------
 

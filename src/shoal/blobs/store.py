@@ -18,6 +18,7 @@ The contract:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -101,6 +102,11 @@ class ObjectStore(Protocol):
         ...
 
     def delete(self, key: str) -> None: ...
+
+    def keys_modified_before(self, prefix: str, before: datetime, *, limit: int) -> list[str]:
+        """Up to `limit` keys under `prefix` (a key prefix ending in '/') last written
+        before `before`: what retention deletes when no row records the object's age."""
+        ...
 
     def describe(self) -> str:
         """Where the objects live, for messages and logs (never a credential)."""

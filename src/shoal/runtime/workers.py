@@ -49,6 +49,7 @@ from shoal.services.webhooks import (
 )
 from shoal.worker import HandlerContext, HandlerRegistry, run_worker
 from shoal.worker.audit_anchor import audit_anchor_duty
+from shoal.worker.retention import retention_duty
 from shoal.worker.sync_schedule import sync_schedule_duty
 from shoal.worker.webhook_catchup import webhook_catchup_duty
 
@@ -240,6 +241,7 @@ def run_worker_process(ctx: AppContext, stop: threading.Event) -> None:
                 audit_anchor_duty(ctx),
                 webhook_catchup_duty(ctx, lambda: parts.github),
                 sync_schedule_duty(ctx),
+                retention_duty(ctx),
             ),
         )
     finally:
@@ -264,6 +266,7 @@ def start_worker_thread(ctx: AppContext, stop: threading.Event) -> threading.Thr
                     audit_anchor_duty(ctx),
                     webhook_catchup_duty(ctx, lambda: parts.github),
                     sync_schedule_duty(ctx),
+                    retention_duty(ctx),
                 ),
             )
         finally:

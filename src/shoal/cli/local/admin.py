@@ -1,5 +1,6 @@
 """`shoal admin create-token|list-tokens|revoke-token`: bootstrap access to the API;
-`shoal admin reencrypt|seal-setting`: secrets at rest after a key rotation, sealed settings."""
+`shoal admin reencrypt|seal-setting`: secrets at rest after a key rotation, sealed settings;
+`shoal admin prune`: a retention pass now, or what one would delete."""
 
 from __future__ import annotations
 
@@ -135,3 +136,31 @@ def seal_setting(
         fail("no value on stdin: e.g. `shoal admin seal-setting NAME < file`")
     keyring = load_keyring(load_admin_settings())
     typer.echo(keyring.seal(value, context=setting_context(name)))
+
+
+@admin_app.command("prune")
+def prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+    output: OutputOpt = Output.TABLE,
+) -> None:
+    """Delete logs, patches, cached workspaces and finished tasks past their retention
+    (`retention_*` settings), as the worker leader does every `retention_interval_s`."""
+    from shoal.runtime.context import app_context
+    from shoal.services.pruning import prune as run
+
+    settings = load_admin_settings()
+    with app_context(settings) as ctx:
+        report = run(ctx, now=ctx.clock.now(), dry_run=dry_run)
+    if output is Output.JSON:
+        print_json({"dry_run": dry_run, "complete": report.complete, **report.counts})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    print_table(
+        "retention",
+        ["kind", verb],
+        [[kind, str(count)] for kind, count in report.counts.items()],
+    )
+    if not report.complete:
+        console.print("the pass ran out of its time budget; run it again to finish")

@@ -1,0 +1,113 @@
+"""What retention may delete: expired execution logs and patches, and finished tasks.
+
+Each query returns at most `limit` candidates and decides again from the rows alone, so a pass
+that stopped halfway (a crash, the time budget) is finished by the next one. A campaign's
+latest run is never expired: its patches are what a publish uses and its logs what a user
+reads next to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from shoal.domain.tasks import TaskState
+from shoal.store.tables import changesets, executions, runs, tasks
+
+__all__ = [
+    "delete_finished_tasks",
+    "expired_logs",
+    "expired_patches",
+    "forget_logs",
+    "forget_patches",
+]
+
+
+def _in_latest_run() -> sa.ColumnElement[bool]:
+    latest = sa.select(sa.func.max(runs.c.id)).group_by(runs.c.campaign_id)
+    return executions.c.run_id.in_(latest)
+
+
+def expired_logs(conn: Connection, cutoff: datetime, *, limit: int | None) -> list[tuple[int, str]]:
+    """(execution id, log key) of logs whose execution finished before `cutoff`."""
+    query = (
+        sa.select(executions.c.id, executions.c.log_key)
+        .where(
+            executions.c.log_key.is_not(None),
+            executions.c.finished_at < cutoff,
+            sa.not_(_in_latest_run()),
+        )
+        .order_by(executions.c.id)
+        .limit(limit)
+    )
+    return [(row.id, row.log_key) for row in conn.execute(query)]
+
+
+def forget_logs(conn: Connection, execution_ids: Sequence[int]) -> None:
+    """Clear the log keys of these executions (their objects are gone)."""
+    conn.execute(executions.update().where(executions.c.id.in_(execution_ids)).values(log_key=None))
+
+
+def _patch_needed() -> sa.ColumnElement[bool]:
+    """A changeset still points at the patch: what publish pushes and reconcile re-pushes
+    (a closed PR can be reopened; only a merged one is done with its patch)."""
+    pr_state = changesets.c.observed["pr_state"].astext
+    return sa.exists().where(
+        changesets.c.desired["patch_key"].astext == executions.c.patch_key,
+        sa.func.coalesce(pr_state, "") != "merged",
+    )
+
+
+def expired_patches(conn: Connection, cutoff: datetime, *, limit: int | None) -> list[str]:
+    """Patch keys that every execution holding them finished before `cutoff` (content
+    addressing shares one object between executions), outside a campaign's latest run, and
+    that no changeset still needs."""
+    query = (
+        sa.select(executions.c.patch_key)
+        .where(executions.c.patch_key.is_not(None))
+        .group_by(executions.c.patch_key)
+        .having(
+            sa.func.bool_and(
+                sa.and_(
+                    executions.c.finished_at.is_not(None),
+                    executions.c.finished_at < cutoff,
+                    sa.not_(_in_latest_run()),
+                    sa.not_(_patch_needed()),
+                )
+            )
+        )
+        .order_by(executions.c.patch_key)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def forget_patches(conn: Connection, keys: Sequence[str], cutoff: datetime) -> None:
+    """Clear these patch keys from the executions that held them and finished before
+    `cutoff` (their objects are gone)."""
+    conn.execute(
+        executions.update()
+        .where(executions.c.patch_key.in_(keys), executions.c.finished_at < cutoff)
+        .values(patch_key=None)
+    )
+
+
+def delete_finished_tasks(
+    conn: Connection, cutoff: datetime, *, limit: int | None, dry_run: bool = False
+) -> int:
+    """Delete (or with `dry_run` count) up to `limit` done or dead tasks finished before
+    `cutoff`."""
+    finished = sa.func.coalesce(tasks.c.finished_at, tasks.c.updated_at)
+    doomed = (
+        sa.select(tasks.c.id)
+        .where(tasks.c.state.in_([TaskState.DONE.value, TaskState.DEAD.value]), finished < cutoff)
+        .order_by(tasks.c.id)
+        .limit(limit)
+    )
+    if dry_run:
+        return len(conn.execute(doomed).scalars().all())
+    result = conn.execute(tasks.delete().where(tasks.c.id.in_(doomed.scalar_subquery())))
+    return result.rowcount

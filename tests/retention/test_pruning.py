@@ -1,0 +1,346 @@
+"""Retention against real PostgreSQL and a real S3 server (SeaweedFS): what expired goes,
+everything else stays, and a pass that dies halfway is finished by the next one."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from shoal.blobs import ObjectStore, S3ObjectStore, content_key
+from shoal.config import Settings
+from shoal.domain.audit import NewAuditEvent
+from shoal.domain.clock import FrozenClock
+from shoal.services.context import AppContext
+from shoal.services.pruning import PRUNED, prune
+from shoal.store import Database
+from shoal.store import audit as audit_store
+from shoal.store.tables import (
+    audit_events,
+    campaigns,
+    changesets,
+    executions,
+    runs,
+    spec_versions,
+    targets,
+    tasks,
+)
+
+# Real time moved on: the S3 server stamps objects with the real time, so `NOW` must be
+# after it for cached workspaces to be old.
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
+OLD = NOW - timedelta(days=31)
+RECENT = NOW - timedelta(days=5)
+
+
+@pytest.fixture
+def ctx(db: Database, redis_url: str, s3_store: S3ObjectStore) -> Iterator[AppContext]:
+    client = redis.Redis.from_url(redis_url)
+    context = AppContext(settings=Settings(), db=db, redis=client, clock=FrozenClock(NOW))
+    context.__dict__["blobs"] = s3_store  # the cached property, opened on this test's bucket
+    yield context
+    client.close()
+
+
+def with_settings(ctx: AppContext, **values: object) -> AppContext:
+    other = dataclasses.replace(ctx, settings=Settings(**values))  # type: ignore[arg-type]
+    other.__dict__["blobs"] = ctx.blobs
+    return other
+
+
+def patch_key(name: str) -> str:
+    return content_key("patches", hashlib.sha256(name.encode()).hexdigest())
+
+
+@dataclass
+class World:
+    """Rows and objects whose fate is known: `expired` keys must go, `kept` keys stay."""
+
+    expired_objects: set[str]
+    kept_objects: set[str]
+    expired_logs: set[int]  # execution ids whose log key is cleared
+    kept_tasks: set[int]
+    expired_tasks: set[int]
+
+
+def build(ctx: AppContext) -> World:
+    blobs = ctx.blobs
+    with ctx.db.transaction() as conn:
+        campaign = conn.execute(
+            campaigns.insert().values(name="c", created_by="t").returning(campaigns.c.id)
+        ).scalar_one()
+        version = conn.execute(
+            spec_versions.insert()
+            .values(
+                campaign_id=campaign,
+                version=1,
+                spec_hash="0" * 64,
+                yaml_text="",
+                canonical_json="{}",
+                created_by="t",
+            )
+            .returning(spec_versions.c.id)
+        ).scalar_one()
+
+        def run() -> int:
+            return int(
+                conn.execute(
+                    runs.insert()
+                    .values(
+                        campaign_id=campaign,
+                        spec_version_id=version,
+                        kind="preview",
+                        created_by="t",
+                    )
+                    .returning(runs.c.id)
+                ).scalar_one()
+            )
+
+        old_run, latest_run = run(), run()
+        ids: dict[str, int] = {}
+
+        def execution(name: str, run_id: int, finished: datetime, patch: str | None) -> None:
+            target = conn.execute(
+                targets.insert()
+                .values(run_id=run_id, repo=f"o/{name}", included=True, reason="")
+                .returning(targets.c.id)
+            ).scalar_one()
+            log = f"logs/runs/{run_id}/executions/{name}.log"
+            ids[name] = conn.execute(
+                executions.insert()
+                .values(
+                    run_id=run_id,
+                    target_id=target,
+                    repo=f"o/{name}",
+                    state="patch" if patch else "no_change",
+                    finished_at=finished,
+                    log_key=log,
+                    patch_key=patch_key(patch) if patch else None,
+                )
+                .returning(executions.c.id)
+            ).scalar_one()
+            blobs.put_bytes(log, b"log")
+            if patch:
+                blobs.put_bytes(patch_key(patch), b"diff")
+
+        execution("alone", old_run, OLD, "p-alone")  # log and patch expire
+        execution("shared-old", old_run, OLD, "p-shared")  # log expires; patch is shared
+        execution("shared-new", old_run, RECENT, "p-shared")  # ...with a recent execution
+        execution("open-pr", old_run, OLD, "p-open")  # an open PR's desired patch stays
+        execution("merged-pr", old_run, OLD, "p-merged")  # a merged PR needs it no more
+        execution("latest", latest_run, OLD, "p-latest")  # the latest run keeps everything
+        execution("running", old_run, OLD, None)
+        conn.execute(
+            executions.update().where(executions.c.id == ids["running"]).values(finished_at=None)
+        )
+
+        for name, pr_state in (("open-pr", "open"), ("merged-pr", "merged")):
+            conn.execute(
+                changesets.insert().values(
+                    campaign_id=campaign,
+                    repo=f"o/{name}",
+                    org="o",
+                    branch="b",
+                    desired={"patch_key": patch_key(f"p-{name.removesuffix('-pr')}")},
+                    observed={"pr_state": pr_state},
+                )
+            )
+
+        def task(state: str, finished: datetime | None) -> int:
+            return int(
+                conn.execute(
+                    tasks.insert()
+                    .values(
+                        kind="k",
+                        dedupe_key=f"{state}-{finished}",
+                        state=state,
+                        max_attempts=3,
+                        created_at=OLD - timedelta(days=1),
+                        updated_at=finished or OLD,
+                        finished_at=finished,
+                    )
+                    .returning(tasks.c.id)
+                ).scalar_one()
+            )
+
+        expired_tasks = {task("done", OLD), task("dead", OLD)}
+        kept_tasks = {task("done", RECENT), task("queued", None), task("running", None)}
+        audit_store.append_audit_event(
+            conn, NewAuditEvent(actor="t", action="campaign.create"), now=OLD - timedelta(days=400)
+        )
+
+    blobs.put_bytes("workspaces/1/" + "a" * 40 + ".tar.gz", b"tar")
+    blobs.put_bytes("executions/9/workspace.tar.gz", b"tar")
+    blobs.put_bytes("audit/anchors/k/latest", b"{}")  # not a retention kind
+    old_logs = {"alone", "shared-old", "open-pr", "merged-pr"}
+    return World(
+        expired_objects={
+            patch_key("p-alone"),
+            patch_key("p-merged"),
+            "workspaces/1/" + "a" * 40 + ".tar.gz",
+            "executions/9/workspace.tar.gz",
+        }
+        | {f"logs/runs/{old_run}/executions/{n}.log" for n in old_logs},
+        kept_objects={
+            patch_key("p-shared"),
+            patch_key("p-open"),
+            patch_key("p-latest"),
+            f"logs/runs/{old_run}/executions/shared-new.log",
+            f"logs/runs/{old_run}/executions/running.log",
+            f"logs/runs/{latest_run}/executions/latest.log",
+            "audit/anchors/k/latest",
+        },
+        expired_logs={ids[n] for n in old_logs},
+        kept_tasks=kept_tasks,
+        expired_tasks=expired_tasks,
+    )
+
+
+def assert_kept(ctx: AppContext, world: World) -> None:
+    """Nothing that should stay is gone, and every key a row names that something needs
+    is there."""
+    for key in world.kept_objects:
+        assert ctx.blobs.exists(key), key
+    with ctx.db.transaction() as conn:
+        task_ids = set(conn.execute(sa.select(tasks.c.id)).scalars())
+        rows = conn.execute(
+            sa.select(executions.c.id, executions.c.log_key, executions.c.patch_key)
+        )
+        named = {
+            key
+            for row in rows
+            if row.id not in world.expired_logs
+            for key in (row.log_key, row.patch_key)
+            if key is not None and key not in world.expired_objects
+        }
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar_one() >= 1
+    assert world.kept_tasks <= task_ids
+    for key in named:
+        assert ctx.blobs.exists(key), key
+
+
+def assert_pruned(ctx: AppContext, world: World) -> None:
+    for key in world.expired_objects:
+        assert not ctx.blobs.exists(key), key
+    with ctx.db.transaction() as conn:
+        task_ids = set(conn.execute(sa.select(tasks.c.id)).scalars())
+        rows = {
+            row.id: row
+            for row in conn.execute(
+                sa.select(executions.c.id, executions.c.log_key, executions.c.patch_key)
+            )
+        }
+    assert not task_ids & world.expired_tasks
+    for execution_id in world.expired_logs:
+        assert rows[execution_id].log_key is None
+    left = {row.patch_key for row in rows.values()} - {None}
+    assert left == {patch_key("p-shared"), patch_key("p-open"), patch_key("p-latest")}
+
+
+def test_a_pass_deletes_what_expired_and_keeps_the_rest(ctx: AppContext) -> None:
+    world = build(ctx)
+    before = {kind: PRUNED.labels(kind=kind)._value.get() for kind in ("logs", "patches")}
+
+    dry = prune(ctx, now=NOW, dry_run=True)
+    assert dry.counts == {"logs": 4, "patches": 2, "workspaces": 2, "tasks": 2}
+    assert_kept(ctx, world)
+    assert all(ctx.blobs.exists(key) for key in world.expired_objects)  # a dry run deletes nothing
+
+    report = prune(ctx, now=NOW)
+
+    assert report.counts == dry.counts and report.complete
+    assert_pruned(ctx, world)
+    assert_kept(ctx, world)
+    assert PRUNED.labels(kind="logs")._value.get() == before["logs"] + 4
+    assert PRUNED.labels(kind="patches")._value.get() == before["patches"] + 2
+    with ctx.db.transaction() as conn:
+        events = conn.execute(
+            sa.select(audit_events.c.actor, audit_events.c.action, audit_events.c.details).order_by(
+                audit_events.c.id
+            )
+        ).all()
+    assert [(e.actor, e.action) for e in events] == [
+        ("t", "campaign.create"),  # the audit log itself is never pruned, however old
+        ("shoal", "retention.prune"),
+    ]
+    assert events[-1].details["deleted"] == dry.counts
+    # A second pass finds nothing and records nothing.
+    assert prune(ctx, now=NOW).total == 0
+    with ctx.db.transaction() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar_one() == 2
+
+
+def test_longer_settings_keep_everything(ctx: AppContext) -> None:
+    world = build(ctx)
+    ctx = with_settings(
+        ctx,
+        retention_log_days=60,
+        retention_patch_days=60,
+        retention_workspace_days=60,
+        retention_task_days=60,
+    )
+
+    assert prune(ctx, now=NOW).total == 0
+
+    assert_kept(ctx, world)
+    for key in world.expired_objects:
+        assert ctx.blobs.exists(key), key
+
+
+class CrashingStore:
+    """The real store, dying (as a killed process would stop) after `deletes` deletions."""
+
+    def __init__(self, inner: ObjectStore, deletes: int) -> None:
+        self._inner = inner
+        self._left = deletes
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def delete(self, key: str) -> None:
+        if self._left == 0:
+            raise RuntimeError("killed between deleting objects and clearing their rows")
+        self._left -= 1
+        self._inner.delete(key)
+
+
+@pytest.mark.parametrize("deletes", [0, 1, 4, 5, 7])
+def test_a_pass_that_dies_midway_loses_nothing_and_the_next_one_finishes(
+    ctx: AppContext, deletes: int
+) -> None:
+    world = build(ctx)
+    real = ctx.blobs
+    ctx.__dict__["blobs"] = CrashingStore(real, deletes)
+
+    with pytest.raises(RuntimeError, match="killed"):
+        prune(ctx, now=NOW)
+
+    ctx.__dict__["blobs"] = real
+    assert_kept(ctx, world)
+    with ctx.db.transaction() as conn:
+        last = conn.execute(
+            sa.select(audit_events.c.outcome).order_by(audit_events.c.id.desc()).limit(1)
+        ).scalar_one()
+    assert last == "error"
+
+    prune(ctx, now=NOW)
+
+    assert_pruned(ctx, world)
+    assert_kept(ctx, world)
+
+
+def test_batches_are_bounded(ctx: AppContext) -> None:
+    world = build(ctx)
+    ctx = with_settings(ctx, retention_batch_size=1)
+
+    report = prune(ctx, now=NOW)
+
+    assert report.counts == {"logs": 4, "patches": 2, "workspaces": 2, "tasks": 2}
+    assert_pruned(ctx, world)
+    assert_kept(ctx, world)
