@@ -219,3 +219,16 @@ def test_an_oversized_body_is_refused_unread_with_413(
         assert refused.json()["message"] == "Request Entity Too Large"
     assert "content-length" not in streamed.request.headers
     assert "fits" in names and "big" not in names
+
+
+def test_an_oversized_graphql_body_is_refused_with_413(
+    sim: RunningSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rest, "MAX_BODY_BYTES", 1024)
+    query = "{ viewer { login } }"
+    with sim.http("ghp_alice0000000000000000000000000000000") as client:
+        fits = client.post("/graphql", json={"query": query})
+        refused = client.post("/graphql", json={"query": query + " " * 2000})
+    assert fits.json() == {"data": {"viewer": {"login": "alice"}}}
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["message"] == "Request Entity Too Large"

@@ -21,6 +21,7 @@ from shoal_sim.dispatch import JSON_TYPE, apply_fault, origin_of
 from shoal_sim.errors import GitHubError
 from shoal_sim.graphql.execution import DOCS, GraphQLApi
 from shoal_sim.graphql.pull_port import PullRequestEngine
+from shoal_sim.rest import read_body
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.access import AnonymousCaller, AppCaller
 from shoal_sim.urls import Urls
@@ -39,7 +40,7 @@ def make_endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     api = GraphQLApi(sim, pulls)
 
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(request: Request) -> Response:  # noqa: PLR0911 - one answer per refusal
         fault = await apply_fault(sim.faults.draw(request.url.path))
         if fault is not None:
             return fault
@@ -62,7 +63,11 @@ def make_endpoint(
             body = {"message": "Resource not accessible by integration", "documentation_url": DOCS}
             return _json(body, 403, headers)
         try:
-            payload = json.loads(await request.body())
+            raw = await read_body(request)  # bounded as REST bodies are
+        except GitHubError as err:
+            return _json(err.body(DOCS), err.status, {**headers, **err.headers})
+        try:
+            payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             body = {"message": "Problems parsing JSON", "documentation_url": DOCS}
             return _json(body, 400, headers)
