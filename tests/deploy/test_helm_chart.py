@@ -133,3 +133,21 @@ def test_schema_refuses_bad_values_by_name() -> None:
     # Without the required digests the chart says which value is missing.
     with pytest.raises(Exception, match=r"image\.repository is required"):
         render({})
+
+
+def test_service_monitor_scrapes_the_api_and_the_workers() -> None:
+    assert not [d for d in render(values_of(MINIMAL)) if d["kind"] == "ServiceMonitor"]
+    docs = render(values_of(GHES))
+    monitor = find(docs, "ServiceMonitor", "shoal")
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    scraped = {
+        (service["metadata"]["name"], port["name"])
+        for service in docs
+        if service["kind"] == "Service" and wanted.items() <= service["metadata"]["labels"].items()
+        for port in service["spec"]["ports"]
+        if port["name"] in {e["port"] for e in monitor["spec"]["endpoints"]}
+    }
+    assert scraped == {("shoal-api", "http"), ("shoal-worker-metrics", "metrics")}
+    worker = find(docs, "Deployment", "shoal-worker")["spec"]["template"]["spec"]["containers"][0]
+    # The pod IP, not only loopback: Prometheus scrapes it from another pod.
+    assert {"name": "SHOAL_WORKER_METRICS_HOST", "value": "0.0.0.0"} in worker["env"]  # noqa: S104
