@@ -75,34 +75,43 @@ def build(ctx: AppContext) -> World:
         campaign = conn.execute(
             campaigns.insert().values(name="c", created_by="t").returning(campaigns.c.id)
         ).scalar_one()
-        version = conn.execute(
-            spec_versions.insert()
-            .values(
-                campaign_id=campaign,
-                version=1,
-                spec_hash="0" * 64,
-                yaml_text="",
-                canonical_json="{}",
-                created_by="t",
-            )
-            .returning(spec_versions.c.id)
-        ).scalar_one()
 
-        def run() -> int:
+        def spec(number: int) -> int:
+            return int(
+                conn.execute(
+                    spec_versions.insert()
+                    .values(
+                        campaign_id=campaign,
+                        version=number,
+                        spec_hash="0" * 64,
+                        yaml_text="",
+                        canonical_json="{}",
+                        created_by="t",
+                    )
+                    .returning(spec_versions.c.id)
+                ).scalar_one()
+            )
+
+        def run(version: int, kind: str = "preview", cancelled: datetime | None = None) -> int:
             return int(
                 conn.execute(
                     runs.insert()
                     .values(
                         campaign_id=campaign,
                         spec_version_id=version,
-                        kind="preview",
+                        kind=kind,
                         created_by="t",
+                        cancelled_at=cancelled,
                     )
                     .returning(runs.c.id)
                 ).scalar_one()
             )
 
-        old_run, latest_run = run(), run()
+        v1, v2 = spec(1), spec(2)
+        old_run = run(v1)  # a preview of an older spec version: publish no longer uses it
+        publishable = run(v2)  # a preview of the latest version: publish may still use it
+        cancelled = run(v2, cancelled=OLD)
+        latest_run = run(v2, kind="publish")  # the campaign's newest run
         ids: dict[str, int] = {}
 
         def execution(name: str, run_id: int, finished: datetime, patch: str | None) -> None:
@@ -134,7 +143,9 @@ def build(ctx: AppContext) -> World:
         execution("shared-new", old_run, RECENT, "p-shared")  # ...with a recent execution
         execution("open-pr", old_run, OLD, "p-open")  # an open PR's desired patch stays
         execution("merged-pr", old_run, OLD, "p-merged")  # a merged PR needs it no more
-        execution("latest", latest_run, OLD, "p-latest")  # the latest run keeps everything
+        execution("latest", latest_run, OLD, "p-latest")  # the newest run keeps everything
+        execution("publishable", publishable, OLD, "p-pub")
+        execution("cancelled", cancelled, OLD, "p-cancelled")
         execution("running", old_run, OLD, None)
         conn.execute(
             executions.update().where(executions.c.id == ids["running"]).values(finished_at=None)
@@ -183,6 +194,8 @@ def build(ctx: AppContext) -> World:
         expired_objects={
             patch_key("p-alone"),
             patch_key("p-merged"),
+            patch_key("p-cancelled"),
+            f"logs/runs/{cancelled}/executions/cancelled.log",
             "workspaces/1/" + "a" * 40 + ".tar.gz",
             "executions/9/workspace.tar.gz",
         }
@@ -191,12 +204,14 @@ def build(ctx: AppContext) -> World:
             patch_key("p-shared"),
             patch_key("p-open"),
             patch_key("p-latest"),
+            patch_key("p-pub"),
+            f"logs/runs/{publishable}/executions/publishable.log",
             f"logs/runs/{old_run}/executions/shared-new.log",
             f"logs/runs/{old_run}/executions/running.log",
             f"logs/runs/{latest_run}/executions/latest.log",
             "audit/anchors/k/latest",
         },
-        expired_logs={ids[n] for n in old_logs},
+        expired_logs={ids[n] for n in old_logs} | {ids["cancelled"]},
         kept_tasks=kept_tasks,
         expired_tasks=expired_tasks,
     )
@@ -240,7 +255,7 @@ def assert_pruned(ctx: AppContext, world: World) -> None:
     for execution_id in world.expired_logs:
         assert rows[execution_id].log_key is None
     left = {row.patch_key for row in rows.values()} - {None}
-    assert left == {patch_key("p-shared"), patch_key("p-open"), patch_key("p-latest")}
+    assert left == set(map(patch_key, ("p-shared", "p-open", "p-latest", "p-pub")))
 
 
 def test_a_pass_deletes_what_expired_and_keeps_the_rest(ctx: AppContext) -> None:
@@ -248,7 +263,7 @@ def test_a_pass_deletes_what_expired_and_keeps_the_rest(ctx: AppContext) -> None
     before = {kind: PRUNED.labels(kind=kind)._value.get() for kind in ("logs", "patches")}
 
     dry = prune(ctx, now=NOW, dry_run=True)
-    assert dry.counts == {"logs": 4, "patches": 2, "workspaces": 2, "tasks": 2}
+    assert dry.counts == {"logs": 5, "patches": 3, "workspaces": 2, "tasks": 2}
     assert_kept(ctx, world)
     assert all(ctx.blobs.exists(key) for key in world.expired_objects)  # a dry run deletes nothing
 
@@ -257,8 +272,8 @@ def test_a_pass_deletes_what_expired_and_keeps_the_rest(ctx: AppContext) -> None
     assert report.counts == dry.counts and report.complete
     assert_pruned(ctx, world)
     assert_kept(ctx, world)
-    assert PRUNED.labels(kind="logs")._value.get() == before["logs"] + 4
-    assert PRUNED.labels(kind="patches")._value.get() == before["patches"] + 2
+    assert PRUNED.labels(kind="logs")._value.get() == before["logs"] + 5
+    assert PRUNED.labels(kind="patches")._value.get() == before["patches"] + 3
     with ctx.db.transaction() as conn:
         events = conn.execute(
             sa.select(audit_events.c.actor, audit_events.c.action, audit_events.c.details).order_by(
@@ -310,7 +325,7 @@ class CrashingStore:
         self._inner.delete(key)
 
 
-@pytest.mark.parametrize("deletes", [0, 1, 4, 5, 7])
+@pytest.mark.parametrize("deletes", [0, 1, 5, 6, 9])
 def test_a_pass_that_dies_midway_loses_nothing_and_the_next_one_finishes(
     ctx: AppContext, deletes: int
 ) -> None:
@@ -341,6 +356,6 @@ def test_batches_are_bounded(ctx: AppContext) -> None:
 
     report = prune(ctx, now=NOW)
 
-    assert report.counts == {"logs": 4, "patches": 2, "workspaces": 2, "tasks": 2}
+    assert report.counts == {"logs": 5, "patches": 3, "workspaces": 2, "tasks": 2}
     assert_pruned(ctx, world)
     assert_kept(ctx, world)

@@ -7,7 +7,8 @@ Four kinds, each with its own setting (`retention_*_days`):
 - `workspaces`: cached base tarballs (`workspaces/`) and anything a runner's attempt left
   staged (`executions/`), by the time the object was written;
 - `tasks`: done and dead tasks, once they finished that long ago.
-A campaign's latest run keeps its logs and patches. The audit log is never pruned, and each
+Runs publish may still use keep their logs and patches (a campaign's newest run, and the
+not cancelled previews of its latest spec version). The audit log is never pruned, and each
 pass that deleted something appends one audit event with its counts.
 
 Crash safety: objects go first, then the rows that name them, and candidates are chosen from

@@ -1,9 +1,9 @@
 """What retention may delete: expired execution logs and patches, and finished tasks.
 
 Each query returns at most `limit` candidates and decides again from the rows alone, so a pass
-that stopped halfway (a crash, the time budget) is finished by the next one. A campaign's
-latest run is never expired: its patches are what a publish uses and its logs what a user
-reads next to them.
+that stopped halfway (a crash, the time budget) is finished by the next one. Runs publish may
+still use are never expired (`_in_kept_run`): their patches are what a publish pushes and
+their logs what a user reads next to them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shoal.domain.tasks import TaskState
-from shoal.store.tables import changesets, executions, runs, tasks
+from shoal.store.tables import changesets, executions, runs, spec_versions, tasks
 
 __all__ = [
     "delete_finished_tasks",
@@ -26,9 +26,27 @@ __all__ = [
 ]
 
 
-def _in_latest_run() -> sa.ColumnElement[bool]:
-    latest = sa.select(sa.func.max(runs.c.id)).group_by(runs.c.campaign_id)
-    return executions.c.run_id.in_(latest)
+def _in_kept_run() -> sa.ColumnElement[bool]:
+    """The execution is in a run publish may still use: the campaign's newest run (of any
+    kind), or a preview of its latest spec version that was not cancelled (publish takes the
+    newest of those whose selection finished)."""
+    newest = sa.select(sa.func.max(runs.c.id)).group_by(runs.c.campaign_id)
+    later = spec_versions.alias("later")
+    latest_version = (
+        sa.select(sa.func.max(later.c.version))
+        .where(later.c.campaign_id == spec_versions.c.campaign_id)
+        .scalar_subquery()
+    )
+    publishable = (
+        sa.select(runs.c.id)
+        .join(spec_versions, spec_versions.c.id == runs.c.spec_version_id)
+        .where(
+            runs.c.kind == "preview",
+            runs.c.cancelled_at.is_(None),
+            spec_versions.c.version == latest_version,
+        )
+    )
+    return executions.c.run_id.in_(newest.union(publishable))
 
 
 def expired_logs(conn: Connection, cutoff: datetime, *, limit: int | None) -> list[tuple[int, str]]:
@@ -38,7 +56,7 @@ def expired_logs(conn: Connection, cutoff: datetime, *, limit: int | None) -> li
         .where(
             executions.c.log_key.is_not(None),
             executions.c.finished_at < cutoff,
-            sa.not_(_in_latest_run()),
+            sa.not_(_in_kept_run()),
         )
         .order_by(executions.c.id)
         .limit(limit)
@@ -63,7 +81,8 @@ def _patch_needed() -> sa.ColumnElement[bool]:
 
 def expired_patches(conn: Connection, cutoff: datetime, *, limit: int | None) -> list[str]:
     """Patch keys that every execution holding them finished before `cutoff` (content
-    addressing shares one object between executions), outside a campaign's latest run, and
+    addressing shares one object between executions), outside the runs publish may still use,
+    and
     that no changeset still needs."""
     query = (
         sa.select(executions.c.patch_key)
@@ -74,7 +93,7 @@ def expired_patches(conn: Connection, cutoff: datetime, *, limit: int | None) ->
                 sa.and_(
                     executions.c.finished_at.is_not(None),
                     executions.c.finished_at < cutoff,
-                    sa.not_(_in_latest_run()),
+                    sa.not_(_in_kept_run()),
                     sa.not_(_patch_needed()),
                 )
             )
