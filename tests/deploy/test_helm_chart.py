@@ -102,6 +102,8 @@ def test_ghes_example_reaches_its_settings(monkeypatch: pytest.MonkeyPatch) -> N
         '[{"cidr":"10.40.12.0/24","ports":[443]},{"cidr":"10.40.20.15/32","ports":[443,22]}]'
     )
     assert env["SHOAL_WORKER_CONCURRENCY"] == "8"
+    assert env["SHOAL_RETENTION_PATCH_DAYS"] == "60"
+    assert env["SHOAL_RETENTION_WORKSPACE_DAYS"] == "7"
 
 
 def test_worker_outlives_its_drain_and_rbac_is_what_the_executor_calls() -> None:

@@ -94,6 +94,18 @@ seccompProfile:
 {{ include "shoal.secretEnv" (dict "name" "SHOAL_AUDIT_KEY" "secret" $v.keys.existingSecret "key" $v.keys.auditKeyKey) }}
 - name: SHOAL_GITHUB_WEBHOOK_RETENTION_DAYS
   value: {{ $v.retention.webhookDeliveriesDays | quote }}
+- name: SHOAL_RETENTION_LOG_DAYS
+  value: {{ $v.retention.logDays | quote }}
+- name: SHOAL_RETENTION_PATCH_DAYS
+  value: {{ $v.retention.patchDays | quote }}
+- name: SHOAL_RETENTION_WORKSPACE_DAYS
+  value: {{ $v.retention.workspaceDays | quote }}
+- name: SHOAL_RETENTION_TASK_DAYS
+  value: {{ $v.retention.taskDays | quote }}
+- name: SHOAL_RETENTION_INTERVAL_S
+  value: {{ $v.retention.intervalSeconds | quote }}
+- name: SHOAL_RETENTION_BATCH_SIZE
+  value: {{ $v.retention.batchSize | quote }}
 - name: SHOAL_PUBLIC_URL
   value: {{ $v.publicUrl | default (include "shoal.apiUrl" .) | quote }}
 - name: SHOAL_EXECUTOR
