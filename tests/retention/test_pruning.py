@@ -359,3 +359,38 @@ def test_batches_are_bounded(ctx: AppContext) -> None:
     assert report.counts == {"logs": 5, "patches": 3, "workspaces": 2, "tasks": 2}
     assert_pruned(ctx, world)
     assert_kept(ctx, world)
+
+
+class SlowStore:
+    """The real store, each deletion taking `seconds` on the test's clock."""
+
+    def __init__(self, inner: ObjectStore, clock: FrozenClock, seconds: float) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._seconds = seconds
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def delete(self, key: str) -> None:
+        self._clock.advance(self._seconds)
+        self._inner.delete(key)
+
+
+def test_a_pass_stops_at_its_time_budget_and_the_next_one_goes_on(ctx: AppContext) -> None:
+    world = build(ctx)
+    ctx = with_settings(ctx, retention_batch_size=1, retention_pass_budget_s=10)
+    assert isinstance(ctx.clock, FrozenClock)
+    real = ctx.blobs
+    ctx.__dict__["blobs"] = SlowStore(real, ctx.clock, seconds=4)
+
+    first = prune(ctx, now=NOW)
+
+    assert not first.complete
+    assert first.counts == {"logs": 3, "patches": 0, "workspaces": 0, "tasks": 0}
+    assert_kept(ctx, world)
+    ctx.__dict__["blobs"] = real
+    second = prune(ctx, now=NOW)
+    assert second.complete
+    assert second.counts == {"logs": 2, "patches": 3, "workspaces": 2, "tasks": 2}
+    assert_pruned(ctx, world)
