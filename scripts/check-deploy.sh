@@ -3,7 +3,7 @@
 # plus ci/minimal-values.yaml, the image digests values.yaml cannot default) and for the
 # GHES + external services example; `helm lint --strict` for Kubernetes 1.30 and 1.34; every
 # rendered manifest of a Kubernetes kind validated by kubernetes-validate --strict for
-# Kubernetes 1.30 through 1.34 (the ServiceMonitor, a custom resource, has no schema there); checkov's Kubernetes checks on the rendered manifests with no failure outside
+# Kubernetes 1.30 through 1.34 (the ServiceMonitor and PrometheusRule, custom resources, have no schema there); checkov's Kubernetes checks on the rendered manifests with no failure outside
 # deploy/helm/check/checkov-skips.txt; and values.schema.json refusing a bad values file with
 # a message naming each bad value.
 #
@@ -75,7 +75,7 @@ for path in sys.argv[1:]:
     with open(path) as f:
         docs += [(path, d) for d in yaml.safe_load_all(f) if d]
 failed = 0
-# Custom resources (the Prometheus Operator's ServiceMonitor) have no schema among
+# Custom resources (the Prometheus Operator's ServiceMonitor and PrometheusRule) have no schema among
 # kubernetes-validate's, which cover Kubernetes' own kinds: they are counted, not validated.
 custom = [d for _, d in docs if d["apiVersion"].split("/")[0] == "monitoring.coreos.com"]
 if custom:

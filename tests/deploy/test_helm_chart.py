@@ -5,6 +5,7 @@ they make load."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -153,3 +154,18 @@ def test_service_monitor_scrapes_the_api_and_the_workers() -> None:
     worker = find(docs, "Deployment", "shoal-worker")["spec"]["template"]["spec"]["containers"][0]
     # The pod IP, not only loopback: Prometheus scrapes it from another pod.
     assert {"name": "SHOAL_WORKER_METRICS_HOST", "value": "0.0.0.0"} in worker["env"]  # noqa: S104
+
+
+def test_alerts_and_dashboard_are_the_monitoring_files() -> None:
+    monitoring = ROOT / "deploy/monitoring"
+    assert not [d for d in render(values_of(MINIMAL)) if d["kind"] == "PrometheusRule"]
+    docs = render(values_of(GHES))
+    rules = find(docs, "PrometheusRule", "shoal")
+    expected = yaml.safe_load((monitoring / "shoal-rules.yaml").read_text())
+    assert rules["spec"]["groups"] == expected["groups"]
+    assert any(rule.get("alert") for group in expected["groups"] for rule in group["rules"])
+    dashboard = find(docs, "ConfigMap", "shoal-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["shoal-dashboard.json"]) == json.loads(
+        (monitoring / "shoal-dashboard.json").read_text()
+    )
