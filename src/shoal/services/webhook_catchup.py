@@ -105,15 +105,18 @@ def _redeliver(ctx: AppContext, github: GitHubApp, attempt: HookDelivery) -> boo
 
 
 def drop_expired(ctx: AppContext, *, now: datetime) -> int:
-    """Delete deliveries older than `github_webhook_retention_days` (and their payload
-    objects); how many."""
+    """Delete deliveries older than `github_webhook_retention_days` and their payload
+    objects; how many. Objects go before their rows, so a pass that dies between the two
+    leaves only rows the next pass deletes, never an object no row names."""
     cutoff = now - timedelta(days=ctx.settings.github_webhook_retention_days)
     dropped = 0
     while True:
         with ctx.db.transaction() as conn:
-            keys, count = delivery_store.delete_received_before(conn, cutoff)
-        for key in keys:
-            ctx.blobs.delete(key)
-        dropped += count
-        if count == 0:
+            found = delivery_store.received_before(conn, cutoff)
+        if not found:
             return dropped
+        for _, key in found:
+            if key is not None:
+                ctx.blobs.delete(key)
+        with ctx.db.transaction() as conn:
+            dropped += delivery_store.delete_deliveries(conn, [i for i, _ in found])

@@ -18,10 +18,11 @@ __all__ = [
     "Delivery",
     "NewDelivery",
     "Received",
-    "delete_received_before",
+    "delete_deliveries",
     "get_delivery",
     "known_guids",
     "receive",
+    "received_before",
     "record_outcome",
 ]
 
@@ -131,23 +132,22 @@ def known_guids(conn: Connection, guids: Collection[str]) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
-def delete_received_before(
+def received_before(
     conn: Connection, cutoff: datetime, *, limit: int = 1000
-) -> tuple[list[str], int]:
-    """Delete up to `limit` deliveries received before `cutoff`: the payload objects they
-    named (for the caller to delete) and how many rows went."""
-    doomed = (
-        sa.select(webhook_deliveries.c.id)
+) -> list[tuple[int, str | None]]:
+    """Up to `limit` deliveries received before `cutoff`, oldest first: (id, payload key)."""
+    query = (
+        sa.select(webhook_deliveries.c.id, webhook_deliveries.c.payload_key)
         .where(webhook_deliveries.c.received_at < cutoff)
-        .order_by(webhook_deliveries.c.received_at)
+        .order_by(webhook_deliveries.c.received_at, webhook_deliveries.c.id)
         .limit(limit)
-        .scalar_subquery()
     )
-    keys = list(
-        conn.execute(
-            webhook_deliveries.delete()
-            .where(webhook_deliveries.c.id.in_(doomed))
-            .returning(webhook_deliveries.c.payload_key)
-        ).scalars()
+    return [(row.id, row.payload_key) for row in conn.execute(query)]
+
+
+def delete_deliveries(conn: Connection, delivery_ids: Collection[int]) -> int:
+    """Delete these deliveries (their payload objects are gone); how many rows went."""
+    result = conn.execute(
+        webhook_deliveries.delete().where(webhook_deliveries.c.id.in_(delivery_ids))
     )
-    return [key for key in keys if key is not None], len(keys)
+    return result.rowcount
