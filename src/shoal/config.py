@@ -473,8 +473,9 @@ class Settings(BaseSettings):
         default="local",
         description="Where steps run: `local` (a bubblewrap sandbox on the worker's machine, "
         "with its tools; a step that names an `image` is refused); `podman` (each step in a "
-        "container of its image under podman on the worker's machine, see docs/executors.md). "
-        "`kubernetes` is refused until its executor is part of this version.",
+        "container of its image under podman on the worker's machine, see docs/executors.md); "
+        "`kubernetes` (one Job per execution in the runner namespace, each step an init "
+        "container of its image pinned by digest, see docs/executors.md).",
     )
     egress_allow: list[EgressAllowEntry] = Field(
         default_factory=list,
