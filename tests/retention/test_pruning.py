@@ -31,6 +31,7 @@ from shoal.store.tables import (
     targets,
     tasks,
 )
+from shoal.worker.retention import retention_duty
 
 # Real time moved on: the S3 server stamps objects with the real time, so `NOW` must be
 # after it for cached workspaces to be old.
@@ -394,3 +395,14 @@ def test_a_pass_stops_at_its_time_budget_and_the_next_one_goes_on(ctx: AppContex
     assert second.complete
     assert second.counts == {"logs": 2, "patches": 3, "workspaces": 2, "tasks": 2}
     assert_pruned(ctx, world)
+
+
+def test_the_leader_duty_runs_a_pass_at_its_interval(ctx: AppContext) -> None:
+    world = build(ctx)
+    duty = retention_duty(with_settings(ctx, retention_interval_s=120))
+
+    duty.run(ctx.db, NOW)
+
+    assert duty.every_s == 120
+    assert_pruned(ctx, world)
+    assert_kept(ctx, world)
