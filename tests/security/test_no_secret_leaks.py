@@ -3,23 +3,28 @@
 campaign whose step uses it, the simulator delivers signed webhooks to Shoal, bad requests
 are refused) runs with known secret values, then every log line captured from the API, the
 worker and the simulator, the metrics, the audit export, the execution's log, every
-PostgreSQL row and every Redis value are searched for each of them."""
+PostgreSQL row, every Redis value and every trace span are searched for each of them. The
+spans also show the trace connected from the API request through its tasks to GitHub."""
 
 # ruff: noqa: F811 (the end-to-end fixtures are imported, then named as test arguments)
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from shoal.config import Settings
 from shoal.crypto import load_keyring, setting_context
 from shoal.github.auth import TokenCache
+from shoal.observability import tracing
 from shoal.store.tables import metadata
 from tests.e2e.conftest import (  # noqa: F401 (fixtures the end-to-end stack is built from)
     Stack,
@@ -88,8 +93,63 @@ def _redis_bytes(stack: Stack) -> bytes:
     return b"\n".join(out)
 
 
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """Every span the API and the workers of this process record, kept in memory."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "provider", provider)
+    yield exporter
+    provider.shutdown()
+
+
+def _attributes(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+def _assert_connected_trace(finished: list[ReadableSpan], run_id: int) -> None:
+    """The preview's POST, its selection task, that task's GitHub calls and the execution
+    task it queued share one trace, each span a child of the one before."""
+    by_id = {span.context.span_id: span for span in finished}
+    (request,) = [s for s in finished if s.name == "POST /api/v1/campaigns/{campaign}/runs"]
+    assert _attributes(request)["run_id"] == run_id
+    assert isinstance(_attributes(request)["campaign_id"], int)
+    trace_id = request.context.trace_id
+    in_trace = [s for s in finished if s.context.trace_id == trace_id]
+
+    def parent_of(span: ReadableSpan) -> ReadableSpan:
+        assert span.parent is not None, span.name
+        return by_id[span.parent.span_id]
+
+    (select,) = [s for s in in_trace if s.name == "task run.select"]
+    assert parent_of(select) is request
+    assert {"task_id", "run_id", "campaign_id"} <= set(_attributes(select))
+    calls = [s for s in in_trace if s.name.startswith("GitHub ") and parent_of(s) is select]
+    assert calls, [s.name for s in in_trace]
+    executions = [s for s in in_trace if s.name == "execution"]
+    assert executions, [s.name for s in in_trace]
+    execution = _attributes(executions[0])
+    assert execution["repo"] == "acme/svc" and execution["run_id"] == run_id
+    task = parent_of(executions[0])
+    assert task.name == "task execution.run" and "task_id" in _attributes(task)
+    assert parent_of(task) is select  # queued by the selection, in its trace
+    archive = [
+        s for s in in_trace if s.name.startswith("GitHub ") and parent_of(s) is executions[0]
+    ]
+    assert archive, "the execution's tarball download is a child of the execution"
+
+
+def _span_text(finished: list[ReadableSpan]) -> str:
+    return "\n".join(
+        f"{span.name} {json.dumps(_attributes(span), default=str)}" for span in finished
+    )
+
+
 def test_a_whole_flow_leaves_no_secret_anywhere(
-    make_stack: Callable[..., Stack], capfd: pytest.CaptureFixture[str]
+    make_stack: Callable[..., Stack],
+    capfd: pytest.CaptureFixture[str],
+    spans: InMemorySpanExporter,
 ) -> None:
     keyring = load_keyring(Settings())
     sealed_hook = keyring.seal(WEBHOOK_SECRET, context=setting_context("github_webhook_secret"))
@@ -155,6 +215,8 @@ def test_a_whole_flow_leaves_no_secret_anywhere(
     assert logs.count("http_request") > 20, "the logs were not captured"
     assert "webhook_processed" in logs and "secret_value_set" in logs
     assert "shoal_" in metrics and len(metrics.splitlines()) > 50
+    finished = list(spans.get_finished_spans())
+    _assert_connected_trace(finished, done["id"])
 
     places = {
         "logs": logs,
@@ -164,6 +226,7 @@ def test_a_whole_flow_leaves_no_secret_anywhere(
         "API answers": listed,
         "postgres": _postgres_text(stack),
         "redis": _redis_bytes(stack).decode("latin-1"),
+        "spans": _span_text(finished),
     }
     secrets = {
         "step secret": STEP_SECRET,

@@ -7,8 +7,11 @@ import time
 import uuid
 
 import structlog
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shoal.observability.tracing import annotate, continued, span
 
 __all__ = ["RequestContextMiddleware"]
 
@@ -56,12 +59,23 @@ class RequestContextMiddleware:
                 HTTP_REQUESTS.labels(scope["method"], _route_template(scope), str(status)).inc()
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in scope["headers"]
+            if k in (b"traceparent", b"tracestate")
+        }
+        with (
+            structlog.contextvars.bound_contextvars(request_id=request_id),
+            continued(headers),
+            span(scope["method"], kind=SpanKind.SERVER, request_id=request_id) as server,
+        ):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
                 elapsed = time.perf_counter() - started
                 route = _route_template(scope)
+                server.update_name(f"{scope['method']} {route}")
+                annotate(**{"http.route": route, "http.response.status_code": status})
                 HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
                 if route not in {"/healthz", "/readyz", "/metrics"}:
                     log.info(

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import httpx
 from githubkit import GitHub
 from githubkit.exception import GitHubException, RequestError, RequestFailed
+from opentelemetry.trace import SpanKind
 
 from shoal.domain.clock import Clock
 from shoal.domain.errors import ShoalError
@@ -37,6 +38,7 @@ from shoal.github.etag import CachedResponse, ETagCache
 from shoal.github.gate import passing
 from shoal.github.metrics import GitHubMetrics
 from shoal.governor import CallKind, RateLimitedError
+from shoal.observability.tracing import annotate, span
 
 __all__ = ["GRAPHQL_ROUTE", "Call", "CallGovernor", "CallLease", "Caller", "Reply"]
 
@@ -251,11 +253,20 @@ class Caller:
     def _send(
         self, call: Call, url: httpx.URL, extra: Mapping[str, str], *, stream: bool
     ) -> httpx.Response:
-        try:
-            return self._send_once(call, url, extra, stream=stream)
-        except ShoalError as exc:
-            self._metrics.observe_error(exc.code)
-            raise
+        with span(
+            f"GitHub {call.method} {call.route}",
+            kind=SpanKind.CLIENT,
+            **{"http.request.method": call.method, "url.template": call.route},
+            installation=self._identity,
+        ):
+            try:
+                response = self._send_once(call, url, extra, stream=stream)
+            except ShoalError as exc:
+                self._metrics.observe_error(exc.code)
+                annotate(error_class=exc.code)
+                raise
+            annotate(**{"http.response.status_code": response.status_code})
+            return response
 
     def _send_once(
         self, call: Call, url: httpx.URL, extra: Mapping[str, str], *, stream: bool

@@ -38,6 +38,7 @@ from shoal.execution.runner import (
 from shoal.execution.secret_scan import SecretScanIncompleteError, SecretScanner
 from shoal.executors import SandboxUnavailableError
 from shoal.executors.port import ExecutionRef, Executor
+from shoal.observability.tracing import span
 from shoal.services.artifact_proxy import ArtifactProxy, ProxyArtifacts, discard_staged
 from shoal.services.publishing import enqueue_reconciles
 from shoal.services.secrets import SecretMissingError, StepSecrets, ungranted_secrets
@@ -119,8 +120,17 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
         execution = execution_store.start_execution(conn, execution_id, now=now)
     last_attempt = task.attempts + 1 >= task.max_attempts
     started = deps.clock.monotonic()
-    with structlog.contextvars.bound_contextvars(
-        run_id=run.id, execution_id=execution.id, repo=execution.repo
+    with (
+        structlog.contextvars.bound_contextvars(
+            run_id=run.id, execution_id=execution.id, repo=execution.repo
+        ),
+        span(
+            "execution",
+            campaign_id=run.campaign_id,
+            run_id=run.id,
+            execution_id=execution.id,
+            repo=execution.repo,
+        ),
     ):
         finished = _execute(deps, run, version, target, execution, last_attempt=last_attempt)
         with deps.db.transaction() as conn:

@@ -41,6 +41,7 @@ from shoal.domain.executions import ExecutionState
 from shoal.domain.runs import Execution
 from shoal.domain.tasks import Outcome, Task
 from shoal.github.gate import gated
+from shoal.observability.tracing import annotate
 from shoal.reconcile.gateway import FailedWriteError, GitHubWriter, Mutation, Result
 from shoal.reconcile.plan import ROWS, Drift, Operation, Plan, Verdict, plan
 from shoal.reconcile.wake import reexecute_due_in
@@ -159,6 +160,7 @@ def _run_reconcile_task(deps: ReconcileDeps, task: Task) -> Outcome:
     with structlog.contextvars.bound_contextvars(
         changeset_id=changeset.id, repo=changeset.repo, campaign_id=changeset.campaign_id
     ):
+        annotate(changeset_id=changeset.id, repo=changeset.repo, campaign_id=changeset.campaign_id)
         try:
             later, completed = _reconcile(deps, changeset, inputs)
         except _Held as held:

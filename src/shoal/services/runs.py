@@ -25,6 +25,7 @@ from shoal.domain.runs import (
     Target,
 )
 from shoal.domain.tasks import NewTask
+from shoal.observability.tracing import annotate
 from shoal.services.context import AppContext
 from shoal.services.publishing import enqueue_reconciles
 from shoal.store import audit as audit_store
@@ -153,6 +154,7 @@ def start_run(
         run = run_store.get_run(conn, run_id)
         progress = run_store.run_progress(conn, run_id)
     log.info("run_started", run_id=run_id, campaign=campaign.name, kind=kind.value)
+    annotate(campaign_id=campaign.id, run_id=run_id)
     return RunView(run, progress, now)
 
 

@@ -21,6 +21,7 @@ from shoal.domain.clock import Clock
 from shoal.domain.errors import ShoalError
 from shoal.domain.runs import Run, RunId
 from shoal.domain.tasks import Outcome, Task
+from shoal.observability.tracing import annotate
 from shoal.selection import (
     GitHubReader,
     SourceResult,
@@ -75,6 +76,7 @@ def run_select_task(deps: SelectionDeps, task: Task) -> Outcome:
     spec = spec_of(version)
     last_attempt = task.attempts + 1 >= task.max_attempts
     with structlog.contextvars.bound_contextvars(run_id=run.id, campaign_id=run.campaign_id):
+        annotate(run_id=run.id, campaign_id=run.campaign_id)
         try:
             results, reused = _fetch_all(deps, run, spec, saved)
             decisions = decide(results, spec.exclude)

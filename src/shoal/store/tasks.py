@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from shoal.domain.backoff import Backoff, transition
 from shoal.domain.errors import NotFoundError
 from shoal.domain.tasks import NewTask, Outcome, Task, TaskId, TaskState
+from shoal.observability.tracing import TRACEPARENT, current_traceparent
 from shoal.store.tables import tasks
 
 # fmt: off
@@ -169,8 +170,12 @@ def enqueue(conn: Connection, task: NewTask, *, now: datetime, max_attempts: int
     running one is marked to run once more after its current attempt.
     """
     run_after = now + timedelta(seconds=max(task.delay_s, 0.0))
+    payload = task.payload
+    if (traceparent := current_traceparent()) is not None:
+        # The worker continues the trace of the request or task that queued this one.
+        payload = {**payload, TRACEPARENT: traceparent}
     params = {"kind": task.kind, "dedupe_key": task.dedupe_key, "run_after": run_after}
-    params |= {"payload": json.dumps(task.payload), "max_attempts": max_attempts, "now": now}
+    params |= {"payload": json.dumps(payload), "max_attempts": max_attempts, "now": now}
     return TaskId(conn.execute(_ENQUEUE, params).one().id)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from shoal.domain.clock import Clock
 from shoal.domain.errors import ShoalError
 from shoal.domain.tasks import Outcome, Task, error_outcome
+from shoal.observability.tracing import TRACEPARENT, continued, span
 from shoal.store import Database
 
 __all__ = [
@@ -150,10 +151,13 @@ def run_handler(registry: HandlerRegistry, task: Task, ctx: HandlerContext) -> O
     if handler is None:
         log.error("task_kind_unknown")
         return Outcome.dead(f"no handler is registered for task kind {task.kind!r}")
-    try:
-        outcome = handler(task, ctx)
-    except Exception as exc:
-        return failure_outcome(exc)
+    traceparent = task.payload.get(TRACEPARENT)
+    carrier = {TRACEPARENT: traceparent} if isinstance(traceparent, str) else {}
+    with continued(carrier), span(f"task {task.kind}", task_id=task.id, task_kind=task.kind):
+        try:
+            outcome = handler(task, ctx)
+        except Exception as exc:
+            return failure_outcome(exc)
     if not isinstance(outcome, Outcome):
         return Outcome.dead(f"the handler returned {type(outcome).__name__}, not an Outcome")
     return outcome

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from shoal.cli.local.settings import load_settings
 from shoal.cli.output import console, fail
+from shoal.observability.tracing import configure_tracing
 
 if TYPE_CHECKING:
     from shoal.config import Settings
@@ -30,6 +31,7 @@ def up() -> None:
     from shoal.runtime.servers import start_servers
 
     settings = load_settings()
+    configure_tracing("shoal")
     log = structlog.get_logger("shoal.cli")
     # Bind before starting anything: a busy port fails here, not after the database started
     # and "Shoal is up" was printed.
@@ -73,6 +75,7 @@ def api() -> None:
     from shoal.runtime.serve import api_server
 
     settings = load_settings()
+    configure_tracing("shoal-api")
     listener = _listen(settings)
     with app_context(settings) as ctx:
         api_server(ctx).run(sockets=[listener])
@@ -112,6 +115,7 @@ def worker() -> None:
     from shoal.runtime.workers import run_worker_process
 
     settings = load_settings()
+    configure_tracing("shoal-worker")
     if settings.worker_metrics_port is not None:
         # Workers serve no HTTP otherwise; Prometheus scrapes this port (the API's /metrics
         # covers a worker only when both run in one process, as with `shoal up`).
