@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from shoal.executors.kubernetes.manifests import LABEL_REPO, label_value
 from tests.e2e.conftest import Stack
-from tests.k8s.pods import PodRunner
+from tests.k8s.pods import PodRunner, fake_image_id
 from tests.k8s.server import FakeKubernetes
 
 NAMESPACE = "shoal-runners"
@@ -168,6 +168,11 @@ def test_a_preview_runs_each_repository_as_a_job_and_yields_real_patches(
         detail = stack.get(f"/runs/{run['id']}/executions/{repo}")
         steps = [(s["name"], s["skipped"], s["exit_code"]) for s in detail["steps"]]
         assert steps == [("bump", False, 0), ("never", True, None), ("note", False, 0)]
+        # Each step that ran records the digest its init container's status reports.
+        step_image = f"registry.test/step@{DIGEST}"
+        ran = (step_image, fake_image_id(step_image))
+        images = [(s["image"], s["image_digest"]) for s in detail["steps"]]
+        assert images == [ran, (None, None), ran]
         log_text = stack.get(f"/runs/{run['id']}/executions/{repo}/log")
         assert "bumped v4 in " in log_text and "for step-env" in log_text
     # One Job per execution, created once, all deleted with what they owned once done.

@@ -11,17 +11,21 @@ process ends, as a container's PID namespace would be. What a container prints i
 
 The pod's status follows what happened, in the real API's terms: phase, init and container
 statuses (running, terminated with exit code and reason), and the Job's `Complete` or
-`Failed` condition. Injected failures (`FakeKubernetes.inject`) replace the run with what
-the cluster would show: `image_pull` (a step container waiting in ErrImagePull, the pod
-Pending until the Job is deleted), `oom` (the first step OOMKilled), `deadline` (the Job
-past activeDeadlineSeconds), `eviction` (the pod Evicted), `node_loss` (the pod disrupted by
-a lost node and deleted).
+`Failed` condition. A container that started reports the `imageID` `fake_image_id` gives its
+image: no image is pulled, so the double makes one up, deterministic per reference (an image
+pinned by digest keeps its digest, as a kubelet reports it; a tag gets the SHA-256 of the
+reference, so two different references never share a digest). Injected failures
+(`FakeKubernetes.inject`) replace the run with what the cluster would show: `image_pull` (a
+step container waiting in ErrImagePull, the pod Pending until the Job is deleted), `oom` (the
+first step OOMKilled), `deadline` (the Job past activeDeadlineSeconds), `eviction` (the pod
+Evicted), `node_loss` (the pod disrupted by a lost node and deleted).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -36,9 +40,17 @@ from typing import Any
 
 from tests.k8s.server import FakeKubernetes, now_rfc3339
 
-__all__ = ["PodRunner"]
+__all__ = ["PodRunner", "fake_image_id"]
 
 SECRET_WAIT_S = 30.0
+
+
+def fake_image_id(image: str) -> str:
+    """The `imageID` the double's kubelet reports for `image`: `<name>@sha256:<hex>`."""
+    name, at, digest = image.partition("@")
+    if at and digest.startswith("sha256:"):
+        return image
+    return f"{name}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
 
 
 class PodRunner:
@@ -129,7 +141,7 @@ class _PodRun:
                 {
                     "name": name,
                     "image": image,
-                    "imageID": "",
+                    "imageID": "" if "waiting" in state else fake_image_id(image),
                     "ready": False,
                     "restartCount": 0,
                     "state": state,

@@ -160,7 +160,11 @@ class ExecutionOut(_Out):
 class ExecutionDetailOut(ExecutionOut):
     base_branch: str | None
     base_sha: str | None
-    steps: list[dict[str, Any]]
+    steps: list[dict[str, Any]] = Field(
+        description="One per step, in order: name, skipped, exit_code, timed_out, duration_s, "
+        "output_dropped, and image and image_digest: the image the step ran in and what it "
+        "resolved to when it ran (null when it ran in none: the local executor, a skipped step)."
+    )
     log_tail: str
     files: list[DiffFileOut]
 

@@ -26,6 +26,13 @@ class StepReport:
     timed_out: bool
     duration_s: float
     output_dropped: int
+    # The image the step ran in (none for the local executor, nor for a skipped step): the
+    # reference the spec named (or the executor's default step image) and the content
+    # address it resolved to when the step ran (podman: the image ID, `sha256:...`;
+    # kubernetes: the step container's `imageID` from the pod status). A tag rebuilt between
+    # two executions shows as two digests.
+    image: str | None = None
+    image_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,8 @@ class _Steps:
                 timed_out=run.timed_out,
                 duration_s=run.duration_s,
                 output_dropped=run.output_dropped,
+                image=run.image,
+                image_digest=run.image_digest,
             )
         )
         return self._verdict(step, run)

@@ -76,6 +76,10 @@ class StepRun:
     duration_s: float
     # The kernel killed a process of the step for going past its aggregate memory limit.
     memory_exceeded: bool = False
+    # The image the step ran in, when it ran in one: its reference as named, and the
+    # content address the container runtime resolved it to (set by the podman sandbox).
+    image: str | None = None
+    image_digest: str | None = None
 
 
 class StepSandbox(Protocol):

@@ -3,6 +3,10 @@
 Level-triggered and idempotent: the task carries only the execution id. A finished execution
 is left alone; a crashed attempt (state still `running`) simply runs again and overwrites
 its own row, its own log object and (content-addressed) patch object.
+
+No earlier execution is ever reused: every run executes each of its repositories anew, so a
+step image changed under its tag is what the next run runs. Each step's result records the
+image it ran in and what that resolved to (`image`, `image_digest`; see docs/executors.md).
 """
 
 from __future__ import annotations
@@ -415,6 +419,8 @@ def _store_results(
                 "timed_out": s.timed_out,
                 "duration_s": round(s.duration_s, 3),
                 "output_dropped": s.output_dropped,
+                "image": s.image,
+                "image_digest": s.image_digest,
             }
             for s in result.steps
         ],

@@ -8,13 +8,14 @@ with their reason. Runs once per executor in conftest.EXECUTORS.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 
 from shoal.domain.executions import ExecutionState, FailureReason, FileStatus
-from shoal.execution import RunnerLimits
+from shoal.execution import ExecutionResult, RunnerLimits
 from tests.execution.conftest import apply_patch, github_tarball
 from tests.executors.contract.conftest import ExecutorUnderTest
 
@@ -200,6 +201,31 @@ def test_conditions_decide_which_steps_run(under_test: ExecutorUnderTest, tarbal
     assert "==> step go-only skipped: condition was false" in result.log_path.read_text()
 
 
+def test_each_step_that_ran_records_the_image_it_ran_in(
+    under_test: ExecutorUnderTest, tarball: Path
+) -> None:
+    result = under_test.execute(
+        [
+            under_test.step("true", name="never", condition="{{ repo.language == 'Go' }}"),
+            under_test.step("echo ran > ran.txt", name="ran"),
+        ],
+        tarball,
+    )
+    assert result.state is ExecutionState.PATCH, result.message
+    skipped, ran = result.steps
+    assert (skipped.image, skipped.image_digest) == (None, None)
+    if under_test.step_image is None:
+        # Steps with the machine's own tools ran in no image.
+        assert (ran.image, ran.image_digest) == (None, None)
+        return
+    assert ran.image == under_test.step_image
+    assert ran.image_digest is not None
+    assert re.search(r"sha256:[0-9a-f]{64}$", ran.image_digest), ran.image_digest
+    # It crosses the runner's JSON boundary as it is.
+    again = ExecutionResult.from_json(result.to_json(), result.log_path.parent)
+    assert again.steps == result.steps
+
+
 def test_an_invalid_condition_fails_naming_the_step(
     under_test: ExecutorUnderTest, tarball: Path
 ) -> None:
@@ -291,3 +317,17 @@ def test_the_whole_log_is_capped(under_test: ExecutorUnderTest, tarball: Path) -
     assert len(log) <= 100 * 1024
     assert b"==> step loud0" in log and b"==> step loud3" not in log
     assert log.endswith(b"[... log truncated: it reached its limit of 102400 bytes ...]\n")
+
+
+@pytest.mark.parametrize("executor_kind", ["kubernetes"])
+def test_kubernetes_records_the_digest_the_pod_status_reports(
+    under_test: ExecutorUnderTest, tarball: Path
+) -> None:
+    from tests.k8s.pods import fake_image_id
+
+    tagged = "registry.test/tools:latest"
+    result = under_test.execute([under_test.step("true", name="tagged", image=tagged)], tarball)
+    assert result.state is ExecutionState.NO_CHANGE, result.message
+    (step,) = result.steps
+    # The double's kubelet reports this made-up imageID for a tag; nothing else knows it.
+    assert (step.image, step.image_digest) == (tagged, fake_image_id(tagged))

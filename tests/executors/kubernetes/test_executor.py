@@ -21,8 +21,8 @@ from shoal.config import Settings
 from shoal.domain.egress import EgressRule
 from shoal.domain.executions import ExecutionState, FailureReason
 from shoal.execution.plans import ExecutionRequest, StepPlan
-from shoal.execution.results import ExecutionResult
-from shoal.executors.kubernetes.executor import KubernetesExecutor
+from shoal.execution.results import ExecutionResult, StepReport
+from shoal.executors.kubernetes.executor import KubernetesExecutor, with_step_images
 from shoal.executors.kubernetes.manifests import (
     ExecutionNames,
     PodSettings,
@@ -30,7 +30,7 @@ from shoal.executors.kubernetes.manifests import (
     job_name,
 )
 from shoal.executors.port import ExecutionRef, StagedArtifacts
-from tests.k8s.pods import PodRunner
+from tests.k8s.pods import PodRunner, fake_image_id
 from tests.k8s.server import FakeKubernetes
 
 NS = "shoal-runners"
@@ -238,3 +238,64 @@ def test_an_egress_allowlist_becomes_the_jobs_own_policy_and_goes_with_it(
     }
     names = sorted(p["metadata"]["name"] for p in fake.list("NetworkPolicy", NS))
     assert names == ["shoal-default-deny", "shoal-runner-egress"]
+
+
+def test_each_steps_digest_is_the_pods_image_id_never_the_runners_word(tmp_path: Path) -> None:
+    tagged = "registry.test/tools:1"
+    request = ExecutionRequest(
+        steps=(
+            StepPlan(
+                name="tool",
+                run="true",
+                env={},
+                secrets=(),
+                timeout_s=30,
+                condition=None,
+                image=tagged,
+            ),
+            StepPlan(name="off", run="true", env={}, secrets=(), timeout_s=30, condition=None),
+            StepPlan(name="default", run="true", env={}, secrets=(), timeout_s=30, condition=None),
+        ),
+        context={"repo": {"name": "web"}},
+        secrets={},
+    )
+    forged = "registry.test/tools@sha256:" + "00" * 32
+    result = ExecutionResult(
+        state=ExecutionState.NO_CHANGE,
+        reason=None,
+        message="",
+        # The pod's runner wrote this: it may say anything of images.
+        steps=(
+            StepReport("tool", False, 0, False, 0.1, 0, image=tagged, image_digest=forged),
+            StepReport("off", True, None, False, 0.0, 0, image=tagged, image_digest=forged),
+            StepReport("default", False, 0, False, 0.1, 0),
+        ),
+        log_path=tmp_path / "log",
+        patch_path=None,
+        patch_sha256=None,
+        patch_bytes=0,
+        files=(),
+    )
+    step_default = f"registry.test/step@{DIGEST}"
+    pod = {
+        "metadata": {"name": "p"},
+        "status": {
+            "initContainerStatuses": [
+                {"name": "fetch", "image": "x", "imageID": "runner@sha256:" + "11" * 32},
+                {"name": "step-0", "image": tagged, "imageID": fake_image_id(tagged)},
+                {"name": "step-2", "image": step_default, "imageID": fake_image_id(step_default)},
+            ]
+        },
+    }
+    steps = with_step_images(result, request, [pod], default_image=step_default).steps
+    assert [(s.image, s.image_digest) for s in steps] == [
+        (tagged, fake_image_id(tagged)),
+        (None, None),
+        (step_default, step_default),
+    ]
+    # The double's digest of a tag is derived from the reference alone.
+    assert fake_image_id(tagged) != forged
+    assert fake_image_id(tagged).startswith("registry.test/tools:1@sha256:")
+    # Without a pod status to read, nothing is recorded.
+    bare = with_step_images(result, request, [], default_image=step_default).steps
+    assert {(s.image, s.image_digest) for s in bare} == {(None, None)}

@@ -13,7 +13,8 @@ For one Execution the worker:
 3. watches the Job from the listed resourceVersion (a watch that ends is renewed from the
    last version seen; 410 Gone lists again), and looks at its pod between events so that an
    image that cannot be pulled fails the Execution at once instead of at the deadline;
-4. reads the result the runner uploaded (`collect`) when the Job succeeded, or maps the
+4. reads the result the runner uploaded (`collect`) when the Job succeeded, with each step's
+   image digest taken from its container's `imageID` in the pod status, or maps the
    failure to its reason (`failures`) with the log of the container that failed;
 5. deletes the Job (propagationPolicy Background: its pod, Secret and policy go with it).
 
@@ -27,7 +28,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ __all__ = ["KubernetesExecutor", "KubernetesUnavailableError", "api_client_from_
 log = structlog.get_logger("shoal.executors.kubernetes")
 
 POD_LOG_BYTES = 256 * 1024  # of the failed container, kept as the execution's log
+_MAX_IMAGE_ID = 1024  # a container status's imageID longer than this is not recorded
 
 
 class KubernetesUnavailableError(UnavailableError):
@@ -423,11 +425,15 @@ class KubernetesExecutor:
         name = job["metadata"]["name"]
         if failure is None and (job.get("status") or {}).get("succeeded"):
             try:
-                return ref.artifacts.collect(out_dir)
+                collected = ref.artifacts.collect(out_dir)
             except InvalidInputError as exc:
                 # The pod succeeded but its result is not there (or not whole): the upload
                 # container's log says why.
                 failure = JobFailure(FailureReason.RUNNER_FAILED, exc.message, "upload")
+            else:
+                return with_step_images(
+                    collected, request, self._pods_of(name), default_image=self._pods.step_image
+                )
         pods = [] if failure is _GONE else self._pods_of(name)
         if failure is None:
             failure = job_failure(job, pods)
@@ -471,6 +477,35 @@ class KubernetesExecutor:
                     log.warning("kubernetes_job_not_deleted", job=name, status=exc.status)
             except HTTPError as exc:
                 log.warning("kubernetes_job_not_deleted", job=name, error=str(exc))
+
+
+def with_step_images(
+    result: ExecutionResult,
+    request: ExecutionRequest,
+    pods: list[dict[str, Any]],
+    *,
+    default_image: str,
+) -> ExecutionResult:
+    """`result` with each step's image as the cluster ran it: the reference its container
+    named and the `imageID` the kubelet reports for its init container `step-<index>` in the
+    pod's status (the last pod's: the one that succeeded). What the runner's own result says
+    of images is never kept: the pod wrote it."""
+    statuses: dict[str, Mapping[str, Any]] = {}
+    if pods:
+        for status in (pods[-1].get("status") or {}).get("initContainerStatuses") or []:
+            if isinstance(status, Mapping) and isinstance(status.get("name"), str):
+                statuses[status["name"]] = status
+    steps = []
+    # The runner reports the steps in order, one per step, up to where it stopped.
+    for index, report in enumerate(result.steps):
+        status = None if report.skipped else statuses.get(f"step-{index}")
+        image_id = status.get("imageID") if status is not None else None
+        if isinstance(image_id, str) and 0 < len(image_id) <= _MAX_IMAGE_ID:
+            image = request.steps[index].image if index < len(request.steps) else None
+            steps.append(replace(report, image=image or default_image, image_digest=image_id))
+        else:
+            steps.append(replace(report, image=None, image_digest=None))
+    return replace(result, steps=tuple(steps))
 
 
 def _finished(job: Mapping[str, Any]) -> bool:

@@ -15,6 +15,10 @@ Shoal's defaults and the step's `env`. It reaches the container as a read-only f
 step's shell reads first, never as podman arguments (any local user can read a process's
 argv) nor as podman's environment (a step-chosen LD_PRELOAD would run inside podman as root).
 
+The step's image (its `image:` or the default step image) is resolved to its image ID in the
+store right before the step, and the container runs that ID: a tag rebuilt meanwhile cannot
+change what runs, and the ID goes into the step's report (`image_digest`).
+
 Containers are named per execution and step by the caller; a leftover of the same name (from a
 worker that died mid-step) is removed before the step starts. Each container is removed after
 its step, whatever happened; at the timeout it is killed first.
@@ -59,7 +63,7 @@ _STEP_TMP = "/tmp"  # noqa: S108 (a private tmpfs inside the container)
 # The container's shell reads the step's env, then runs the script with it.
 _BOOT = f'set -a && . {_ENV_MOUNT} && set +a && exec /bin/sh -c "$1"'
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
-_IMAGE_CACHE_S = 30.0  # how long an image seen in the store is not looked up again
+_IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 
 
 class PodmanSandbox:
@@ -85,7 +89,6 @@ class PodmanSandbox:
             self._cgroups = StepCgroups.detect()
         else:
             self._cgroups = cgroups or None
-        self._images_seen: dict[str, float] = {}
         self._egress: EgressNetworks | None = None
         self._lock = threading.Lock()
         self.probe()
@@ -129,7 +132,7 @@ class PodmanSandbox:
         name = name or f"shoal-step-{uuid.uuid4().hex[:16]}"
         if not _NAME.fullmatch(name):
             raise InvalidInputError(f"invalid container name {name!r}")
-        self._check_image(image)
+        image_id = self._resolve_image(image)
         network = ["--network", "none", "--no-hosts"]
         if egress:
             network = self._egress_networks().for_step(egress).podman_args()
@@ -146,7 +149,7 @@ class PodmanSandbox:
             self._remove(name)
             memory = _MemoryGuard(self._cgroups, limits.memory_bytes)
             try:
-                args = self._run_args(name, image, workspace, env_file, limits, memory, network)
+                args = self._run_args(name, image_id, workspace, env_file, limits, memory, network)
                 run = supervise(
                     self._podman.argv(*args, "/bin/sh", "-c", _BOOT, "shoal-step", script),
                     env=self._podman.env(),
@@ -166,7 +169,12 @@ class PodmanSandbox:
             # podman itself failed (a runtime error) before the script ran: its one message.
             output = run.output_head.decode(errors="replace").strip()
             raise SandboxUnavailableError(f"podman could not start the step: {output[-500:]}")
-        return replace(run, memory_exceeded=True) if oom_killed else run
+        return replace(
+            run,
+            memory_exceeded=run.memory_exceeded or oom_killed,
+            image=image,
+            image_digest=image_id,
+        )
 
     def _run_args(
         self,
@@ -242,25 +250,28 @@ class PodmanSandbox:
                 f"podman could not remove container {name}: {removed.stderr.strip()[-300:]}"
             )
 
-    def _check_image(self, image: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            seen = self._images_seen.get(image)
-            if seen is not None and now - seen < _IMAGE_CACHE_S:
-                return
-        found = self._podman.call("image", "exists", image)
-        if found.returncode == 1:
-            raise SandboxUnavailableError(
-                f"step image {image!r} is not in the worker's image store: build it with "
-                "scripts/build-images.sh or load it with `podman load` (no registry is pulled "
-                "from)"
-            )
+    def _resolve_image(self, image: str) -> str:
+        """The ID of the image `image` names in the store now (`sha256:<64 hex>`). The step
+        runs by this ID, so a tag rebuilt meanwhile cannot change what it runs, and the ID
+        is what its report records."""
+        found = self._podman.call("image", "inspect", "--format", "{{.Id}}", image)
         if found.returncode != 0:
+            exists = self._podman.call("image", "exists", image)
+            if exists.returncode == 1:
+                raise SandboxUnavailableError(
+                    f"step image {image!r} is not in the worker's image store: build it with "
+                    "scripts/build-images.sh or load it with `podman load` (no registry is "
+                    "pulled from)"
+                )
             raise SandboxUnavailableError(
                 f"podman cannot look up image {image!r}: {found.stderr.strip()[-300:]}"
             )
-        with self._lock:
-            self._images_seen[image] = now
+        image_id = found.stdout.strip().removeprefix("sha256:")
+        if not _IMAGE_ID.fullmatch(image_id):
+            raise SandboxUnavailableError(
+                f"podman named image {image!r} by an unexpected ID: {image_id[:100]!r}"
+            )
+        return f"sha256:{image_id}"
 
 
 @dataclass
