@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import enum
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
 import typer
 
 from shoal.cli.local import admin, db, processes
@@ -25,13 +29,58 @@ from shoal.domain.errors import ShoalError
 
 __all__ = ["app", "main"]
 
+
+class CompletionShell(enum.StrEnum):
+    BASH = "bash"
+    ZSH = "zsh"
+    FISH = "fish"
+    POWERSHELL = "powershell"
+
+
+EXAMPLES = (
+    "Examples:\n\n"
+    "  shoal login --url http://127.0.0.1:8420\n\n"
+    "  shoal apply campaign.yaml\n\n"
+    "  shoal preview bump-checkout-v4\n\n"
+    "  shoal diff bump-checkout-v4 acme/api\n\n"
+    "  shoal publish bump-checkout-v4\n\n"
+    "  shoal status bump-checkout-v4 -o json"
+)
+
 app = typer.Typer(
     name="shoal",
+    epilog=EXAMPLES,
     help="Declarative bulk pull-request campaigns across GitHub organizations.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    try:
+        installed = version("shoal")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        installed = "unknown"
+    typer.echo(f"shoal {installed}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the installed shoal version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Declarative bulk pull-request campaigns across GitHub organizations."""
+
 
 app.command()(login.login)
 app.command()(campaigns.validate)
@@ -48,8 +97,9 @@ app.command()(publishing.resume)
 app.command()(sync.sync)
 app.add_typer(campaigns.campaigns_app, name="campaigns")
 app.add_typer(runs.runs_app, name="runs")
-app.add_typer(specs.specs_app, name="specs")
 app.add_typer(specs.spec_app, name="spec")
+# The older name of `spec`: same commands, left out of the help.
+app.add_typer(specs.specs_app, name="specs", hidden=True)
 app.add_typer(budgets.budgets_app, name="budgets")
 app.add_typer(secrets.secrets_app, name="secrets")
 app.add_typer(tokens.tokens_app, name="tokens")
@@ -83,9 +133,24 @@ def sim(ctx: typer.Context) -> None:
     sim_app(ctx.args, prog_name="shoal sim")
 
 
+@app.command("completion")
+def completion(
+    shell: Annotated[CompletionShell, typer.Argument(help="The shell to complete in.")],
+) -> None:
+    """Print the shell completion script (`--install-completion` installs it for the shell
+    it detects; this prints it for any shell, without asking which one runs)."""
+    from typer._completion_shared import get_completion_script
+
+    # typer keeps the script templates in a private module; `--show-completion` uses the same.
+    typer.echo(
+        get_completion_script(prog_name="shoal", complete_var="_SHOAL_COMPLETE", shell=shell.value)
+    )
+
+
 def main() -> None:
     try:
-        app()
+        # The name is fixed so `python -m shoal` completes and prints usage as `shoal` does.
+        app(prog_name="shoal")
     except ShoalError as exc:
         # Outside the app, typer no longer turns its Exit into an exit status: do it here.
         try:
