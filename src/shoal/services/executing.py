@@ -11,6 +11,7 @@ image it ran in and what that resolved to (`image`, `image_digest`; see docs/exe
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import structlog
 from prometheus_client import Counter, Histogram
+from sqlalchemy.engine import Connection
 
 from shoal.blobs import BlobNotFoundError, ObjectStore, put_content_addressed
 from shoal.config import Settings
@@ -52,6 +54,7 @@ from shoal.store import Database
 from shoal.store import campaigns as campaign_store
 from shoal.store import execution_tokens as token_store
 from shoal.store import executions as execution_store
+from shoal.store import retention as retention_store
 from shoal.store import runs as run_store
 from shoal.store import targets as target_store
 
@@ -125,6 +128,7 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
     last_attempt = task.attempts + 1 >= task.max_attempts
     started = deps.clock.monotonic()
     with (
+        contextlib.ExitStack() as stack,
         structlog.contextvars.bound_contextvars(
             run_id=run.id, execution_id=execution.id, repo=execution.repo
         ),
@@ -136,7 +140,16 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
             repo=execution.repo,
         ),
     ):
-        finished = _execute(deps, run, version, target, execution, last_attempt=last_attempt)
+        deps.work_root.mkdir(parents=True, exist_ok=True)
+        # The scratch directory outlives the commit: the patch is stored again from it if
+        # retention deleted a byte-identical object meanwhile.
+        scratch_dir = tempfile.TemporaryDirectory(
+            prefix=f"exec-{execution.id}-", dir=deps.work_root
+        )
+        stack.callback(scratch_dir.cleanup)
+        finished, patch = _execute(
+            deps, run, version, target, execution, Path(scratch_dir.name), last_attempt=last_attempt
+        )
         with deps.db.transaction() as conn:
             # Whatever happens next, the runner's execution tokens stop working now.
             staged = token_store.revoke_execution_tokens(conn, execution.id, now=deps.clock.now())
@@ -145,6 +158,8 @@ def run_execution_task(deps: ExecutionDeps, task: Task) -> Outcome:
                 log.info("execution_abandoned", why="run cancelled")
                 return Outcome.done()
             finished_at = deps.clock.now()
+            if finished.patch_key is not None and patch is not None:
+                keep_patch(conn, deps.blobs, finished.patch_key, patch)
             execution_store.record_finished(conn, execution.id, finished, now=finished_at)
             if run.kind is RunKind.PUBLISH and "changeset_id" in target.meta:
                 # A published changeset's steps ran again on a new base (services.
@@ -181,47 +196,47 @@ def _execute(
     version: SpecVersion,
     target: Target,
     execution: Execution,
+    scratch: Path,
     *,
     last_attempt: bool,
-) -> execution_store.FinishedExecution:
-    deps.work_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"exec-{execution.id}-", dir=deps.work_root) as tmp:
-        scratch = Path(tmp)
+) -> tuple[execution_store.FinishedExecution, Path | None]:
+    """The outcome to record, and the stored patch's file (in `scratch`) if there is one."""
+    try:
+        spec = spec_of(version)
+        request = _request(deps, spec, run, version, target)
+        tarball = _workspace(deps, target, scratch, last_attempt=last_attempt)
+        out_dir = scratch / "out"
+        out_dir.mkdir()
         try:
-            spec = spec_of(version)
-            request = _request(deps, spec, run, version, target)
-            tarball = _workspace(deps, target, scratch, last_attempt=last_attempt)
-            out_dir = scratch / "out"
-            out_dir.mkdir()
-            try:
-                result = deps.executor.execute(
-                    request,
-                    tarball,
-                    out_dir,
-                    ref=ExecutionRef(
-                        execution_id=execution.id,
-                        run_id=run.id,
-                        campaign=run.campaign,
-                        repo=execution.repo,
-                        artifacts=ProxyArtifacts(_proxy(deps), execution.id),
-                    ),
-                )
-            except SandboxUnavailableError as exc:
-                raise _Failed(FailureReason.SANDBOX_ERROR, exc.message) from None
-            result = _without_secrets(result, request.secrets)
-        except _Failed as failed:
-            return execution_store.FinishedExecution(
-                state=ExecutionState.FAILED,
-                reason=failed.reason.value,
-                message=failed.message,
-                patch_key=None,
-                patch_sha256=None,
-                patch_bytes=0,
-                log_key=None,
-                log_tail=failed.message,
-                steps=[],
+            result = deps.executor.execute(
+                request,
+                tarball,
+                out_dir,
+                ref=ExecutionRef(
+                    execution_id=execution.id,
+                    run_id=run.id,
+                    campaign=run.campaign,
+                    repo=execution.repo,
+                    artifacts=ProxyArtifacts(_proxy(deps), execution.id),
+                ),
             )
-        return _store_results(deps, run, execution, result)
+        except SandboxUnavailableError as exc:
+            raise _Failed(FailureReason.SANDBOX_ERROR, exc.message) from None
+        result = _without_secrets(result, request.secrets)
+    except _Failed as failed:
+        failure = execution_store.FinishedExecution(
+            state=ExecutionState.FAILED,
+            reason=failed.reason.value,
+            message=failed.message,
+            patch_key=None,
+            patch_sha256=None,
+            patch_bytes=0,
+            log_key=None,
+            log_tail=failed.message,
+            steps=[],
+        )
+        return failure, None
+    return _store_results(deps, run, execution, result)
 
 
 def _proxy(deps: ExecutionDeps) -> ArtifactProxy:
@@ -394,15 +409,25 @@ def _mask_log(path: Path, secrets: Mapping[str, str]) -> None:
         path.write_bytes(masked)
 
 
+def keep_patch(conn: Connection, blobs: ObjectStore, key: str, patch: Path) -> None:
+    """Before a row naming the patch `key` commits: hold the key's lock shared (retention
+    deletes under it exclusively) and store the object again from `patch` if retention
+    deleted a byte-identical one after it was uploaded."""
+    retention_store.lock_patch(conn, key, shared=True)
+    if blobs.size(key) != patch.stat().st_size:
+        blobs.put_file(key, patch)
+
+
 def _store_results(
     deps: ExecutionDeps, run: Run, execution: Execution, result: ExecutionResult
-) -> execution_store.FinishedExecution:
+) -> tuple[execution_store.FinishedExecution, Path | None]:
     log_key = f"logs/runs/{run.id}/executions/{execution.id}.log"
     deps.blobs.put_file(log_key, result.log_path)
-    patch_key = None
+    patch_key = patch = None
     if result.state is ExecutionState.PATCH and result.patch_path is not None:
-        patch_key = put_content_addressed(deps.blobs, "patches", result.patch_path).key
-    return execution_store.FinishedExecution(
+        patch = result.patch_path
+        patch_key = put_content_addressed(deps.blobs, "patches", patch).key
+    finished = execution_store.FinishedExecution(
         state=result.state,
         reason=result.reason.value if result.reason else None,
         message=result.message,
@@ -426,6 +451,7 @@ def _store_results(
         ],
         files=result.files,
     )
+    return finished, patch
 
 
 def _tail(path: Path) -> str:

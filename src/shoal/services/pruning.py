@@ -16,6 +16,11 @@ the rows alone. A pass that stops between the two leaves rows naming objects tha
 but that nothing needs any longer; the next pass picks the same rows again, deletes nothing
 new (deleting a missing object is not an error) and clears them. No row that something still
 needs ever loses its object, and no object is left that no row leads back to.
+
+A patch object is deleted under its key's lock, inside the transaction that clears its rows,
+after deciding again that nothing holds it; recording a finished execution's patch takes the
+same lock shared and stores the object again if it is gone, so a byte-identical patch
+recorded while its expired object is deleted never names a missing object.
 """
 
 from __future__ import annotations
@@ -117,11 +122,20 @@ def _patches_batch(ctx: AppContext, now: datetime) -> int:
     settings = ctx.settings
     cutoff = _cutoff(now, settings.retention_patch_days)
     with ctx.db.transaction() as conn:
-        keys = retention_store.expired_patches(conn, cutoff, limit=settings.retention_batch_size)
-    for key in keys:
-        ctx.blobs.delete(key)
-    if keys:
-        with ctx.db.transaction() as conn:
+        found = retention_store.expired_patches(conn, cutoff, limit=settings.retention_batch_size)
+    if not found:
+        return 0
+    # A finishing execution may be recording one of these keys right now (the same bytes):
+    # under each key's lock, decide again and delete inside the transaction that clears the
+    # rows, so a row committed first keeps its object and one committed after finds it gone
+    # and stores it again (`shoal.store.retention.lock_patch`).
+    with ctx.db.transaction() as conn:
+        for key in sorted(found):
+            retention_store.lock_patch(conn, key, shared=False)
+        keys = retention_store.expired_patches(conn, cutoff, limit=None, among=found)
+        for key in keys:
+            ctx.blobs.delete(key)
+        if keys:
             retention_store.forget_patches(conn, keys, cutoff)
     return len(keys)
 

@@ -23,7 +23,21 @@ __all__ = [
     "expired_patches",
     "forget_logs",
     "forget_patches",
+    "lock_patch",
 ]
+
+# First key of the two-key advisory lock on one patch key, apart from the budget locks.
+PATCH_LOCK_SPACE = 0x0B0D6E9
+
+
+def lock_patch(conn: Connection, key: str, *, shared: bool) -> None:
+    """Hold the lock on one patch object until the caller's transaction ends. Deleting the
+    object holds it exclusively; recording a row that names the object holds it shared and
+    checks the object is there first. Either the row commits first (and the deleter, which
+    decides again after its lock, keeps the object) or the delete does (and the recorder,
+    which looks after its lock, stores the object again)."""
+    lock = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
+    conn.execute(sa.select(lock(PATCH_LOCK_SPACE, sa.func.hashtext(key))))
 
 
 def _in_kept_run() -> sa.ColumnElement[bool]:
@@ -79,14 +93,22 @@ def _patch_needed() -> sa.ColumnElement[bool]:
     )
 
 
-def expired_patches(conn: Connection, cutoff: datetime, *, limit: int | None) -> list[str]:
+def expired_patches(
+    conn: Connection,
+    cutoff: datetime,
+    *,
+    limit: int | None,
+    among: Sequence[str] | None = None,
+) -> list[str]:
     """Patch keys that every execution holding them finished before `cutoff` (content
     addressing shares one object between executions), outside the runs publish may still use,
-    and
-    that no changeset still needs."""
+    and that no changeset still needs; with `among`, only those of these keys."""
+    held = executions.c.patch_key.is_not(None)
+    if among is not None:
+        held = executions.c.patch_key.in_(among)
     query = (
         sa.select(executions.c.patch_key)
-        .where(executions.c.patch_key.is_not(None))
+        .where(held)
         .group_by(executions.c.patch_key)
         .having(
             sa.func.bool_and(
