@@ -250,6 +250,13 @@ class Caller:
                 self._metrics.observe_secondary_pause(installation=self._identity)
         return True
 
+    def git_failed(self, exc: ShoalError) -> None:
+        """A failure of git over HTTP (`shoal.github.push`), counted by its class like a
+        call's; a rate limit there pauses the installation's calls like an API answer's."""
+        self._metrics.observe_error(exc.code)
+        if isinstance(exc, RateLimitedError):
+            self._pause(exc)
+
     def _send(
         self, call: Call, url: httpx.URL, extra: Mapping[str, str], *, stream: bool
     ) -> httpx.Response:

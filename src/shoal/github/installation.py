@@ -66,6 +66,11 @@ class InstallationClient:
         """The installation token, for git over HTTP (`http.extraHeader`). Never log it."""
         return self._tokens.get(self.installation_id).token
 
+    def git_failed(self, exc: ShoalError) -> None:
+        """Hear of a failed git fetch or push with `token()`: counted in the GitHub error
+        metrics, and a rate limit pauses this installation's calls."""
+        self._caller.git_failed(exc)
+
     # -- REST ---------------------------------------------------------------------------
 
     def request(

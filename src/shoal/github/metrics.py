@@ -45,8 +45,9 @@ class GitHubMetrics:
         )
         self.errors = Counter(
             "shoal_github_errors",
-            "GitHub calls that failed, by error class (github_unavailable, github_rate_limited, "
-            "github_secondary_rate_limited, github_not_found, github_forbidden, "
+            "GitHub calls (API and git over HTTP) that failed, by error class "
+            "(github_unavailable, github_rate_limited, github_secondary_rate_limited, "
+            "github_not_found, github_forbidden, "
             "github_permission_missing, github_validation_failed, github_bad_credentials, "
             "github_conflict, github_bad_request, github_graphql_failed, ...).",
             ["class"],

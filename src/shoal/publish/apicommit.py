@@ -194,6 +194,7 @@ class ApiCommitter:
             self._client.token(),
             branch=branch,
             default_branch=default_branch,
+            on_error=self._client.git_failed,
         ) as prepared:
             change = read_change(prepared)
         owner, _, name = repo.partition("/")

@@ -25,7 +25,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +145,7 @@ class GitPublisher:
         force: bool,
         lease: str | None = None,
         known: bool = True,
+        on_error: Callable[[ShoalError], None] | None = None,
     ) -> PushResult:
         """Commit `patch` on `base_sha` as `commit` and make `branch` point at it.
 
@@ -156,11 +157,18 @@ class GitPublisher:
         a push that may have happened unrecorded. The push passes the caller's write gate
         (`shoal.github.gate`) right before it leaves. Raises BranchProtectedError for the
         default or a protected branch, PatchDoesNotApplyError, and the types of
-        `shoal.github.push.classify_push_failure`.
+        `shoal.github.push.classify_push_failure`; `on_error` hears of each of those that a
+        request to GitHub (fetch or push) failed with, before it is raised.
         """
         started = time.monotonic()
         with self.prepare(
-            repo, base_sha, patch, token, branch=branch, default_branch=default_branch
+            repo,
+            base_sha,
+            patch,
+            token,
+            branch=branch,
+            default_branch=default_branch,
+            on_error=on_error,
         ) as prepared:
             session = prepared._session
             sha = session.commit_tree(prepared.tree_sha, base_sha, commit)
@@ -191,15 +199,19 @@ class GitPublisher:
         *,
         branch: str,
         default_branch: str,
+        on_error: Callable[[ShoalError], None] | None = None,
     ) -> Iterator[PreparedTree]:
         """`patch` applied on `base_sha` (one fetch, then local commands only), for a
-        publish to `branch`. Raises what `publish` raises before its push."""
+        publish to `branch`. Raises what `publish` raises before its push; `on_error` as
+        for `publish`."""
         _validate(repo, base_sha, branch, default_branch)
         if not patch.is_file() or patch.stat().st_size == 0:
             raise InvalidInputError(f"the Patch {patch} is missing or empty: nothing to commit")
         with self._repository() as git_dir, ExitStack() as held:
             url = f"{self.git_base_url}/{repo}.git"
-            session = _Session(repo, git_dir, url, token, self._runner, self.timeout_s)
+            session = _Session(
+                repo, git_dir, url, token, self._runner, self.timeout_s, on_error=on_error
+            )
             tree = self._from_store(session, held, base_sha, patch.resolve())
             if tree is None:
                 session.fetch(base_sha)
@@ -272,8 +284,11 @@ class _Session:
         token: SecretStr,
         runner: CommandRunner,
         timeout_s: float,
+        *,
+        on_error: Callable[[ShoalError], None] | None = None,
     ) -> None:
         self.repo = repo
+        self._on_error = on_error
         self.git_dir = git_dir
         self.direct_ok = True  # the fetch may go as one request (`direct`)
         # The base is one pack that `index-pack` checked (the fetch's, or the store's): every
@@ -328,7 +343,8 @@ class _Session:
         except TimeoutError:
             said = f"git {args[0]}: the publish took longer than {self._timeout_s:g} s"
             if network:
-                raise GitHubUnavailableError(said) from None
+                with self._talking():
+                    raise GitHubUnavailableError(said) from None
             raise GitCommandError(said) from None
         except OutputLimitError as exc:
             raise GitCommandError(f"git {args[0]}: {exc}") from None
@@ -362,14 +378,25 @@ class _Session:
     def left(self) -> float:
         return max(self._deadline - time.monotonic(), 0)
 
+    @contextmanager
+    def _talking(self) -> Iterator[None]:
+        """Requests to GitHub: the typed error they fail with goes to `on_error` first."""
+        try:
+            yield
+        except ShoalError as exc:
+            if self._on_error is not None:
+                self._on_error(exc)
+            raise
+
     def fetch_pack(self, base_sha: str, pack: Path) -> tuple[str, ...]:
         """The base at depth 1 in one request, its pack written to `pack` and indexed there;
         the shallow commits. Raises direct.Unsettled when the shortcut does not fit."""
         self.network_operations += 1
-        try:
-            shallow = direct.fetch(self._remote, base_sha, pack, timeout_s=self._left("fetch"))
-        except TimeoutError:
-            raise self._late("fetch") from None
+        with self._talking():
+            try:
+                shallow = direct.fetch(self._remote, base_sha, pack, timeout_s=self._left("fetch"))
+            except TimeoutError:
+                raise self._late("fetch") from None
         self._local(["index-pack", str(pack)])
         return shallow
 
@@ -399,7 +426,8 @@ class _Session:
             network=True,
         )  # fmt: skip
         if code != 0:
-            raise classify_push_failure(stderr, code, operation="fetch")
+            with self._talking():
+                raise classify_push_failure(stderr, code, operation="fetch")
 
     def tree(
         self, base_sha: str, patch: Path, *, indexed: bool = False, keep: Base | None = None
@@ -471,12 +499,13 @@ class _Session:
             revs = f"{sha}\n^{base}\n"
             pack = self._local_bytes(["pack-objects", "--stdout", "--revs", "-q"], revs)
         self.network_operations += 1
-        try:
-            pushed = direct.push(
-                self._remote, branch, sha, expected, pack, timeout_s=self._left("push")
-            )
-        except TimeoutError:
-            raise self._late("push") from None
+        with self._talking():
+            try:
+                pushed = direct.push(
+                    self._remote, branch, sha, expected, pack, timeout_s=self._left("push")
+                )
+            except TimeoutError:
+                raise self._late("push") from None
         # Forced: the branch held commits that are not below the new one (only the base is
         # known to be).
         forced = pushed.previous is not None and pushed.previous != base
@@ -519,7 +548,8 @@ class _Session:
                 error.mutations = (
                     Mutation.git_push(self.repo, ok=False, error_code=error.code, branch=branch),
                 )
-            raise error
+            with self._talking():
+                raise error
         flag, summary = status["flag"], status["summary"]
         if flag == "=":  # the branch already holds the commit: nothing was sent
             return PushResult(sha, False, sha, self.network_operations)

@@ -189,6 +189,7 @@ class AppWriter:
                 lease=lease,
                 # A push that may have happened unrecorded: the branch is looked at first.
                 known=changeset.pending_operation != Operation.PUSH,
+                on_error=client.git_failed,
             )
         except NonFastForwardError as exc:
             if lease is None:
