@@ -74,6 +74,14 @@ def test_preview_from_a_file_then_read_the_results(
     logs = shoal(env, "runs", "logs", "1", "acme/api").stdout
     assert "==> step leak" in logs and "token=***" in logs and SECRET not in logs
 
+    # -o json: the API's bodies, the text ones under a key.
+    patched = json.loads(shoal(env, "diff", "bump-e2e", "acme/api", "-o", "json").stdout)
+    assert patched == {**stack.get("/runs/1/executions/acme/api"), "run_id": 1, "patch": diff}
+    none = json.loads(shoal(env, "diff", "bump-e2e", "acme/web", "-o", "json").stdout)
+    assert none["state"] == "no_change" and none["patch"] is None
+    logged = json.loads(shoal(env, "runs", "logs", "1", "acme/api", "-o", "json").stdout)
+    assert logged == {"run_id": 1, "repo": "acme/api", "log": logs}
+
     listed = json.loads(shoal(env, "runs", "list", "bump-e2e", "-o", "json").stdout)
     assert [(r["id"], r["state"]) for r in listed] == [(1, "done")]
 

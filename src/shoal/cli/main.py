@@ -10,7 +10,7 @@ import typer
 
 from shoal.cli.local import admin, db, processes
 from shoal.cli.local.runner import runner_app
-from shoal.cli.output import err_console, fail
+from shoal.cli.output import err_console, fail, reset_output_mode
 from shoal.cli.remote import (
     audit,
     budgets,
@@ -42,7 +42,7 @@ EXAMPLES = (
     "  shoal login --url http://127.0.0.1:8420\n\n"
     "  shoal apply campaign.yaml\n\n"
     "  shoal preview bump-checkout-v4\n\n"
-    "  shoal diff bump-checkout-v4 acme/api\n\n"
+    "  shoal diff bump-checkout-v4 acme/api -o json\n\n"
     "  shoal publish bump-checkout-v4\n\n"
     "  shoal status bump-checkout-v4 -o json"
 )
@@ -80,6 +80,7 @@ def _root(
     ] = False,
 ) -> None:
     """Declarative bulk pull-request campaigns across GitHub organizations."""
+    reset_output_mode()
 
 
 app.command()(login.login)

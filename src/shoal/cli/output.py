@@ -33,9 +33,11 @@ __all__ = [
     "console",
     "err_console",
     "fail",
+    "output_is_json",
     "print_json",
     "print_page_note",
     "print_table",
+    "reset_output_mode",
 ]
 
 
@@ -56,7 +58,35 @@ class Output(enum.StrEnum):
     JSON = "json"
 
 
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="Output format: table or json.")]
+class _Mode:
+    """Whether the running command was asked for `-o json`: its errors are then JSON too."""
+
+    json_errors = False
+
+
+def output_is_json() -> bool:
+    return _Mode.json_errors
+
+
+def reset_output_mode() -> None:
+    """Forget the previous command's `-o` (several commands may run in one process)."""
+    _Mode.json_errors = False
+
+
+def _remember_output(value: Output) -> Output:
+    _Mode.json_errors = value is Output.JSON
+    return value
+
+
+OutputOpt = Annotated[
+    Output,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output format: table or json (errors then come as JSON on stderr too).",
+        callback=_remember_output,
+    ),
+]
 
 
 def print_json(data: Any) -> None:
@@ -92,7 +122,26 @@ def print_table(
     console.print(table)
 
 
-def fail(message: str, *, code: int = 1, hint: str | None = None) -> NoReturn:
+def fail(
+    message: str,
+    *,
+    code: int = 1,
+    hint: str | None = None,
+    error_code: str = "cli_error",
+    details: dict[str, Any] | None = None,
+) -> NoReturn:
+    """End the command with exit status `code`: a message (and hint) for people on stderr, or
+    under `-o json` the API's error body, `{"error": {"code", "message", "details"}}`, there.
+
+    `error_code` and `details` are the API's when the server refused; otherwise the code names
+    the client's failure and `details` holds the hint, if any."""
+    if _Mode.json_errors:
+        body = dict(details or {})
+        if hint:
+            body.setdefault("hint", hint)
+        error = {"code": error_code, "message": message, "details": body}
+        sys.stderr.write(json.dumps({"error": error}, indent=2, sort_keys=True) + "\n")
+        raise typer.Exit(code)
     # The message often quotes the server: it is text, never markup.
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     if hint:

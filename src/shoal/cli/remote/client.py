@@ -6,7 +6,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shoal.cli.output import fail
+from shoal.cli.output import fail, output_is_json
 from shoal.cli.remote.profile import Profile, load_profile
 
 if TYPE_CHECKING:
@@ -111,11 +111,13 @@ class ApiClient:
             fail(
                 f"the Shoal API at {self.url} did not answer in time ({type(exc).__name__})",
                 hint="is the server overloaded or behind a slow proxy? try again",
+                error_code="timeout",
             )
         except httpx.HTTPError as exc:
             fail(
                 f"cannot reach the Shoal API at {self.url}: {type(exc).__name__}",
                 hint="is the server running (`shoal up`)? is the URL right (`shoal login`)?",
+                error_code="unreachable",
             )
         if response.status_code >= 400:
             _raise_api_error(self.url, response)
@@ -174,6 +176,7 @@ def _raise_api_error(url: str, response: httpx.Response) -> None:
             f"{url} answered {response.status_code} to {response.request.method} "
             f"{response.request.url.path}: {response.text[:200]}",
             hint="is this the URL of a Shoal server (`shoal login --url URL`)?",
+            error_code="not_shoal",
         )
     route = f"{response.request.method} {response.request.url.path}"
     if response.status_code == 404 and message == "Not Found":
@@ -182,6 +185,7 @@ def _raise_api_error(url: str, response: httpx.Response) -> None:
         fail(
             f"{url} answered 404 to {route}: no such API route",
             hint="is this the base URL of a Shoal server (`shoal login --url URL`)?",
+            error_code="not_shoal",
         )
     hint = {
         "unauthenticated": f"the token was revoked or is unknown to {url}: {LOGIN_HINT}",
@@ -192,6 +196,9 @@ def _raise_api_error(url: str, response: httpx.Response) -> None:
         lines.append(f"  - {_render_problem(problem)}")
     if response.status_code >= 500:
         lines[0] = f"{url} answered {response.status_code}: {message}"
+    if output_is_json():
+        # The server's error body as it came (the problems are in its details already).
+        fail(message, hint=hint, error_code=code, details=details)
     fail("\n".join(lines), hint=hint)
 
 
@@ -214,6 +221,7 @@ def client() -> ApiClient:
             "not logged in to a Shoal server",
             hint="run `shoal login --url URL` (it asks for the token) or set SHOAL_URL and "
             "SHOAL_TOKEN",
+            error_code="not_logged_in",
         )
     url, _ = normalize_url(profile.url)
     return ApiClient(Profile(url=url, token=profile.token))

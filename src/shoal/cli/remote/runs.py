@@ -364,11 +364,15 @@ def _note(page: Page, output: Output, words: list[str], **options: Any) -> None:
 def logs(
     run_id: Annotated[int, typer.Argument(help="Run id.")],
     repo: Annotated[str, typer.Argument(help="owner/name")],
+    output: OutputOpt = Output.TABLE,
 ) -> None:
     """The whole log of one execution (secrets masked)."""
     # The server sends the log with control characters escaped; the console escapes again
     # in case it did not (an older server).
     text = client().request("GET", f"/runs/{run_id}/executions/{repo}/log")
+    if output is Output.JSON:
+        print_json({"run_id": run_id, "repo": repo, "log": text})
+        return
     console.print(text, markup=False, highlight=False, end="")
 
 
@@ -401,8 +405,12 @@ def diff(
             "`git apply`; only to a file or a pipe, never to a terminal.",
         ),
     ] = False,
+    output: OutputOpt = Output.TABLE,
 ) -> None:
-    """The patch a run produced for one repository, control characters shown escaped."""
+    """The patch a run produced for one repository, control characters shown escaped.
+
+    With `-o json`: the execution as `GET /runs/{id}/executions/{repo}` returns it, with its
+    `run_id` and its `patch` (null when the repository has none)."""
     api = client()
     if run_id is None:
         found: list[dict[str, Any]] = api.get(f"/campaigns/{campaign}/runs", limit=1)
@@ -410,6 +418,14 @@ def diff(
             fail(f"campaign {campaign!r} has no runs yet", hint=f"run `shoal preview {campaign}`")
         run_id = found[0]["id"]
     execution = api.get(f"/runs/{run_id}/executions/{repo}")
+    if output is Output.JSON:
+        patch_text = (
+            api.request("GET", f"/runs/{run_id}/executions/{repo}/patch")
+            if execution["state"] == "patch"
+            else None
+        )
+        print_json({**execution, "run_id": run_id, "patch": patch_text})
+        return
     if execution["state"] != "patch":
         detail = f": {execution['message']}" if execution["message"] else ""
         console.print(f"{execution['repo']}: {execution['state']}{detail}")
