@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,3 +122,33 @@ def test_spec_history_show_diff_and_the_specs_alias(
     assert shoal(cli_env, "spec", "diff", name, "1", "2").stdout == report["diff"]
     same = json.loads(shoal(cli_env, "spec", "diff", name, "2", "2", "-o", "json").stdout)
     assert same["diff"] == ""
+
+
+def test_every_help_example_names_real_commands_and_options() -> None:
+    import shlex
+
+    import typer
+
+    from shoal.cli.main import app
+
+    # typer bundles its own click: groups are told apart by their commands.
+    root: Any = typer.main.get_command(app)
+    epilogs = [root.epilog or ""]
+    for command in root.commands.values():
+        epilogs.append(command.epilog or "")
+        epilogs += [sub.epilog or "" for sub in getattr(command, "commands", {}).values()]
+    lines = [
+        line.strip()
+        for epilog in epilogs
+        for line in epilog.splitlines()
+        if line.strip().startswith("shoal ")
+    ]
+    assert len(lines) >= 20
+    for line in lines:
+        words = [w for w in shlex.split(line) if w not in {">", "change.patch"}][1:]
+        command = root
+        while hasattr(command, "commands"):
+            command = command.commands[words.pop(0)]
+        known = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+        flags = {w for w in words if w.startswith("-")}
+        assert flags <= known, (line, flags - known)

@@ -37,14 +37,19 @@ class CompletionShell(enum.StrEnum):
     POWERSHELL = "powershell"
 
 
-EXAMPLES = (
-    "Examples:\n\n"
-    "  shoal login --url http://127.0.0.1:8420\n\n"
-    "  shoal apply campaign.yaml\n\n"
-    "  shoal preview bump-checkout-v4\n\n"
-    "  shoal diff bump-checkout-v4 acme/api -o json\n\n"
-    "  shoal publish bump-checkout-v4\n\n"
-    "  shoal status bump-checkout-v4 -o json"
+def examples(*lines: str) -> str:
+    """A command's help epilog: one example command a line (rich help joins lines that are
+    not separated by a blank one)."""
+    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
+
+
+EXAMPLES = examples(
+    "shoal login --url http://127.0.0.1:8420",
+    "shoal apply campaign.yaml",
+    "shoal preview bump-checkout-v4",
+    "shoal diff bump-checkout-v4 acme/api -o json",
+    "shoal publish bump-checkout-v4",
+    "shoal status bump-checkout-v4 -o json",
 )
 
 app = typer.Typer(
@@ -85,12 +90,40 @@ def _root(
 
 app.command()(login.login)
 app.command()(campaigns.validate)
-app.command()(campaigns.apply)
-app.command()(runs.preview)
-app.command()(runs.diff)
-app.command()(publishing.publish)
-app.command()(publishing.status)
-app.command()(publishing.changesets)
+app.command(
+    epilog=examples(
+        "shoal apply campaign.yaml",
+        "shoal apply campaign.yaml --yes -o json",
+    )
+)(campaigns.apply)
+app.command(
+    epilog=examples(
+        "shoal preview campaign.yaml",
+        "shoal preview bump-checkout-v4 --no-wait -o json",
+    )
+)(runs.preview)
+app.command(
+    epilog=examples(
+        "shoal diff bump-checkout-v4 acme/api",
+        "shoal diff bump-checkout-v4 acme/api --run 3 -o json",
+        "shoal diff bump-checkout-v4 acme/api --raw > change.patch",
+    )
+)(runs.diff)
+app.command(
+    epilog=examples(
+        "shoal publish bump-checkout-v4 --org acme --draft",
+        "shoal publish bump-checkout-v4 --path .github/workflows/ci.yml --no-wait",
+    )
+)(publishing.publish)
+app.command(
+    epilog=examples("shoal status bump-checkout-v4", "shoal status bump-checkout-v4 --burndown")
+)(publishing.status)
+app.command(
+    epilog=examples(
+        "shoal changesets bump-checkout-v4 --state failed",
+        "shoal changesets bump-checkout-v4 --stuck --reason failing_checks -o json",
+    )
+)(publishing.changesets)
 app.command()(publishing.kill)
 app.command()(publishing.unkill)
 app.command()(publishing.pause)
