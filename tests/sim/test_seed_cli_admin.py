@@ -7,11 +7,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 
+from shoal_sim.admin import framework
 from shoal_sim.client import SimClientError
 from shoal_sim.config import SimConfig
 from shoal_sim.seed import apply_seed, load_seed_file
@@ -138,3 +140,47 @@ def test_admin_api_requires_the_token(make_sim: Callable[..., RunningSim]) -> No
     sim.admin.create_repos("solo", 25, files={"README.md": "# $name\n"})
     with sim.http("ghp_none") as client:
         assert client.get("/orgs/solo/repos").status_code == 401
+
+
+def test_an_oversized_scenario_body_is_refused_with_413(
+    make_sim: Callable[..., RunningSim], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(framework, "MAX_ADMIN_BODY_BYTES", 1024)
+    sim = make_sim({"orgs": [{"login": "solo"}]})
+    headers = {"authorization": f"Bearer {sim.sim.config.admin_token}"}
+
+    def seed(org: str, padding: int) -> dict[str, Any]:
+        return {"orgs": [{"login": org, "repos": [{"name": "r", "description": "x" * padding}]}]}
+
+    with httpx.Client(base_url=f"{sim.url}/_sim", headers=headers, timeout=30) as client:
+        fits = client.post("/seed", json=seed("fits", 10))
+        big = json.dumps(seed("big", 2000)).encode()
+        declared = client.post("/seed", content=big)
+        # without a content-length (chunked), the body is cut off as it arrives
+        streamed = client.post("/seed", content=iter([big[:700], big[700:]]))
+    assert fits.status_code == 201, fits.text
+    for refused in (declared, streamed):
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["message"] == "Request Entity Too Large"
+    assert "content-length" not in streamed.request.headers
+    assert [repo.name for repo in sim.sim.world.repos_of("fits")] == ["r"]
+    assert sim.sim.world.repos_of("big") == []
+
+
+def test_the_largest_benchmark_seed_fits_the_scenario_api() -> None:
+    # bench/sim.py's 5,000 repositories, every one written out with its files: 2.0 MiB
+    per_repo = {
+        "name": "svc-00000",
+        "language": "Python",
+        "default_branch": "main",
+        "files": {
+            "README.md": "# svc-00000\nThe svc-00000 service (Python), built from main.\n",
+            ".github/workflows/ci.yml": "name: ci\non: [push, pull_request]\njobs:\n"
+            "  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+            "      - uses: actions/checkout@v3\n      - run: make test\n",
+            "Dockerfile": "FROM python:3.8-slim\n",
+            "requirements.txt": "requests==2.25.1\n",
+        },
+    }
+    document = {"orgs": [{"login": "bench", "repos": [per_repo] * 5000}]}
+    assert len(json.dumps(document).encode()) * 8 < framework.MAX_ADMIN_BODY_BYTES

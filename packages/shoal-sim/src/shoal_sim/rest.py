@@ -217,10 +217,12 @@ def check_auth_kind(route: Route, caller: Caller) -> None:
 MAX_BODY_BYTES = 140 * 1024 * 1024
 
 
-async def read_body(request: Request) -> bytes:
-    """The request's body, refused with 413 past :data:`MAX_BODY_BYTES` (as declared by
-    ``content-length``, or as received when the body is chunked)."""
-    limit = MAX_BODY_BYTES
+async def read_body(request: Request, *, limit: int | None = None) -> bytes:
+    """The request's body, refused with 413 past `limit` bytes (:data:`MAX_BODY_BYTES`
+    unless given; as declared by ``content-length``, or as received when the body is
+    chunked)."""
+    if limit is None:
+        limit = MAX_BODY_BYTES
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise body_too_large()

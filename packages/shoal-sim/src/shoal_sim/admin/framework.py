@@ -14,9 +14,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from shoal_sim.errors import GitHubError
 from shoal_sim.git import GitError
+from shoal_sim.rest import read_body
 from shoal_sim.simulator import Simulator
 from shoal_sim.state.world import ConflictError, NotFoundError
+
+# The largest scenario body taken. The biggest the benchmarks send is a seed of 5,000
+# repositories: about 1 KiB with a generator, 2.0 MiB with every repository and its files
+# written out; 32 MiB leaves room for seeds with more or larger files.
+MAX_ADMIN_BODY_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,10 @@ def _endpoint(sim: Simulator, handler: AdminHandler) -> Callable[[Request], Any]
         supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied, sim.config.admin_token):
             return JSONResponse({"message": "admin token required"}, 401)
-        raw = await request.body()
+        try:
+            raw = await read_body(request, limit=MAX_ADMIN_BODY_BYTES)
+        except GitHubError as exc:  # too large
+            return JSONResponse({"message": exc.message}, exc.status)
         try:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
