@@ -119,6 +119,9 @@ def test_admin_create_token_and_db_upgrade(
     env["SHOAL_ENCRYPTION_KEYS"] = os.environ["SHOAL_ENCRYPTION_KEYS"]
     upgraded = shoal(env, "db", "upgrade")
     assert "already at" in upgraded.stdout
+    versions = json.loads(shoal(env, "db", "current", "-o", "json").stdout)
+    assert versions["database"] == versions["code"] and versions["code"] in upgraded.stdout
+    assert f"database: {versions['database']}" in shoal(env, "db", "current").stdout
     minted = json.loads(shoal(env, "admin", "create-token", "--role", "admin", "-o", "json").stdout)
     assert minted["token"].startswith("shoal_") and minted["role"] == "admin"
     shoal(cli_env, "login", "--url", api.url, "--token", minted["token"])

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 import typer
 
 from shoal.cli.local.settings import load_admin_settings, load_settings
-from shoal.cli.output import console
+from shoal.cli.output import Output, OutputOpt, console, print_json
 
 __all__ = ["db_app"]
 
@@ -39,8 +39,9 @@ def upgrade_cmd() -> None:
 
 
 @db_app.command("current")
-def current_cmd() -> None:
-    """Print the schema version of the database and of this Shoal build."""
+def current_cmd(output: OutputOpt = Output.TABLE) -> None:
+    """Print the schema version of the database and of this Shoal build (`-o json`:
+    `{"database", "code"}`, database null when the schema is empty)."""
     from shoal.runtime.context import database_url
     from shoal.store import Database
     from shoal.store.migrate import current_revision, head_revision
@@ -49,4 +50,8 @@ def current_cmd() -> None:
     with ExitStack() as stack:
         db = Database(database_url(settings, stack), pool_size=1)
         stack.callback(db.dispose)
-        console.print(f"database: {current_revision(db) or 'empty'}  code: {head_revision()}")
+        revision = current_revision(db)
+    if output is Output.JSON:
+        print_json({"database": revision, "code": head_revision()})
+        return
+    console.print(f"database: {revision or 'empty'}  code: {head_revision()}")
