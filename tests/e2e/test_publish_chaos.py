@@ -417,7 +417,12 @@ def _assert_audit_matches_ledger(stack: Stack, workers: Workers, faults: _Record
         for e in stack.get("/audit", action="github.mutation.interrupted", limit=1000)
     )
     lost_repos = Counter(m["repo"].lower() for m in ledger if m["seq"] in lost)
-    assert not lost_repos - interrupted, f"lost to kills, never audited: {lost_repos - interrupted}"
+    unaudited = lost_repos - interrupted
+    assert not unaudited, (
+        f"lost to kills, never audited: {unaudited}\n"
+        f"lost: {[m for m in ledger if m['seq'] in lost and m['repo'].lower() in unaudited]}\n"
+        f"kills: {workers.kills}"
+    )
     print(
         f"audit: {len(audit)} rows, {len(lost)} mutations lost to kills, {len(unseen)} 502s, "
         f"{interrupted.total()} interrupted writes audited"
