@@ -1,9 +1,7 @@
-"""Pull-request mutations: draft <-> ready and auto-merge on/off.
-
-Each checks access like GitHub (invisible -> ``NOT_FOUND``; visible without
-``pull_requests: write`` -> ``FORBIDDEN`` "Resource not accessible by integration"), asks
-the pull-request engine to make the change, and lands in the mutation ledger whatever
-the outcome.
+"""``createPullRequest``, and what every mutation shares: the ledger record, GitHub's
+access answers (invisible -> ``NOT_FOUND``; visible without the permission -> ``FORBIDDEN``
+"Resource not accessible by integration") and the acting account. The mutations on an
+existing pull request run through ``pull_mutation``.
 """
 
 from __future__ import annotations
@@ -60,86 +58,6 @@ def actor_of(ctx: RequestContext) -> User | None:
     return None
 
 
-def _pull(ctx: RequestContext, global_id: str) -> PullNode:
-    node = find_node(ctx, global_id)
-    if not isinstance(node, PullNode):
-        raise not_found(f"Could not resolve to a node with the global id of '{global_id}'.")
-    return node
-
-
-def _pull_mutation(name: str, change: Any) -> Any:
-    """A mutation taking ``pullRequestId`` and answering ``{clientMutationId, pullRequest}``."""
-
-    def resolve(source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
-        ctx = ctx_of(info)
-        data = args["input"]
-        repo: Repo | None = None
-        detail: dict[str, Any] = {"input": data}
-        try:
-            node = _pull(ctx, data["pullRequestId"])
-            repo = node.repo
-            writable(ctx, repo, "pull_requests")
-            change(ctx, node, data, info)
-        except GraphQLFailure as failure:
-            detail["error"] = {"type": failure.error_type, "message": failure.message}
-            record(ctx, name, repo, detail)
-            raise
-        except PullRequestRefusedError as refused:
-            detail["error"] = {"type": "UNPROCESSABLE", "message": str(refused)}
-            record(ctx, name, repo, detail)
-            raise unprocessable(str(refused)) from refused
-        record(ctx, name, repo, detail)
-        return {
-            "clientMutationId": data.get("clientMutationId"),
-            "pullRequest": node,
-            "actor": actor_of(ctx),
-        }
-
-    resolvers.field("Mutation", name)(resolve)
-    payload = name[0].upper() + name[1:] + "Payload"
-    resolvers.values(
-        payload,
-        {
-            "clientMutationId": lambda p: p["clientMutationId"],
-            "pullRequest": lambda p: p["pullRequest"],
-        },
-    )
-    if name.endswith("AutoMerge"):
-        resolvers.values(payload, {"actor": lambda p: p["actor"]})
-    return resolve
-
-
-def _ready(ctx: RequestContext, node: PullNode, data: dict[str, Any], info: Any) -> None:
-    engine(info, "markPullRequestReadyForReview").set_draft(
-        node.repo, node.record, False, ctx.caller.actor
-    )
-
-
-def _to_draft(ctx: RequestContext, node: PullNode, data: dict[str, Any], info: Any) -> None:
-    engine(info, "convertPullRequestToDraft").set_draft(
-        node.repo, node.record, True, ctx.caller.actor
-    )
-
-
-def _enable(ctx: RequestContext, node: PullNode, data: dict[str, Any], info: Any) -> None:
-    engine(info, "enablePullRequestAutoMerge").enable_auto_merge(
-        node.repo,
-        node.record,
-        ctx.caller.actor,
-        merge_method=data.get("mergeMethod") or "MERGE",
-        commit_title=data.get("commitHeadline"),
-        commit_message=data.get("commitBody"),
-        author_email=data.get("authorEmail"),
-        expected_head_sha=data.get("expectedHeadOid"),
-    )
-
-
-def _disable(ctx: RequestContext, node: PullNode, data: dict[str, Any], info: Any) -> None:
-    engine(info, "disablePullRequestAutoMerge").disable_auto_merge(
-        node.repo, node.record, ctx.caller.actor
-    )
-
-
 @resolvers.field("Mutation", "createPullRequest")
 def _create_pull(source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> dict[str, Any]:
     ctx = ctx_of(info)
@@ -189,8 +107,3 @@ resolvers.values(
         "pullRequest": lambda p: p["pullRequest"],
     },
 )
-
-_pull_mutation("markPullRequestReadyForReview", _ready)
-_pull_mutation("convertPullRequestToDraft", _to_draft)
-_pull_mutation("enablePullRequestAutoMerge", _enable)
-_pull_mutation("disablePullRequestAutoMerge", _disable)

@@ -1,8 +1,10 @@
 """Pull-request mutations that change who and what is on a pull request, and its state:
 ``updatePullRequest``, ``requestReviews``, ``addLabelsToLabelable``,
 ``removeLabelsFromLabelable``, ``addAssigneesToAssignable``,
-``removeAssigneesFromAssignable``, ``closePullRequest``, ``reopenPullRequest`` and
-``mergePullRequest``, run by ``pull_mutation``. User, team and label ids are all resolved
+``removeAssigneesFromAssignable``, ``closePullRequest``, ``reopenPullRequest``,
+``markPullRequestReadyForReview``, ``convertPullRequestToDraft``,
+``enablePullRequestAutoMerge``, ``disablePullRequestAutoMerge`` and ``mergePullRequest``,
+run by ``pull_mutation``. User, team and label ids are all resolved
 before anything changes, so an unknown one changes nothing.
 """
 
@@ -178,6 +180,73 @@ pull_mutation(
 pull_mutation(
     resolvers, "reopenPullRequest", "pullRequestId", "pull_requests", "write", ("pullRequest",)
 )(_state("open"))
+
+
+def _draft(draft: bool) -> Change:
+    def change(
+        ctx: RequestContext, node: PullNode, data: dict[str, Any], pulls: PullRequestEngine
+    ) -> dict[str, Any]:
+        pulls.set_draft(node.repo, node.record, draft, ctx.caller.actor)
+        return {}
+
+    return change
+
+
+pull_mutation(
+    resolvers,
+    "markPullRequestReadyForReview",
+    "pullRequestId",
+    "pull_requests",
+    "write",
+    ("pullRequest",),
+)(_draft(False))
+pull_mutation(
+    resolvers,
+    "convertPullRequestToDraft",
+    "pullRequestId",
+    "pull_requests",
+    "write",
+    ("pullRequest",),
+)(_draft(True))
+
+
+@pull_mutation(
+    resolvers,
+    "enablePullRequestAutoMerge",
+    "pullRequestId",
+    "pull_requests",
+    "write",
+    ("pullRequest", "actor"),
+)
+def _enable_auto_merge(
+    ctx: RequestContext, node: PullNode, data: dict[str, Any], pulls: PullRequestEngine
+) -> dict[str, Any]:
+    pulls.enable_auto_merge(
+        node.repo,
+        node.record,
+        ctx.caller.actor,
+        merge_method=data.get("mergeMethod") or "MERGE",
+        commit_title=data.get("commitHeadline"),
+        commit_message=data.get("commitBody"),
+        author_email=data.get("authorEmail"),
+        expected_head_sha=data.get("expectedHeadOid"),
+    )
+    return {}
+
+
+@pull_mutation(
+    resolvers,
+    "disablePullRequestAutoMerge",
+    "pullRequestId",
+    "pull_requests",
+    "write",
+    ("pullRequest", "actor"),
+)
+def _disable_auto_merge(
+    ctx: RequestContext, node: PullNode, data: dict[str, Any], pulls: PullRequestEngine
+) -> dict[str, Any]:
+    pulls.disable_auto_merge(node.repo, node.record, ctx.caller.actor)
+    return {}
 
 
 @pull_mutation(
