@@ -13,13 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shoal.blobs import S3ObjectStore, content_key
-from shoal.config import Settings
-from shoal.domain.clock import FrozenClock
 from shoal.domain.executions import ExecutionState
 from shoal.domain.runs import ExecutionId
 from shoal.services.context import AppContext
@@ -28,7 +25,8 @@ from shoal.services.pruning import prune
 from shoal.store import Database
 from shoal.store import executions as execution_store
 from shoal.store import retention as retention_store
-from shoal.store.tables import campaigns, executions, runs, spec_versions, targets
+from shoal.store.tables import executions, runs, targets
+from tests.retention.rows import frozen_context, insert_campaign, insert_spec_version
 
 NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
 OLD = NOW - timedelta(days=31)
@@ -39,11 +37,8 @@ WAIT_S = 10.0
 
 @pytest.fixture
 def ctx(db: Database, redis_url: str, s3_store: S3ObjectStore) -> Iterator[AppContext]:
-    client = redis.Redis.from_url(redis_url)
-    context = AppContext(settings=Settings(), db=db, redis=client, clock=FrozenClock(NOW))
-    context.__dict__["blobs"] = s3_store
-    yield context
-    client.close()
+    with frozen_context(db, redis_url, s3_store, NOW) as context:
+        yield context
 
 
 @dataclass
@@ -54,25 +49,10 @@ class Rows:
 
 def build(ctx: AppContext) -> Rows:
     with ctx.db.transaction() as conn:
-        campaign = conn.execute(
-            campaigns.insert().values(name="c", created_by="t").returning(campaigns.c.id)
-        ).scalar_one()
+        campaign = insert_campaign(conn)
 
         def spec(number: int) -> int:
-            return int(
-                conn.execute(
-                    spec_versions.insert()
-                    .values(
-                        campaign_id=campaign,
-                        version=number,
-                        spec_hash="0" * 64,
-                        yaml_text="",
-                        canonical_json="{}",
-                        created_by="t",
-                    )
-                    .returning(spec_versions.c.id)
-                ).scalar_one()
-            )
+            return insert_spec_version(conn, campaign, number)
 
         def execution(version: int, state: str, finished: datetime | None, key: str | None) -> int:
             run = conn.execute(

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from shoal.blobs import ObjectStore, S3ObjectStore, content_key
@@ -23,15 +22,14 @@ from shoal.store import Database
 from shoal.store import audit as audit_store
 from shoal.store.tables import (
     audit_events,
-    campaigns,
     changesets,
     executions,
     runs,
-    spec_versions,
     targets,
     tasks,
 )
 from shoal.worker.retention import retention_duty
+from tests.retention.rows import frozen_context, insert_campaign, insert_spec_version
 
 # Real time moved on: the S3 server stamps objects with the real time, so `NOW` must be
 # after it for cached workspaces to be old.
@@ -42,11 +40,8 @@ RECENT = NOW - timedelta(days=5)
 
 @pytest.fixture
 def ctx(db: Database, redis_url: str, s3_store: S3ObjectStore) -> Iterator[AppContext]:
-    client = redis.Redis.from_url(redis_url)
-    context = AppContext(settings=Settings(), db=db, redis=client, clock=FrozenClock(NOW))
-    context.__dict__["blobs"] = s3_store  # the cached property, opened on this test's bucket
-    yield context
-    client.close()
+    with frozen_context(db, redis_url, s3_store, NOW) as context:
+        yield context
 
 
 def with_settings(ctx: AppContext, **values: object) -> AppContext:
@@ -73,25 +68,10 @@ class World:
 def build(ctx: AppContext) -> World:
     blobs = ctx.blobs
     with ctx.db.transaction() as conn:
-        campaign = conn.execute(
-            campaigns.insert().values(name="c", created_by="t").returning(campaigns.c.id)
-        ).scalar_one()
+        campaign = insert_campaign(conn)
 
         def spec(number: int) -> int:
-            return int(
-                conn.execute(
-                    spec_versions.insert()
-                    .values(
-                        campaign_id=campaign,
-                        version=number,
-                        spec_hash="0" * 64,
-                        yaml_text="",
-                        canonical_json="{}",
-                        created_by="t",
-                    )
-                    .returning(spec_versions.c.id)
-                ).scalar_one()
-            )
+            return insert_spec_version(conn, campaign, number)
 
         def run(version: int, kind: str = "preview", cancelled: datetime | None = None) -> int:
             return int(

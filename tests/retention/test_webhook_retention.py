@@ -8,17 +8,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from shoal.blobs import S3ObjectStore
-from shoal.config import Settings
-from shoal.domain.clock import FrozenClock
 from shoal.services.context import AppContext
 from shoal.services.webhook_catchup import drop_expired
 from shoal.store import Database
 from shoal.store import webhook_deliveries as delivery_store
 from shoal.store.tables import webhook_deliveries
+from tests.retention.rows import frozen_context
 from tests.retention.test_pruning import CrashingStore
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -26,11 +24,8 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 @pytest.fixture
 def ctx(db: Database, redis_url: str, s3_store: S3ObjectStore) -> Iterator[AppContext]:
-    client = redis.Redis.from_url(redis_url)
-    context = AppContext(settings=Settings(), db=db, redis=client, clock=FrozenClock(NOW))
-    context.__dict__["blobs"] = s3_store
-    yield context
-    client.close()
+    with frozen_context(db, redis_url, s3_store, NOW) as context:
+        yield context
 
 
 def receive(ctx: AppContext, guid: str, at: datetime, *, large: bool) -> None:
