@@ -322,6 +322,26 @@ def worker_env(
     return env
 
 
+def report(
+    units: dict[str, str], measured: list[dict[str, float]], notes: dict[str, str], output: Path
+) -> None:
+    """One `name: value unit` line per figure (the median over runs) on stdout, and the same
+    figures, with each run's value when there were several, as JSON in `output`."""
+    results: dict[str, dict[str, Any]] = {}
+    for name, unit in units.items():
+        values = [r[name] for r in measured]
+        value = round(statistics.median(values), 2)
+        print(f"{name}: {value:g} {unit}")
+        entry: dict[str, Any] = {"value": value, "unit": unit}
+        if len(measured) > 1:
+            entry["runs"] = [round(v, 2) for v in values]
+        if name in notes:
+            entry["note"] = notes[name]
+        results[name] = entry
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def run_once(args: argparse.Namespace, executor: str = "local") -> dict[str, float]:
     # Sandboxed steps run as uid 65534, which must traverse the workspaces' parents.
     work = Path(tempfile.mkdtemp(prefix="shoal-bench-preview-"))
@@ -463,19 +483,7 @@ def main() -> None:
         "per_repo_p50_ms": "execution finished_at - started_at",
         "per_repo_p95_ms": "execution finished_at - started_at",
     }
-    results: dict[str, dict[str, Any]] = {}
-    for name, unit in UNITS.items():
-        values = [r[name] for r in measured]
-        value = round(median(name), 2)
-        print(f"{name}: {value:g} {unit}")
-        entry: dict[str, Any] = {"value": value, "unit": unit}
-        if args.runs > 1:
-            entry["runs"] = [round(v, 2) for v in values]
-        if name in notes:
-            entry["note"] = notes[name]
-        results[name] = entry
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    report(UNITS, measured, notes, args.output)
 
 
 def podman_main(args: argparse.Namespace) -> None:
@@ -531,19 +539,7 @@ def podman_main(args: argparse.Namespace) -> None:
         "podman minus the same with local: one container per step (create, start, remove) "
         "and a memory cgroup, against bubblewrap",
     }
-    results: dict[str, dict[str, Any]] = {}
-    for name, unit in PODMAN_UNITS.items():
-        values = [r[name] for r in measured]
-        value = round(median(name), 2)
-        print(f"{name}: {value:g} {unit}")
-        entry: dict[str, Any] = {"value": value, "unit": unit}
-        if args.runs > 1:
-            entry["runs"] = [round(v, 2) for v in values]
-        if name in notes:
-            entry["note"] = notes[name]
-        results[name] = entry
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    report(PODMAN_UNITS, measured, notes, args.output)
 
 
 if __name__ == "__main__":
