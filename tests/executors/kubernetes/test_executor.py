@@ -134,8 +134,13 @@ def test_a_runner_that_cannot_reach_the_proxy_fails_with_its_log(
     assert "artifact proxy" in log
 
 
-def test_an_existing_job_is_adopted_not_created_again(fake: FakeKubernetes, tmp_path: Path) -> None:
+def test_an_existing_job_is_adopted_not_created_again(
+    fake: FakeKubernetes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     executor = make_executor(fake)
+    # A worker that died after creating the Job never deletes it: without this, the first
+    # executor could see the failure first and delete the Job under the second one.
+    monkeypatch.setattr(executor, "_delete", lambda name: None)
     fake.inject(job_name(13), "image_pull")
     first = RecordingArtifacts()
     # A worker that died after creating the Job: its Job, created with the same manifest.
