@@ -228,6 +228,21 @@ class Settings(BaseSettings):
         "`/specs/validate`): room for a spec at its 1 MiB limit, JSON-escaped.",
     )
 
+    # --- Web UI ------------------------------------------------------------------------
+    ui_session_hours: float = Field(
+        default=12,
+        gt=0,
+        le=24 * 30,
+        description="How long a browser stays signed in to the web UI (sign-in with an API "
+        "token or OpenID Connect). A session made from an API token also ends when the token "
+        "is revoked or expires.",
+    )
+    ui_secure_cookies: bool | None = Field(
+        default=None,
+        description="Mark the UI's cookies Secure (sent over HTTPS only). Default: on when "
+        "`public_url` starts with https://.",
+    )
+
     # --- GitHub ------------------------------------------------------------------------
     github_api_url: str = Field(
         default="https://api.github.com",

@@ -30,6 +30,7 @@ from shoal.api.routes import (
 )
 from shoal.services import artifact_proxy, tokens
 from shoal.services.context import AppContext
+from shoal.ui.app import install_ui
 
 __all__ = ["create_app"]
 
@@ -75,4 +76,5 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(sync.router)
     app.include_router(artifacts.router)
     app.include_router(health.router)
+    install_ui(app)
     return app

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,6 +24,7 @@ from shoal.domain.errors import (
     ShoalError,
     UnavailableError,
 )
+from shoal.ui.errors import error_page, is_ui_request
 
 __all__ = ["error_body", "install_error_handlers", "json_bytes"]
 
@@ -66,8 +67,10 @@ def _status_for(exc: ShoalError) -> int:
     return 500
 
 
-async def _shoal_error(_: Request, exc: Exception) -> JSONResponse:
+async def _shoal_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ShoalError)
+    if is_ui_request(request):
+        return error_page(request, _status_for(exc), exc.code.replace("_", " "), exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
     return JSONResponse(
         error_body(exc.code, exc.message, exc.details),
@@ -76,8 +79,14 @@ async def _shoal_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if is_ui_request(request):
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+            for err in exc.errors()
+        )
+        return error_page(request, 422, "Invalid request", f"the request is not valid: {where}")
     problems = [
         {
             "path": ".".join(str(p) for p in err.get("loc", ())),
@@ -91,32 +100,44 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if is_ui_request(request):
+        return error_page(request, exc.status_code, "Error", str(exc.detail))
     code = _HTTP_CODES.get(exc.status_code, "error")
     return JSONResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
     )
 
 
-async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+async def _data_error(request: Request, exc: Exception) -> Response:
     # PostgreSQL refused a value of the request (a number past 64 bits, a pattern it cannot
     # compile, a NUL): the caller's input, not a server fault. Only PostgreSQL's one-line
     # reason is passed on, never the statement or its parameters.
     assert isinstance(exc, DataError)
     diag = getattr(exc.orig, "diag", None)
     reason = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+    if is_ui_request(request):
+        return error_page(request, 422, "Invalid value", f"a value cannot be used: {reason}")
     return JSONResponse(
         error_body("invalid_request", f"a value in the request cannot be used: {reason}"),
         status_code=422,
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     # A bug: the caller gets the JSON error body and the request id to report, never a
     # traceback (that goes to the server's log).
     request_id = getattr(request.state, "request_id", None)
     log.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path)
+    if is_ui_request(request):
+        return error_page(
+            request,
+            500,
+            "Server error",
+            "the server failed to answer this request; its log has the details"
+            + (f" (request id {request_id})" if request_id else ""),
+        )
     return JSONResponse(
         error_body(
             "internal",

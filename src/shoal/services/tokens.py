@@ -26,6 +26,7 @@ __all__ = [
     "TOKEN_PREFIX",
     "TokenRevocation",
     "authenticate",
+    "authenticate_token",
     "create_token",
     "get_token",
     "hash_token",
@@ -141,6 +142,12 @@ def _when(moment: datetime) -> str:
 
 
 def authenticate(ctx: AppContext, secret: str) -> Principal:
+    token = authenticate_token(ctx, secret)
+    return Principal(name=f"token:{token.name}", role=token.role)
+
+
+def authenticate_token(ctx: AppContext, secret: str) -> ApiToken:
+    """The live token with this secret (recording its use), or AuthenticationError."""
     if not secret.startswith(TOKEN_PREFIX):
         raise AuthenticationError("invalid API token")
     now = ctx.clock.now()
@@ -162,7 +169,7 @@ def authenticate(ctx: AppContext, secret: str) -> Principal:
         stale = now - LAST_USED_RESOLUTION
         if token.last_used_at is None or token.last_used_at < stale:
             token_store.mark_token_used(conn, token.id, now, older_than=stale)
-    return Principal(name=f"token:{token.name}", role=token.role)
+    return token
 
 
 def list_tokens(ctx: AppContext) -> list[ApiToken]:

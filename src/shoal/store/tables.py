@@ -28,6 +28,7 @@ __all__ = [
     "spec_versions",
     "targets",
     "tasks",
+    "ui_sessions",
     "webhook_deliveries",
 ]
 
@@ -127,6 +128,25 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", sa.DateTime(timezone=True)),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
+)
+
+# Web UI sessions (migration 0019): only the session id's sha256 is stored.
+ui_sessions = sa.Table(
+    "ui_sessions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("session_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("principal", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("via", sa.Text, nullable=False),
+    sa.Column("token_id", sa.BigInteger, sa.ForeignKey("api_tokens.id", ondelete="CASCADE")),
+    sa.Column("csrf_token", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("via IN ('token', 'oidc')", name="ui_sessions_via"),
+    sa.CheckConstraint("role IN ('viewer', 'operator', 'admin')", name="ui_sessions_role"),
+    sa.Index("ix_ui_sessions_expires_at", "expires_at"),
 )
 
 _ts = sa.DateTime(timezone=True)

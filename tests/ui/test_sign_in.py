@@ -1,0 +1,108 @@
+"""Signing in to the UI with an API token: the session cookie, CSRF, revocation, sign-out."""
+
+from __future__ import annotations
+
+import httpx
+
+from shoal.domain.auth import Role
+from shoal.services import tokens
+from tests.ui.conftest import SIGN_IN_CSRF, RunningUi
+
+
+def test_a_page_without_a_session_sends_the_browser_to_sign_in(ui: RunningUi) -> None:
+    with httpx.Client(base_url=ui.url) as http:
+        answer = http.get("/ui/?q=x")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/ui/sign-in?next=%2Fui%2F%3Fq%3Dx"
+
+
+def test_signing_in_with_a_token_sets_an_httponly_samesite_cookie(ui: RunningUi) -> None:
+    with httpx.Client(base_url=ui.url) as http:
+        form = http.get("/ui/sign-in")
+        csrf = SIGN_IN_CSRF.search(form.text)
+        assert csrf is not None
+        answer = http.post(
+            "/ui/sign-in",
+            data={"token": ui.api.tokens[Role.VIEWER], "csrf_token": csrf.group(1)},
+        )
+    assert answer.status_code == 303
+    cookie = next(
+        v for k, v in answer.headers.multi_items() if k == "set-cookie" and "shoal_session" in v
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie.replace("samesite", "SameSite")
+    assert ui.api.tokens[Role.VIEWER] not in cookie
+
+
+def test_a_wrong_token_is_refused_with_the_reason_on_the_form(ui: RunningUi) -> None:
+    with httpx.Client(base_url=ui.url) as http:
+        form = http.get("/ui/sign-in")
+        csrf = SIGN_IN_CSRF.search(form.text)
+        assert csrf is not None
+        answer = http.post("/ui/sign-in", data={"token": "shoal_nope", "csrf_token": csrf.group(1)})
+    assert answer.status_code == 401
+    assert "invalid API token" in answer.text
+    assert "shoal_session" not in answer.headers.get("set-cookie", "")
+
+
+def test_a_sign_in_post_without_its_csrf_token_is_refused(ui: RunningUi) -> None:
+    with httpx.Client(base_url=ui.url) as http:
+        http.get("/ui/sign-in")
+        answer = http.post("/ui/sign-in", data={"token": ui.api.tokens[Role.ADMIN]})
+    assert answer.status_code == 403
+    assert "shoal_session" not in answer.headers.get("set-cookie", "")
+
+
+def test_a_cross_site_form_post_without_the_csrf_token_is_refused(ui: RunningUi) -> None:
+    browser = ui.browser(Role.ADMIN)
+    answer = browser.http.post(
+        "/ui/sign-out",
+        data={},
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert answer.status_code == 403
+    # Same site but no token: refused too, and the session lives on.
+    answer = browser.http.post("/ui/sign-out", data={})
+    assert answer.status_code == 403
+    assert browser.get("/ui/").status_code == 200
+
+
+def test_revoking_the_token_ends_its_browser_sessions(ui: RunningUi) -> None:
+    token, secret = tokens.create_token(ui.api.ctx, name="laptop", role=Role.OPERATOR, actor="test")
+    browser = ui.sign_in(secret)
+    assert browser.get("/ui/").status_code == 200
+    tokens.revoke(ui.api.ctx, token.id, actor="test")
+    assert browser.get("/ui/").status_code == 303
+
+
+def test_signing_out_ends_the_session(ui: RunningUi) -> None:
+    browser = ui.browser(Role.VIEWER)
+    cookie = browser.http.cookies.get("shoal_session")
+    answer = browser.post("/ui/sign-out")
+    assert answer.status_code == 303
+    with httpx.Client(base_url=ui.url, cookies={"shoal_session": cookie or ""}) as replay:
+        assert replay.get("/ui/").status_code == 303
+
+
+def test_pages_carry_a_strict_content_security_policy(ui: RunningUi) -> None:
+    browser = ui.browser(Role.VIEWER)
+    answer = browser.get("/ui/")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "<script>" not in answer.text and " style=" not in answer.text
+
+
+def test_next_never_leaves_the_ui(ui: RunningUi) -> None:
+    with httpx.Client(base_url=ui.url) as http:
+        form = http.get("/ui/sign-in")
+        csrf = SIGN_IN_CSRF.search(form.text)
+        assert csrf is not None
+        answer = http.post(
+            "/ui/sign-in",
+            data={
+                "token": ui.api.tokens[Role.VIEWER],
+                "csrf_token": csrf.group(1),
+                "next": "//evil.example/ui/",
+            },
+        )
+    assert answer.headers["location"] == "/ui/"
