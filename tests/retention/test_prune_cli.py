@@ -62,6 +62,7 @@ def test_dry_run_counts_and_a_real_run_deletes(
         "patches": 0,
         "workspaces": 0,
         "tasks": 2,
+        "sessions": 0,
     }
     with db.transaction() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tasks)).scalar_one() == 3

@@ -244,7 +244,7 @@ def test_a_pass_deletes_what_expired_and_keeps_the_rest(ctx: AppContext) -> None
     before = {kind: PRUNED.labels(kind=kind)._value.get() for kind in ("logs", "patches")}
 
     dry = prune(ctx, now=NOW, dry_run=True)
-    assert dry.counts == {"logs": 5, "patches": 3, "workspaces": 2, "tasks": 2}
+    assert dry.counts == {"logs": 5, "patches": 3, "workspaces": 2, "tasks": 2, "sessions": 0}
     assert_kept(ctx, world)
     assert all(ctx.blobs.exists(key) for key in world.expired_objects)  # a dry run deletes nothing
 
@@ -337,7 +337,7 @@ def test_batches_are_bounded(ctx: AppContext) -> None:
 
     report = prune(ctx, now=NOW)
 
-    assert report.counts == {"logs": 5, "patches": 3, "workspaces": 2, "tasks": 2}
+    assert report.counts == {"logs": 5, "patches": 3, "workspaces": 2, "tasks": 2, "sessions": 0}
     assert_pruned(ctx, world)
     assert_kept(ctx, world)
 
@@ -368,12 +368,12 @@ def test_a_pass_stops_at_its_time_budget_and_the_next_one_goes_on(ctx: AppContex
     first = prune(ctx, now=NOW)
 
     assert not first.complete
-    assert first.counts == {"logs": 3, "patches": 0, "workspaces": 0, "tasks": 0}
+    assert first.counts == {"logs": 3, "patches": 0, "workspaces": 0, "tasks": 0, "sessions": 0}
     assert_kept(ctx, world)
     ctx.__dict__["blobs"] = real
     second = prune(ctx, now=NOW)
     assert second.complete
-    assert second.counts == {"logs": 2, "patches": 3, "workspaces": 2, "tasks": 2}
+    assert second.counts == {"logs": 2, "patches": 3, "workspaces": 2, "tasks": 2, "sessions": 0}
     assert_pruned(ctx, world)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from shoal.domain.auth import Role
-from shoal.services import tokens
+from shoal.services import pruning, tokens
 from tests.ui.conftest import SIGN_IN_CSRF, RunningUi
 
 
@@ -106,3 +106,18 @@ def test_next_never_leaves_the_ui(ui: RunningUi) -> None:
             },
         )
     assert answer.headers["location"] == "/ui/"
+
+
+def test_retention_deletes_ended_sessions_and_keeps_live_ones(ui: RunningUi) -> None:
+    ended = ui.browser(Role.VIEWER)
+    live = ui.browser(Role.VIEWER)
+    assert ended.post("/ui/sign-out").status_code == 303
+    ctx = ui.api.ctx
+
+    dry = pruning.prune(ctx, now=ctx.clock.now(), dry_run=True)
+    done = pruning.prune(ctx, now=ctx.clock.now())
+
+    assert dry.counts["sessions"] == 1
+    assert done.counts["sessions"] == 1
+    assert live.get("/ui/").status_code == 200
+    assert pruning.prune(ctx, now=ctx.clock.now()).counts["sessions"] == 0

@@ -1,12 +1,14 @@
 """Retention: delete what has outlived its settings, in bounded batches, on the worker leader.
 
-Four kinds, each with its own setting (`retention_*_days`):
+Five kinds; the first four each with its own setting (`retention_*_days`):
 - `logs`: an execution's log object, once the execution finished that long ago;
 - `patches`: a patch object, once every execution holding it finished that long ago and no
   changeset still needs it (`shoal.store.retention.expired_patches`);
 - `workspaces`: cached base tarballs (`workspaces/`) and anything a runner's attempt left
   staged (`executions/`), by the time the object was written;
-- `tasks`: done and dead tasks, once they finished that long ago.
+- `tasks`: done and dead tasks, once they finished that long ago;
+- `sessions`: web UI sessions that expired or were signed out (their sign-in and sign-out
+  stay in the audit log).
 Runs publish may still use keep their logs and patches (a campaign's newest run, and the
 not cancelled previews of its latest spec version). The audit log is never pruned, and each
 pass that deleted something appends one audit event with its counts.
@@ -36,12 +38,13 @@ from shoal.domain.audit import NewAuditEvent
 from shoal.services.context import AppContext
 from shoal.store import audit as audit_store
 from shoal.store import retention as retention_store
+from shoal.store import ui_sessions as session_store
 
 __all__ = ["KINDS", "PRUNED", "PruneReport", "prune"]
 
 log = structlog.get_logger("shoal.retention")
 
-KINDS = ("logs", "patches", "workspaces", "tasks")
+KINDS = ("logs", "patches", "workspaces", "tasks", "sessions")
 # Prefixes of objects no row records: their age is the object's own.
 _UNRECORDED_PREFIXES = ("workspaces/", "executions/")
 # A dry run lists at most this many unrecorded objects per prefix (it reports "at least").
@@ -49,7 +52,7 @@ _DRY_RUN_LIST_CAP = 100_000
 
 PRUNED = Counter(
     "shoal_retention_pruned",
-    "Objects and rows deleted by retention, by kind (logs, patches, workspaces, tasks).",
+    "Objects and rows deleted by retention, by kind (logs, patches, workspaces, tasks, sessions).",
     ["kind"],
 )
 
@@ -80,6 +83,7 @@ def prune(ctx: AppContext, *, now: datetime, dry_run: bool = False) -> PruneRepo
         ("patches", _patches_batch),
         ("workspaces", _workspaces_batch),
         ("tasks", _tasks_batch),
+        ("sessions", _sessions_batch),
     )
     try:
         for kind, batch in steps:
@@ -162,6 +166,11 @@ def _tasks_batch(ctx: AppContext, now: datetime) -> int:
         )
 
 
+def _sessions_batch(ctx: AppContext, now: datetime) -> int:
+    with ctx.db.transaction() as conn:
+        return session_store.delete_ended(conn, now, limit=ctx.settings.retention_batch_size)
+
+
 def _count(ctx: AppContext, now: datetime, report: PruneReport) -> None:
     settings = ctx.settings
     with ctx.db.transaction() as conn:
@@ -178,6 +187,7 @@ def _count(ctx: AppContext, now: datetime, report: PruneReport) -> None:
         report.counts["tasks"] = retention_store.delete_finished_tasks(
             conn, _cutoff(now, settings.retention_task_days), limit=None, dry_run=True
         )
+        report.counts["sessions"] = session_store.count_ended(conn, now)
     workspace_cutoff = _cutoff(now, settings.retention_workspace_days)
     report.counts["workspaces"] = sum(
         len(ctx.blobs.keys_modified_before(prefix, workspace_cutoff, limit=_DRY_RUN_LIST_CAP))

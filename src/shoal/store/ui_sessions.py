@@ -11,7 +11,14 @@ from sqlalchemy.engine import Connection
 from shoal.domain.auth import Role
 from shoal.store.tables import api_tokens, ui_sessions
 
-__all__ = ["UiSession", "delete_expired", "find_live", "insert_session", "revoke_session"]
+__all__ = [
+    "UiSession",
+    "count_ended",
+    "delete_ended",
+    "find_live",
+    "insert_session",
+    "revoke_session",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +107,20 @@ def revoke_session(conn: Connection, session_hash: str, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
-def delete_expired(conn: Connection, before: datetime, *, limit: int) -> int:
-    """Deletes up to `limit` sessions that expired or were revoked before `before`."""
-    doomed = (
-        sa.select(ui_sessions.c.id)
-        .where(sa.or_(ui_sessions.c.expires_at < before, ui_sessions.c.revoked_at < before))
-        .limit(limit)
-        .scalar_subquery()
-    )
+def _ended(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(ui_sessions.c.expires_at <= now, ui_sessions.c.revoked_at <= now)
+
+
+def delete_ended(conn: Connection, now: datetime, *, limit: int) -> int:
+    """Deletes up to `limit` sessions that expired or were signed out by `now`."""
+    doomed = sa.select(ui_sessions.c.id).where(_ended(now)).limit(limit).scalar_subquery()
     result = conn.execute(sa.delete(ui_sessions).where(ui_sessions.c.id.in_(doomed)))
     return int(result.rowcount)
+
+
+def count_ended(conn: Connection, now: datetime) -> int:
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(ui_sessions).where(_ended(now))
+        ).scalar_one()
+    )
