@@ -5,7 +5,7 @@ never sees."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -42,11 +42,26 @@ _AUDIT_CHAIN_LOCK = 0x5_0A2
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
+    """Which events: every set field must match (`target` and `repo` exactly, `since` and
+    `until` bound `at` as [since, until)). Pages go by id: oldest first after `after_id`, or
+    with `newest_first` newest first before `before_id`."""
+
     campaign_id: int | None = None
     actor: str | None = None
     action: str | None = None
+    outcome: str | None = None
+    target: str | None = None
+    repo: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
     after_id: int | None = None
+    before_id: int | None = None
+    newest_first: bool = False
     limit: int = 100
+
+    def matching(self) -> AuditFilter:
+        """The same conditions on every page: no cursor, no order, no limit."""
+        return replace(self, after_id=None, before_id=None, newest_first=False, limit=100)
 
 
 def _event(row: RowMapping) -> AuditEvent:
@@ -146,15 +161,27 @@ def append_audit_event(conn: Connection, event: NewAuditEvent, *, now: datetime)
 
 
 def _filtered(flt: AuditFilter) -> sa.Select[tuple[object, ...]]:
-    query = sa.select(audit_events).order_by(audit_events.c.id)
-    if flt.campaign_id is not None:
-        query = query.where(audit_events.c.campaign_id == flt.campaign_id)
-    if flt.actor is not None:
-        query = query.where(audit_events.c.actor == flt.actor)
-    if flt.action is not None:
-        query = query.where(audit_events.c.action == flt.action)
+    c = audit_events.c
+    query = sa.select(audit_events).order_by(c.id.desc() if flt.newest_first else c.id)
+    equal = {
+        c.campaign_id: flt.campaign_id,
+        c.actor: flt.actor,
+        c.action: flt.action,
+        c.outcome: flt.outcome,
+        c.target: flt.target,
+        c.repo: flt.repo,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(column == value)
+    if flt.since is not None:
+        query = query.where(c.at >= flt.since)
+    if flt.until is not None:
+        query = query.where(c.at < flt.until)
     if flt.after_id is not None:
-        query = query.where(audit_events.c.id > flt.after_id)
+        query = query.where(c.id > flt.after_id)
+    if flt.before_id is not None:
+        query = query.where(c.id < flt.before_id)
     return query
 
 
@@ -163,9 +190,9 @@ def list_audit_events(conn: Connection, flt: AuditFilter) -> list[AuditEvent]:
 
 
 def count_audit_events(conn: Connection, flt: AuditFilter) -> int:
-    """How many events match the filter on every page (`after_id` and `limit` ignored)."""
-    everything = AuditFilter(campaign_id=flt.campaign_id, actor=flt.actor, action=flt.action)
-    query = sa.select(sa.func.count()).select_from(_filtered(everything).order_by(None).subquery())
+    """How many events match the filter on every page (cursor, order and limit ignored)."""
+    everything = _filtered(flt.matching()).order_by(None)
+    query = sa.select(sa.func.count()).select_from(everything.subquery())
     return int(conn.execute(query).scalar_one())
 
 
@@ -175,16 +202,7 @@ def iter_audit_events(
     """Every matching event in id order, fetched in batches (for export and verification)."""
     after = flt.after_id
     while True:
-        page = list_audit_events(
-            conn,
-            AuditFilter(
-                campaign_id=flt.campaign_id,
-                actor=flt.actor,
-                action=flt.action,
-                after_id=after,
-                limit=batch,
-            ),
-        )
+        page = list_audit_events(conn, replace(flt.matching(), after_id=after, limit=batch))
         yield from page
         if len(page) < batch:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from shoal.store.tables import campaigns, spec_versions
 __all__ = [
     "CampaignFilter",
     "add_spec_version",
+    "campaign_names",
     "find_campaign_by_name",
     "find_spec_version_by_hash",
     "get_campaign",
@@ -138,6 +140,14 @@ def get_campaign(conn: Connection, ref: str | CampaignId) -> Campaign:
     if found is None:
         raise NotFoundError(f"campaign {ref!r} not found", details={"campaign": str(ref)})
     return found
+
+
+def campaign_names(conn: Connection, ids: Collection[int]) -> dict[int, str]:
+    """The names of these campaigns (ids with no campaign are left out)."""
+    if not ids:
+        return {}
+    query = sa.select(campaigns.c.id, campaigns.c.name).where(campaigns.c.id.in_(set(ids)))
+    return {int(row.id): str(row.name) for row in conn.execute(query)}
 
 
 def list_campaigns(conn: Connection, flt: CampaignFilter) -> list[Campaign]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from shoal.api.deps import Admin, Ctx, Viewer
@@ -16,68 +16,116 @@ from shoal.api.schemas import AuditEventOut
 from shoal.domain.audit import ChainAnchor
 from shoal.services import audit
 from shoal.services import campaigns as campaign_service
+from shoal.services.audit_export import ExportFormat, export_filename, export_lines
 
 __all__ = ["router"]
 
 router = APIRouter(prefix=API_PREFIX, tags=["audit"])
 
 
-def _filter(
-    ctx: Ctx,
-    campaign: str | None,
-    actor: str | None,
-    action: str | None,
-    after: int | None,
-    limit: int,
-) -> audit.AuditFilter:
-    campaign_id = campaign_service.get_campaign(ctx, campaign).id if campaign else None
-    return audit.AuditFilter(
-        campaign_id=campaign_id, actor=actor, action=action, after_id=after, limit=limit
-    )
+class AuditQuery:
+    """The filters `GET /audit` and `GET /audit/export` share."""
+
+    def __init__(
+        self,
+        campaign: Annotated[str | None, Query(description="Campaign name or id")] = None,
+        actor: Annotated[str | None, Query(max_length=300, description="Who acted")] = None,
+        action: Annotated[
+            str | None, Query(max_length=100, description="e.g. spec.apply, publish.kill")
+        ] = None,
+        outcome: Annotated[
+            str | None, Query(max_length=50, description="e.g. ok, failed, refused")
+        ] = None,
+        target: Annotated[
+            str | None, Query(max_length=500, description="e.g. org:acme, token:3, global")
+        ] = None,
+        repo: Annotated[str | None, Query(max_length=300, description="owner/name")] = None,
+        since: Annotated[datetime | None, Query(description="Events at or after this time")] = None,
+        until: Annotated[datetime | None, Query(description="Events before this time")] = None,
+    ) -> None:
+        self.campaign = campaign
+        self.filter = audit.AuditFilter(
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            target=target,
+            repo=repo,
+            since=since,
+            until=until,
+        )
+
+    def resolve(self, ctx: Ctx) -> audit.AuditFilter:
+        if not self.campaign:
+            return self.filter
+        campaign_id = campaign_service.get_campaign(ctx, self.campaign).id
+        return replace(self.filter, campaign_id=campaign_id)
+
+
+Filters = Annotated[AuditQuery, Depends()]
+_MAX_ID = 2**63 - 1
 
 
 @router.get(
     "/audit",
     response_model=list[AuditEventOut],
-    summary="List audit events, oldest first",
-    description="Paged by `after` (an event id): `X-Total-Count` counts the events matching the "
-    'filters on every page; `Link: <url>; rel="next"` is sent when more follow.',
+    summary="List audit events, oldest first (or newest first)",
+    description="Paged by `after` (an event id), or with `newest_first` by `before`: "
+    "`X-Total-Count` counts the events matching the filters on every page; "
+    '`Link: <url>; rel="next"` is sent when more follow.',
 )
 def list_audit(
     ctx: Ctx,
     _: Viewer,
     request: Request,
     response: Response,
-    campaign: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
+    filters: Filters,
     after: Annotated[
-        int | None, Query(ge=0, le=2**63 - 1, description="Page after this event id")
+        int | None, Query(ge=0, le=_MAX_ID, description="Page after this event id")
     ] = None,
+    before: Annotated[
+        int | None,
+        Query(ge=0, le=_MAX_ID, description="With newest_first: page before this event id"),
+    ] = None,
+    newest_first: Annotated[bool, Query(description="Newest events first")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventOut]:
-    page = audit.page_events(ctx, _filter(ctx, campaign, actor, action, after, limit))
-    after_last = {"after": page.events[-1].id} if page.more else None
-    set_page_headers(request, response, total=page.total, next_cursor=after_last)
+    flt = replace(
+        filters.resolve(ctx),
+        after_id=after,
+        before_id=before,
+        newest_first=newest_first,
+        limit=limit,
+    )
+    page = audit.page_events(ctx, flt)
+    cursor = None
+    if page.more:
+        cursor = {"before" if newest_first else "after": page.events[-1].id}
+    set_page_headers(request, response, total=page.total, next_cursor=cursor)
     return [AuditEventOut.model_validate(e) for e in page.events]
 
 
-@router.get("/audit/export", summary="Export audit events as JSON lines")
+@router.get(
+    "/audit/export",
+    summary="Export the audit events matching the filters, oldest first, as JSON lines or CSV",
+    description="`format=csv`: a header row, then one row per event (`details` as JSON); a "
+    "cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` "
+    "so that spreadsheets do not run it.",
+)
 def export_audit(
     ctx: Ctx,
     _: Admin,
-    campaign: str | None = None,
+    filters: Filters,
     after: Annotated[
-        int | None, Query(ge=0, le=2**63 - 1, description="Start after this event id")
+        int | None, Query(ge=0, le=_MAX_ID, description="Start after this event id")
     ] = None,
+    format: Annotated[ExportFormat, Query(description="jsonl or csv")] = ExportFormat.JSONL,
 ) -> StreamingResponse:
-    flt = _filter(ctx, campaign, None, None, after, 1000)
-
-    def lines() -> Iterator[str]:
-        for event in audit.export_events(ctx, flt):
-            yield json.dumps(AuditEventOut.model_validate(event).model_dump(mode="json")) + "\n"
-
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    flt = replace(filters.resolve(ctx), after_id=after)
+    return StreamingResponse(
+        export_lines(ctx, flt, format),
+        media_type=format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export_filename(format)}"'},
+    )
 
 
 def _anchor_out(anchor: ChainAnchor | None) -> dict[str, object] | None:
