@@ -225,7 +225,8 @@ class Settings(BaseSettings):
         default=4 << 20,
         ge=1024,
         description="Largest body of the routes that take a spec (`/campaigns/apply`, "
-        "`/specs/validate`): room for a spec at its 1 MiB limit, JSON-escaped.",
+        "`/campaigns/plan`, `/specs/validate`, and the web UI's spec editor posts): room for "
+        "a spec at its 1 MiB limit, JSON-escaped or form-encoded.",
     )
 
     # --- Web UI ------------------------------------------------------------------------

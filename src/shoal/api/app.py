@@ -31,6 +31,7 @@ from shoal.api.routes import (
 from shoal.services import artifact_proxy, tokens
 from shoal.services.context import AppContext
 from shoal.ui.app import install_ui
+from shoal.ui.paths import UI_SPEC_ROUTES
 
 __all__ = ["create_app"]
 
@@ -54,6 +55,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         max_body_bytes=ctx.settings.api_max_body_bytes,
         max_spec_body_bytes=ctx.settings.api_max_spec_body_bytes,
         spec_routes=("/campaigns/apply", "/campaigns/plan", "/specs/validate"),
+        page_spec_routes=UI_SPEC_ROUTES,
         authenticate=lambda token: tokens.authenticate(ctx, token),
         signed_routes={webhooks.WEBHOOK_ROUTE: ctx.settings.github_webhook_max_body_bytes},
         runner_prefix=(

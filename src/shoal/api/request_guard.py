@@ -47,11 +47,16 @@ class RequestGuardMiddleware:
         authenticate: Callable[[str], Principal],
         signed_routes: Mapping[str, int] | None = None,
         runner_prefix: tuple[str, int] | None = None,
+        page_spec_routes: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_spec_body_bytes = max_spec_body_bytes
-        self.spec_routes = frozenset(API_PREFIX + route for route in spec_routes)
+        # `spec_routes` are under /api/v1; `page_spec_routes` are the web UI's (absolute
+        # paths) that post a spec in a form: both take a spec at the spec limit.
+        self.spec_routes = frozenset(API_PREFIX + route for route in spec_routes) | frozenset(
+            page_spec_routes
+        )
         self.authenticate = authenticate
         # Route -> its body limit, for routes that authenticate a request by a signature of
         # its body (GitHub webhooks) instead of an API token: the route checks it.
@@ -94,7 +99,10 @@ class RequestGuardMiddleware:
                 await _answer(send, 400, "bad_request", "Content-Length is not a number")
                 return
             if int(declared) > limit:
-                await _too_large(send, limit)
+                if scope["path"].startswith(API_PREFIX + "/"):
+                    await _too_large(send, limit)
+                else:
+                    await _too_large_page(send, limit, spec=scope["path"] in self.spec_routes)
                 return
         await self.app(scope, _counting(receive, limit), send)
 
@@ -168,6 +176,30 @@ async def _too_large(send: Send, limit: int) -> None:
     await _answer(
         send, 413, "payload_too_large", _too_large_message(limit), details={"limit": limit}
     )
+
+
+async def _too_large_page(send: Send, limit: int, *, spec: bool) -> None:
+    """The web UI's answer: a line of text, which its pages show in their alert region."""
+    if spec:
+        text = (
+            f"the spec is too large: a spec form may carry {_size(limit)} at most "
+            "(SHOAL_API_MAX_SPEC_BODY_BYTES); make the spec smaller"
+        )
+    else:
+        text = f"this form is larger than the {_size(limit)} allowed (SHOAL_API_MAX_BODY_BYTES)"
+    body = text.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _answer(
