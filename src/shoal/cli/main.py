@@ -25,6 +25,7 @@ from shoal.cli.remote import (
     tokens,
 )
 from shoal.cli.remote import bulk as bulk_cli
+from shoal.cli.remote import report as report_cli
 from shoal.domain.errors import ShoalError
 
 __all__ = ["app", "main"]
@@ -124,6 +125,12 @@ app.command(
         "shoal changesets bump-checkout-v4 --stuck --reason failing_checks -o json",
     )
 )(publishing.changesets)
+app.command(
+    epilog=examples(
+        "shoal report bump-checkout-v4 -o csv > report.csv",
+        "shoal report bump-checkout-v4 -o json --stuck any --org acme",
+    )
+)(report_cli.report)
 app.command()(publishing.kill)
 app.command()(publishing.unkill)
 app.command()(publishing.pause)

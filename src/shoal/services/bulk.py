@@ -13,6 +13,7 @@ through `publishing.publish`, whose changesets the budgets pace already.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Connection
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
 from shoal.domain.bulk import BulkAction, BulkItem, BulkItemState, BulkKind, BulkState
-from shoal.domain.campaigns import CampaignId
+from shoal.domain.campaigns import Campaign, CampaignId
 from shoal.domain.changesets import Changeset, ChangesetState, ReconcilerState
 from shoal.domain.errors import ConflictError, InvalidInputError
 from shoal.domain.executions import ExecutionState
@@ -42,12 +43,15 @@ from shoal.store import tasks as task_store
 
 __all__ = [
     "MAX_COMMENT_CHARS",
+    "PLAN_SAMPLE",
     "BulkFilter",
+    "BulkPlan",
     "BulkRequest",
     "cancel",
     "get",
     "items",
     "list_actions",
+    "plan",
     "start",
 ]
 
@@ -81,11 +85,23 @@ class BulkFilter:
         }
 
     def keeps(self, repo: str) -> bool:
-        if self.repos and repo.lower() not in {r.lower() for r in self.repos}:
-            return False
-        if self.org and repo.split("/", 1)[0].lower() != self.org.lower():
-            return False
-        return not (self.repo_glob and not fnmatch.fnmatch(repo.lower(), self.repo_glob.lower()))
+        return self.keeper()(repo)
+
+    def keeper(self) -> Callable[[str], bool]:
+        """`keeps` for many repos: the named ones are looked up in a set made once."""
+        named = {r.lower() for r in self.repos}
+        org = self.org.lower() if self.org else None
+        glob = self.repo_glob.lower() if self.repo_glob else None
+
+        def keeps(repo: str) -> bool:
+            name = repo.lower()
+            if named and name not in named:
+                return False
+            if org and name.split("/", 1)[0] != org:
+                return False
+            return not (glob and not fnmatch.fnmatch(name, glob))
+
+        return keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +166,8 @@ def _changesets(conn: Connection, campaign_id: int, flt: BulkFilter) -> list[Cha
             limit=1_000_000,
         ),
     )
-    return [c for c in found if flt.keeps(c.repo)]
+    keeps = flt.keeper()
+    return [c for c in found if keeps(c.repo)]
 
 
 def _latest_preview(conn: Connection, campaign_id: int) -> Run | None:
@@ -191,15 +208,24 @@ def _failed_executions(
             run_id=run.id, states=(ExecutionState.FAILED,), limit=1_000_000
         ),
     )
-    return [bulk_store.NewBulkItem(e.repo, execution_id=e.id) for e in failed if flt.keeps(e.repo)]
+    keeps = flt.keeper()
+    return [bulk_store.NewBulkItem(e.repo, execution_id=e.id) for e in failed if keeps(e.repo)]
 
 
 def _choose(
     conn: Connection, campaign_id: int, request: BulkRequest
 ) -> list[bulk_store.NewBulkItem]:
+    return _choose_with(conn, campaign_id, request)[0]
+
+
+def _choose_with(
+    conn: Connection, campaign_id: int, request: BulkRequest
+) -> tuple[list[bulk_store.NewBulkItem], dict[int, Changeset]]:
+    """The items an action records, and the changesets they were chosen from (by id)."""
     flt = request.flt
     if request.kind is BulkKind.RETRY:
         chosen: list[bulk_store.NewBulkItem] = []
+        failed: list[Changeset] = []
         if request.what in {"all", "publish"}:
             failed = [
                 c
@@ -213,14 +239,15 @@ def _choose(
             chosen += [
                 i for i in _failed_executions(conn, campaign_id, flt) if i.repo.lower() not in taken
             ]
-        return chosen
+        return chosen, {int(c.id): c for c in failed}
     found = _changesets(conn, campaign_id, flt)
     if flt.deselected:
         found = _deselected(conn, campaign_id, found)
     chosen = [changeset_item(request.kind, c) for c in found]
+    seen = {int(c.id): c for c in found}
     if flt.repos:
-        return chosen  # repositories named one by one each say what became of them
-    return [i for i in chosen if i.state is not BulkItemState.SKIPPED]
+        return chosen, seen  # repositories named one by one each say what became of them
+    return [i for i in chosen if i.state is not BulkItemState.SKIPPED], seen
 
 
 # -- use cases ------------------------------------------------------------------------------
@@ -278,6 +305,182 @@ def start(
         action = bulk_store.get_action(conn, action_id)
     log.info("bulk_started", bulk_action_id=action_id, kind=request.kind.value, items=len(chosen))
     return action
+
+
+# -- dry run --------------------------------------------------------------------------------
+
+PLAN_SAMPLE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class BulkPlan:
+    """What `start` would do with the same request now, chosen by the same code: how many
+    PRs it acts on in which orgs, and what it skips and why. Nothing is recorded."""
+
+    campaign: str
+    kind: BulkKind
+    params: dict[str, Any]
+    prs: int  # changesets acted on that have a PR
+    without_pr: int  # changesets acted on that have none yet (close: not published any more)
+    executions: int  # retry: failed executions of the latest preview queued again
+    by_org: dict[str, int]  # what is acted on per org (close: the PRs closed)
+    skipped: dict[str, int]  # items recorded as skipped at once, by why
+    repos: tuple[str, ...]  # the first `PLAN_SAMPLE` repositories acted on
+    spec_version: int | None = None  # publish, update-template: the version they take
+
+    @property
+    def acting(self) -> int:
+        return self.prs + self.without_pr + self.executions
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def sentence(self) -> str:
+        """The plan in one sentence, as the UI's confirmation and `--dry-run` say it."""
+        orgs = ", ".join(f"{org}: {n}" for org, n in self.by_org.items())
+        where = f" in {_n(len(self.by_org), 'org')} ({orgs})" if self.by_org else ""
+        prs = _n(self.prs, "pull request")
+        match self.kind:
+            case BulkKind.CLOSE:
+                text = f"Close {prs}"
+                if self.params.get("delete_branch") and self.prs:
+                    text += " and delete " + ("its branch" if self.prs == 1 else "their branches")
+                text += where
+                if self.without_pr:
+                    text += (
+                        f"; {_n(self.without_pr, 'changeset')} with no PR yet "
+                        f"{_are(self.without_pr)} not published any more"
+                    )
+            case BulkKind.REBASE:
+                text = f"Update the branch of {prs}{where} with its base branch"
+            case BulkKind.UNDRAFT:
+                text = f"Mark {_n(self.prs, 'draft pull request')}{where} ready for review"
+            case BulkKind.COMMENT:
+                text = f"Post one comment on each of {prs}{where}"
+            case BulkKind.UPDATE_TEMPLATE:
+                text = (
+                    f"Give {_n(self.prs, 'open pull request')}{where} the title, body, labels, "
+                    f"reviewers and assignees of spec version {self.spec_version}"
+                )
+            case BulkKind.PUBLISH:
+                text = (
+                    f"Publish {_n(self.acting, 'patch', 'patches')} of the latest preview"
+                    f"{where} under the per-org budgets"
+                )
+            case BulkKind.RETRY:
+                text = (
+                    f"Retry {_n(self.prs + self.without_pr, 'failed changeset')} and "
+                    f"{_n(self.executions, 'failed execution')}{where}"
+                )
+        if self.skipped:
+            why = ", ".join(f"{reason}: {n}" for reason, n in self.skipped.items())
+            text += (
+                f"; {_n(self.skipped_total, 'selected changeset')} {_are(self.skipped_total)} "
+                f"skipped ({why})"
+            )
+        if not self.acting:
+            text += "; nothing would change"
+        return text + "."
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
+def _org_of(repo: str) -> str:
+    return repo.split("/", 1)[0].lower()
+
+
+def plan(ctx: AppContext, campaign_ref: str, request: BulkRequest) -> BulkPlan:
+    """A dry run of `start`: the same checks and the same choice of items, nothing changed."""
+    _check(request)
+    with ctx.db.transaction() as conn:
+        campaign = campaign_store.get_campaign(conn, campaign_ref)
+        if request.kind in {BulkKind.PUBLISH, BulkKind.UPDATE_TEMPLATE}:
+            return _publish_plan(conn, campaign, request)
+        chosen, seen = _choose_with(conn, campaign.id, request)
+    by_org: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    prs = without_pr = executions = 0
+    acted: list[str] = []
+    for item in chosen:
+        if item.state is BulkItemState.SKIPPED:
+            why = item.detail or "nothing to do"
+            skipped[why] = skipped.get(why, 0) + 1
+            continue
+        changeset = seen.get(item.changeset_id) if item.changeset_id is not None else None
+        if item.execution_id is not None:
+            executions += 1
+        elif changeset is not None and changeset.pr_number is not None:
+            prs += 1
+        else:
+            without_pr += 1
+        acted.append(item.repo)
+        if (
+            request.kind is BulkKind.CLOSE
+            and item.execution_id is None
+            and not (changeset is not None and changeset.pr_number is not None)
+        ):
+            continue  # close: `by_org` counts the PRs closed
+        org = changeset.org if changeset is not None else _org_of(item.repo)
+        by_org[org] = by_org.get(org, 0) + 1
+    return BulkPlan(
+        campaign=campaign.name,
+        kind=request.kind,
+        params=request.params(),
+        prs=prs,
+        without_pr=without_pr,
+        executions=executions,
+        by_org=dict(sorted(by_org.items(), key=lambda kv: (-kv[1], kv[0]))),
+        skipped=dict(sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))),
+        repos=tuple(acted[:PLAN_SAMPLE]),
+    )
+
+
+def _publish_plan(conn: Connection, campaign: Campaign, request: BulkRequest) -> BulkPlan:
+    """publish: the latest preview's patches the filter keeps; update-template: the open PRs
+    it keeps, published again (as `_publish` does)."""
+    flt = request.flt
+    repos = flt.repos
+    prs = 0
+    if request.kind is BulkKind.UPDATE_TEMPLATE:
+        repos = tuple(c.repo for c in _changesets(conn, campaign.id, flt) if c.state in OPEN)
+        chosen: list[str] = []
+        if repos:
+            _, _, patches = publishing.patches_to_publish(
+                conn,
+                campaign,
+                publishing.PublishFilter(repos=repos, repo_glob=flt.repo_glob, org=flt.org),
+            )
+            chosen = [e.repo for e in patches]
+        prs = len(chosen)
+    else:
+        _, _, patches = publishing.patches_to_publish(
+            conn,
+            campaign,
+            publishing.PublishFilter(repos=repos, repo_glob=flt.repo_glob, org=flt.org),
+        )
+        chosen = [e.repo for e in patches]
+    by_org: dict[str, int] = {}
+    for repo in chosen:
+        by_org[_org_of(repo)] = by_org.get(_org_of(repo), 0) + 1
+    return BulkPlan(
+        campaign=campaign.name,
+        kind=request.kind,
+        params=request.params(),
+        prs=prs,
+        without_pr=len(chosen) - prs,
+        executions=0,
+        by_org=dict(sorted(by_org.items(), key=lambda kv: (-kv[1], kv[0]))),
+        skipped={},
+        repos=tuple(chosen[:PLAN_SAMPLE]),
+        spec_version=campaign.latest_version,
+    )
 
 
 def _publish(

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
-from shoal.domain.campaigns import CampaignId
+from shoal.domain.campaigns import Campaign, CampaignId, SpecVersion
 from shoal.domain.changesets import Changeset, ChangesetId, Desired
 from shoal.domain.errors import InvalidInputError, NotFoundError
 from shoal.domain.executions import DiffFile, ExecutionState
@@ -47,6 +47,7 @@ __all__ = [
     "PublishResult",
     "commit_fields",
     "enqueue_reconciles",
+    "patches_to_publish",
     "publish",
     "reconcile_task",
     "set_control",
@@ -384,6 +385,35 @@ def _deselect(
     return changed
 
 
+def patches_to_publish(
+    conn: Connection, campaign: Campaign, flt: PublishFilter
+) -> tuple[SpecVersion, Run, list[Execution]]:
+    """The latest spec version, its latest preview, and that preview's patches `flt` keeps:
+    what a publish (or its dry run) is for."""
+    if campaign.latest_version is None:
+        raise InvalidInputError(f"campaign {campaign.name!r} has no spec yet")
+    version = campaign_store.get_spec_version(conn, campaign.id, campaign.latest_version)
+    run = _latest_preview(conn, campaign.id, version.version)
+    patches = execution_store.list_executions(
+        conn,
+        execution_store.ExecutionFilter(
+            run_id=run.id,
+            states=(ExecutionState.PATCH,),
+            path_glob=flt.path_glob,
+            limit=100_000,
+        ),
+    )
+    chosen = _selected(patches, flt)
+    missing = sorted({r.lower() for r in flt.repos} - {e.repo.lower() for e in chosen})
+    if missing:
+        raise NotFoundError(
+            f"no patch to publish for {', '.join(missing)} in run {run.id}; "
+            f"`shoal runs show {run.id}` lists what each repository produced",
+            details={"repos": missing, "run": run.id},
+        )
+    return version, run, chosen
+
+
 def publish(
     ctx: AppContext,
     campaign_ref: str,
@@ -396,28 +426,8 @@ def publish(
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
         campaign = campaign_store.get_campaign(conn, campaign_ref)
-        if campaign.latest_version is None:
-            raise InvalidInputError(f"campaign {campaign.name!r} has no spec yet")
-        version = campaign_store.get_spec_version(conn, campaign.id, campaign.latest_version)
+        version, run, chosen = patches_to_publish(conn, campaign, flt)
         spec = spec_of(version)
-        run = _latest_preview(conn, campaign.id, version.version)
-        patches = execution_store.list_executions(
-            conn,
-            execution_store.ExecutionFilter(
-                run_id=run.id,
-                states=(ExecutionState.PATCH,),
-                path_glob=flt.path_glob,
-                limit=100_000,
-            ),
-        )
-        chosen = _selected(patches, flt)
-        missing = sorted({r.lower() for r in flt.repos} - {e.repo.lower() for e in chosen})
-        if missing:
-            raise NotFoundError(
-                f"no patch to publish for {', '.join(missing)} in run {run.id}; "
-                f"`shoal runs show {run.id}` lists what each repository produced",
-                details={"repos": missing, "run": run.id},
-            )
         files = execution_store.files_by_execution(conn, [e.id for e in chosen])
         targets = execution_store.targets_of(conn, [e.id for e in chosen])
         new = []

@@ -16,14 +16,17 @@ from shoal.store.changesets import get_changeset, state_expr
 from shoal.store.tables import campaigns, changeset_events, changesets
 
 __all__ = [
+    "OPEN_STATES",
     "STUCK_REASONS",
     "ChangesetEvent",
     "StuckChangeset",
     "burndown",
+    "last_activity_expr",
     "list_events",
     "set_change_reason",
     "state_counts",
     "stuck",
+    "stuck_conditions",
     "stuck_counts",
     "warning_counts",
 ]
@@ -98,7 +101,17 @@ def burndown(
     return found
 
 
-def _reasons(inactive_before: datetime) -> dict[str, sa.ColumnElement[bool]]:
+def last_activity_expr() -> sa.ColumnElement[datetime]:
+    """A changeset's last activity: its PR's, as GitHub showed it, else when it was published
+    or last changed."""
+    return sa.func.coalesce(
+        sa.cast(changesets.c.observed["pr_updated_at"].astext, sa.DateTime(timezone=True)),
+        changesets.c.published_at,
+        changesets.c.updated_at,
+    )
+
+
+def stuck_conditions(inactive_before: datetime) -> dict[str, sa.ColumnElement[bool]]:
     """Each stuck reason as a condition on a changeset's observed state (an open PR)."""
     observed = changesets.c.observed
 
@@ -106,11 +119,7 @@ def _reasons(inactive_before: datetime) -> dict[str, sa.ColumnElement[bool]]:
         return sa.func.coalesce(sa.func.jsonb_array_length(observed[key]), 0) == 0
 
     decision = sa.func.coalesce(observed["review_decision"].astext, "")
-    last_activity = sa.func.coalesce(
-        sa.cast(observed["pr_updated_at"].astext, sa.DateTime(timezone=True)),
-        changesets.c.published_at,
-        changesets.c.updated_at,
-    )
+    last_activity = last_activity_expr()
     return {
         # Nobody asked to review and nobody has: requested reviewers leave the list once
         # they review, so a review decision means someone did.
@@ -125,7 +134,8 @@ def _reasons(inactive_before: datetime) -> dict[str, sa.ColumnElement[bool]]:
     }
 
 
-_OPEN = (ChangesetState.OPEN.value, ChangesetState.DRAFT.value)
+OPEN_STATES = (ChangesetState.OPEN.value, ChangesetState.DRAFT.value)
+_OPEN = OPEN_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +154,7 @@ def stuck(
     limit: int = 1000,
 ) -> list[StuckChangeset]:
     """The campaign's open PRs that are stuck for one of `reasons`, by id."""
-    conditions = _reasons(inactive_before)
+    conditions = stuck_conditions(inactive_before)
     chosen = [conditions[r] for r in reasons]
     query = (
         sa.select(changesets.c.id, *(conditions[r].label(r) for r in STUCK_REASONS))
@@ -167,7 +177,7 @@ def stuck(
 
 def stuck_counts(conn: Connection, *, inactive_before: datetime) -> dict[tuple[str, str], int]:
     """(campaign name, reason) -> open PRs stuck for that reason, every campaign."""
-    conditions = _reasons(inactive_before)
+    conditions = stuck_conditions(inactive_before)
     query = (
         sa.select(
             campaigns.c.name,

@@ -30,6 +30,7 @@ __all__ = [
     "NewChangeset",
     "OrgQueue",
     "budget_waiters_sharing_orgs",
+    "changeset_from_row",
     "claim_open",
     "close_write_fence",
     "count_by_spec_version",
@@ -87,7 +88,7 @@ class ChangesetFilter:
     limit: int = 1000
 
 
-def _changeset(row: RowMapping) -> Changeset:
+def changeset_from_row(row: RowMapping) -> Changeset:
     desired = Desired.from_json(row["desired"]) if row["desired"] else None
     return Changeset(
         id=ChangesetId(row["id"]),
@@ -225,7 +226,7 @@ def get_changeset(conn: Connection, changeset_id: ChangesetId, *, lock: bool = F
     row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFoundError(f"changeset {changeset_id} does not exist")
-    return _changeset(row)
+    return changeset_from_row(row)
 
 
 def find_for_pull(
@@ -253,7 +254,7 @@ def find_for_pull(
     )
     if lock:
         query = query.with_for_update()
-    return [_changeset(row) for row in conn.execute(query).mappings()]
+    return [changeset_from_row(row) for row in conn.execute(query).mappings()]
 
 
 def list_changesets(conn: Connection, flt: ChangesetFilter) -> list[Changeset]:
@@ -276,7 +277,7 @@ def list_changesets(conn: Connection, flt: ChangesetFilter) -> list[Changeset]:
         query = query.where(changesets.c.publish_batch == flt.publish_batch)
     if flt.after_id is not None:
         query = query.where(changesets.c.id > flt.after_id)
-    return [_changeset(row) for row in conn.execute(query).mappings()]
+    return [changeset_from_row(row) for row in conn.execute(query).mappings()]
 
 
 def set_reconciler_state(
@@ -482,7 +483,7 @@ def needing_attention(
     )
     if batch is not None:
         query = query.where(changesets.c.publish_batch == batch)
-    return [_changeset(row) for row in conn.execute(query).mappings()]
+    return [changeset_from_row(row) for row in conn.execute(query).mappings()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,15 +99,40 @@ class BulkItemOut(BaseModel):
         )
 
 
-@router.post(
-    "/campaigns/{campaign}/bulk/{kind}",
-    response_model=BulkOut,
-    status_code=202,
-    summary="Start a bulk action (retry, close, rebase, update-template, publish, undraft, "
-    "comment) on the campaign's changesets that match the filters",
-)
-def start(ctx: Ctx, principal: Operator, campaign: str, kind: BulkKind, body: BulkIn) -> BulkOut:
-    request = bulk.BulkRequest(
+class BulkPlanOut(BaseModel):
+    campaign: str
+    kind: str
+    params: dict[str, Any]
+    summary: str = Field(description="What the action would do, in one sentence.")
+    acting: int = Field(description="Items the action would act on.")
+    prs: int = Field(description="Changesets acted on that have a PR.")
+    without_pr: int = Field(
+        description="Changesets acted on that have no PR yet (close: not published any more)."
+    )
+    executions: int = Field(description="retry: failed executions queued again.")
+    by_org: dict[str, int] = Field(description="What is acted on, per org.")
+    skipped: dict[str, int] = Field(description="Items skipped at once, by why.")
+    repos: list[str] = Field(description="The first repositories acted on.")
+
+    @classmethod
+    def of(cls, p: bulk.BulkPlan) -> BulkPlanOut:
+        return cls(
+            campaign=p.campaign,
+            kind=p.kind.value,
+            params=p.params,
+            summary=p.sentence(),
+            acting=p.acting,
+            prs=p.prs,
+            without_pr=p.without_pr,
+            executions=p.executions,
+            by_org=p.by_org,
+            skipped=p.skipped,
+            repos=list(p.repos),
+        )
+
+
+def _request(kind: BulkKind, body: BulkIn) -> bulk.BulkRequest:
+    return bulk.BulkRequest(
         kind=kind,
         flt=bulk.BulkFilter(
             repos=tuple(body.repos),
@@ -121,7 +146,27 @@ def start(ctx: Ctx, principal: Operator, campaign: str, kind: BulkKind, body: Bu
         draft=body.draft,
         what=body.what,
     )
-    return BulkOut.of(bulk.start(ctx, campaign, request, principal=principal))
+
+
+@router.post(
+    "/campaigns/{campaign}/bulk/{kind}",
+    response_model=BulkOut,
+    status_code=202,
+    summary="Start a bulk action (retry, close, rebase, update-template, publish, undraft, "
+    "comment) on the campaign's changesets that match the filters",
+)
+def start(ctx: Ctx, principal: Operator, campaign: str, kind: BulkKind, body: BulkIn) -> BulkOut:
+    return BulkOut.of(bulk.start(ctx, campaign, _request(kind, body), principal=principal))
+
+
+@router.post(
+    "/campaigns/{campaign}/bulk/{kind}/dry-run",
+    response_model=BulkPlanOut,
+    summary="What a bulk action with this body would do now (how many PRs in which orgs, "
+    "what it skips and why), chosen as starting it would; nothing is changed",
+)
+def dry_run(ctx: Ctx, _: Operator, campaign: str, kind: BulkKind, body: BulkIn) -> BulkPlanOut:
+    return BulkPlanOut.of(bulk.plan(ctx, campaign, _request(kind, body)))
 
 
 @router.get("/bulk", response_model=list[BulkOut], summary="Bulk actions, newest first")

@@ -6,12 +6,13 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from shoal.api.deps import Ctx, Viewer
 from shoal.api.paths import API_PREFIX
 from shoal.api.publish_schemas import ChangesetOut
-from shoal.services import progress
+from shoal.services import changeset_report, progress
 
 __all__ = ["router"]
 
@@ -99,3 +100,56 @@ def get_stuck(
         )
         for s in found.found
     ]
+
+
+@router.get(
+    "/campaigns/{campaign}/report",
+    summary="The campaign report: every changeset (filtered) with its state, checks, review "
+    "decision, mergeability, drift, spec version, PR, failure, publish ETA and last activity, "
+    "streamed as CSV or JSON",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/json": {}},
+            "description": "One row per changeset; columns: " + ", ".join(changeset_report.COLUMNS),
+        }
+    },
+)
+def get_report(
+    ctx: Ctx,
+    _: Viewer,
+    campaign: str,
+    format: Annotated[str, Query(pattern="^(csv|json)$", description="csv or json")] = "json",
+    state: Annotated[list[str] | None, Query(description="Derived states to keep")] = None,
+    org: Annotated[str | None, Query(max_length=200, description="Only this org's")] = None,
+    repo: Annotated[
+        str | None,
+        Query(max_length=200, description="A substring of owner/name, or a glob (* ? [)"),
+    ] = None,
+    behind: Annotated[
+        bool, Query(description="Only those published with an older spec version")
+    ] = False,
+    stuck: Annotated[
+        list[str] | None,
+        Query(description="Only open PRs stuck for these reasons (`any`: every reason)"),
+    ] = None,
+    inactive_days: Annotated[int, Query(ge=1, le=3650)] = progress.DEFAULT_INACTIVE_DAYS,
+) -> StreamingResponse:
+    flt = changeset_report.ReportFilter(
+        states=tuple(state or ()),
+        org=org,
+        repo=repo,
+        behind=behind,
+        stuck=tuple(stuck or ()),
+        inactive_days=inactive_days,
+    )
+    report = changeset_report.open_report(ctx, campaign, flt)
+    return report_response(report, format)
+
+
+def report_response(report: changeset_report.Report, format: str) -> StreamingResponse:
+    return StreamingResponse(
+        changeset_report.export_chunks(report, format),
+        media_type=changeset_report.MEDIA_TYPES[format],
+        headers={"Content-Disposition": changeset_report.content_disposition(report, format)},
+    )

@@ -38,6 +38,14 @@ Org = Annotated[str | None, typer.Option(help="Only this organization.")]
 States = Annotated[
     list[str] | None, typer.Option("--state", help="Only changesets in this state (repeatable).")
 ]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Say what the action would do (how many PRs in which orgs, what it skips) and "
+        "change nothing.",
+    ),
+]
 
 
 def _filters(
@@ -46,7 +54,16 @@ def _filters(
     return {"repos": repos or [], "repo_glob": repo_glob, "org": org, "states": states or []}
 
 
-def _start(campaign: str, kind: str, body: dict[str, Any], output: Output) -> None:
+def _start(
+    campaign: str, kind: str, body: dict[str, Any], output: Output, dry_run: bool = False
+) -> None:
+    if dry_run:
+        planned = client().post(f"/campaigns/{campaign}/bulk/{kind}/dry-run", body)
+        if output is Output.JSON:
+            print_json(planned)
+            return
+        console.print(f"dry run: {planned['summary']}", markup=False, highlight=False)
+        return
     action = client().post(f"/campaigns/{campaign}/bulk/{kind}", body)
     if output is Output.JSON:
         print_json(action)
@@ -80,10 +97,13 @@ def retry(
             "latest preview)."
         ),
     ] = "all",
+    dry_run: DryRun = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Retry the failed targets: changesets whose publish failed, failed executions."""
-    _start(campaign, "retry", _filters(repos, repo_glob, org, None) | {"what": what}, output)
+    _start(
+        campaign, "retry", _filters(repos, repo_glob, org, None) | {"what": what}, output, dry_run
+    )
 
 
 @bulk_app.command()
@@ -98,6 +118,7 @@ def close(
         typer.Option(help="Every changeset whose repo left the latest preview's selection."),
     ] = False,
     delete_branch: Annotated[bool, typer.Option(help="Delete each PR's branch too.")] = False,
+    dry_run: DryRun = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Close the PRs of the selected changesets (those with no PR yet are not opened)."""
@@ -105,7 +126,7 @@ def close(
         "deselected": deselected,
         "delete_branch": delete_branch,
     }
-    _start(campaign, "close", body, output)
+    _start(campaign, "close", body, output, dry_run)
 
 
 @bulk_app.command()
@@ -114,10 +135,11 @@ def rebase(
     repos: Repos = None,
     repo_glob: RepoGlob = None,
     org: Org = None,
+    dry_run: DryRun = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Bring each open PR's branch up to date with its base (GitHub's update-branch)."""
-    _start(campaign, "rebase", _filters(repos, repo_glob, org, None), output)
+    _start(campaign, "rebase", _filters(repos, repo_glob, org, None), output, dry_run)
 
 
 @bulk_app.command("update-template")
@@ -126,10 +148,11 @@ def update_template(
     repos: Repos = None,
     repo_glob: RepoGlob = None,
     org: Org = None,
+    dry_run: DryRun = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Give each open PR the template of the latest spec version (its latest preview)."""
-    _start(campaign, "update-template", _filters(repos, repo_glob, org, None), output)
+    _start(campaign, "update-template", _filters(repos, repo_glob, org, None), output, dry_run)
 
 
 @bulk_app.command("publish")
@@ -141,13 +164,14 @@ def publish_subset(
     draft: Annotated[
         bool | None, typer.Option("--draft/--ready", help="Open as drafts (default: the spec's).")
     ] = None,
+    dry_run: DryRun = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Publish a subset of the latest preview's patches, under the per-org budgets."""
     body = _filters(repos, repo_glob, org, None)
     if draft is not None:
         body["draft"] = draft
-    _start(campaign, "publish", body, output)
+    _start(campaign, "publish", body, output, dry_run)
 
 
 @bulk_app.command()
@@ -156,10 +180,11 @@ def undraft(
     repos: Repos = None,
     repo_glob: RepoGlob = None,
     org: Org = None,
+    dry_run: DryRun = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Mark draft PRs ready for review."""
-    _start(campaign, "undraft", _filters(repos, repo_glob, org, None), output)
+    _start(campaign, "undraft", _filters(repos, repo_glob, org, None), output, dry_run)
 
 
 @bulk_app.command()
@@ -173,6 +198,7 @@ def comment(
     repo_glob: RepoGlob = None,
     org: Org = None,
     state: States = None,
+    dry_run: DryRun = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Post one comment on each open PR of the selected changesets."""
@@ -183,7 +209,13 @@ def comment(
             body = body_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"cannot read {body_file}: {exc}")
-    _start(campaign, "comment", _filters(repos, repo_glob, org, state) | {"body": body}, output)
+    _start(
+        campaign,
+        "comment",
+        _filters(repos, repo_glob, org, state) | {"body": body},
+        output,
+        dry_run,
+    )
 
 
 @bulk_app.command("list")

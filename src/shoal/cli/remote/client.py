@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from shoal.cli.output import fail, output_is_json
 from shoal.cli.remote.profile import Profile, load_profile
@@ -157,6 +157,24 @@ class ApiClient:
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self.request("POST", path, json=body)
+
+    def download(self, path: str, out: IO[bytes], /, **params: Any) -> None:
+        """Copy a GET answer's body to `out` as it arrives (an export of any size)."""
+        import httpx
+
+        try:
+            with self._http.stream("GET", path, params=_params(params), timeout=None) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    _raise_api_error(self.url, answer)
+                for chunk in answer.iter_bytes():
+                    out.write(chunk)
+        except httpx.HTTPError as exc:
+            fail(
+                f"the download from the Shoal API at {self.url} failed: {type(exc).__name__}",
+                hint="is the server running (`shoal up`)? is the URL right (`shoal login`)?",
+                error_code="unreachable",
+            )
 
     def close(self) -> None:
         self._http.close()
