@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -23,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shoal.domain.auth import Role
 from shoal.domain.egress import (
     MAX_EGRESS_RULES,
     EgressRule,
@@ -121,6 +123,48 @@ def _valid(normalize: Callable[[_V], _T], value: _V) -> _T:
         return normalize(value)
     except InvalidInputError as exc:
         raise ValueError(exc.message) from None
+
+
+_ROLE_NAMES = tuple(role.value for role in Role)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _ui_oidc_problem(settings: Settings) -> str | None:
+    """What is wrong with the OpenID Connect settings, if anything (checked at start)."""
+    issuer = settings.ui_oidc_issuer
+    if issuer is None:
+        return None
+    problems: list[str] = []
+    parts = urlsplit(issuer)
+    secure = parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+    )
+    if not parts.hostname or not secure or parts.query or parts.fragment:
+        problems.append(
+            f"SHOAL_UI_OIDC_ISSUER: {issuer!r} is not an https URL without query or fragment "
+            "(http is allowed on a loopback address only)"
+        )
+    if not settings.ui_oidc_client_id:
+        problems.append(
+            "SHOAL_UI_OIDC_CLIENT_ID: OpenID Connect sign-in (SHOAL_UI_OIDC_ISSUER) needs the "
+            "client id Shoal is registered with at the provider"
+        )
+    if "openid" not in settings.ui_oidc_scopes.split():
+        problems.append(f"SHOAL_UI_OIDC_SCOPES: {settings.ui_oidc_scopes!r} must include `openid`")
+    if not settings.ui_oidc_roles:
+        problems.append(
+            "SHOAL_UI_OIDC_ROLES: map at least one group to a role (e.g. "
+            '\'{"shoal-admins": "admin", "*": "viewer"}\'), or nobody could sign in'
+        )
+    problems.extend(
+        f"SHOAL_UI_OIDC_ROLES: {group!r} maps to {role!r}, which is not a role "
+        f"(roles: {', '.join(_ROLE_NAMES)})"
+        for group, role in settings.ui_oidc_roles.items()
+        if role not in _ROLE_NAMES
+    )
+    if any(not group for group in settings.ui_oidc_roles):
+        problems.append("SHOAL_UI_OIDC_ROLES: a group name is empty")
+    return "; ".join(problems) or None
 
 
 def default_data_dir() -> Path:
@@ -242,6 +286,54 @@ class Settings(BaseSettings):
         default=None,
         description="Mark the UI's cookies Secure (sent over HTTPS only). Default: on when "
         "`public_url` starts with https://.",
+    )
+    ui_oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer URL (e.g. https://login.example.com/realms/eng) for "
+        "signing in to the web UI; its `/.well-known/openid-configuration` is read for the "
+        "endpoints and keys. https, or http on a loopback address only. Unset: sign-in with an "
+        "API token only. See docs/ui/sign-in.md.",
+    )
+    ui_oidc_client_id: str | None = Field(
+        default=None,
+        description="Client id Shoal has at the OpenID Connect provider (required with "
+        "`ui_oidc_issuer`). Its redirect URI there: `<public_url>/ui/sign-in/oidc/callback`.",
+    )
+    ui_oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Client secret Shoal authenticates to the provider's token endpoint with, "
+        "as is or sealed (`shoal:v1:...` from `shoal admin seal-setting "
+        "ui_oidc_client_secret`). Unset: a public client (PKCE only).",
+    )
+    ui_oidc_scopes: str = Field(
+        default="openid profile email",
+        description="Scopes asked of the provider, space-separated (must include `openid`; add "
+        "the one that releases the role claim if the provider needs it, e.g. `groups`).",
+    )
+    ui_oidc_display_name: str = Field(
+        default="single sign-on",
+        min_length=1,
+        max_length=60,
+        description="Name on the sign-in page's button (`Sign in with <name>`).",
+    )
+    ui_oidc_username_claim: str = Field(
+        default="preferred_username",
+        min_length=1,
+        description="ID token claim that names the user (the principal is `oidc:<value>`); "
+        "when the token lacks it, `email`, then `sub`.",
+    )
+    ui_oidc_role_claim: str = Field(
+        default="groups",
+        min_length=1,
+        description="ID token claim holding the user's groups (a list of strings, or one "
+        "string) that `ui_oidc_roles` maps to roles.",
+    )
+    ui_oidc_roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Which role each group of `ui_oidc_role_claim` gets, as JSON, e.g. "
+        '`{"shoal-admins": "admin", "platform": "operator", "*": "viewer"}`; `*` matches '
+        "everyone the provider signs in. The highest role matched wins; a user matching no "
+        "entry is refused. Required with `ui_oidc_issuer`.",
     )
 
     # --- GitHub ------------------------------------------------------------------------
@@ -796,6 +888,13 @@ class Settings(BaseSettings):
                     f"SHOAL_{name.upper()}: the kubernetes executor needs it pinned by digest "
                     "('registry/name@sha256:<64 hex digits>'), so every pod runs the same image"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _ui_oidc(self) -> Settings:
+        problem = _ui_oidc_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

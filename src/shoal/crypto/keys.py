@@ -26,7 +26,7 @@ __all__ = [
 
 # Settings that may be given sealed (`shoal admin seal-setting NAME`), so that the file or
 # Secret holding them never has the plaintext.
-SEALABLE_SETTINGS = ("github_webhook_secret",)
+SEALABLE_SETTINGS = ("github_webhook_secret", "ui_oidc_client_secret")
 
 _HINT = (
     "set SHOAL_ENCRYPTION_KEYS=name:KEY or SHOAL_ENCRYPTION_KEYS_PATH to a file of such "

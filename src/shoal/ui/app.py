@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from shoal.ui import pages
 from shoal.ui.errors import install_ui_error_handlers
+from shoal.ui.pages.oidc import install_oidc
 from shoal.ui.paths import UI_PREFIX
 
 __all__ = ["install_ui"]
@@ -21,6 +22,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install_ui(app: FastAPI) -> None:
     install_ui_error_handlers(app)
+    install_oidc(app)
     app.mount(f"{UI_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
     # Every module of shoal.ui.pages with a `router` is a part of the UI.
     for module in sorted(m.name for m in pkgutil.iter_modules(pages.__path__)):

@@ -85,6 +85,19 @@ def set_session_cookie(request: Request, response: Response, signed: ui_sessions
     response.delete_cookie(SIGN_IN_CSRF_COOKIE, path=UI_PREFIX)
 
 
+def _form_action_headers(oidc: object) -> dict[str, str] | None:
+    """With OpenID Connect on, the page's CSP lets its form go on to the provider: browsers
+    check `form-action` on the redirect that follows the POST too."""
+    sources = getattr(oidc, "form_action_sources", None)
+    if sources is None:
+        return None
+    allowed = " ".join(["'self'", *sources()])
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    return {
+        "Content-Security-Policy": policy.replace("form-action 'self'", f"form-action {allowed}")
+    }
+
+
 def sign_in_form(
     request: Request, *, next_url: str | None, error: str | None = None, status_code: int = 200
 ) -> Response:
@@ -101,6 +114,7 @@ def sign_in_form(
             "sign_in_csrf": token,
         },
         status_code=status_code,
+        headers=_form_action_headers(oidc),
     )
     set_sign_in_csrf(request, response, token)
     return response
