@@ -15,7 +15,9 @@ from shoal.api.routes import (
     audit,
     budgets,
     campaigns,
+    controls,
     health,
+    installations,
     publishing,
     runs,
     secrets,
@@ -67,6 +69,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(runs.router)
     app.include_router(publishing.router)
+    app.include_router(controls.router)
+    app.include_router(installations.router)
     app.include_router(budgets.router)
     app.include_router(secrets.router)
     app.include_router(token_routes.router)

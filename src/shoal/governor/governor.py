@@ -335,6 +335,21 @@ class Governor:
         )
         return now + timedelta(seconds=max(float(_text(wait) or 0), 0.0))
 
+    def installations(self) -> set[int]:
+        """The installations the governor holds state for now (a budget, a pause, a lease or
+        a write log; state expires two windows after the installation's last call)."""
+        head = f"{self._prefix}:{{"
+        found: set[int] = set()
+        try:
+            for key in self._redis.scan_iter(match=f"{head}*}}:*", count=1000):
+                name = _text(key) or ""
+                installation, _, _ = name[len(head) :].partition("}")
+                if installation.isdigit():
+                    found.add(int(installation))
+        except redis.RedisError as exc:
+            raise GovernorUnavailableError("the rate governor cannot reach Redis") from exc
+        return found
+
     def snapshot(self, installation_id: int) -> GovernorState:
         now = self._clock.now()
         try:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from shoal.store.tables import publish_controls
 
-__all__ = ["GLOBAL", "Control", "campaign_scope", "read_controls", "set_control"]
+__all__ = ["GLOBAL", "Control", "campaign_scope", "list_controls", "read_controls", "set_control"]
 
 GLOBAL = "global"
 
@@ -55,3 +55,12 @@ def set_control(
         values["paused"] = paused
     stmt = insert(publish_controls).values(scope=scope, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["scope"], set_=values))
+
+
+def list_controls(conn: Connection) -> list[Control]:
+    """Every scope that was ever set (global first, then campaigns by id)."""
+    rows = conn.execute(sa.select(publish_controls))
+    found = [
+        Control(r.scope, r.killed, r.paused, r.reason, r.updated_at, r.updated_by) for r in rows
+    ]
+    return sorted(found, key=lambda c: (c.scope != GLOBAL, len(c.scope), c.scope))
