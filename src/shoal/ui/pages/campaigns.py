@@ -1,4 +1,4 @@
-"""The campaigns list: every campaign with its changesets by state."""
+"""The campaigns list: every campaign with its changesets by state and a sparkline of merges."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from shoal.services import ui_views
+from shoal.ui import charts
 from shoal.ui.auth import PageViewer, context_of
 from shoal.ui.paths import UI_PREFIX
 from shoal.ui.render import render
@@ -25,4 +26,17 @@ def campaigns_page(
     after: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     page = ui_views.campaign_overview(context_of(request), name_prefix=q or None, after_id=after)
-    return render(request, "campaigns.html", {"section": "campaigns", "page": page, "q": q or ""})
+    sparklines = {
+        row.campaign.id: charts.sparkline(ui_views.SPARKLINE_STATE, row.trend) for row in page.rows
+    }
+    return render(
+        request,
+        "campaigns.html",
+        {
+            "section": "campaigns",
+            "page": page,
+            "q": q or "",
+            "sparklines": sparklines,
+            "sparkline_days": ui_views.SPARKLINE_DAYS,
+        },
+    )
