@@ -1,0 +1,216 @@
+"""Live updates of a campaign over Server-Sent Events (`GET /ui/campaigns/{name}/live`).
+
+A page subscribes with the htmx SSE extension (loaded by base.html, `hx-ext="sse"` on body):
+
+    <div sse-connect="/ui/campaigns/NAME/live" sse-close="signed-out">
+      <div sse-swap="counts">…</div>                                  (swapped with the HTML)
+      <tbody hx-get="…" hx-trigger="sse:changesets-changed">…</tbody>  (re-fetches itself)
+    </div>
+
+Events of the stream:
+
+- `counts`: the campaign's changesets by state, as the HTML of `_campaign_counts.html`; sent
+  on connecting and whenever a changeset's derived state changes (or one is added or removed).
+- `holds`: whether the kill switch or a pause holds the campaign, as the HTML of
+  `_campaign_holds.html` (with the buttons the subscriber's role may use); sent with `counts`,
+  when a hold is set or lifted.
+- `changesets-changed`: any of the campaign's changesets was written (state, checks, review,
+  ETA...); the data is an opaque change number. A list of changesets re-fetches its page.
+- `signed-out`: the session ended (signed out, token revoked, expired); the stream closes.
+
+How changes are found: the architecture names Redis pub/sub for live updates, but nothing
+publishes changeset changes there (the reconciler, the webhook receiver and the sync all
+write rows directly), so one watcher per campaign and process asks Postgres for a fingerprint
+about once a second (`shoal.store.campaign_overview.fingerprint`: one query on indexes) and
+re-reads the counts only when it moved. However many browsers watch a campaign, the database
+sees one fingerprint query a second for it, and one count query per change.
+
+Bounds: each stream lives at most `lifetime_s` (the browser's EventSource then reconnects by
+itself), sends a heartbeat comment every `heartbeat_s`, re-checks its session every
+`session_check_s`, and there are at most `max_streams` streams per process and
+`max_per_session` per session (beyond them: 503 with Retry-After). A stream is an async
+generator: it holds no worker thread while it waits; database reads run in a thread briefly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import anyio.to_thread
+import structlog
+
+from shoal.services import ui_campaign, ui_sessions
+from shoal.services.context import AppContext
+from shoal.services.ui_campaign import Fingerprint
+from shoal.services.ui_sessions import UiSession
+
+__all__ = ["EVENTS", "LiveHub", "LiveLimits", "Subscription", "TooManyStreamsError", "sse_event"]
+
+log = structlog.get_logger("shoal.ui.live")
+
+EVENTS = ("counts", "holds", "changesets-changed", "signed-out")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLimits:
+    poll_s: float = 1.0
+    heartbeat_s: float = 15.0
+    session_check_s: float = 10.0
+    lifetime_s: float = 300.0
+    max_streams: int = 200
+    max_per_session: int = 6
+
+
+class TooManyStreamsError(Exception):
+    """Over the process's or the session's number of live streams."""
+
+
+def sse_event(event: str, data: str) -> str:
+    """One SSE message; each line of `data` gets its own `data:` field (the client joins
+    them with newlines), so no line of the HTML can end the message early."""
+    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+@dataclass
+class Subscription:
+    """What one stream has not sent yet: the latest counts, and whether rows changed."""
+
+    counts: ui_campaign.LiveCounts | None = None
+    rows_changed: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _Watch:
+    """The one poller of a campaign in this process, alive while someone subscribes."""
+
+    def __init__(self, hub: LiveHub, campaign_id: int) -> None:
+        self.hub = hub
+        self.campaign_id = campaign_id
+        self.subscribers: set[Subscription] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.changes = 0
+
+    async def run(self) -> None:
+        ctx = self.hub.ctx
+        last: Fingerprint | None = None
+        while self.subscribers:
+            try:
+                now = await anyio.to_thread.run_sync(
+                    ui_campaign.live_fingerprint, ctx, self.campaign_id
+                )
+                if last is not None and now != last:
+                    counts = None
+                    if now.states != last.states:
+                        counts = await anyio.to_thread.run_sync(
+                            ui_campaign.live_counts, ctx, self.campaign_id
+                        )
+                    self.changes += 1
+                    for sub in self.subscribers:
+                        if counts is not None:
+                            sub.counts = counts
+                        if now.rows != last.rows:
+                            sub.rows_changed = self.changes
+                        sub.wake.set()
+                last = now
+            except Exception as exc:  # a database hiccup must not end every stream
+                log.warning("live_poll_failed", campaign_id=self.campaign_id, error=str(exc))
+            await asyncio.sleep(self.hub.limits.poll_s)
+
+
+class LiveHub:
+    """The process's live streams: one watcher per watched campaign, limits on streams."""
+
+    def __init__(self, ctx: AppContext, limits: LiveLimits | None = None) -> None:
+        self.ctx = ctx
+        self.limits = limits or LiveLimits()
+        self.watches: dict[int, _Watch] = {}
+        self.streams = 0
+        self.per_session: dict[int, int] = {}
+
+    def refusal(self, session_key: int) -> str | None:
+        """Why one more stream for this session is refused, or None."""
+        if self.streams >= self.limits.max_streams:
+            return "too many live streams on this server; retry shortly"
+        if self.per_session.get(session_key, 0) >= self.limits.max_per_session:
+            return "too many live streams for this session; close a tab"
+        return None
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, campaign_id: int, session_key: int) -> AsyncIterator[Subscription]:
+        refused = self.refusal(session_key)
+        if refused:
+            raise TooManyStreamsError(refused)
+        self.streams += 1
+        self.per_session[session_key] = self.per_session.get(session_key, 0) + 1
+        sub = Subscription()
+        watch = self.watches.get(campaign_id)
+        if watch is None:
+            watch = self.watches[campaign_id] = _Watch(self, campaign_id)
+        watch.subscribers.add(sub)
+        if watch.task is None or watch.task.done():
+            watch.task = asyncio.create_task(watch.run())
+        try:
+            yield sub
+        finally:
+            watch.subscribers.discard(sub)
+            if not watch.subscribers and self.watches.get(campaign_id) is watch:
+                del self.watches[campaign_id]
+                if watch.task is not None:
+                    watch.task.cancel()
+            self.streams -= 1
+            left = self.per_session[session_key] - 1
+            if left:
+                self.per_session[session_key] = left
+            else:
+                del self.per_session[session_key]
+
+    async def stream(
+        self,
+        campaign_id: int,
+        session: UiSession,
+        cookie: str,
+        render: Callable[[ui_campaign.LiveCounts], dict[str, str]],
+    ) -> AsyncIterator[str]:
+        """The SSE messages of one browser: the counts now, then every change, until its
+        lifetime ends or its session does. `render` turns counts into the events' HTML."""
+        limits = self.limits
+        async with self.subscribe(campaign_id, session.id) as sub:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            next_session_check = started + limits.session_check_s
+            yield f"retry: {int(limits.poll_s * 1000) + 1000}\n\n"
+            first = await anyio.to_thread.run_sync(ui_campaign.live_counts, self.ctx, campaign_id)
+            for name, html in render(first).items():
+                yield sse_event(name, html)
+            while True:
+                now = loop.time()
+                if now - started >= limits.lifetime_s:
+                    return
+                if now >= next_session_check:
+                    alive = await anyio.to_thread.run_sync(ui_sessions.find, self.ctx, cookie)
+                    if alive is None:
+                        yield sse_event("signed-out", "your session ended: sign in again")
+                        return
+                    next_session_check = now + limits.session_check_s
+                wait = min(
+                    limits.heartbeat_s,
+                    next_session_check - now,
+                    started + limits.lifetime_s - now,
+                )
+                try:
+                    await asyncio.wait_for(sub.wake.wait(), timeout=max(wait, 0.01))
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                sub.wake.clear()
+                counts, sub.counts = sub.counts, None
+                rows, sub.rows_changed = sub.rows_changed, 0
+                if counts is not None:
+                    for name, html in render(counts).items():
+                        yield sse_event(name, html)
+                if rows:
+                    yield sse_event("changesets-changed", str(rows))
