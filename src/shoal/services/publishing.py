@@ -22,7 +22,7 @@ from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal
 from shoal.domain.campaigns import Campaign, CampaignId, SpecVersion
 from shoal.domain.changesets import Changeset, ChangesetId, Desired
-from shoal.domain.errors import InvalidInputError, NotFoundError
+from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shoal.domain.executions import DiffFile, ExecutionState
 from shoal.domain.runs import Execution, Run, RunKind, Target
 from shoal.domain.tasks import NewTask
@@ -47,6 +47,7 @@ __all__ = [
     "PublishResult",
     "commit_fields",
     "enqueue_reconciles",
+    "latest_preview",
     "patches_to_publish",
     "publish",
     "reconcile_task",
@@ -130,9 +131,12 @@ class PublishResult:
     holds: Holds  # kill switch or pause: nothing is written to GitHub until released
     # Changesets whose patch was left as it was: it is newer than this run's.
     newer_patches: tuple[NewerPatch, ...] = ()
+    repos: tuple[str, ...] = ()  # the repositories published, in the order asked
 
 
-def _latest_preview(conn: Any, campaign_id: CampaignId, version: int) -> Run:
+def latest_preview(conn: Any, campaign_id: CampaignId, version: int) -> Run:
+    """The preview that publishing the spec version publishes: its newest preview that
+    finished selecting and was not cancelled."""
     found = run_store.list_runs(
         conn, run_store.RunFilter(campaign_id=campaign_id, kind=RunKind.PREVIEW, limit=20)
     )
@@ -393,7 +397,7 @@ def patches_to_publish(
     if campaign.latest_version is None:
         raise InvalidInputError(f"campaign {campaign.name!r} has no spec yet")
     version = campaign_store.get_spec_version(conn, campaign.id, campaign.latest_version)
-    run = _latest_preview(conn, campaign.id, version.version)
+    run = latest_preview(conn, campaign.id, version.version)
     patches = execution_store.list_executions(
         conn,
         execution_store.ExecutionFilter(
@@ -421,13 +425,27 @@ def publish(
     principal: Principal,
     flt: PublishFilter = PublishFilter(),
     draft: bool | None = None,
+    run_id: int | None = None,
+    dry_run: bool = False,
 ) -> PublishResult:
-    """Ask for PRs for the patches of the latest spec version's preview (filtered)."""
+    """Ask for PRs for the patches of the latest spec version's preview (filtered).
+
+    `run_id`: refuse unless that preview is the one published (a caller that showed a run's
+    results publishes those, not a newer preview's). `dry_run`: the same request, its
+    changesets and forecast computed in a savepoint that is rolled back: what publishing
+    would do now, with nothing changed, queued or audited."""
     now = ctx.clock.now()
     with ctx.db.transaction() as conn:
+        trial = conn.begin_nested() if dry_run else None
         campaign = campaign_store.get_campaign(conn, campaign_ref)
         version, run, chosen = patches_to_publish(conn, campaign, flt)
         spec = spec_of(version)
+        if run_id is not None and run.id != run_id:
+            raise ConflictError(
+                f"run {run_id} is not what publishing {campaign.name!r} publishes now: run "
+                f"{run.id} is the latest preview of spec version {version.version}",
+                details={"run": run_id, "latest_preview": run.id},
+            )
         files = execution_store.files_by_execution(conn, [e.id for e in chosen])
         targets = execution_store.targets_of(conn, [e.id for e in chosen])
         new = []
@@ -474,6 +492,19 @@ def publish(
             campaign_cap=spec.policy.publish.max_prs_per_day_per_org,
         )
         held = holds(conn, campaign.id)
+        if trial is not None:
+            trial.rollback()
+            return PublishResult(
+                campaign.name,
+                run.id,
+                version.version,
+                ids,
+                batch,
+                expected,
+                held,
+                tuple(newer),
+                tuple(c.repo for c in new),
+            )
         audit_store.append_audit_event(
             conn,
             NewAuditEvent(
@@ -510,7 +541,15 @@ def publish(
     if newer:
         log.info("publish_kept_newer_patches", campaign=campaign.name, count=len(newer))
     return PublishResult(
-        campaign.name, run.id, version.version, ids, batch, expected, held, tuple(newer)
+        campaign.name,
+        run.id,
+        version.version,
+        ids,
+        batch,
+        expected,
+        held,
+        tuple(newer),
+        tuple(c.repo for c in new),
     )
 
 

@@ -47,6 +47,7 @@ class ExecutionFilter:
     reasons: tuple[str, ...] = ()
     repo_glob: str | None = None
     path_glob: str | None = None
+    org: str | None = None  # owner of the repository, any case
     after_id: int | None = None
     limit: int = 100
 
@@ -246,6 +247,9 @@ def _filtered(query: sa.Select[Any], flt: ExecutionFilter) -> sa.Select[Any]:
         query = query.where(executions.c.reason.in_(flt.reasons))
     if flt.repo_glob:
         query = query.where(executions.c.repo.op("~*")(glob_to_regex(flt.repo_glob)))
+    if flt.org:
+        owner = sa.func.lower(executions.c.repo)
+        query = query.where(owner.startswith(flt.org.lower() + "/", autoescape=True))
     if flt.path_glob:
         prefix = glob_literal_prefix(flt.path_glob)
         touches = sa.select(diff_files.c.execution_id).where(
