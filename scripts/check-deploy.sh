@@ -141,7 +141,7 @@ if helm_cmd template -f "$check/bad-values.yaml" >/dev/null 2>"$out/bad.err"; th
   failures=$((failures + 1))
 else
   for expected in /image/digest /api/replicas /worker/terminationGracePeriodSeconds \
-    /egressAllow/0 /retention/logDays ingres; do
+    /egressAllow/0 /retention/logDays /oidc/roles ingres; do
     if ! grep -q -- "$expected" "$out/bad.err"; then
       echo "the schema's refusal does not name $expected:" >&2
       cat "$out/bad.err" >&2

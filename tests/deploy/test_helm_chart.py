@@ -169,3 +169,34 @@ def test_alerts_and_dashboard_are_the_monitoring_files() -> None:
     assert json.loads(dashboard["data"]["shoal-dashboard.json"]) == json.loads(
         (monitoring / "shoal-dashboard.json").read_text()
     )
+
+
+def test_oidc_values_reach_the_api_only() -> None:
+    docs = render(values_of(GHES))
+    api = find(docs, "Deployment", "shoal-api")["spec"]["template"]["spec"]["containers"][0]
+    env = {v["name"]: v for v in api["env"]}
+    assert env["SHOAL_UI_OIDC_ISSUER"]["value"] == "https://sso.acme.dev/realms/engineering"
+    assert env["SHOAL_UI_OIDC_CLIENT_ID"]["value"] == "shoal"
+    assert env["SHOAL_UI_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "shoal-oidc",
+        "key": "client-secret",
+    }
+    assert json.loads(env["SHOAL_UI_OIDC_ROLES"]["value"]) == {
+        "platform-admins": "admin",
+        "platform": "operator",
+        "engineering": "viewer",
+    }
+    worker = find(docs, "Deployment", "shoal-worker")["spec"]["template"]["spec"]["containers"][0]
+    assert not [v for v in worker["env"] if v["name"].startswith("SHOAL_UI_OIDC")]
+    # Off by default: no OpenID Connect variable at all.
+    default_api = find(render(values_of(MINIMAL)), "Deployment", "shoal-api")
+    names = [v["name"] for v in default_api["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert not [n for n in names if n.startswith("SHOAL_UI_OIDC")]
+
+
+def test_schema_refuses_an_oidc_issuer_without_client_or_roles() -> None:
+    values = {**values_of(MINIMAL), "oidc": {"issuer": "https://sso.example.com"}}
+    with pytest.raises(HelmValuesError) as refused:
+        render(values)
+    message = str(refused.value)
+    assert "/oidc/clientId" in message and "/oidc/roles" in message, message

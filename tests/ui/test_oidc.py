@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 import structlog.testing
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from shoal.config import Settings
+from shoal.crypto import load_keyring, setting_context
 from shoal.domain.auth import Role
 from shoal.services import audit, ui_oidc
 from shoal.store.audit import AuditFilter
@@ -135,6 +136,33 @@ def test_a_star_entry_lets_everyone_in_with_its_role(db_url: str, redis_url: str
                 back = provider.authorize(started.headers["location"], sub)
                 assert http.get(back.headers["location"]).status_code == 303
                 assert f'<span class="badge role-{role}">{role}</span>' in http.get("/ui/").text
+
+
+def test_a_registered_client_signs_in_with_its_sealed_secret(db_url: str, redis_url: str) -> None:
+    with oidc_provider(require_client_registration=True) as provider:
+        base = api_settings(db_url, redis_url)
+        callback = f"{base.api_url}/ui/sign-in/oidc/callback"
+        registered = httpx.post(
+            f"{provider.url}/oauth2/clients", json={"redirect_uris": [callback]}
+        ).json()
+        provider.client_id = registered["client_id"]
+        sealed = load_keyring(base).seal(
+            registered["client_secret"], context=setting_context("ui_oidc_client_secret")
+        )
+        provider.add_user("u-7", preferred_username="sam", groups=["readers"])
+        for secret, landed in ((sealed, 303), ("not-the-secret", 502)):
+            overrides = {**provider.settings(), "ui_oidc_client_secret": SecretStr(secret)}
+            with (
+                running_api(base.model_copy(update=overrides)) as api,
+                httpx.Client(base_url=api.url, timeout=30) as http,
+            ):
+                started = start_oidc_sign_in(http)
+                back = provider.authorize(started.headers["location"], "u-7")
+                answer = http.get(back.headers["location"])
+                assert answer.status_code == landed, answer.text
+                if landed == 502:
+                    assert "(invalid_client" in answer.text
+                    assert "not-the-secret" not in answer.text
 
 
 def test_a_forged_state_is_refused(provider: OidcProviderMock, http: httpx.Client) -> None:

@@ -168,3 +168,27 @@ podAntiAffinity:
           matchLabels:
             {{- include "shoal.selector" . | nindent 12 }}
 {{- end -}}
+
+{{/* OpenID Connect sign-in to the web UI: the api only. */}}
+{{- define "shoal.oidcEnv" -}}
+{{- $o := .Values.oidc -}}
+{{- if $o.issuer }}
+- name: SHOAL_UI_OIDC_ISSUER
+  value: {{ $o.issuer | quote }}
+- name: SHOAL_UI_OIDC_CLIENT_ID
+  value: {{ required "oidc.clientId is required with oidc.issuer" $o.clientId | quote }}
+{{- if $o.existingSecret }}
+{{ include "shoal.secretEnv" (dict "name" "SHOAL_UI_OIDC_CLIENT_SECRET" "secret" $o.existingSecret "key" $o.clientSecretKey) }}
+{{- end }}
+- name: SHOAL_UI_OIDC_SCOPES
+  value: {{ $o.scopes | quote }}
+- name: SHOAL_UI_OIDC_DISPLAY_NAME
+  value: {{ $o.displayName | quote }}
+- name: SHOAL_UI_OIDC_USERNAME_CLAIM
+  value: {{ $o.usernameClaim | quote }}
+- name: SHOAL_UI_OIDC_ROLE_CLAIM
+  value: {{ $o.roleClaim | quote }}
+- name: SHOAL_UI_OIDC_ROLES
+  value: {{ required "oidc.roles is required with oidc.issuer" $o.roles | toJson | quote }}
+{{- end }}
+{{- end -}}
