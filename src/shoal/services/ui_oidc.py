@@ -48,11 +48,15 @@ __all__ = [
     "Identity",
     "OidcProvider",
     "OidcRefused",
+    "Pending",
     "begin",
+    "check_id_token",
     "discard_pending",
     "finish",
+    "identify",
     "provider_for",
     "role_for",
+    "take_pending",
     "username_for",
 ]
 
@@ -216,7 +220,15 @@ def begin(
 
 def take_pending(ctx: AppContext, state: str) -> Pending:
     """The sign-in this state started, removed so it serves once (OidcRefused if none)."""
-    raw = ctx.redis.getdel(_pending_key(state)) if state and len(state) <= 100 else None
+    raw: bytes | None = None
+    if state and len(state) <= 100:
+        # GET and DEL in one transaction (GETDEL needs Redis 6.2): of two callbacks racing
+        # with the same state, only the one whose DEL removed the key goes on.
+        with ctx.redis.pipeline(transaction=True) as pipe:
+            pipe.get(_pending_key(state))
+            pipe.delete(_pending_key(state))
+            found, deleted = pipe.execute()
+        raw = found if deleted == 1 else None
     if raw is None:
         raise OidcRefused(
             "this sign-in is not one Shoal started, was already used, or is older than "
