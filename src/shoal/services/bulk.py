@@ -369,10 +369,15 @@ class BulkPlan:
                     f"{where} under the per-org budgets"
                 )
             case BulkKind.RETRY:
-                text = (
-                    f"Retry {_n(self.prs + self.without_pr, 'failed changeset')} and "
-                    f"{_n(self.executions, 'failed execution')}{where}"
-                )
+                parts = [
+                    _n(n, one)
+                    for n, one in (
+                        (self.prs + self.without_pr, "failed changeset"),
+                        (self.executions, "failed execution"),
+                    )
+                    if n
+                ]
+                text = f"Retry {' and '.join(parts) or 'nothing'}{where}"
         if self.skipped:
             why = ", ".join(f"{reason}: {n}" for reason, n in self.skipped.items())
             text += (
