@@ -357,6 +357,31 @@ def test_an_unreachable_provider_gives_a_clear_page(db_url: str, redis_url: str)
     assert "very-secret-value" not in answer.text
 
 
+def test_a_provider_whose_discovery_is_wrong_gives_a_clear_page(
+    db_url: str, redis_url: str
+) -> None:
+    with oidc_provider() as provider:
+        # An issuer with a path the provider does not serve: its discovery document is a 404.
+        settings = api_settings(
+            db_url, redis_url, **{**provider.settings(), "ui_oidc_issuer": f"{provider.url}/realm"}
+        )
+        with running_api(settings) as api, httpx.Client(base_url=api.url, timeout=30) as http:
+            answer = start_oidc_sign_in(http)
+    assert answer.status_code == 502
+    assert "answer is unusable: its discovery document at" in answer.text
+    assert "answered HTTP 404" in answer.text
+
+
+def test_an_oversized_provider_answer_is_not_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ui_oidc, "MAX_DOCUMENT_BYTES", 100)
+    with oidc_provider() as provider:
+        shoal = ui_oidc.provider_for(Settings(**provider.settings()))
+        assert shoal is not None
+        with pytest.raises(ui_oidc.OidcRefused) as refused:
+            shoal.metadata()
+    assert "an answer larger than 100 bytes" in refused.value.problem
+
+
 def test_without_oidc_settings_there_is_no_button_and_no_flow(ui_plain: httpx.Client) -> None:
     page = ui_plain.get("/ui/sign-in")
     assert "Sign in with single sign-on" not in page.text
