@@ -8,6 +8,7 @@ import shoal
 from shoal.api.errors import install_error_handlers
 from shoal.api.metrics import app_registry
 from shoal.api.middleware import RequestContextMiddleware
+from shoal.api.openapi import install_openapi
 from shoal.api.paths import API_PREFIX
 from shoal.api.request_guard import RequestGuardMiddleware
 from shoal.api.routes import (
@@ -83,4 +84,5 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(artifacts.router)
     app.include_router(health.router)
     install_ui(app)
+    install_openapi(app)
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shoal.api.openapi import ROLE_ATTRIBUTE
 from shoal.api.request_guard import PRINCIPAL_STATE_KEY
 from shoal.domain.auth import Principal, Role
 from shoal.domain.errors import AuthenticationError, PermissionDeniedError
@@ -57,6 +58,8 @@ def require(role: Role) -> Callable[..., Principal]:
             request_id=getattr(request.state, "request_id", None),
         )
 
+    # What the OpenAPI description reads to say which errors the route answers (api.openapi).
+    setattr(dependency, ROLE_ATTRIBUTE, role)
     return dependency
 
 

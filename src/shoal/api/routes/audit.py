@@ -72,6 +72,7 @@ _MAX_ID = 2**63 - 1
     description="Paged by `after` (an event id), or with `newest_first` by `before`: "
     "`X-Total-Count` counts the events matching the filters on every page; "
     '`Link: <url>; rel="next"` is sent when more follow.',
+    responses={404: {"description": "No campaign of that name"}},
 )
 def list_audit(
     ctx: Ctx,
@@ -110,6 +111,17 @@ def list_audit(
     description="`format=csv`: a header row, then one row per event (`details` as JSON); a "
     "cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` "
     "so that spreadsheets do not run it.",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One audit event (as `GET /audit` lists them) per line, or CSV rows",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        404: {"description": "No campaign of that name"},
+    },
 )
 def export_audit(
     ctx: Ctx,
@@ -160,6 +172,7 @@ def verify_audit(ctx: Ctx, _: Admin) -> dict[str, object]:
     summary="Anchor the audit chain's head in object storage now",
     description="Writes the head (id, hash, event count, time), signed with the audit key; "
     "409 `audit_tampered` when the log contradicts the latest anchor.",
+    responses={409: {"description": "The log contradicts the latest anchor"}},
 )
 def anchor_audit(ctx: Ctx, _: Admin) -> dict[str, object]:
     anchor = audit.anchor_chain(ctx)

@@ -169,7 +169,12 @@ def dry_run(ctx: Ctx, _: Operator, campaign: str, kind: BulkKind, body: BulkIn) 
     return BulkPlanOut.of(bulk.plan(ctx, campaign, _request(kind, body)))
 
 
-@router.get("/bulk", response_model=list[BulkOut], summary="Bulk actions, newest first")
+@router.get(
+    "/bulk",
+    response_model=list[BulkOut],
+    summary="Bulk actions, newest first",
+    responses={404: {"description": "No campaign of that name"}},
+)
 def list_bulk(
     ctx: Ctx,
     _: Viewer,
@@ -211,6 +216,7 @@ def list_items(
     response_model=BulkOut,
     summary="Cancel a running bulk action: nothing more is asked; what was asked and not done "
     "yet is withdrawn where it can be",
+    responses={409: {"description": "The bulk action is not running"}},
 )
 def cancel(ctx: Ctx, principal: Operator, action_id: int) -> BulkOut:
     return BulkOut.of(bulk.cancel(ctx, action_id, principal=principal))

@@ -41,7 +41,13 @@ def list_campaigns(
     return [CampaignOut.model_validate(c) for c in found]
 
 
-@router.post("/campaigns", response_model=CampaignOut, status_code=201, summary="Create a campaign")
+@router.post(
+    "/campaigns",
+    response_model=CampaignOut,
+    status_code=201,
+    summary="Create a campaign",
+    responses={409: {"description": "A campaign of that name exists"}},
+)
 def create_campaign(ctx: Ctx, principal: Operator, body: CampaignIn) -> CampaignOut:
     created = campaigns.create_campaign(
         ctx, name=body.name, description=body.description, principal=principal
@@ -155,11 +161,15 @@ def get_spec_version(ctx: Ctx, _: Viewer, campaign: str, version: str) -> SpecVe
     )
 
 
+class YamlResponse(PlainTextResponse):
+    media_type = "application/yaml"
+
+
 @router.get(
     "/campaigns/{campaign}/specs/{version}/yaml",
-    response_class=PlainTextResponse,
+    response_class=YamlResponse,
     summary="The YAML of one spec version, as applied",
 )
-def get_spec_yaml(ctx: Ctx, _: Viewer, campaign: str, version: str) -> PlainTextResponse:
+def get_spec_yaml(ctx: Ctx, _: Viewer, campaign: str, version: str) -> YamlResponse:
     _owner, found = campaigns.get_spec_version(ctx, campaign, _version_number(version))
-    return PlainTextResponse(found.yaml_text, media_type="application/yaml")
+    return YamlResponse(found.yaml_text)

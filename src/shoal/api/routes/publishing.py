@@ -114,6 +114,7 @@ def changeset_summary(
     "/controls/kill",
     response_model=ControlOut,
     summary="Kill switch: stop every new GitHub mutation (globally, or of one campaign)",
+    responses={404: {"description": "No campaign of that name"}},
 )
 def kill(ctx: Ctx, principal: Admin, body: ControlIn) -> ControlOut:
     scope = publishing.set_control(

@@ -80,6 +80,7 @@ def get_run(ctx: Ctx, _: Viewer, run_id: int) -> RunOut:
     "already finished (done or failed) answers 409 `conflict`. Executions running at that "
     "moment finish in the worker but store nothing into the cancelled run. Audited as "
     "`run.cancel`.",
+    responses={409: {"description": "The run already finished"}},
 )
 def cancel_run(ctx: Ctx, principal: Operator, run_id: int) -> CancelOut:
     cancelled = runs.cancel_run(ctx, run_id, principal=principal)
@@ -215,6 +216,7 @@ def get_log(
     response_model=ExecutionOut,
     status_code=202,
     summary="Run a failed execution again (same dedupe key: no duplicate rows or objects)",
+    responses={409: {"description": "The execution did not fail, or its run was cancelled"}},
 )
 def retry_execution(
     ctx: Ctx, principal: Operator, run_id: int, owner: str, name: str
