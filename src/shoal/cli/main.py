@@ -15,6 +15,7 @@ from shoal.cli.remote import (
     audit,
     budgets,
     campaigns,
+    installations,
     login,
     publishing,
     runs,
@@ -26,6 +27,7 @@ from shoal.cli.remote import (
 )
 from shoal.cli.remote import bulk as bulk_cli
 from shoal.cli.remote import report as report_cli
+from shoal.cli.usage import JsonUsageErrors
 from shoal.domain.errors import ShoalError
 
 __all__ = ["app", "main"]
@@ -59,6 +61,7 @@ app = typer.Typer(
     help="Declarative bulk pull-request campaigns across GitHub organizations.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    cls=JsonUsageErrors,
 )
 
 
@@ -135,6 +138,10 @@ app.command()(publishing.kill)
 app.command()(publishing.unkill)
 app.command()(publishing.pause)
 app.command()(publishing.resume)
+app.command(epilog=examples("shoal controls", "shoal controls -o json"))(publishing.controls)
+app.command(epilog=examples("shoal installations", "shoal installations -o json"))(
+    installations.installations
+)
 app.command()(sync.sync)
 app.add_typer(campaigns.campaigns_app, name="campaigns")
 app.add_typer(runs.runs_app, name="runs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 from typing import Annotated
 
@@ -25,18 +26,60 @@ __all__ = ["audit_app"]
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
 
+CampaignFilter = Annotated[str | None, typer.Option(help="Only this campaign.")]
+ActorFilter = Annotated[str | None, typer.Option(help="Only this actor, e.g. token:ci.")]
+ActionFilter = Annotated[str | None, typer.Option(help="Only this action, e.g. spec.apply.")]
+OutcomeFilter = Annotated[str | None, typer.Option(help="Only this outcome, e.g. ok, error.")]
+TargetFilter = Annotated[
+    str | None, typer.Option(help="Only this target, e.g. org:acme, token:3, global.")
+]
+RepoFilter = Annotated[str | None, typer.Option(help="Only this repository (owner/name).")]
+SinceFilter = Annotated[
+    str | None,
+    typer.Option(help="Events at or after this time (ISO 8601, e.g. 2026-12-01T00:00Z)."),
+]
+UntilFilter = Annotated[str | None, typer.Option(help="Events before this time (ISO 8601).")]
+
+
 @audit_app.command("list")
 def list_events(
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
-    actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
-    action: Annotated[str | None, typer.Option(help="Only this action, e.g. spec.apply.")] = None,
+    campaign: CampaignFilter = None,
+    actor: ActorFilter = None,
+    action: ActionFilter = None,
+    outcome: OutcomeFilter = None,
+    target: TargetFilter = None,
+    repo: RepoFilter = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    newest_first: Annotated[
+        bool, typer.Option("--newest-first", help="Newest first (pages go back by --before).")
+    ] = False,
     after: Annotated[int | None, typer.Option(help="Page: events after this event id.")] = None,
+    before: Annotated[
+        int | None, typer.Option(help="Page with --newest-first: events before this id.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many events.")] = 100,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """List audit events, oldest first; a cut list says how to get the next page."""
-    filters = {"campaign": campaign, "actor": actor, "action": action}
-    page = client().page("/audit", **filters, after=after, limit=limit)
+    filters = {
+        "campaign": campaign,
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "target": target,
+        "repo": repo,
+        "since": since,
+        "until": until,
+    }
+    page = client().page(
+        "/audit",
+        **filters,
+        newest_first=newest_first or None,
+        after=after,
+        before=before,
+        limit=limit,
+    )
     if output is Output.JSON:
         print_json(page.items)
     else:
@@ -56,19 +99,49 @@ def list_events(
                 for e in page.items
             ],
         )
-    nxt = command_line("audit", "list", **filters, limit=limit, **page.next) if page.next else None
+    nxt = (
+        command_line(
+            "audit", "list", **filters, newest_first=newest_first, limit=limit, **page.next
+        )
+        if page.next
+        else None
+    )
     print_page_note(shown=len(page.items), total=page.total, next_command=nxt, output=output)
+
+
+class ExportFormat(enum.StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
 
 
 @audit_app.command("export")
 def export(
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    campaign: CampaignFilter = None,
+    actor: ActorFilter = None,
+    action: ActionFilter = None,
+    outcome: OutcomeFilter = None,
+    target: TargetFilter = None,
+    repo: RepoFilter = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    format: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl (JSON lines) or csv.")
+    ] = ExportFormat.JSONL,
 ) -> None:
-    """Write every audit event as JSON lines to stdout."""
-    text: str = client().request(
-        "GET", "/audit/export", params={"campaign": campaign} if campaign else {}
-    )
-    sys.stdout.write(text)
+    """Write the audit events matching the filters (all by default), oldest first, to stdout
+    as JSON lines or CSV (a cell a spreadsheet would run as a formula starts with ')."""
+    filters = {
+        "campaign": campaign,
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "target": target,
+        "repo": repo,
+        "since": since,
+        "until": until,
+    }
+    client().download("/audit/export", sys.stdout.buffer, **filters, format=format.value)
+    sys.stdout.flush()
 
 
 @audit_app.command("verify")

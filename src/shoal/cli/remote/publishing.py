@@ -6,6 +6,7 @@ import time
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
 from shoal.cli.output import (
     FREE_TEXT_COLUMNS,
@@ -21,7 +22,7 @@ from shoal.cli.output import (
 from shoal.cli.remote import progress
 from shoal.cli.remote.client import ApiClient, client
 
-__all__ = ["changesets", "kill", "pause", "publish", "resume", "status", "unkill"]
+__all__ = ["changesets", "controls", "kill", "pause", "publish", "resume", "status", "unkill"]
 
 
 # Exit codes of `shoal publish --wait` besides 0 (everything settled) and 1 (an error).
@@ -348,36 +349,80 @@ Reason = Annotated[str, typer.Option(help="Why (kept in the audit log).")]
 CampaignOpt = Annotated[str | None, typer.Option(help="Only this campaign (default: all).")]
 
 
-def kill(campaign: CampaignOpt = None, reason: Reason = "") -> None:
+def _control(path: str, body: dict[str, Any], output: Output) -> dict[str, Any] | None:
+    """Set a control; under `-o json` print the answer and return None."""
+    out: dict[str, Any] = client().request("PUT", path, json=body)
+    if output is Output.JSON:
+        print_json(out)
+        return None
+    return out
+
+
+def kill(
+    campaign: CampaignOpt = None, reason: Reason = "", output: OutputOpt = Output.TABLE
+) -> None:
     """Kill switch: stop every new GitHub mutation within seconds (all campaigns, or one)."""
-    out = client().request(
-        "PUT", "/controls/kill", json={"on": True, "campaign": campaign, "reason": reason}
-    )
-    console.print(f"[red]kill switch engaged[/] ({out['scope']})")
+    body = {"on": True, "campaign": campaign, "reason": reason}
+    if out := _control("/controls/kill", body, output):
+        console.print(f"[red]kill switch engaged[/] ({escape(out['scope'])})")
 
 
-def unkill(campaign: CampaignOpt = None, reason: Reason = "") -> None:
+def unkill(
+    campaign: CampaignOpt = None, reason: Reason = "", output: OutputOpt = Output.TABLE
+) -> None:
     """Release the kill switch."""
-    out = client().request(
-        "PUT", "/controls/kill", json={"on": False, "campaign": campaign, "reason": reason}
-    )
-    console.print(f"kill switch released ({out['scope']})")
+    body = {"on": False, "campaign": campaign, "reason": reason}
+    if out := _control("/controls/kill", body, output):
+        console.print(f"kill switch released ({escape(out['scope'])})")
 
 
 def pause(
-    campaign: Annotated[str, typer.Argument(help="Campaign name or id.")], reason: Reason = ""
+    campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
+    reason: Reason = "",
+    output: OutputOpt = Output.TABLE,
 ) -> None:
     """Pause a campaign's publishing (PRs in flight finish their current step)."""
-    client().request("PUT", f"/campaigns/{campaign}/pause", json={"on": True, "reason": reason})
-    console.print(f"campaign {campaign} paused")
+    body = {"on": True, "reason": reason}
+    if _control(f"/campaigns/{campaign}/pause", body, output):
+        console.print(f"campaign {escape(campaign)} paused")
 
 
 def resume(
-    campaign: Annotated[str, typer.Argument(help="Campaign name or id.")], reason: Reason = ""
+    campaign: Annotated[str, typer.Argument(help="Campaign name or id.")],
+    reason: Reason = "",
+    output: OutputOpt = Output.TABLE,
 ) -> None:
     """Resume a paused campaign."""
-    client().request("PUT", f"/campaigns/{campaign}/pause", json={"on": False, "reason": reason})
-    console.print(f"campaign {campaign} resumed")
+    body = {"on": False, "reason": reason}
+    if _control(f"/campaigns/{campaign}/pause", body, output):
+        console.print(f"campaign {escape(campaign)} resumed")
+
+
+def controls(output: OutputOpt = Output.TABLE) -> None:
+    """The global kill switch, and every campaign's kill switch and pause ever set."""
+    found = client().get("/controls")
+    if output is Output.JSON:
+        print_json(found)
+        return
+    console.print(
+        "global kill switch: " + ("[red]ON[/]" if found["killed"] else "off"), highlight=False
+    )
+    print_table(
+        None,
+        ["SCOPE", "CAMPAIGN", "KILLED", "PAUSED", "REASON", "BY", "AT"],
+        [
+            [
+                c["scope"],
+                c["campaign"] or "",
+                "yes" if c["killed"] else "no",
+                "yes" if c["paused"] else "no",
+                c["reason"],
+                c["updated_by"] or "",
+                (c["updated_at"] or "")[:19],
+            ]
+            for c in found["controls"]
+        ],
+    )
 
 
 def _attention_line(c: dict[str, Any]) -> str:

@@ -60,7 +60,13 @@ def list_tasks(
 
 
 @tasks_app.command("retry")
-def retry(task_id: Annotated[int, typer.Argument(help="A dead task's id.")]) -> None:
+def retry(
+    task_id: Annotated[int, typer.Argument(help="A dead task's id.")],
+    output: OutputOpt = Output.TABLE,
+) -> None:
     """Queue a dead task again with a fresh attempt budget."""
     result = client().post(f"/tasks/{task_id}/retry", {})
+    if output is Output.JSON:
+        print_json(result)
+        return
     console.print(f"task {task_id} queued again (live task {result['task_id']})")
