@@ -165,6 +165,24 @@ def test_a_registered_client_signs_in_with_its_sealed_secret(db_url: str, redis_
                     assert "not-the-secret" not in answer.text
 
 
+def test_any_claim_can_carry_the_role(db_url: str, redis_url: str) -> None:
+    roles = {"admin": "admin", "operator": "operator"}
+    with (
+        oidc_provider() as provider,
+        running_api(
+            api_settings(
+                db_url, redis_url, **provider.settings(roles, ui_oidc_role_claim="shoal_role")
+            )
+        ) as api,
+        httpx.Client(base_url=api.url, timeout=30) as http,
+    ):
+        provider.add_user("u-8", preferred_username="ops", shoal_role="operator", groups=["admin"])
+        started = start_oidc_sign_in(http)
+        back = provider.authorize(started.headers["location"], "u-8")
+        assert http.get(back.headers["location"]).status_code == 303
+        assert '<span class="badge role-operator">operator</span>' in http.get("/ui/").text
+
+
 def test_a_forged_state_is_refused(provider: OidcProviderMock, http: httpx.Client) -> None:
     provider.add_user("u-1", groups=["shoal-admins"])
     started = start_oidc_sign_in(http)
