@@ -35,6 +35,16 @@ class PublishIn(BaseModel):
         default=None, description="Only patches touching a path matching this glob."
     )
     draft: bool | None = Field(default=None, description="Open as drafts (default: the spec's).")
+    run: int | None = Field(
+        default=None,
+        description="Publish only if this run is the latest preview (the one publishing "
+        "publishes); 409 `conflict` otherwise.",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Answer what publishing would do now (changesets, per-org forecast) and "
+        "change nothing: nothing queued, nothing audited; `batch` is then 0.",
+    )
 
 
 class PublishOrgOut(BaseModel):
@@ -56,6 +66,7 @@ class NewerPatchOut(BaseModel):
 
 
 class PublishOut(BaseModel):
+    dry_run: bool = Field(default=False, description="Nothing was published: a forecast.")
     campaign: str
     run_id: int
     spec_version: int
@@ -83,9 +94,10 @@ class PublishOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, r: PublishResult) -> PublishOut:
+    def of(cls, r: PublishResult, *, dry_run: bool = False) -> PublishOut:
         f = r.forecast
         return cls(
+            dry_run=dry_run,
             campaign=r.campaign,
             run_id=r.run_id,
             spec_version=r.spec_version,

@@ -117,6 +117,7 @@ app.command(
     epilog=examples(
         "shoal publish bump-checkout-v4 --org acme --draft",
         "shoal publish bump-checkout-v4 --path .github/workflows/ci.yml --no-wait",
+        "shoal publish bump-checkout-v4 --repos acme/api --repos acme/web --run 7 --dry-run",
     )
 )(publishing.publish)
 app.command(

@@ -499,7 +499,7 @@ def publish(
                 run.id,
                 version.version,
                 ids,
-                batch,
+                0,  # no publish request was made
                 expected,
                 held,
                 tuple(newer),

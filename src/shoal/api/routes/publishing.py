@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from shoal.api.deps import Admin, Ctx, Operator, Viewer
 from shoal.api.paths import API_PREFIX
@@ -29,8 +29,12 @@ router = APIRouter(prefix=API_PREFIX, tags=["publish"])
     response_model=PublishOut,
     status_code=202,
     summary="Publish PRs for the latest preview's patches: all, a filtered subset, or some repos",
+    description="With `dry_run`, answers 200 with what publishing would do now and changes "
+    "nothing.",
 )
-def publish(ctx: Ctx, principal: Operator, campaign: str, body: PublishIn) -> PublishOut:
+def publish(
+    ctx: Ctx, principal: Operator, campaign: str, body: PublishIn, response: Response
+) -> PublishOut:
     result = publishing.publish(
         ctx,
         campaign,
@@ -42,8 +46,12 @@ def publish(ctx: Ctx, principal: Operator, campaign: str, body: PublishIn) -> Pu
             path_glob=body.path,
         ),
         draft=body.draft,
+        run_id=body.run,
+        dry_run=body.dry_run,
     )
-    return PublishOut.of(result)
+    if body.dry_run:
+        response.status_code = 200
+    return PublishOut.of(result, dry_run=body.dry_run)
 
 
 @router.get(

@@ -55,6 +55,21 @@ def publish(
             "a later budget day. Exits 3 when a kill switch or pause holds them, 130 on Ctrl-C."
         ),
     ] = False,
+    run: Annotated[
+        int | None,
+        typer.Option(
+            "--run",
+            help="Publish only if this run is the latest preview (refused with exit 1 when a "
+            "newer preview is what publishing would publish).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what publishing would do (PRs per org, today and later) and change nothing.",
+        ),
+    ] = False,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Open PRs for the latest preview's patches, under the per-org budgets."""
@@ -62,6 +77,11 @@ def publish(
     body: dict[str, Any] = {"repos": repos or [], "repo_glob": repo_glob, "org": org, "path": path}
     if draft is not None:
         body["draft"] = draft
+    if run is not None:
+        body["run"] = run
+    if dry_run:
+        body["dry_run"] = True
+        wait = False
     result = api.post(f"/campaigns/{campaign}/publish", body)
     if output is Output.JSON and not wait:
         print_json(result)
@@ -80,8 +100,9 @@ def publish(
 
 
 def _print_queued(result: dict[str, Any]) -> None:
+    verb = "would be queued" if result.get("dry_run") else "queued"
     console.print(
-        f"campaign [bold]{result['campaign']}[/]: {result['changesets']} changeset(s) queued for "
+        f"campaign [bold]{result['campaign']}[/]: {result['changesets']} changeset(s) {verb} for "
         f"publishing from run {result['run_id']} (spec version {result['spec_version']})"
     )
     for o in result["orgs"]:
