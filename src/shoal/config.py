@@ -282,6 +282,27 @@ class Settings(BaseSettings):
         "token or OpenID Connect). A session made from an API token also ends when the token "
         "is revoked or expires.",
     )
+    ui_live_max_streams: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="At most this many live-update streams (Server-Sent Events of the web UI's "
+        "campaign pages) per API process; beyond it a page gets 503 and its browser retries.",
+    )
+    ui_live_lifetime_s: float = Field(
+        default=300,
+        gt=0,
+        le=86_400,
+        description="A live-update stream closes after this many seconds; the browser "
+        "reconnects by itself (so a stream never outlives a deploy or a session by long).",
+    )
+    ui_live_session_check_s: float = Field(
+        default=10,
+        gt=0,
+        le=3600,
+        description="How often a live-update stream checks that its session is still signed in "
+        "(a revoked token or a sign-out stops its streams within this many seconds).",
+    )
     ui_secure_cookies: bool | None = Field(
         default=None,
         description="Mark the UI's cookies Secure (sent over HTTPS only). Default: on when "

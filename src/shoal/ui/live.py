@@ -25,10 +25,10 @@ about once a second (`shoal.store.campaign_overview.fingerprint`: one query on i
 re-reads the counts only when it moved. However many browsers watch a campaign, the database
 sees one fingerprint query a second for it, and one count query per change.
 
-Bounds: each stream lives at most `lifetime_s` (the browser's EventSource then reconnects by
-itself), sends a heartbeat comment every `heartbeat_s`, re-checks its session every
-`session_check_s`, and there are at most `max_streams` streams per process and
-`max_per_session` per session (beyond them: 503 with Retry-After). A stream is an async
+Bounds: each stream lives at most `ui_live_lifetime_s` (the browser's EventSource then
+reconnects by itself), sends a heartbeat comment every 15 s, re-checks its session every
+`ui_live_session_check_s`, and there are at most `ui_live_max_streams` streams per process
+and 6 per session (beyond them: 503 with Retry-After). A stream is an async
 generator: it holds no worker thread while it waits; database reads run in a thread briefly.
 """
 
@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 import structlog
 
+from shoal.config import Settings
 from shoal.services import ui_campaign, ui_sessions
 from shoal.services.context import AppContext
 from shoal.services.ui_campaign import Fingerprint
@@ -63,6 +64,14 @@ class LiveLimits:
     max_streams: int = 200
     max_per_session: int = 6
 
+    @classmethod
+    def of(cls, settings: Settings) -> LiveLimits:
+        return cls(
+            session_check_s=settings.ui_live_session_check_s,
+            lifetime_s=settings.ui_live_lifetime_s,
+            max_streams=settings.ui_live_max_streams,
+        )
+
 
 class TooManyStreamsError(Exception):
     """Over the process's or the session's number of live streams."""
@@ -75,7 +84,7 @@ def sse_event(event: str, data: str) -> str:
     return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one per stream
 class Subscription:
     """What one stream has not sent yet: the latest counts, and whether rows changed."""
 
@@ -126,7 +135,7 @@ class LiveHub:
 
     def __init__(self, ctx: AppContext, limits: LiveLimits | None = None) -> None:
         self.ctx = ctx
-        self.limits = limits or LiveLimits()
+        self.limits = limits or LiveLimits.of(ctx.settings)
         self.watches: dict[int, _Watch] = {}
         self.streams = 0
         self.per_session: dict[int, int] = {}
@@ -186,6 +195,7 @@ class LiveHub:
             first = await anyio.to_thread.run_sync(ui_campaign.live_counts, self.ctx, campaign_id)
             for name, html in render(first).items():
                 yield sse_event(name, html)
+            next_heartbeat = started + limits.heartbeat_s
             while True:
                 now = loop.time()
                 if now - started >= limits.lifetime_s:
@@ -196,15 +206,13 @@ class LiveHub:
                         yield sse_event("signed-out", "your session ended: sign in again")
                         return
                     next_session_check = now + limits.session_check_s
-                wait = min(
-                    limits.heartbeat_s,
-                    next_session_check - now,
-                    started + limits.lifetime_s - now,
-                )
+                if now >= next_heartbeat:
+                    yield ": keep-alive\n\n"
+                    next_heartbeat = now + limits.heartbeat_s
+                wait = min(next_heartbeat, next_session_check, started + limits.lifetime_s) - now
                 try:
                     await asyncio.wait_for(sub.wake.wait(), timeout=max(wait, 0.01))
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
                     continue
                 sub.wake.clear()
                 counts, sub.counts = sub.counts, None
