@@ -24,6 +24,8 @@ from tests.ui.conftest import Browser, sign_in
 __all__ = [
     "CAMPAIGN",
     "HOSTILE_FILE",
+    "SPEC",
+    "WORLD",
     "Cells",
     "Previewed",
     "app_keys",
