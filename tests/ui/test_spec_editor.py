@@ -118,6 +118,13 @@ def test_the_plan_lists_what_happens_to_each_changeset(ui: RunningUi) -> None:
     # Planning writes nothing.
     assert _latest_version(ui, "bump") == 1
 
+    # Opened to edit another campaign: the plan says which one applying changes.
+    renamed = browser.post("/ui/spec/plan", {"spec": spec("other"), "editing": "bump"}, htmx=True)
+    assert "This spec names campaign <strong>other</strong>, not <strong>bump</strong>" in (
+        renamed.text
+    )
+    assert "A new campaign: applying creates <strong>other</strong>" in renamed.text
+
     # The same spec again: nothing to apply.
     same = browser.post("/ui/spec/plan", {"spec": spec()}, htmx=True)
     assert "Nothing to apply: version 1 of <strong>bump</strong> already has this spec" in same.text

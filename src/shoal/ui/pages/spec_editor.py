@@ -153,7 +153,7 @@ async def plan(request: Request, form: Spec, _: PageViewer) -> Response:
             raise
         return _invalid(request, form, errors)
     if _is_htmx(request):
-        return render(request, "spec_editor/plan.html", {"plan": view})
+        return render(request, "spec_editor/plan.html", {"plan": view, "editing": form.editing})
     return _posted(request, form, plan=view)
 
 
