@@ -13,7 +13,7 @@ from tests.ui.changesets_world import HOSTILE, World, world
 
 __all__ = ["world"]
 
-ROW = re.compile(r'<tr id="changeset-(\d+)">(.*?)</tr>', re.S)
+ROW = re.compile(r'<tr data-changeset="(\d+)">(.*?)</tr>', re.S)
 TABLE = "/ui/campaigns/bump/changesets"
 HTMX = {"HX-Request": "true", "HX-Target": "changesets-results"}
 

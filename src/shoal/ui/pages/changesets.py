@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote, urlencode
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
@@ -49,6 +50,10 @@ STUCK_LABELS = {
     "conflicts": "conflicts",
     "inactive": "idle",
 }
+
+
+def _base(name: str, rest: str = "/changesets") -> str:
+    return f"{UI_PREFIX}/campaigns/{quote(name, safe='')}{rest}"
 
 
 def _filter_from(
@@ -110,6 +115,9 @@ def changesets_page(
             "stuck_reasons": STUCK_REASONS,
             "bulk_kinds": BULK_KINDS,
             "table_target": TABLE_TARGET,
+            "base": _base(found.campaign.name),
+            "live_url": _base(found.campaign.name, "/live"),
+            "campaign_url": _base(found.campaign.name, ""),
         },
     )
 
@@ -248,11 +256,9 @@ async def confirm_bulk(request: Request, _: PageOperator, name: str) -> Response
         return bulk.plan(context_of(request), name, _bulk_request(request, name, form))
 
     plan = await anyio.to_thread.run_sync(planned)
-    back = f"{UI_PREFIX}/campaigns/{name}/changesets"
+    back = _base(name)
     params = form.flt.params()
     if params:
-        from urllib.parse import urlencode
-
         back += "?" + urlencode(params)
     return render(
         request,
@@ -260,6 +266,8 @@ async def confirm_bulk(request: Request, _: PageOperator, name: str) -> Response
         {
             "section": "campaigns",
             "name": name,
+            "base": _base(name),
+            "campaign_url": _base(name, ""),
             "plan": plan,
             "form": form,
             "fields": form.fields(),
