@@ -142,6 +142,10 @@ after=$(ledger_size)
 echo "simulator mutations before: $before, after: $after"
 [ "$before" = "$after" ] || { echo "a second publish must not write again" >&2; exit 1; }
 
+step "the web UI ($url/ui/): signed in with the token, the campaign page shows what shoal status says"
+shoal status bump-checkout-v4 -o json \
+    | SHOAL_TOKEN="$token" python3 scripts/demo_checks.py "$sim_info" ui-matches-status "$url" bump-checkout-v4
+
 step "shoal audit list --action github.mutation: one row per GitHub mutation"
 shoal audit list --action github.mutation --limit 12
 
@@ -169,6 +173,7 @@ running. To use them from another shell:
   uv run shoal status bump-checkout-v4
   uv run shoal changesets bump-checkout-v4
 
+The web UI: $url/ui/ (sign in with an API token: uv run shoal admin create-token --role admin).
 The simulator's admin API: $sim_admin_url (token in $sim_info).
 Stop both with: kill $up_pid $sim_pid
 EOF2

@@ -3,15 +3,22 @@
     python3 scripts/demo_checks.py SIM_JSON ledger-size
     python3 scripts/demo_checks.py SIM_JSON audit-matches-ledger < audit.jsonl
     python3 scripts/demo_checks.py SIM_JSON show-prs CAMPAIGN_BRANCH OWNER/REPO...
+    SHOAL_TOKEN=... python3 scripts/demo_checks.py SIM_JSON ui-matches-status URL CAMPAIGN \
+        < status.json
 
 SIM_JSON is what `shoal sim serve -o json` printed. The checks read the simulator's
 mutation ledger through its admin API and pull requests through its REST API, as any
-GitHub client would.
+GitHub client would. `ui-matches-status` signs in to Shoal's web UI as a browser does (the
+sign-in form, its CSRF token, the session cookie) and compares the campaign page's counts
+with what `shoal status -o json` printed.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import os
+import re
 import sys
 import urllib.parse
 import urllib.request
@@ -102,6 +109,40 @@ def show_prs(sim: dict[str, Any], branch: str, repos: list[str]) -> int:
     return 1 if missing else 0
 
 
+def ui_matches_status(base_url: str, campaign: str) -> int:
+    status = json.load(sys.stdin)
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with browser.open(f"{base_url}/ui/sign-in", timeout=30) as response:
+        form = response.read().decode()
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    if not found:
+        print("the sign-in page has no CSRF token", file=sys.stderr)
+        return 1
+    body = urllib.parse.urlencode(
+        {"token": os.environ["SHOAL_TOKEN"], "csrf_token": found.group(1), "next": "/ui/"}
+    ).encode()
+    with browser.open(f"{base_url}/ui/sign-in", data=body, timeout=30) as response:
+        if not response.url.endswith("/ui/"):
+            print(f"signing in to the UI failed: landed on {response.url}", file=sys.stderr)
+            return 1
+    page_url = f"{base_url}/ui/campaigns/{urllib.parse.quote(campaign)}"
+    with browser.open(page_url, timeout=30) as response:
+        page = response.read().decode()
+    shown = {
+        state: int(count)
+        for count, state in re.findall(
+            r'<span class="n">(\d+)</span>\s*<span class="badge state-([a-z_]+)">', page
+        )
+    }
+    expected = {state: n for state, n in status["counts"].items() if state in shown}
+    print(f"{page_url}: " + ", ".join(f"{s} {n}" for s, n in shown.items() if n))
+    if not shown or {s: n for s, n in shown.items() if s in expected} != expected:
+        print(f"the UI shows {shown}, shoal status says {status['counts']}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -115,6 +156,8 @@ def main(argv: list[str]) -> int:
         return audit_matches_ledger(sim)
     if command == "show-prs" and len(rest) >= 2:
         return show_prs(sim, rest[0], rest[1:])
+    if command == "ui-matches-status" and len(rest) == 2:
+        return ui_matches_status(rest[0], rest[1])
     print(__doc__, file=sys.stderr)
     return 2
 
