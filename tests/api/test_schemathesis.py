@@ -13,7 +13,7 @@ so that it fits in the suite.
 Not exercised with valid credentials here: the GitHub webhook receiver (an HMAC of the body;
 requests here go unsigned and must be refused with a documented status; valid deliveries are
 tested in tests/webhooks) and the artifact proxy (`/runner/...`, a per-execution token only a
-worker mints; refused here, tested in tests/execution/test_artifact_proxy*.py).
+worker mints; refused here, tested in tests/e2e/test_artifact_proxy.py).
 """
 
 from __future__ import annotations

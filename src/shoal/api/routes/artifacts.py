@@ -83,12 +83,12 @@ async def upload_result(
     request: Request, ctx: Ctx, token: Token, execution_id: int, name: str
 ) -> Response:
     proxy = proxy_of(ctx)
+    # The token first: a client without one learns nothing and sends no body worth reading.
+    await run_in_threadpool(artifact_proxy.authorize, proxy, _token(token), execution_id)
     if name not in artifact_proxy.RESULT_FILES:
         raise InvalidInputError(
             f"unknown result {name!r}: upload one of {', '.join(artifact_proxy.RESULT_FILES)}"
         )
-    # The token first: a client without one learns nothing and sends no body worth reading.
-    await run_in_threadpool(artifact_proxy.authorize, proxy, _token(token), execution_id)
     limit = proxy.limit(name)
     body = await bounded_body(request, limit)
     if body is None:

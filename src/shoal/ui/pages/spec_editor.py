@@ -46,13 +46,18 @@ def _field(form: FormData, name: str, max_length: int) -> str:
     return value[:max_length] if isinstance(value, str) else ""
 
 
+async def read_form(request: Request) -> None:
+    """Parses the editor's form within the spec body limit. Declared before the page's role
+    dependency, whose CSRF check then reads the same parsed form (the request guard has
+    bounded the whole body already). No `Form` parameter: FastAPI would parse the form first,
+    at the default part size."""
+    await request.form(max_part_size=context_of(request).settings.api_max_spec_body_bytes)
+
+
 async def spec_form(request: Request) -> SpecForm:
-    """The editor's form, read within the spec body limit. Declared before the page's role
-    dependency so that the form is parsed here, at this limit, and the CSRF check reads the
-    same parsed form (the request guard has bounded the whole body already). No `Form`
-    parameter: FastAPI would parse the form first, at the default part size."""
-    limit = context_of(request).settings.api_max_spec_body_bytes
-    form = await request.form(max_part_size=limit)
+    """The editor's fields, read after the caller's session and CSRF token were checked: a
+    request refused for those is not told anything about its form."""
+    form = await request.form()  # as `read_form` parsed it
     text = form.get("spec")
     if not isinstance(text, str):
         raise InvalidInputError("the form carries no spec")
@@ -63,6 +68,7 @@ async def spec_form(request: Request) -> SpecForm:
     )
 
 
+FormRead = Annotated[None, Depends(read_form)]
 Spec = Annotated[SpecForm, Depends(spec_form)]
 
 
@@ -137,7 +143,7 @@ def _invalid(request: Request, form: SpecForm, errors: list[dict[str, Any]]) -> 
 
 
 @router.post("/spec/validate", summary="Validate a spec")
-async def validate(request: Request, form: Spec, _: PageViewer) -> Response:
+async def validate(request: Request, _form: FormRead, _: PageViewer, form: Spec) -> Response:
     check = await anyio.to_thread.run_sync(ui_spec_editor.check, context_of(request), form.text)
     if _is_htmx(request):
         return render(request, "spec_editor/check.html", {"check": check})
@@ -145,7 +151,7 @@ async def validate(request: Request, form: Spec, _: PageViewer) -> Response:
 
 
 @router.post("/spec/plan", summary="What applying a spec would do to each changeset")
-async def plan(request: Request, form: Spec, _: PageViewer) -> Response:
+async def plan(request: Request, _form: FormRead, _: PageViewer, form: Spec) -> Response:
     try:
         view = await anyio.to_thread.run_sync(ui_spec_editor.plan, context_of(request), form.text)
     except InvalidInputError as exc:
@@ -190,7 +196,7 @@ def _applied(request: Request, form: SpecForm, result: campaigns.ApplyResult) ->
 
 
 @router.post("/spec/apply", summary="Apply a spec: its campaign's next version")
-async def apply(request: Request, form: Spec, principal: PageOperator) -> Response:
+async def apply(request: Request, _form: FormRead, principal: PageOperator, form: Spec) -> Response:
     if (refused := await _stale_plan(request, form)) is not None:
         return refused
     ctx = context_of(request)
