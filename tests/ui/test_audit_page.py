@@ -9,10 +9,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from shoal.domain.audit import NewAuditEvent
 from shoal.domain.auth import Principal, Role
 from shoal.services import budgets, campaigns, tokens
+from shoal.services.ui_audit import COUNT_UP_TO
 from shoal.store import audit as audit_store
 from tests.ui.conftest import RunningUi
 
@@ -202,3 +204,22 @@ def test_export_and_chain_check_need_an_admin_as_the_api_does(ui: RunningUi, rol
     assert page.status_code == 200
     assert "/ui/audit/export" not in page.text
     assert "Check the chain" not in page.text
+
+
+def test_a_long_log_is_counted_only_up_to_a_bound(ui: RunningUi) -> None:
+    # Rows written straight to the table (their hashes do not chain): only counting matters.
+    with ui.api.ctx.db.transaction() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_events (at, actor, action, outcome, prev_hash, hash) "
+                "SELECT now(), 'token:bulk', 'test.event', 'ok', repeat('0', 64), "
+                "repeat('1', 64) FROM generate_series(1, :n)"
+            ),
+            {"n": COUNT_UP_TO + 5},
+        )
+    browser = ui.browser(Role.VIEWER)
+    page = browser.get("/ui/audit", params={"actor": "token:bulk"})
+    assert "More than 10,000 events match the filters" in page.text
+    assert len(shown_ids(page.text)) == 50
+    few = browser.get("/ui/audit", params={"actor": "token:bulk", "action": "other"})
+    assert "0 events match the filters" in few.text

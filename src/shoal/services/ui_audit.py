@@ -14,9 +14,19 @@ from shoal.services.context import AppContext
 from shoal.store import audit as audit_store
 from shoal.store import campaigns as campaign_store
 
-__all__ = ["EVENTS_PER_PAGE", "AuditRow", "AuditView", "audit_view", "moment", "text_filter"]
+__all__ = [
+    "COUNT_UP_TO",
+    "EVENTS_PER_PAGE",
+    "AuditRow",
+    "AuditView",
+    "audit_view",
+    "moment",
+    "text_filter",
+]
 
 EVENTS_PER_PAGE = 50
+# Past this many matching events the page says "more than" instead of counting them all.
+COUNT_UP_TO = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +39,12 @@ class AuditRow:
 @dataclass(frozen=True, slots=True)
 class AuditView:
     rows: list[AuditRow]
-    total: int
+    total: int  # at most COUNT_UP_TO + 1
     next_before: int | None
+
+    @property
+    def total_is_exact(self) -> bool:
+        return self.total <= COUNT_UP_TO
 
 
 def text_filter(value: str | None) -> str | None:
@@ -64,7 +78,7 @@ def audit_view(ctx: AppContext, flt: AuditFilter, *, campaign_ref: str | None = 
         if campaign_ref is not None:
             wanted = replace(wanted, campaign_id=campaign_store.get_campaign(conn, campaign_ref).id)
         found = audit_store.list_audit_events(conn, wanted)
-        total = audit_store.count_audit_events(conn, wanted)
+        total = audit_store.count_audit_events(conn, wanted, at_most=COUNT_UP_TO + 1)
         shown = found[:EVENTS_PER_PAGE]
         names = campaign_store.campaign_names(
             conn, {e.campaign_id for e in shown if e.campaign_id is not None}

@@ -189,9 +189,12 @@ def list_audit_events(conn: Connection, flt: AuditFilter) -> list[AuditEvent]:
     return [_event(r) for r in conn.execute(_filtered(flt).limit(flt.limit)).mappings()]
 
 
-def count_audit_events(conn: Connection, flt: AuditFilter) -> int:
-    """How many events match the filter on every page (cursor, order and limit ignored)."""
+def count_audit_events(conn: Connection, flt: AuditFilter, *, at_most: int | None = None) -> int:
+    """How many events match the filter on every page (cursor, order and limit ignored);
+    with `at_most`, counting stops there (a page says "more than N" without reading them all)."""
     everything = _filtered(flt.matching()).order_by(None)
+    if at_most is not None:
+        everything = everything.limit(at_most)
     query = sa.select(sa.func.count()).select_from(everything.subquery())
     return int(conn.execute(query).scalar_one())
 

@@ -104,6 +104,12 @@ audit_events = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     # Which key signed the row (a digest naming it); NULL on rows of the unkeyed legacy chain.
     sa.Column("key_id", sa.Text),
+    sa.Index("ix_audit_events_campaign", "campaign_id", "id"),
+    sa.Index("ix_audit_events_at", "at"),
+    *(
+        sa.Index(f"ix_audit_events_{c}", c, "id")
+        for c in ("actor", "action", "outcome", "target", "repo")
+    ),
 )
 
 # One row, written by migration 0007: events with a larger id are HMAC-chained; the ones up
