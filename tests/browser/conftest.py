@@ -4,9 +4,10 @@
 `browser_stack` is the whole stack (the GitHub simulator delivering webhooks, the API, a
 worker) with the same. `ShoalUi.visit(page, name)` checks the page a test is on: a screenshot
 saved as a test artifact (`SHOAL_TEST_SCREENSHOTS_DIR`, `test-artifacts/screenshots/` by
-default) and axe-core, failing on any serious or critical violation, and on any resource the
-Content-Security-Policy refused. Chromium is never downloaded: scripts/bootstrap.sh installs
-Debian's, and without it these tests fail rather than skip.
+default, one directory per test module, `<page>.png`), then axe-core, failing on any serious
+or critical violation, and on anything the Content-Security-Policy refused. Chromium is never
+downloaded: scripts/bootstrap.sh installs Debian's, and without it these tests fail rather
+than skip.
 """
 
 # ruff: noqa: F811 (the end-to-end fixtures are imported, then named as fixture arguments)
@@ -95,6 +96,14 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "page"
 
 
+def screenshots_dir() -> Path:
+    """The current test module's directory of screenshots (`flow/` for test_flow.py), so
+    that two tests' pages of the same name do not overwrite each other."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    module = Path(current.partition("::")[0]).stem.removeprefix("test_")
+    return SCREENSHOTS / (slug(module) if module else "other")
+
+
 def axe_failures(results: dict[str, Any]) -> list[str]:
     """One line per element of each serious or critical violation: rule, element, help URL."""
     lines = []
@@ -134,12 +143,15 @@ class ShoalUi:
         context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         self.contexts.append(context)
         page = context.new_page()
-        page.on("console", self._console)
+        page.on("console", lambda message: self._console(page, message))
         return page
 
-    def _console(self, message: ConsoleMessage) -> None:
+    def _console(self, page: Page, message: ConsoleMessage) -> None:
         if message.type == "error" and "Content Security Policy" in message.text:
-            self.csp_refusals.append(message.text)
+            where = message.location
+            self.csp_refusals.append(
+                f"{page.url} ({where.get('url')}:{where.get('lineNumber')}): {message.text}"
+            )
 
     def page(self, role: Role = Role.ADMIN) -> Page:
         """A page signed in as `role` through the sign-in form (one per role, reused)."""
@@ -158,7 +170,7 @@ class ShoalUi:
     def visit(self, page: Page, name: str) -> Path:
         """Check the page `page` is on, as `name`: screenshot, then axe-core."""
         page.wait_for_load_state("load")
-        path = SCREENSHOTS / f"{slug(name)}.png"
+        path = screenshots_dir() / f"{slug(name)}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(path), full_page=True)
         self.visited.append(name)
@@ -189,9 +201,9 @@ def _closing(ui: ShoalUi, request: pytest.FixtureRequest) -> None:
     """After a failed test, a screenshot of each open page (`failed-<test>-<role>.png`)."""
     try:
         if request.node.stash.get(_FAILED, False):
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            screenshots_dir().mkdir(parents=True, exist_ok=True)
             for role, page in ui.pages.items():
-                shot = SCREENSHOTS / f"failed-{slug(request.node.name)}-{role}.png"
+                shot = screenshots_dir() / f"failed-{slug(request.node.name)}-{role}.png"
                 page.screenshot(path=str(shot), full_page=True, timeout=ACTION_TIMEOUT_MS)
     finally:
         ui.close()

@@ -24,7 +24,7 @@ def test_an_axe_violation_fails_the_visit_with_rule_element_and_help(shoal_ui: S
     assert "critical image-alt" in message
     assert "#no-alt" in message
     assert "https://dequeuniversity.com/rules/axe/" in message
-    assert (SCREENSHOTS / "harness-violation.png").stat().st_size > 0
+    assert (SCREENSHOTS / "harness" / "harness-violation.png").stat().st_size > 0
 
 
 def test_without_chromium_the_tests_fail_and_say_how_to_install_it(

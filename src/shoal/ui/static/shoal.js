@@ -76,8 +76,9 @@
   document.addEventListener("keydown", function (event) {
     var t = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) {
-      if (event.key === "Escape") t.blur();
+    if (t && (t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName) ||
+              (t.tagName === "INPUT" && !/^(checkbox|radio|button|submit|reset)$/.test(t.type)))) {
+      if (event.key === "Escape") { event.preventDefault(); t.blur(); } // keep a search box's text
       return;
     }
     var key = event.key;
