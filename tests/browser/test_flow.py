@@ -318,7 +318,7 @@ def read_and_export_the_audit_log(ui: ShoalUi, page: Page) -> None:
 
     page.get_by_label("Action").fill("spec.apply")
     page.get_by_role("button", name="Filter").click()
-    expect(page.get_by_text("1 event match the filters")).to_be_visible()
+    expect(page.get_by_text("1 event matches the filters")).to_be_visible()
     row = table.locator("tbody tr")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("token:test-admin")
