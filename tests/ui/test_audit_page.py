@@ -99,6 +99,9 @@ def test_a_time_range_selects_the_events_the_api_selects(ui: RunningUi, events: 
     page = browser.get("/ui/audit", params={"since": past, "until": future})
     assert shown_ids(page.text) == everything
     assert everything == api_ids(ui, since=past + "Z", until=future + "Z")
+    # Without a zone the API reads UTC too, as the page does.
+    assert everything == api_ids(ui, since=past, until=future)
+    assert api_ids(ui, since=future) == []
     assert browser.get("/ui/audit", params={"since": "yesterday"}).status_code == 422
 
 

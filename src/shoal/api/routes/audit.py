@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -23,6 +23,13 @@ __all__ = ["router"]
 router = APIRouter(prefix=API_PREFIX, tags=["audit"])
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone is UTC (not the database session's zone)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 class AuditQuery:
     """The filters `GET /audit` and `GET /audit/export` share."""
 
@@ -40,7 +47,9 @@ class AuditQuery:
             str | None, Query(max_length=500, description="e.g. org:acme, token:3, global")
         ] = None,
         repo: Annotated[str | None, Query(max_length=300, description="owner/name")] = None,
-        since: Annotated[datetime | None, Query(description="Events at or after this time")] = None,
+        since: Annotated[
+            datetime | None, Query(description="Events at or after this time (UTC without a zone)")
+        ] = None,
         until: Annotated[datetime | None, Query(description="Events before this time")] = None,
     ) -> None:
         self.campaign = campaign
@@ -50,8 +59,8 @@ class AuditQuery:
             outcome=outcome,
             target=target,
             repo=repo,
-            since=since,
-            until=until,
+            since=_utc(since),
+            until=_utc(until),
         )
 
     def resolve(self, ctx: Ctx) -> audit.AuditFilter:
