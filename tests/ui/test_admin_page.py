@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from shoal.domain.auth import Principal, Role
-from shoal.services import campaigns
+from shoal.services import campaigns, publishing
 from shoal.services.installations import governor_of
 from shoal.store.tables import changesets
 from tests.ui.conftest import RunningUi
@@ -213,3 +213,19 @@ def test_installations_show_the_rate_limits_the_governor_recorded(ui: RunningUi)
     assert f'paused</strong> until <time datetime="{until.isoformat()}"' in rows[77]
     assert html.escape("secondary rate limit <b>hit</b>", quote=False) in rows[77]
     assert f'datetime="{reset.isoformat()}"' in rows[41]
+
+
+def test_campaigns_held_by_their_own_controls_are_listed(ui: RunningUi) -> None:
+    ctx = ui.api.ctx
+    alice = Principal(name="token:alice", role=Role.ADMIN)
+    campaigns.apply_spec(ctx, SPEC, principal=alice)
+    browser = ui.browser(Role.ADMIN)
+    assert "Campaigns held by their own" not in browser.get("/ui/admin").text
+    publishing.set_control(
+        ctx, principal=alice, campaign_ref="fleet-fix", paused=True, reason="<i>freeze</i>"
+    )
+    page = browser.get("/ui/admin").text
+    held = page.split("Campaigns held by their own kill switch or pause", 1)[1].split("</table>")[0]
+    assert '<a href="/ui/campaigns/fleet-fix">fleet-fix</a>' in held
+    assert "<td>pause</td>" in held
+    assert "&lt;i&gt;freeze&lt;/i&gt;" in held

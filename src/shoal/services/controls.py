@@ -10,7 +10,7 @@ from shoal.services.context import AppContext
 from shoal.store import campaigns as campaign_store
 from shoal.store import controls as control_store
 
-__all__ = ["ControlState", "global_kill", "list_controls"]
+__all__ = ["ControlState", "list_controls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,3 @@ def list_controls(ctx: AppContext) -> list[ControlState]:
     if not states or states[0].scope != control_store.GLOBAL:
         states.insert(0, ControlState(control_store.GLOBAL, None, False, False, "", None, None))
     return states
-
-
-def global_kill(ctx: AppContext) -> ControlState:
-    return list_controls(ctx)[0]

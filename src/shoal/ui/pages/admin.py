@@ -47,6 +47,7 @@ def admin_page(request: Request, _: PageAdmin) -> Response:
     except UnavailableError as exc:  # Redis down: the rest of the page still works
         governor_error = exc.message
     now = ctx.clock.now()
+    held = controls.list_controls(ctx)  # the global kill switch first
     return render(
         request,
         "admin.html",
@@ -54,7 +55,8 @@ def admin_page(request: Request, _: PageAdmin) -> Response:
             "section": "admin",
             "installations": found,
             "governor_error": governor_error,
-            "kill": controls.global_kill(ctx),
+            "kill": held[0],
+            "held_campaigns": [c for c in held[1:] if c.killed or c.paused],
             "kill_on_confirm": KILL_ON_CONFIRM,
             "kill_off_confirm": KILL_OFF_CONFIRM,
             "budgets": budgets.list_budgets(ctx),
