@@ -76,7 +76,9 @@ def burndowns(
         for index, day in enumerate(days):
             for state, delta in day.items():
                 running[state] = running.get(state, 0) + delta
-            found[campaign_id][index] = {s: n for s, n in running.items() if n}
+            # A change recorded with an earlier time than the one before it (clock skew
+            # between processes) could leave a state briefly below zero: never shown.
+            found[campaign_id][index] = {s: n for s, n in running.items() if n > 0}
     return found
 
 
@@ -90,13 +92,18 @@ class Fingerprint:
 
 
 def fingerprint(conn: Connection, campaign_id: int) -> Fingerprint:
-    """One query on indexes: the campaign's last state change, its changesets' number and
-    last write, and its holds (global and its own)."""
-    events = sa.select(sa.func.max(changeset_events.c.id)).where(
-        changeset_events.c.campaign_id == campaign_id
+    """One query of index probes (migration 0021): the campaign's last state change (every
+    new changeset records one; changesets are never deleted), its changesets' last write, and
+    its holds (global and its own)."""
+    last_event = (
+        sa.select(sa.func.max(changeset_events.c.id))
+        .where(changeset_events.c.campaign_id == campaign_id)
+        .scalar_subquery()
     )
-    written = sa.select(sa.func.count(), sa.func.max(changesets.c.updated_at)).where(
-        changesets.c.campaign_id == campaign_id
+    last_write = (
+        sa.select(sa.func.max(changesets.c.updated_at))
+        .where(changesets.c.campaign_id == campaign_id)
+        .scalar_subquery()
     )
 
     def hold(scope: str) -> sa.ScalarSelect[str]:
@@ -107,16 +114,7 @@ def fingerprint(conn: Connection, campaign_id: int) -> Fingerprint:
             .scalar_subquery()
         )
 
-    written_sq = written.subquery()
-    row = conn.execute(
-        sa.select(
-            events.scalar_subquery(),
-            hold(GLOBAL),
-            hold(campaign_scope(campaign_id)),
-            *written_sq.c,
-        )
+    event, held_global, held_campaign, written = conn.execute(
+        sa.select(last_event, hold(GLOBAL), hold(campaign_scope(campaign_id)), last_write)
     ).one()
-    last_event, held_global, held_campaign, count, last_write = row
-    return Fingerprint(
-        states=(last_event, held_global, held_campaign, count), rows=(count, last_write)
-    )
+    return Fingerprint(states=(event, held_global, held_campaign), rows=(written,))

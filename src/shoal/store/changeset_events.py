@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shoal.domain.changesets import Changeset, ChangesetState
+from shoal.store.campaign_overview import burndowns
 from shoal.store.changesets import get_changeset, state_expr
 from shoal.store.tables import campaigns, changeset_events, changesets
 
@@ -70,35 +71,14 @@ def list_events(
     return [ChangesetEvent(**dict(row)) for row in conn.execute(query).mappings()]
 
 
-_BURNDOWN = sa.text("""
-WITH spans AS (
-    SELECT to_state, at,
-           lead(at) OVER (PARTITION BY changeset_id ORDER BY at, id) AS until
-    FROM changeset_events
-    WHERE campaign_id = :campaign_id AND at <= :last
-)
-SELECT d.day_end, s.to_state, count(*)
-FROM unnest(CAST(:ends AS timestamptz[])) AS d(day_end)
-JOIN spans s ON s.at <= d.day_end AND (s.until IS NULL OR s.until > d.day_end)
-GROUP BY d.day_end, s.to_state
-""")
-
-
 def burndown(
     conn: Connection, campaign_id: int, ends: Sequence[datetime]
 ) -> dict[datetime, dict[str, int]]:
     """How many of the campaign's changesets were in each state at each of `ends` (the last
-    change at or before that moment decides)."""
-    found: dict[datetime, dict[str, int]] = {end: {} for end in ends}
-    if not ends:
-        return found
-    rows = conn.execute(
-        _BURNDOWN, {"campaign_id": campaign_id, "last": max(ends), "ends": list(ends)}
-    )
-    by_instant = {end.timestamp(): end for end in ends}
-    for day_end, state, count in rows:
-        found[by_instant[day_end.timestamp()]][state] = int(count)
-    return found
+    change at or before that moment decides): `campaign_overview.burndowns` for one campaign."""
+    ordered = sorted(set(ends))
+    found = dict(zip(ordered, burndowns(conn, [campaign_id], ordered)[campaign_id], strict=True))
+    return {end: dict(found[end]) for end in ends}
 
 
 def last_activity_expr() -> sa.ColumnElement[datetime]:

@@ -319,6 +319,8 @@ changesets = sa.Table(
     # The publish request that last queued the changeset (0005; see `publish_batches`).
     sa.Column("publish_batch", sa.BigInteger),
     sa.Index("changesets_publish_batch", "publish_batch"),
+    # A campaign's latest write, for the UI's live fingerprint (0021).
+    sa.Index("changesets_campaign_updated_at", "campaign_id", "updated_at"),
     # Drift the campaign's policy leaves to a human (0011): {kind, detail, policy, since}.
     sa.Column("drift", JSONB),
     # This changeset holds one of the campaign's `max_open_prs` places until its PR opens.
@@ -446,6 +448,7 @@ changeset_events = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Index("changeset_events_campaign_at", "campaign_id", "at"),
     sa.Index("changeset_events_changeset_at", "changeset_id", "at"),
+    sa.Index("changeset_events_campaign_id", "campaign_id", "id"),  # latest change (0021)
 )
 
 # Bulk actions (0010): one row per request (retry, close, rebase, ...), one item per
