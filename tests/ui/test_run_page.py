@@ -200,6 +200,12 @@ def test_an_active_run_is_cancelled_from_its_page_by_an_operator(ui: RunningUi) 
     operator = ui.browser(Role.OPERATOR)
     page = operator.get(url)
     assert "Cancel run" in page.text and "selecting" in page.text
+    # While it runs, the header and the results poll for their news.
+    assert f'hx-get="/ui/runs/{run_id}/live" hx-trigger="every 2s"' in page.text
+    assert 'hx-trigger="every 3s"' in page.text
+    live = operator.get(f"{url}/live")
+    assert live.status_code == 200 and "<html" not in live.text
+    assert "selecting" in live.text and "Cancel run" in live.text
     assert operator.http.post(f"{url}/cancel", data={}).status_code == 403  # no CSRF token
     assert runs.get_run(ctx, run_id).state == "selecting"
 
@@ -208,6 +214,8 @@ def test_an_active_run_is_cancelled_from_its_page_by_an_operator(ui: RunningUi) 
     assert runs.get_run(ctx, run_id).state == "cancelled"
     after = operator.get(url)
     assert "Cancel run" not in after.text and "cancelled" in after.text
+    assert 'hx-trigger="every' not in after.text
+    assert 'hx-trigger="every' not in operator.get(f"{url}/live").text
     with ui.api.client() as api:
         events = api.get("/audit", params={"action": "run.cancel"}).json()
     assert [(e["actor"], e["target"]) for e in events] == [("token:test-operator", f"run:{run_id}")]

@@ -36,10 +36,12 @@ __all__ = [
     "ExecutionPage",
     "LogView",
     "RunFilters",
+    "RunHeader",
     "RunPage",
     "execution_page",
     "read_log",
     "read_patch",
+    "run_header",
     "run_page",
 ]
 
@@ -93,6 +95,22 @@ class RunFilters:
         return PublishFilter(
             repos=repos, repo_glob=self.repo_glob, org=self.org or None, path_glob=self.path
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    """What a run page's live header shows: the run, its state and its counts."""
+
+    view: runs.RunView
+
+    @property
+    def active(self) -> bool:
+        return self.view.state in (RunState.SELECTING.value, RunState.EXECUTING.value)
+
+
+def run_header(ctx: AppContext, run_id: int) -> RunHeader:
+    """Two queries (the run, its counter rows), whatever the run's size."""
+    return RunHeader(runs.get_run(ctx, run_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,12 @@ def run_page(
     return render(request, "run.html", context)
 
 
+@router.get("/runs/{run_id}/live", summary="A run's header and counts, polled while it runs")
+def run_live(request: Request, _: PageViewer, run_id: int) -> Response:
+    header = ui_runs.run_header(context_of(request), run_id)
+    return render(request, "_run_live.html", {"page": header, "states": list(ExecutionState)})
+
+
 @router.post("/runs/{run_id}/cancel", summary="Cancel a run")
 def cancel_run(request: Request, principal: PageOperator, run_id: int) -> Response:
     runs.cancel_run(context_of(request), run_id, principal=principal)
