@@ -108,11 +108,14 @@ def burndown_chart(title: str, days: Sequence[date], series: Sequence[Series]) -
         )
     every = max(1, round(len(days) / 7))
     for i, day in enumerate(days):
-        if i % every and i != len(days) - 1:
+        last = len(days) - 1
+        if i != last and (i % every or last - i < every):  # no label crowding the last one
             continue
+        # The first and last labels stay inside the chart.
+        anchor = "start" if i == 0 else "end" if i == last else "middle"
         parts.append(
             f'<text class="x-label" x="{x(i):.1f}" y="{_H - _BOTTOM + 18}" '
-            f'text-anchor="middle">{escape(day.strftime("%b %d"))}</text>'
+            f'text-anchor="{anchor}">{escape(day.strftime("%b %d"))}</text>'
         )
     parts.append(
         f'<line class="axis" x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" y2="{_TOP + plot_h}"/>'
