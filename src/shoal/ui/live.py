@@ -102,11 +102,24 @@ class _Watch:
         self.subscribers: set[Subscription] = set()
         self.task: asyncio.Task[None] | None = None
         self.changes = 0
+        self.last: Fingerprint | None = None
+        # Set once the baseline is read: a stream reads its first counts after it, so a
+        # change between the two is seen as one.
+        self.ready = asyncio.Event()
 
     async def run(self) -> None:
         ctx = self.hub.ctx
-        last: Fingerprint | None = None
+        try:
+            self.last = await anyio.to_thread.run_sync(
+                ui_campaign.live_fingerprint, ctx, self.campaign_id
+            )
+        except Exception as exc:
+            log.warning("live_poll_failed", campaign_id=self.campaign_id, error=str(exc))
+        finally:
+            self.ready.set()
         while self.subscribers:
+            await asyncio.sleep(self.hub.limits.poll_s)
+            last = self.last
             try:
                 now = await anyio.to_thread.run_sync(
                     ui_campaign.live_fingerprint, ctx, self.campaign_id
@@ -124,10 +137,9 @@ class _Watch:
                         if now.rows != last.rows:
                             sub.rows_changed = self.changes
                         sub.wake.set()
-                last = now
+                self.last = now
             except Exception as exc:  # a database hiccup must not end every stream
                 log.warning("live_poll_failed", campaign_id=self.campaign_id, error=str(exc))
-            await asyncio.sleep(self.hub.limits.poll_s)
 
 
 class LiveHub:
@@ -163,6 +175,7 @@ class LiveHub:
         if watch.task is None or watch.task.done():
             watch.task = asyncio.create_task(watch.run())
         try:
+            await watch.ready.wait()
             yield sub
         finally:
             watch.subscribers.discard(sub)
