@@ -179,10 +179,11 @@ def page(
     with ctx.db.transaction() as conn:
         campaign = campaign_store.get_campaign(conn, campaign_ref)
         q = _query(ctx, campaign, flt)
-        total = report_store.count(conn, q)
+        total, rows = report_store.page(conn, q, offset=(page - 1) * per_page, limit=per_page)
         last = max(1, -(-total // per_page))
-        page = min(page, last)
-        rows = report_store.page(conn, q, offset=(page - 1) * per_page, limit=per_page)
+        if page > last:  # past the end: the last page
+            page = last
+            total, rows = report_store.page(conn, q, offset=(page - 1) * per_page, limit=per_page)
     return ReportPage(campaign, rows, total, page, per_page)
 
 

@@ -91,7 +91,11 @@ def count_by_org(conn: Connection, q: ReportQuery) -> dict[str, int]:
     return {org: int(n) for org, n in rows}
 
 
-def _select(q: ReportQuery) -> sa.Select[tuple[object, ...]]:
+def _select(
+    q: ReportQuery, *, where: list[sa.ColumnElement[bool]] | None = None
+) -> sa.Select[tuple[object, ...]]:
+    """The matching rows whole, with their derived state, last activity and stuck reasons
+    (`where`: these conditions instead of the query's filter)."""
     state = state_expr()
     conditions = stuck_conditions(q.inactive_before)
     is_open = state.in_(OPEN_STATES)
@@ -100,7 +104,7 @@ def _select(q: ReportQuery) -> sa.Select[tuple[object, ...]]:
         state.label("derived_state"),
         last_activity_expr().label("last_activity"),
         *(sa.and_(is_open, conditions[r]).label(f"stuck_{r}") for r in STUCK_REASONS),
-    ).where(*_where(q))
+    ).where(*(_where(q) if where is None else where))
 
 
 def _row(row: sa.RowMapping) -> ReportRow:
@@ -114,15 +118,29 @@ def _row(row: sa.RowMapping) -> ReportRow:
     )
 
 
-def page(conn: Connection, q: ReportQuery, *, offset: int, limit: int) -> list[ReportRow]:
-    """One page of the matching changesets by repository name (then id)."""
-    query = (
-        _select(q)
+def page(
+    conn: Connection, q: ReportQuery, *, offset: int, limit: int
+) -> tuple[int, list[ReportRow]]:
+    """How many changesets match, and one page of them by repository name (then id).
+
+    One narrow pass over the matching rows finds the page's ids and the count; only the
+    page's rows are then read whole (their JSON documents, their stuck reasons)."""
+    ranked = (
+        sa.select(changesets.c.id, sa.func.count().over().label("total"))
+        .where(*_where(q))
         .order_by(sa.func.lower(changesets.c.repo), changesets.c.id)
         .offset(offset)
         .limit(limit)
     )
-    return [_row(r) for r in conn.execute(query).mappings()]
+    found = conn.execute(ranked).all()
+    if not found:
+        # Past the last page (or nothing matches): the count alone.
+        return count(conn, q) if offset else 0, []
+    ids = [row.id for row in found]
+    order = {changeset_id: n for n, changeset_id in enumerate(ids)}
+    rows = [_row(r) for r in conn.execute(_select(q, where=[changesets.c.id.in_(ids)])).mappings()]
+    rows.sort(key=lambda r: order[r.changeset.id])
+    return int(found[0].total), rows
 
 
 def walk(conn: Connection, q: ReportQuery, *, after_id: int | None, limit: int) -> list[ReportRow]:
