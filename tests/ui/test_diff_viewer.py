@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from markupsafe import escape
+
 from shoal.domain.auth import Role
+from shoal.services import runs
+from shoal.ui.diffs import anchor_of
 from tests.ui.preview_stack import (  # noqa: F401 - fixtures
     HOSTILE_FILE,
     Previewed,
@@ -48,6 +52,9 @@ def test_the_diff_viewer_shows_a_real_patch_escaped_in_both_layouts(
     assert "old-name.txt → new-name.txt" in page
     assert "Binary file: its content is not shown" in page
     assert "more lines of this file are not shown" in page
+    # Each file of the list links to its section of the diff.
+    section = anchor_of("code.py")
+    assert f'href="#{section}"' in page and f'id="{section}"' in page
     # Pygments highlights by the file name, with classes only.
     assert '<span class="k">def</span>' in page
 
@@ -115,3 +122,19 @@ def test_a_failed_execution_shows_its_reason_and_is_retried_by_an_operator(
     assert retried.status_code == 303 and retried.headers["location"] == base
     events = previewed.stack.get("/audit", action="execution.retry")
     assert [(e["actor"], e["repo"]) for e in events] == [("token:test-operator", "acme/broken")]
+
+
+def test_an_execution_whose_objects_retention_deleted_still_shows_what_the_database_keeps(
+    previewed: Previewed,  # noqa: F811
+) -> None:
+    ctx = previewed.stack.api.ctx
+    execution, _ = runs.get_execution(ctx, previewed.run_id, "acme/api")
+    assert execution.patch_key and execution.log_key
+    ctx.blobs.delete(execution.patch_key)
+    ctx.blobs.delete(execution.log_key)
+    page = previewed.browser(Role.VIEWER).get(f"/ui/runs/{previewed.run_id}/repos/acme/api")
+    assert page.status_code == 200, page.text
+    assert "The patch is no longer stored" in page.text
+    assert "The whole log is no longer stored" in page.text
+    assert ".github/workflows/ci.yml" in page.text  # the files, from the diff summary
+    assert str(escape(execution.log_tail.splitlines()[-1])) in page.text

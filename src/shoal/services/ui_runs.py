@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from shoal.blobs import BlobNotFoundError
 from shoal.domain.campaigns import CampaignId
 from shoal.domain.errors import InvalidInputError
 from shoal.domain.executions import ExecutionState
-from shoal.domain.printable import escape_bytes
+from shoal.domain.printable import escape_bytes, escape_text
 from shoal.domain.runs import Execution, RunId, RunKind, RunState, Target
 from shoal.services import runs
 from shoal.services.artifacts import open_log, open_patch
@@ -194,6 +195,7 @@ class LogView:
     tail: str  # empty unless the log is longer than head and tail together
     skipped: int  # bytes between them, not shown
     size: int
+    missing: bool = False  # the whole log is no longer stored: `tail` is its last lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,15 +222,24 @@ def execution_page(ctx: AppContext, run_id: int, repo: str) -> ExecutionPage:
     return ExecutionPage(runs.RunView(run, progress, ctx.clock.now()), execution, target, latest)
 
 
-def read_patch(ctx: AppContext, run_id: int, repo: str, limit: int) -> tuple[bytes, bool]:
-    """The first `limit` bytes of the execution's patch, and whether there is more."""
+def read_patch(ctx: AppContext, run_id: int, repo: str, limit: int) -> tuple[bytes, bool] | None:
+    """The first `limit` bytes of the execution's patch, and whether there is more; None
+    when its object is no longer stored (retention deleted it)."""
     kept = bytearray()
-    for chunk in open_patch(ctx, run_id, repo):
-        room = limit - len(kept)
-        if len(chunk) > room:
-            kept += chunk[:room]
-            return bytes(kept), True
-        kept += chunk
+    chunks = None
+    try:
+        chunks = open_patch(ctx, run_id, repo)
+        for chunk in chunks:
+            room = limit - len(kept)
+            if len(chunk) > room:
+                kept += chunk[:room]
+                return bytes(kept), True
+            kept += chunk
+    except BlobNotFoundError:
+        return None
+    finally:
+        # Stopping early: the object's stream is closed now, not when collected.
+        getattr(chunks, "close", lambda: None)()
     return bytes(kept), False
 
 
@@ -248,9 +259,13 @@ def _head_and_tail(chunks: Iterator[bytes]) -> tuple[bytes, bytes, int]:
     return bytes(head), bytes(tail), size - len(head) - len(tail)
 
 
-def read_log(ctx: AppContext, run_id: int, repo: str) -> LogView:
-    """The log as stored (secrets masked by the runner), bounded: its head and its tail."""
-    head, tail, skipped = _head_and_tail(open_log(ctx, run_id, repo))
+def read_log(ctx: AppContext, run_id: int, repo: str, *, log_tail: str = "") -> LogView:
+    """The log as stored (secrets masked by the runner), bounded: its head and its tail. When
+    its object is no longer stored (retention), the tail the database keeps."""
+    try:
+        head, tail, skipped = _head_and_tail(open_log(ctx, run_id, repo))
+    except BlobNotFoundError:
+        return LogView(head="", tail=escape_text(log_tail), skipped=0, size=0, missing=True)
     return LogView(
         head=escape_bytes(head),
         tail=escape_bytes(tail),

@@ -34,6 +34,7 @@ __all__ = [
     "Line",
     "Patch",
     "Row",
+    "anchor_of",
     "parse_patch",
 ]
 
@@ -84,7 +85,7 @@ class FileDiff:
 
     @property
     def anchor(self) -> str:
-        return "file-" + hashlib.sha256(self.path.encode()).hexdigest()[:16]
+        return anchor_of(self.path)
 
     def rows(self) -> list[Row]:
         """The side-by-side rows: context on both sides, a run of deletions beside the run of
@@ -122,6 +123,11 @@ class FileDiff:
 class Patch:
     files: list[FileDiff]
     truncated: bool  # the patch is longer than MAX_PATCH_BYTES: later files are not shown
+
+
+def anchor_of(path: str) -> str:
+    """The id of a file's section in the viewer (the file list links to it)."""
+    return "file-" + hashlib.sha256(path.encode()).hexdigest()[:16]
 
 
 def _unquote(name: str) -> str:

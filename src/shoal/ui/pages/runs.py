@@ -14,7 +14,7 @@ from shoal.domain.errors import InvalidInputError
 from shoal.domain.executions import ExecutionState
 from shoal.services import artifacts, publishing, runs, ui_runs
 from shoal.ui.auth import PageOperator, PageViewer, context_of
-from shoal.ui.diffs import MAX_FILE_LINES, MAX_PATCH_BYTES, parse_patch
+from shoal.ui.diffs import MAX_FILE_LINES, MAX_PATCH_BYTES, anchor_of, parse_patch
 from shoal.ui.paths import UI_PREFIX
 from shoal.ui.publish_view import confirmation
 from shoal.ui.render import SECURITY_HEADERS, render, templates
@@ -49,6 +49,7 @@ def size(n: int) -> str:
 
 templates.env.filters["duration"] = duration
 templates.env.filters["size"] = size
+templates.env.filters["diff_anchor"] = anchor_of
 
 
 def _filters(
@@ -131,12 +132,19 @@ async def execution_page(
     repo = _repo(owner, name)
     page = await anyio.to_thread.run_sync(ui_runs.execution_page, ctx, run_id, repo)
     patch = None
+    patch_gone = False
     if page.execution.patch_key is not None:
-        data, cut = await anyio.to_thread.run_sync(
+        found = await anyio.to_thread.run_sync(
             ui_runs.read_patch, ctx, run_id, repo, MAX_PATCH_BYTES
         )
-        patch = await anyio.to_thread.run_sync(lambda: parse_patch(data, truncated=cut))
-    log = await anyio.to_thread.run_sync(ui_runs.read_log, ctx, run_id, repo)
+        if found is None:
+            patch_gone = True
+        else:
+            data, cut = found
+            patch = await anyio.to_thread.run_sync(lambda: parse_patch(data, truncated=cut))
+    log = await anyio.to_thread.run_sync(
+        lambda: ui_runs.read_log(ctx, run_id, repo, log_tail=page.execution.log_tail)
+    )
     return render(
         request,
         "execution.html",
@@ -144,6 +152,7 @@ async def execution_page(
             "section": "campaigns",
             "page": page,
             "patch": patch,
+            "patch_gone": patch_gone,
             "log": log,
             "view": view,
             "max_file_lines": MAX_FILE_LINES,
