@@ -334,6 +334,8 @@ def _seed_changesets(
 ) -> None:
     """Insert each changeset as scheduled at its publish time, then move it to its final
     state at a later time: the state-history trigger records both, as the burndown reads."""
+    if not repos:
+        return
     span = (now - start).total_seconds()
     inserts = []
     finals = []

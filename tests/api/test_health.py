@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.servers import RunningApi, api_settings, running_api
@@ -18,6 +20,15 @@ def test_healthz_readyz_metrics(api: RunningApi) -> None:
     assert (
         'shoal_http_requests_total{method="GET",route="/api/v1/campaigns",status="401"}' in metrics
     )
+
+
+def test_every_answer_says_how_long_the_server_took(api: RunningApi) -> None:
+    with httpx.Client(base_url=api.url) as client:
+        answers = [client.get("/api/v1/campaigns"), client.get("/ui/sign-in"), client.get("/nope")]
+    for answer in answers:
+        timing = re.fullmatch(r"app;dur=([0-9]+\.[0-9])", answer.headers["server-timing"])
+        assert timing, answer.headers["server-timing"]
+        assert 0 <= float(timing.group(1)) < 30_000
 
 
 def test_readyz_reports_a_dead_redis(db_url: str) -> None:

@@ -20,7 +20,7 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
 def test_seeded_campaign_reads_back_as_seeded(db: Database) -> None:
-    seeded = seed_campaign(db, name="seeded", changesets_count=120, now=NOW, batch=50)
+    seeded = seed_campaign(db, name="seeded", changesets_count=120, now=NOW, batch=60)
     repos = 120 + 12
 
     with db.transaction() as conn:
