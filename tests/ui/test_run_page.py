@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from shoal.domain.auth import Principal, Role
@@ -17,6 +18,7 @@ from shoal.services.context import AppContext
 from shoal.store import executions as execution_store
 from shoal.store import runs as run_store
 from shoal.store import targets as target_store
+from shoal.ui.pages.runs import back_to
 from tests.ui.conftest import RunningUi
 from tests.ui.preview_stack import (  # noqa: F401 - fixtures
     Previewed,
@@ -90,6 +92,43 @@ def test_the_run_page_counts_and_filters_a_real_preview_as_the_rest_api_does(
     assert "Publish…" in operator.get(url).text
     finished = operator.post(f"{url}/cancel")
     assert finished.status_code == 409 and "already finished" in finished.text
+
+    # A failed row is retried from the table, back to the same filtered page.
+    failed = operator.get(url, params={"state": "failed"})
+    assert 'aria-label="Retry acme/broken"' in failed.text
+    assert "Retry" not in viewer.get(url, params={"state": "failed"}).text
+    back = f"{url}?state=failed"
+    retried = operator.post(f"{url}/repos/acme/broken/retry", {"back": back})
+    assert retried.status_code == 303 and retried.headers["location"] == back
+    events = previewed.stack.get("/audit", action="execution.retry")
+    assert [(e["actor"], e["repo"]) for e in events] == [("token:test-operator", "acme/broken")]
+
+
+@pytest.mark.parametrize(
+    ("back", "expected"),
+    [
+        ("/ui/runs/7?state=failed", "/ui/runs/7?state=failed"),
+        ("/ui/runs/7", "/ui/runs/7"),
+        ("/ui/runs/7/repos/acme/api", "/ui/runs/7/repos/acme/api"),
+        ("https://evil.example/ui/runs/7", "/ui/runs/7/repos/a/b"),
+        ("//evil.example", "/ui/runs/7/repos/a/b"),
+        ("/ui/runs/70", "/ui/runs/7/repos/a/b"),
+        ("/ui/runs/7\\@evil.example", "/ui/runs/7/repos/a/b"),
+        (None, "/ui/runs/7/repos/a/b"),
+    ],
+    ids=[
+        "filtered",
+        "run",
+        "execution",
+        "other-site",
+        "scheme-relative",
+        "other-run",
+        "backslash",
+        "none",
+    ],
+)
+def test_a_retry_goes_back_only_to_a_page_of_its_run(back: str | None, expected: str) -> None:
+    assert back_to(7, back, "/ui/runs/7/repos/a/b") == expected
 
 
 def _seed(ctx: AppContext, name: str, count: int) -> int:

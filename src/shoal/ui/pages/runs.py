@@ -19,7 +19,7 @@ from shoal.ui.paths import UI_PREFIX
 from shoal.ui.publish_view import confirmation
 from shoal.ui.render import SECURITY_HEADERS, render, templates
 
-__all__ = ["router"]
+__all__ = ["back_to", "router"]
 
 router = APIRouter(prefix=UI_PREFIX, include_in_schema=False)
 
@@ -192,14 +192,26 @@ def raw_log(request: Request, _: PageViewer, run_id: int, owner: str, name: str)
     return _download(chunks, _file_stem(run_id, owner, name) + ".log")
 
 
+def back_to(run_id: int, back: str | None, default: str) -> str:
+    """Where a form sends the browser back to: a page of this run only."""
+    page = f"{UI_PREFIX}/runs/{run_id}"
+    if back and (back == page or back.startswith((page + "?", page + "/"))) and "\\" not in back:
+        return back
+    return default
+
+
 @router.post("/runs/{run_id}/repos/{owner}/{name}/retry", summary="Retry a failed execution")
 def retry_execution(
-    request: Request, principal: PageOperator, run_id: int, owner: str, name: str
+    request: Request,
+    principal: PageOperator,
+    run_id: int,
+    owner: str,
+    name: str,
+    back: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     runs.retry_execution(context_of(request), run_id, _repo(owner, name), principal=principal)
-    return RedirectResponse(
-        f"{UI_PREFIX}/runs/{run_id}/repos/{owner}/{name}", status_code=303, headers=SECURITY_HEADERS
-    )
+    target = back_to(run_id, back, f"{UI_PREFIX}/runs/{run_id}/repos/{owner}/{name}")
+    return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
 
 
 _Field = Annotated[str | None, Form(max_length=300)]
