@@ -110,7 +110,10 @@ def get_stuck(
     response_class=StreamingResponse,
     responses={
         200: {
-            "content": {"text/csv": {}, "application/json": {}},
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
             "description": "One row per changeset; columns: " + ", ".join(changeset_report.COLUMNS),
         }
     },
