@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from shoal.domain.auth import Role
-from shoal.services import status
+from shoal.services import campaigns, status
 from tests.ui import campaign_rows as rows
 from tests.ui.conftest import RunningUi
 from tests.ui.queries import counted
@@ -169,3 +169,16 @@ def test_start_preview_starts_a_run_and_opens_its_page(ui: RunningUi) -> None:
 def test_an_unknown_campaign_is_a_404_page(ui: RunningUi) -> None:
     answer = ui.browser(Role.VIEWER).get("/ui/campaigns/nope")
     assert answer.status_code == 404 and "campaign &#39;nope&#39; not found" in answer.text
+
+
+def test_a_campaign_without_a_spec_yet_has_a_page(ui: RunningUi) -> None:
+    campaigns.create_campaign(
+        ui.api.ctx, name="empty", description="later", principal=rows.OPERATOR
+    )
+
+    page = ui.browser(Role.OPERATOR).get("/ui/campaigns/empty")
+
+    assert page.status_code == 200
+    assert "No spec yet." in page.text and "No changesets yet" in page.text
+    assert re.search(r'<button type="submit" class="primary" disabled>Start preview', page.text)
+    assert "Version history" not in page.text

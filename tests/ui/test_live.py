@@ -38,6 +38,7 @@ class Events:
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
         self.lines = response.iter_lines()
+        self.seen: list[str] = []  # every event's name, in order
 
     def next(self) -> tuple[str, str] | None:
         """The next event (name, data), or None when the server closed the stream."""
@@ -45,6 +46,7 @@ class Events:
         for line in self.lines:
             if line == "":
                 if data:
+                    self.seen.append(name)
                     return name, "\n".join(data)
                 continue
             if line.startswith(":"):
@@ -102,6 +104,8 @@ def test_counts_change_live_when_a_pr_is_merged(live_ui: RunningUi) -> None:
 
     assert _merged(counts) == 1 and waited < 3.0
     assert changed.isdigit()
+    # The holds did not change: their fragment (and a form in it) is not sent again.
+    assert events.seen == ["counts", "holds", "counts", "changesets-changed"]
 
 
 def test_a_pause_reaches_every_watcher_with_their_own_buttons(live_ui: RunningUi) -> None:

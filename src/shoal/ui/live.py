@@ -10,10 +10,10 @@ A page subscribes with the htmx SSE extension (loaded by base.html, `hx-ext="sse
 Events of the stream:
 
 - `counts`: the campaign's changesets by state, as the HTML of `_campaign_counts.html`; sent
-  on connecting and whenever a changeset's derived state changes (or one is added or removed).
+  on connecting and whenever the counts change (a changeset changed state, or a new one).
 - `holds`: whether the kill switch or a pause holds the campaign, as the HTML of
-  `_campaign_holds.html` (with the buttons the subscriber's role may use); sent with `counts`,
-  when a hold is set or lifted.
+  `_campaign_holds.html` (with the buttons the subscriber's role may use); sent on connecting
+  and when a hold is set or lifted.
 - `changesets-changed`: any of the campaign's changesets was written (state, checks, review,
   ETA...); the data is an opaque change number. A list of changesets re-fetches its page.
 - `signed-out`: the session ended (signed out, token revoked, expired); the stream closes.
@@ -206,7 +206,10 @@ class LiveHub:
             next_session_check = started + limits.session_check_s
             yield f"retry: {int(limits.poll_s * 1000) + 1000}\n\n"
             first = await anyio.to_thread.run_sync(ui_campaign.live_counts, self.ctx, campaign_id)
-            for name, html in render(first).items():
+            # The last HTML sent per event: an unchanged fragment is not sent again (a form
+            # in it being filled in is left alone).
+            sent = render(first)
+            for name, html in sent.items():
                 yield sse_event(name, html)
             next_heartbeat = started + limits.heartbeat_s
             while True:
@@ -232,6 +235,8 @@ class LiveHub:
                 rows, sub.rows_changed = sub.rows_changed, 0
                 if counts is not None:
                     for name, html in render(counts).items():
-                        yield sse_event(name, html)
+                        if sent.get(name) != html:
+                            sent[name] = html
+                            yield sse_event(name, html)
                 if rows:
                     yield sse_event("changesets-changed", str(rows))
