@@ -140,8 +140,14 @@ def test_cancel_from_the_progress_page(world: World) -> None:
     )
     started = post_fields(browser, START, confirm_fields(page.text))
     where = started.headers["location"]
+    polled = browser.get(where, headers={"HX-Request": "true", "HX-Target": "bulk-progress"})
     cancelled = browser.post(f"{where}/cancel")
     after = browser.get(where)
+    polled_after = browser.get(where, headers={"HX-Request": "true", "HX-Target": "bulk-progress"})
+
+    # While it runs the progress polls itself; once it is over, the answer stops the polling.
+    assert "<html" not in polled.text and 'hx-trigger="every 2s"' in polled.text
+    assert "<html" not in polled_after.text and "hx-trigger" not in polled_after.text
 
     assert cancelled.status_code == 303
     assert 'id="bulk-state">cancelled<' in after.text
@@ -191,8 +197,19 @@ def test_closing_three_of_five_prs_on_the_simulator(
     stack = make_stack(sim_world(5), **FAST)
     stack.preview(SPEC)
     with stack.client() as http:
-        assert http.post("/campaigns/bump/publish", json={}).status_code == 202
-    settled(stack, "bump")
+        # Publishing and updating the template have a dry run too, chosen as they choose.
+        planned = http.post("/campaigns/bump/bulk/publish/dry-run", json={}).json()
+        published = http.post("/campaigns/bump/bulk/publish", json={}).json()
+        settled(stack, "bump")
+        template = http.post("/campaigns/bump/bulk/update-template/dry-run", json={}).json()
+    assert planned["summary"] == (
+        "Publish 5 patches of the latest preview in 1 org (acme: 5) under the per-org budgets."
+    )
+    assert published["total"] == planned["acting"] == 5
+    assert template["summary"] == (
+        "Give 5 open pull requests in 1 org (acme: 5) the title, body, labels, reviewers and "
+        "assignees of spec version 1."
+    )
     ui = RunningUi(api=stack.api)
     try:
         browser = ui.browser(Role.OPERATOR)
