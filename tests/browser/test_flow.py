@@ -2,7 +2,8 @@
 delivering webhooks, Shoal's API, a worker), each step through the pages a user has: sign in
 with a token, write a spec with a validation error and fix it, see the plan, apply, preview,
 open a diff, publish a subset, watch the counts change live when a PR is merged on GitHub,
-run a bulk action, export the campaign report, flip the kill switch, read and export the
+run a bulk action, export the campaign report, change the spec of the published campaign
+(the plan per changeset, the diff between versions), flip the kill switch, read and export the
 audit log. Every page visited is screenshotted and checked by axe-core."""
 
 from __future__ import annotations
@@ -285,6 +286,38 @@ def comment_in_bulk_and_export(ui: ShoalUi, page: Page, stack: Stack, repo: str)
     assert [c["body"] for c in comments] == [COMMENT]
 
 
+def change_the_title_of_open_prs(ui: ShoalUi, page: Page) -> None:
+    """Edit the published campaign's spec: the plan says, per changeset, that the open PR is
+    updated in place and the merged one left alone; apply after the confirmation that counts
+    them; the version history's diff shows the change."""
+    said = accept_dialogs(page)
+    page.goto(f"/ui/campaigns/{CAMPAIGN}")
+    page.get_by_role("link", name="Edit spec").click()
+    editor = page.get_by_label("Campaign spec (YAML)")
+    expect(editor).to_have_value(SPEC)
+    editor.fill(SPEC.replace('title: "docs: greet', 'title: "docs: say hello'))
+    page.get_by_role("button", name="Plan").click()
+    plan = page.get_by_role("region", name="Apply plan")
+    expect(plan).to_contain_text("Applying makes spec version 2")
+    rows = plan.get_by_role("table", name=re.compile(r"^Each changeset"))
+    expect(rows.get_by_role("row").filter(has_text="acme/svc-0")).to_contain_text(
+        "updated in place"
+    )
+    expect(rows.get_by_role("row").filter(has_text="acme/svc-2")).to_contain_text(
+        "merged or closed: left alone"
+    )
+    ui.visit(page, "spec-editor-plan-published")
+    plan.get_by_role("button", name="Apply as version 2").click()
+    page.wait_for_url(re.compile(rf"/ui/campaigns/{CAMPAIGN}$"))
+    assert len(said) == 1 and "1 published pull request(s) change" in said[0], said
+    expect(page.get_by_role("heading", name="Spec, version 2")).to_be_visible()
+
+    page.get_by_role("button", name="Show the diff").click()
+    expect(page.get_by_role("heading", name=f"Spec of {CAMPAIGN}: v1 → v2")).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text("say hello")
+    ui.visit(page, "campaign-spec-diff")
+
+
 def flip_the_kill_switch(ui: ShoalUi, page: Page) -> None:
     """The admin page's global kill switch, after its confirmation; the campaign shows it."""
     said = accept_dialogs(page)
@@ -318,11 +351,12 @@ def read_and_export_the_audit_log(ui: ShoalUi, page: Page) -> None:
 
     page.get_by_label("Action").fill("spec.apply")
     page.get_by_role("button", name="Filter").click()
-    expect(page.get_by_text("1 event matches the filters")).to_be_visible()
-    row = table.locator("tbody tr")
-    expect(row).to_have_count(1)
-    expect(row).to_contain_text("token:test-admin")
-    expect(row).to_contain_text(CAMPAIGN)
+    expect(page.get_by_text("2 events match the filters")).to_be_visible()
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    for row in rows.all():
+        expect(row).to_contain_text("token:test-admin")
+        expect(row).to_contain_text(CAMPAIGN)
 
     page.get_by_role("button", name="Check the chain").click()
     expect(page.get_by_text("Chain intact:")).to_be_visible()
@@ -332,11 +366,12 @@ def read_and_export_the_audit_log(ui: ShoalUi, page: Page) -> None:
         page.get_by_role("link", name="Export JSON Lines").click()
     assert download.value.suggested_filename.endswith(".jsonl"), download.value.suggested_filename
     exported = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
-    assert [(e["action"], e["actor"]) for e in exported] == [("spec.apply", "token:test-admin")]
+    assert [(e["action"], e["actor"]) for e in exported] == [("spec.apply", "token:test-admin")] * 2
+    assert sorted(e["spec_version"] for e in exported) == [1, 2], exported
 
     page.get_by_label("Action").fill("publish.kill")
     page.get_by_role("button", name="Filter").click()
-    expect(row).to_have_count(1)
+    expect(rows).to_have_count(1)
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
@@ -360,5 +395,6 @@ def test_a_campaign_from_spec_to_a_merged_pr_in_the_browser(
     publish_a_subset(ui, page, stack, ["acme/svc-0", "acme/svc-2"])
     watch_a_merge_arrive_live(ui, page, stack, "acme/svc-2")
     comment_in_bulk_and_export(ui, page, stack, "acme/svc-0")
+    change_the_title_of_open_prs(ui, page)
     flip_the_kill_switch(ui, page)
     read_and_export_the_audit_log(ui, page)
