@@ -127,16 +127,20 @@ def write_plan_and_apply_the_spec(ui: ShoalUi, page: Page) -> None:
     caret_line = editor.evaluate("e => e.value.slice(0, e.selectionStart).split('\\n').length")
     assert caret_line == 8, caret_line
 
-    editor.fill(SPEC)
-    page.get_by_role("button", name="Validate").click()
+    # Fixed and planned at once, before the validation that typing asks for has left: that
+    # validation still goes to the validator (not to the Plan button's address).
+    with page.expect_request(
+        lambda r: r.method == "POST" and r.headers.get("hx-target") == "spec-check"
+    ) as typed:
+        editor.fill(SPEC)
+        page.get_by_role("button", name="Plan").click()
+    assert typed.value.url.endswith("/ui/spec/validate"), typed.value.url
     expect(check).to_contain_text(f"valid campaign {CAMPAIGN}")
     expect(editor).not_to_have_attribute("aria-invalid", "true")
-    ui.visit(page, "spec-editor-valid")
-
-    page.get_by_role("button", name="Plan").click()
     plan = page.get_by_role("region", name="Apply plan")
     expect(plan.get_by_role("heading", name=f"Apply plan for {CAMPAIGN}")).to_be_visible()
     expect(plan).to_contain_text(f"A new campaign: applying creates {CAMPAIGN} with spec version 1")
+    expect(check.get_by_role("heading")).to_have_count(0)  # no plan in the validation's place
     ui.visit(page, "spec-editor-plan")
 
     plan.get_by_role("button", name=re.compile(r"^Apply")).click()
