@@ -144,6 +144,7 @@ def _fuzz(operation: Any, checks: list[Any], seeded_api: SeededApi) -> None:
     fuzz()
 
 
+@pytest.mark.slow  # about a minute: started first when the suite is spread over workers
 def test_api_conforms_to_its_openapi_description(api_schema: Any, seeded_api: SeededApi) -> None:
     failures: list[str] = []
     operations = 0
