@@ -115,3 +115,21 @@ def test_viewers_forged_posts_and_stale_runs_cannot_publish(
     assert refused.status_code == 409 and "latest preview" in refused.text
     assert _changesets(previewed) == []
     assert previewed.stack.get("/audit", action="campaign.publish") == []
+
+
+def test_the_confirmation_says_how_many_wait_for_the_daily_budget_and_when(
+    previewed: Previewed,  # noqa: F811
+) -> None:
+    with previewed.stack.client() as api:
+        capped = api.put("/budgets/acme", json={"max_prs_per_day": 1})
+    assert capped.status_code == 200, capped.text
+    operator = previewed.browser(Role.OPERATOR)
+    run = f"/ui/runs/{previewed.run_id}"
+    confirm = operator.post(f"{run}/publish/confirm", {"scope": "matching", "org": "acme"})
+    assert confirm.status_code == 200, confirm.text
+    said = SUMMARY.search(confirm.text)
+    assert said and said.groups() == ("3", "1"), confirm.text
+    assert "1 today" in confirm.text
+    assert "2 will wait for the daily budget</strong>, the first of them from" in confirm.text
+    assert "0 of 1" in confirm.text  # the org's budget used today, of its cap
+    assert _changesets(previewed) == []
