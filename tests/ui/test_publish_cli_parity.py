@@ -19,6 +19,7 @@ from tests.ui.preview_stack import (  # noqa: F401 - fixtures
     make_stack,
     octokit_schemas,
     previewed,
+    result_repos,
     work_dir,
 )
 
@@ -42,6 +43,20 @@ def test_the_run_page_and_the_cli_publish_a_subset_alike(
     form = {"scope": "matching", "org": "acme", "path": ".github/workflows/**"}
     run_page = f"/ui/runs/{previewed.run_id}"
     operator = previewed.browser(Role.OPERATOR)
+
+    # The run page's filters and `shoal runs show` list the same repositories.
+    for flags, params in (
+        (
+            ["--org", "acme", "--path", ".github/workflows/**"],
+            {"org": "acme", "path": ".github/workflows/**"},
+        ),
+        (["--state", "patch", "--repo", "**a**"], {"state": "patch", "repo": "a"}),
+    ):
+        shown = json.loads(
+            shoal(env, "runs", "show", str(previewed.run_id), *flags, "-o", "json").stdout
+        )
+        listed = operator.get(run_page, params=params)
+        assert sorted(e["repo"] for e in shown["executions"]) == sorted(result_repos(listed.text))
 
     # The same forecast, and nothing changed by either.
     cli = json.loads(shoal(env, "publish", CAMPAIGN, *selection, "--dry-run", "-o", "json").stdout)

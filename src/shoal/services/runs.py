@@ -219,6 +219,7 @@ def page_executions(
     reasons: tuple[str, ...] = (),
     repo_glob: str | None = None,
     path_glob: str | None = None,
+    org: str | None = None,
     after_id: int | None = None,
     limit: int = 100,
 ) -> Page[Execution]:
@@ -228,6 +229,7 @@ def page_executions(
         reasons=reasons,
         repo_glob=repo_glob,
         path_glob=path_glob,
+        org=org,
         after_id=after_id,
         limit=limit + 1,
     )

@@ -112,7 +112,7 @@ def list_targets(
 @router.get(
     "/runs/{run_id}/executions",
     response_model=list[ExecutionOut],
-    summary="Executions of a run, filtered by state, reason, repo glob or changed path glob",
+    summary="Executions of a run, filtered by state, reason, repo glob, org or changed path glob",
     description=_PAGED,
 )
 def list_executions(
@@ -124,6 +124,7 @@ def list_executions(
     state: Annotated[list[ExecutionState] | None, Query()] = None,
     reason: Annotated[list[str] | None, Query()] = None,
     repo: Annotated[str | None, Query(description="Glob over owner/name, e.g. acme/api-*")] = None,
+    org: Annotated[str | None, Query(description="Only this organization's repos")] = None,
     path: Annotated[
         str | None,
         Query(
@@ -141,6 +142,7 @@ def list_executions(
         reasons=tuple(reason or ()),
         repo_glob=repo,
         path_glob=path,
+        org=org,
         after_id=after,
         limit=limit,
     )

@@ -232,6 +232,7 @@ def show_run(
     ] = None,
     reason: Annotated[list[str] | None, typer.Option(help="Only this failure reason.")] = None,
     repo: Annotated[str | None, typer.Option(help="Glob over owner/name.")] = None,
+    org: Annotated[str | None, typer.Option(help="Only this organization's repos.")] = None,
     path: Annotated[
         str | None, typer.Option(help="Only patches touching this path glob, e.g. '.github/**'.")
     ] = None,
@@ -246,7 +247,13 @@ def show_run(
     """A run's counts by status and its executions (filtered)."""
     api = client()
     run = api.get(f"/runs/{run_id}")
-    filters: dict[str, Any] = {"state": state, "reason": reason, "repo": repo, "path": path}
+    filters: dict[str, Any] = {
+        "state": state,
+        "reason": reason,
+        "repo": repo,
+        "org": org,
+        "path": path,
+    }
     page = api.page(f"/runs/{run_id}/executions", **filters, after=after, limit=limit)
     if output is Output.JSON:
         print_json({"run": run, "executions": page.items})
