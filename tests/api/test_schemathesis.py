@@ -12,8 +12,8 @@ so that it fits in the suite.
 
 Not exercised with valid credentials here: the GitHub webhook receiver (an HMAC of the body;
 requests here go unsigned and must be refused with a documented status; valid deliveries are
-tested in tests/webhooks) and the artifact proxy (`/runner/...`, a per-execution token only a
-worker mints; refused here, tested in tests/e2e/test_artifact_proxy.py).
+tested in tests/webhooks) and the artifact proxy (`/executions/{id}/...`, a per-execution token
+only a worker mints; refused here, tested in tests/e2e/test_artifact_proxy.py).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from shoal.domain.runs import RunKind
 from shoal.services import runs, tokens
 from tests.servers import api_settings, running_api
 
-# Requests per operation: about 60 operations, so a few hundred requests in all.
+# Generated requests per operation (about 55 operations): some 2,000 requests, about a minute.
 MAX_EXAMPLES = 40
 
 CHECKS = [
