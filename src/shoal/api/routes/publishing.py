@@ -31,6 +31,10 @@ router = APIRouter(prefix=API_PREFIX, tags=["publish"])
     summary="Publish PRs for the latest preview's patches: all, a filtered subset, or some repos",
     description="With `dry_run`, answers 200 with what publishing would do now and changes "
     "nothing.",
+    responses={
+        200: {"model": PublishOut, "description": "`dry_run`: what publishing would do now"},
+        409: {"description": "`run` is not the latest preview, the one publishing publishes"},
+    },
 )
 def publish(
     ctx: Ctx, principal: Operator, campaign: str, body: PublishIn, response: Response
