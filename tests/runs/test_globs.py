@@ -38,3 +38,10 @@ def test_glob_to_regex(pattern: str, path: str, matches: bool) -> None:
 )
 def test_literal_prefix(pattern: str, prefix: str) -> None:
     assert glob_literal_prefix(pattern) == prefix
+
+
+def test_a_bracket_right_after_negation_belongs_to_the_class() -> None:
+    # As fnmatch reads them: `[!]` never closes (a literal), `[!]]` is "not ]".
+    assert re.fullmatch(glob_to_regex("[!]"), "[!]")
+    assert re.fullmatch(glob_to_regex("[!]]"), "a")
+    assert not re.fullmatch(glob_to_regex("[!]]"), "]")

@@ -39,7 +39,8 @@ def glob_to_regex(pattern: str) -> str:
             out.append("[^/]")
             i += 1
         elif char == "[":
-            end = pattern.find("]", i + 2)
+            # A `]` right after `[` or `[!` belongs to the class (as in fnmatch).
+            end = pattern.find("]", i + (3 if pattern.startswith("[!", i) else 2))
             if end == -1:
                 out.append(re.escape(char))
                 i += 1

@@ -197,30 +197,34 @@ def matching_repos(ctx: AppContext, campaign_ref: str, flt: ReportFilter) -> lis
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A report ready to stream: the campaign is found and the filter checked before the
-    first byte goes out, so a mistake is an error answer rather than a cut-off file."""
+    """A report ready to stream: the campaign is found, the filter checked and the first batch
+    read before the first byte goes out, so a mistake (a glob the database cannot compile, an
+    unknown state) is an error answer rather than a cut-off file."""
 
     ctx: AppContext
     campaign: Campaign
     query: report_store.ReportQuery
+    first: list[ReportRow]
 
     def rows(self) -> Iterator[ReportRow]:
         """Every matching changeset by id, a batch per transaction (no connection is held
         while the reader takes its time)."""
-        after: int | None = None
+        batch = self.first
         while True:
-            with self.ctx.db.transaction() as conn:
-                batch = report_store.walk(conn, self.query, after_id=after, limit=EXPORT_BATCH)
             yield from batch
             if len(batch) < EXPORT_BATCH:
                 return
             after = batch[-1].changeset.id
+            with self.ctx.db.transaction() as conn:
+                batch = report_store.walk(conn, self.query, after_id=after, limit=EXPORT_BATCH)
 
 
 def open_report(ctx: AppContext, campaign_ref: str, flt: ReportFilter) -> Report:
     with ctx.db.transaction() as conn:
         campaign = campaign_store.get_campaign(conn, campaign_ref)
-    return Report(ctx, campaign, _query(ctx, campaign, flt))
+        query = _query(ctx, campaign, flt)
+        first = report_store.walk(conn, query, after_id=None, limit=EXPORT_BATCH)
+    return Report(ctx, campaign, query, first)
 
 
 def _iso(moment: datetime | None) -> str | None:
