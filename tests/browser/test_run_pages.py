@@ -43,6 +43,7 @@ def test_a_preview_read_filtered_diffed_and_partly_published_in_the_browser(
     page.get_by_label("Diff touches path").press("Enter")
     expect(results.get_by_role("row")).to_have_count(1 + 3)
     expect(page).to_have_url(re.compile(r"path=\.github%2Fworkflows%2F\*\*"))
+    assert "state=" not in page.url  # filters left empty stay out of the address
     page.get_by_label("Org", exact=True).select_option("acme")
     expect(results.get_by_role("row")).to_have_count(1 + 2)
     expect(page).to_have_url(re.compile(r"org=acme"))

@@ -206,7 +206,8 @@ def test_a_run_of_5000_repositories_pages_in_a_fixed_number_of_queries(ui: Runni
         small_queries, _, _ = load(small, **params)
         large_queries, took, _ = load(large, **params)
         assert large_queries == small_queries, params
-        assert took < 2.0, (params, took)
+        # Generous: the figures are bench/ui_runs.py's; this catches a page that scans.
+        assert took < 5.0, (params, took)
 
     _, _, first = load(large)
     assert "<strong data-total>5000</strong>" in first
