@@ -495,7 +495,8 @@ class OrgQueue:
 
 def count_by_spec_version(conn: Connection, campaign_id: int) -> dict[int, int]:
     """The campaign's published changesets per spec version their desired state is from."""
-    version = changesets.c.desired["spec_version"].astext.cast(sa.Integer)
+    # The generated column, not `desired` itself: that is TOASTed, one read per row (0022).
+    version = changesets.c.desired_spec_version
     rows = conn.execute(
         sa.select(version, sa.func.count())
         .where(

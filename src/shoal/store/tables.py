@@ -325,6 +325,13 @@ changesets = sa.Table(
     sa.Column("drift", JSONB),
     # This changeset holds one of the campaign's `max_open_prs` places until its PR opens.
     sa.Column("open_claim_at", _ts),
+    # `desired ->> 'spec_version'`, kept by PostgreSQL (0022): counted without reading the
+    # TOASTed `desired`.
+    sa.Column(
+        "desired_spec_version",
+        sa.Integer,
+        sa.Computed("(desired ->> 'spec_version')::integer", persisted=True),
+    ),
 )
 
 # Numbers each publish request; its changesets keep the number (`publish_batch`) so that the
