@@ -24,6 +24,7 @@ def test_the_campaign_pages_in_a_browser(shoal_ui: ShoalUi) -> None:
     for n, changeset in enumerate(ids.values(), start=1):
         rows.opened(ctx, changeset, n, now=now - timedelta(days=2))
     rows.observe(ctx, ids["acme/a"], pr_state="merged", now=now - timedelta(days=1))
+    rows.fail(ctx, ids["beta/d"], now=now, message="Resource not accessible by integration")
     page = shoal_ui.page(Role.OPERATOR)
 
     page.goto("/ui/")
@@ -34,6 +35,8 @@ def test_the_campaign_pages_in_a_browser(shoal_ui: ShoalUi) -> None:
     merged = page.get_by_role("link", name="1 merged")
     expect(merged).to_be_visible()
     expect(page.get_by_role("img", name="Burndown of bump")).to_be_visible()
+    attention = page.get_by_role("table", name="The latest changesets that failed")
+    expect(attention).to_contain_text("Resource not accessible by integration")
     shoal_ui.visit(page, "campaign")
 
     # A PR merges elsewhere: the counts change in place, without a reload.

@@ -73,7 +73,9 @@ def observe(ctx: AppContext, changeset_id: ChangesetId, *, now: datetime, **fiel
         changeset_store.record_observation(conn, changeset_id, observed, now=now)
 
 
-def fail(ctx: AppContext, changeset_id: ChangesetId, *, now: datetime) -> None:
+def fail(
+    ctx: AppContext, changeset_id: ChangesetId, *, now: datetime, message: str = "refused"
+) -> None:
     with ctx.db.transaction() as conn:
         changeset_store.set_reconciler_state(
             conn,
@@ -81,5 +83,5 @@ def fail(ctx: AppContext, changeset_id: ChangesetId, *, now: datetime) -> None:
             ReconcilerState.FAILED,
             now=now,
             failure_reason="github_forbidden",
-            failure_message="refused",
+            failure_message=message,
         )

@@ -38,18 +38,26 @@ def test_the_page_shows_counts_burndown_budgets_and_the_highlighted_spec(ui: Run
     rows.opened(ctx, ids["acme/a"], 1, now=now - DAY)
     rows.opened(ctx, ids["acme/b"], 2, now=now - DAY)
     rows.observe(ctx, ids["acme/a"], pr_state="merged", now=now)
+    rows.fail(ctx, ids["beta/c"], now=now, message=f"GitHub said {HOSTILE}")
 
     page = ui.browser(Role.VIEWER).get("/ui/campaigns/bump")
 
     assert page.status_code == 200, page.text
     text = page.text
     assert _count(text, "merged") == 1 and _count(text, "open") == 1
-    assert _count(text, "scheduled") == 1 and _count(text, "failed") == 0
+    assert _count(text, "scheduled") == 0 and _count(text, "failed") == 1
+    # What failed is named, with GitHub's words escaped.
+    assert re.search(r'<th scope="row">beta/c</th>\s*<td><span class="badge state-failed">', text)
+    assert "github_forbidden: GitHub said &lt;script&gt;alert(1)&lt;/script&gt;" in text
+    # Every published changeset is on spec version 1 (desired state); 2 is the latest.
+    assert re.search(
+        r'<th scope="row">v1</th>.*?<td class="num">3 <span class="badge warn">behind', text, re.S
+    )
     assert 'href="/ui/campaigns/bump/changesets?state=merged"' in text
     # The burndown's table: open, draft, merged, closed, failed, needs human per day.
     today, yesterday = now.date(), (now - DAY).date()
     assert _table_row(text, yesterday.isoformat()) == [2, 0, 0, 0, 0, 0]
-    assert _table_row(text, today.isoformat()) == [1, 0, 1, 0, 0, 0]
+    assert _table_row(text, today.isoformat()) == [1, 0, 1, 0, 1, 0]
     assert '<svg class="chart burndown"' in text and '<desc id="burndown-desc">' in text
     assert "merged 0 → 1" in text
     # Budgets per org, from the same status `shoal status` shows.
