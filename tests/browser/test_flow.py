@@ -4,7 +4,8 @@ with a token, write a spec with a validation error and fix it, see the plan, app
 open a diff, publish a subset, watch the counts change live when a PR is merged on GitHub,
 run a bulk action, export the campaign report, change the spec of the published campaign
 (the plan per changeset, the diff between versions), flip the kill switch, read and export the
-audit log. Every page visited is screenshotted and checked by axe-core."""
+audit log; and an operator signed in through OpenID Connect (a real local provider) seeing
+the same merge arrive. Every page visited is screenshotted and checked by axe-core."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from shoal.domain.auth import Role
 from tests.browser.conftest import BrowserStack, ShoalUi
 from tests.e2e.conftest import Stack
 from tests.e2e.publishing import settled
+from tests.ui.oidc import OIDC_WARNINGS, OidcProviderMock, oidc_provider
 
 REPOS = 4
 CAMPAIGN = "greet"
@@ -103,6 +105,21 @@ def accept_dialogs(page: Page) -> list[str]:
 
     page.on("dialog", accept)
     return said
+
+
+def sign_in_through_the_provider(ui: ShoalUi, provider: OidcProviderMock) -> Page:
+    """An operator signs in through OpenID Connect (a real local provider): the button on
+    the sign-in page, the provider's form, back to Shoal with the role of their group."""
+    provider.add_user("u-ada", preferred_username="ada", groups=["platform"])
+    page = ui.new_page()
+    page.goto("/ui/sign-in")
+    page.get_by_role("button", name="Sign in with Acme SSO").click()
+    page.get_by_placeholder("sub").fill("u-ada")
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(re.compile(r"/ui/$"))
+    expect(page.get_by_text("oidc:ada")).to_be_visible()
+    expect(page.locator(".badge.role-operator")).to_have_text("operator")
+    return page
 
 
 def write_plan_and_apply_the_spec(ui: ShoalUi, page: Page) -> None:
@@ -215,26 +232,31 @@ def state_count(page: Page, state: str) -> Locator:
     return counts.get_by_role("link").filter(has=page.locator(f".badge.state-{state}"))
 
 
-def watch_a_merge_arrive_live(ui: ShoalUi, page: Page, stack: Stack, repo: str) -> None:
-    """The campaign page open, a maintainer merges a PR on GitHub (the simulator sends its
-    webhook to Shoal): the counts change on the open page, without a reload."""
-    page.get_by_role("link", name=CAMPAIGN).first.click()
-    expect(page.get_by_role("heading", name=CAMPAIGN, level=1)).to_be_visible()
-    expect(state_count(page, "open")).to_have_text(re.compile(r"^\s*2\s+open\s*$"))
-    expect(state_count(page, "merged")).to_have_text(re.compile(r"^\s*0\s+merged\s*$"))
-    ui.visit(page, "campaign-published")
+def watch_a_merge_arrive_live(ui: ShoalUi, pages: list[Page], stack: Stack, repo: str) -> None:
+    """The campaign page open in each of `pages` (two people), a maintainer merges a PR on
+    GitHub (the simulator sends its webhook to Shoal): the counts change on every open page,
+    without a reload."""
+    for page in pages:
+        page.goto("/ui/")
+        page.get_by_role("link", name=CAMPAIGN).first.click()
+        expect(page.get_by_role("heading", name=CAMPAIGN, level=1)).to_be_visible()
+        expect(state_count(page, "open")).to_have_text(re.compile(r"^\s*2\s+open\s*$"))
+        expect(state_count(page, "merged")).to_have_text(re.compile(r"^\s*0\s+merged\s*$"))
+        page.evaluate("window.shoalTestMarker = 'still the same document'")
+    ui.visit(pages[0], "campaign-published")
 
-    page.evaluate("window.shoalTestMarker = 'still the same document'")
     owner, _, name = repo.partition("/")
     number = stack.get(f"/campaigns/{CAMPAIGN}/changesets", repo=repo)[0]["pr_number"]
     stack.sim.admin.merge_pull(owner, name, number, actor="alice")
 
-    expect(state_count(page, "merged")).to_have_text(
-        re.compile(r"^\s*1\s+merged\s*$"), timeout=20_000
-    )
-    expect(state_count(page, "open")).to_have_text(re.compile(r"^\s*1\s+open\s*$"))
-    assert page.evaluate("window.shoalTestMarker") == "still the same document"
-    ui.visit(page, "campaign-merged-live")
+    for page in pages:
+        expect(state_count(page, "merged")).to_have_text(
+            re.compile(r"^\s*1\s+merged\s*$"), timeout=20_000
+        )
+        expect(state_count(page, "open")).to_have_text(re.compile(r"^\s*1\s+open\s*$"))
+        assert page.evaluate("window.shoalTestMarker") == "still the same document"
+    ui.visit(pages[0], "campaign-merged-live")
+    ui.visit(pages[1], "campaign-merged-live-operator")
 
 
 def comment_in_bulk_and_export(ui: ShoalUi, page: Page, stack: Stack, repo: str) -> None:
@@ -385,19 +407,25 @@ def read_and_export_the_audit_log(ui: ShoalUi, page: Page) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
+@OIDC_WARNINGS
 def test_a_campaign_from_spec_to_a_merged_pr_in_the_browser(
     browser_stack: Callable[..., BrowserStack],
 ) -> None:
-    running = browser_stack(world())
-    stack, ui = running.stack, running.ui
-    page = ui.page(Role.ADMIN)
+    with oidc_provider() as provider:
+        running = browser_stack(world(), **provider.settings(ui_oidc_display_name="Acme SSO"))
+        flow(running.stack, running.ui, provider)
+
+
+def flow(stack: Stack, ui: ShoalUi, provider: OidcProviderMock) -> None:
+    page = ui.page(Role.ADMIN)  # signed in with an API token
+    operator = sign_in_through_the_provider(ui, provider)
 
     write_plan_and_apply_the_spec(ui, page)
     versions = stack.get(f"/campaigns/{CAMPAIGN}/specs")
     assert [(v["version"], v["created_by"]) for v in versions] == [(1, "token:test-admin")]
     preview_and_open_a_diff(ui, page)
     publish_a_subset(ui, page, stack, ["acme/svc-0", "acme/svc-2"])
-    watch_a_merge_arrive_live(ui, page, stack, "acme/svc-2")
+    watch_a_merge_arrive_live(ui, [page, operator], stack, "acme/svc-2")
     comment_in_bulk_and_export(ui, page, stack, "acme/svc-0")
     change_the_title_of_open_prs(ui, page)
     flip_the_kill_switch(ui, page)
