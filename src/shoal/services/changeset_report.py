@@ -303,14 +303,15 @@ def csv_chunks(report: Report) -> Iterator[str]:
 
 
 def json_chunks(report: Report) -> Iterator[str]:
-    """The report as one JSON array of objects, a row per line."""
+    """The report as one JSON array of objects, a row per line, 100 rows per chunk."""
     latest = report.campaign.latest_version
-    first = True
-    yield "["
-    for row in report.rows():
-        yield ("\n" if first else ",\n") + json.dumps(row_fields(row, latest))
-        first = False
-    yield "\n]\n"
+    lines = ["["]
+    for count, row in enumerate(report.rows()):
+        lines.append(("\n" if count == 0 else ",\n") + json.dumps(row_fields(row, latest)))
+        if len(lines) >= 100:
+            yield "".join(lines)
+            lines = []
+    yield "".join(lines) + "\n]\n"
 
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
