@@ -141,3 +141,17 @@ def test_the_cli_report_and_dry_run_agree_with_the_page(world: World, tmp_path: 
     assert dry.stdout.strip().removeprefix("dry run: ") in page.text
     assert json.loads(dry_json.stdout)["prs"] == 1
     assert world.data.get("/bulk") == []  # a dry run starts nothing
+
+
+def test_a_bad_filter_or_campaign_is_an_error_answer_not_a_cut_off_file(world: World) -> None:
+    with world.data.client() as http:
+        unknown_state = http.get("/campaigns/bump/report", params={"state": "sleeping"})
+        unknown_reason = http.get("/campaigns/bump/report", params={"stuck": "bored"})
+        missing = http.get("/campaigns/nope/report", params={"format": "csv"})
+    page = world.browser(Role.VIEWER).get(EXPORT, params={"format": "xml"})
+
+    assert unknown_state.status_code == 422
+    assert unknown_state.json()["error"]["code"] == "invalid_input"
+    assert unknown_reason.status_code == 422 and "bored" in unknown_reason.text
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert page.status_code == 422 and "content-disposition" not in page.headers
