@@ -120,6 +120,10 @@ def _describe_errors(app: FastAPI, document: dict[str, Any]) -> None:
                 answer = responses.setdefault(str(status), {"description": description})
                 # FastAPI's own 422 body is not Shoal's; a route's own entry keeps its words.
                 answer["content"] = {"application/json": {"schema": ref}}
+            for status, answer in responses.items():
+                # An error a route declares itself (a 409, a 503) has the same body.
+                if status.isdigit() and int(status) >= 400 and "content" not in answer:
+                    answer["content"] = {"application/json": {"schema": ref}}
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
 
