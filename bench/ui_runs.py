@@ -90,8 +90,9 @@ def main() -> None:
         client: redis.Redis[bytes] = redis.Redis.from_url(redis_url(REDIS_DB))
         ctx = AppContext(settings=settings, db=db, redis=client)
         began = time.perf_counter()
-        # 5,500 repositories in five batches: each batch holds some changesets.
-        seeded = seed_campaign(db, changesets_count=5000, blobs=ctx.blobs, batch=1100)
+        seeded = seed_campaign(db, changesets_count=5000, blobs=ctx.blobs)
+        with db.transaction() as conn:
+            conn.exec_driver_sql("ANALYZE")
         note(f"seeded {len(seeded.repos)} repositories in {time.perf_counter() - began:.1f} s")
         client.close()
         db.dispose()
