@@ -15,6 +15,7 @@ from tests.ui.preview_stack import (  # noqa: F401 - fixtures
     make_stack,
     octokit_schemas,
     previewed,
+    result_repos,
     work_dir,
 )
 
@@ -133,3 +134,20 @@ def test_the_confirmation_says_how_many_wait_for_the_daily_budget_and_when(
     assert "2 will wait for the daily budget</strong>, the first of them from" in confirm.text
     assert "0 of 1" in confirm.text  # the org's budget used today, of its cap
     assert _changesets(previewed) == []
+
+
+def test_the_confirmation_warns_when_publishing_reads_the_filters_otherwise_than_the_page(
+    previewed: Previewed,  # noqa: F811
+) -> None:
+    operator = previewed.browser(Role.OPERATOR)
+    run = f"/ui/runs/{previewed.run_id}"
+    # On the page, `*` stays within owner or name: "acme*" lists nothing.
+    assert result_repos(operator.get(run, params={"repo": "acme*"}).text) == []
+    confirm = operator.post(f"{run}/publish/confirm", {"scope": "matching", "repo": "acme*"})
+    assert confirm.status_code == 200, confirm.text
+    assert "The run page shows 0 patches for these filters, but publishing selects 3" in (
+        confirm.text
+    )
+    # Where both read the glob alike, no warning.
+    same = operator.post(f"{run}/publish/confirm", {"scope": "matching", "repo": "acme/a*"})
+    assert "but publishing selects" not in same.text and "Publish 2 changesets" in same.text
