@@ -7,10 +7,11 @@ translation lets `*` cross `/`, which would make `*.md` match `docs/a/b.md`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from shoal.domain.errors import InvalidInputError
 
-__all__ = ["InvalidGlobError", "glob_literal_prefix", "glob_to_regex"]
+__all__ = ["InvalidGlobError", "glob_literal_prefix", "glob_matcher", "glob_to_regex"]
 
 
 class InvalidGlobError(InvalidInputError):
@@ -51,6 +52,14 @@ def glob_to_regex(pattern: str) -> str:
             out.append(re.escape(char))
             i += 1
     return "^" + "".join(out) + "$"
+
+
+def glob_matcher(pattern: str) -> Callable[[str], bool]:
+    """A case-insensitive test of a name against `pattern`, matching exactly as the database
+    filters do (`~*` with `glob_to_regex`): what a page lists for a glob is what an action
+    given the same glob acts on."""
+    compiled = re.compile(glob_to_regex(pattern), re.IGNORECASE)
+    return lambda name: compiled.match(name) is not None
 
 
 def _char_class(pattern: str, body: str) -> str:

@@ -12,7 +12,6 @@ through `publishing.publish`, whose changesets the budgets pace already.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from shoal.domain.campaigns import Campaign, CampaignId
 from shoal.domain.changesets import Changeset, ChangesetState, ReconcilerState
 from shoal.domain.errors import ConflictError, InvalidInputError
 from shoal.domain.executions import ExecutionState
+from shoal.domain.globs import glob_matcher
 from shoal.domain.runs import Run, RunKind
 from shoal.services import publishing
 from shoal.services.bulk_run import OPEN, bulk_task, changeset_item, withdraw
@@ -91,7 +91,7 @@ class BulkFilter:
         """`keeps` for many repos: the named ones are looked up in a set made once."""
         named = {r.lower() for r in self.repos}
         org = self.org.lower() if self.org else None
-        glob = self.repo_glob.lower() if self.repo_glob else None
+        matches = glob_matcher(self.repo_glob) if self.repo_glob else None
 
         def keeps(repo: str) -> bool:
             name = repo.lower()
@@ -99,7 +99,7 @@ class BulkFilter:
                 return False
             if org and name.split("/", 1)[0] != org:
                 return False
-            return not (glob and not fnmatch.fnmatch(name, glob))
+            return matches is None or matches(name)
 
         return keeps
 

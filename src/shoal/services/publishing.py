@@ -8,7 +8,6 @@ reconciler (`services.reconciling`) is the only code that writes to GitHub.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from shoal.domain.campaigns import Campaign, CampaignId, SpecVersion
 from shoal.domain.changesets import Changeset, ChangesetId, Desired
 from shoal.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from shoal.domain.executions import DiffFile, ExecutionState
+from shoal.domain.globs import glob_matcher
 from shoal.domain.runs import Execution, Run, RunKind, Target
 from shoal.domain.tasks import NewTask
 from shoal.services.context import AppContext
@@ -240,13 +240,14 @@ def drift_setting(spec: CampaignSpec) -> str | dict[str, str]:
 
 def _selected(executions: list[Execution], flt: PublishFilter) -> list[Execution]:
     wanted = {r.lower() for r in flt.repos}
+    matches = glob_matcher(flt.repo_glob) if flt.repo_glob else None
     chosen = []
     for e in executions:
         if wanted and e.repo.lower() not in wanted:
             continue
         if flt.org and e.repo.split("/", 1)[0].lower() != flt.org.lower():
             continue
-        if flt.repo_glob and not fnmatch.fnmatch(e.repo.lower(), flt.repo_glob.lower()):
+        if matches is not None and not matches(e.repo):
             continue
         chosen.append(e)
     return chosen

@@ -9,7 +9,6 @@ bounded part of its patch and log from object storage.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -40,7 +39,6 @@ __all__ = [
     "RunFilters",
     "RunHeader",
     "RunPage",
-    "count_patches",
     "execution_page",
     "read_log",
     "read_patch",
@@ -138,16 +136,6 @@ class RunPage:
     @property
     def patches(self) -> int:
         return self.view.progress.by_state.get(ExecutionState.PATCH, 0)
-
-
-def count_patches(ctx: AppContext, run_id: int, filters: RunFilters) -> int:
-    """How many of the run's patches the page's filters show (what "every repository matching
-    the filters" means on the page)."""
-    flt = dataclasses.replace(
-        filters.execution_filter(run_id), states=(ExecutionState.PATCH,), reasons=()
-    )
-    with ctx.db.transaction() as conn:
-        return execution_store.count_executions(conn, flt)
 
 
 def _orgs(conn: Connection, run_id: int) -> list[str]:

@@ -255,13 +255,11 @@ def confirm_publish(
         run_id=run_id,
         dry_run=True,
     )
-    shown = ui_runs.count_patches(ctx, run_id, filters) if scope == "matching" else None
     return render(
         request,
         "publish_confirm.html",
         {
             "section": "campaigns",
-            "shown": shown,
             "view": view,
             "scope": scope,
             "repos": list(flt.repos),
