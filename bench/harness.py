@@ -54,6 +54,7 @@ __all__ = [
     "running_sim_process",
     "running_worker",
     "stop_process",
+    "write_figures",
 ]
 
 ADMIN_URL = os.environ.get("SHOAL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -64,6 +65,17 @@ def redis_url(db: int) -> str:
     """Redis database `db` of SHOAL_BENCH_REDIS (default redis://127.0.0.1:6379): each
     benchmark has its own, so that two can run at once."""
     return os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + f"/{db}"
+
+
+def write_figures(figures: dict[str, dict[str, Any]], output: Path | None) -> None:
+    """A benchmark's figures, the way every benchmark reports them: one `name: value unit`
+    line per figure on stdout, and the same figures (each at least `value` and `unit`, with
+    any `note`, `runs` or `target`) as JSON in `output` (None: printed only)."""
+    for name, entry in figures.items():
+        print(f"{name}: {entry['value']:g} {entry['unit']}".rstrip())
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 def note(message: str) -> None:

@@ -40,7 +40,6 @@ sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
 import base64
-import json
 import os
 import random
 import secrets
@@ -75,6 +74,7 @@ from harness import (
     running_api,
     running_sim_process,
     running_worker,
+    write_figures,
 )
 from shoal.config import Settings
 from shoal.observability.logs import configure_logging
@@ -330,16 +330,13 @@ def report(
     results: dict[str, dict[str, Any]] = {}
     for name, unit in units.items():
         values = [r[name] for r in measured]
-        value = round(statistics.median(values), 2)
-        print(f"{name}: {value:g} {unit}")
-        entry: dict[str, Any] = {"value": value, "unit": unit}
+        entry: dict[str, Any] = {"value": round(statistics.median(values), 2), "unit": unit}
         if len(measured) > 1:
             entry["runs"] = [round(v, 2) for v in values]
         if name in notes:
             entry["note"] = notes[name]
         results[name] = entry
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, output)
 
 
 def run_once(args: argparse.Namespace, executor: str = "local") -> dict[str, float]:

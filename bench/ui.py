@@ -46,7 +46,6 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
-import json
 import os
 import re
 import secrets
@@ -62,7 +61,15 @@ import httpx
 import redis
 from pydantic import SecretStr
 
-from harness import free_port, fresh_database, local_keys, note, redis_url, running_api
+from harness import (
+    free_port,
+    fresh_database,
+    local_keys,
+    note,
+    redis_url,
+    running_api,
+    write_figures,
+)
 from shoal.blobs.from_settings import open_object_store
 from shoal.config import Settings
 from shoal.store import Database
@@ -236,9 +243,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     figures = run(args)
     load_after = os.getloadavg()[0]
-    results: dict[str, Any] = {}
+    results: dict[str, dict[str, Any]] = {}
     for name, (value, runs, how) in figures.items():
-        print(f"{name}: {value:g} ms")
         entry: dict[str, Any] = {"value": value, "unit": "ms", "note": how}
         if len(runs) > 1:
             entry["runs"] = runs
@@ -251,10 +257,8 @@ def main() -> None:
         "note": f"1-minute load average of the 2-core machine: {load_before:.2f} before, "
         f"{load_after:.2f} after",
     }
-    if args.quick:
-        return  # a quick check: the committed results stay the full run's
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    # A quick check writes nothing: the committed results stay the full run's.
+    write_figures(results, None if args.quick else args.output)
 
 
 if __name__ == "__main__":

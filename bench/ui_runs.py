@@ -22,7 +22,6 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
-import json
 import re
 import secrets
 import statistics
@@ -34,7 +33,15 @@ import httpx
 import redis
 from pydantic import SecretStr
 
-from harness import free_port, fresh_database, local_keys, note, redis_url, running_api
+from harness import (
+    free_port,
+    fresh_database,
+    local_keys,
+    note,
+    redis_url,
+    running_api,
+    write_figures,
+)
 from shoal.config import Settings
 from shoal.services.context import AppContext
 from shoal.store import Database
@@ -126,22 +133,19 @@ def main() -> None:
                 figures: dict[str, Any] = {}
                 for name, (path, headers) in cases.items():
                     figures[name] = _time(http, path, args.samples, **headers)
-                    got = figures[name]
-                    print(f"{name}: p50 {got['p50_ms']} ms, p95 {got['p95_ms']} ms")
             finally:
                 http.close()
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "repositories": sum(seeded.executions.values()),
-                "patches": seeded.executions["patch"],
-                "samples": args.samples,
-                "figures": figures,
-            },
-            indent=2,
-        )
-        + "\n"
+    how = (
+        f"{args.samples} sequential GETs after two warm-up ones, timed at the client over "
+        f"loopback; a run of {sum(seeded.executions.values())} repositories "
+        f"({seeded.executions['patch']} patches)"
     )
+    results = {
+        f"{name}_{stat}_ms": {"value": got[f"{stat}_ms"], "unit": "ms", "note": how}
+        for name, got in figures.items()
+        for stat in ("p50", "p95")
+    }
+    write_figures(results, RESULTS)
 
 
 if __name__ == "__main__":
