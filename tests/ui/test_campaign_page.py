@@ -8,7 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from shoal.domain.auth import Role
-from shoal.services import campaigns, status
+from shoal.services import audit, campaigns, status
+from shoal.store.audit import AuditFilter
 from tests.ui import campaign_rows as rows
 from tests.ui.conftest import RunningUi
 from tests.ui.queries import counted
@@ -155,6 +156,35 @@ def test_only_an_admin_flips_the_global_kill_switch(ui: RunningUi) -> None:
     assert "Turn the global kill switch off" in admin.get("/ui/campaigns/bump").text
     assert admin.post("/ui/campaigns/bump/kill", {"on": "false"}).status_code == 303
     assert not status.campaign_status(ctx, "bump").killed
+
+
+def test_an_admin_kills_one_campaign_and_the_others_go_on(ui: RunningUi) -> None:
+    ctx = ui.api.ctx
+    rows.apply(ctx, rows.spec("bump"))
+    rows.apply(ctx, rows.spec("other"))
+    operator = ui.browser(Role.OPERATOR)
+    admin = ui.browser(Role.ADMIN)
+    killing = {"on": "true", "scope": "campaign", "reason": "<b>bad</b> rollout"}
+
+    assert operator.post("/ui/campaigns/bump/kill", killing).status_code == 403
+    assert (
+        "data-confirm=\"Turn campaign bump's kill switch on" in admin.get("/ui/campaigns/bump").text
+    )
+    assert admin.post("/ui/campaigns/bump/kill", killing).status_code == 303
+
+    held = status.campaign_status(ctx, "bump")
+    assert held.killed and held.held == ("kill switch (campaign)",)
+    assert not status.campaign_status(ctx, "other").killed
+    page = admin.get("/ui/campaigns/bump").text
+    assert "Turn this campaign's kill switch off" in page and "Global kill switch" in page
+    [event] = audit.list_events(ctx, AuditFilter(action="publish.kill"))
+    assert event.actor == "token:test-admin" and event.details["reason"] == "<b>bad</b> rollout"
+    assert (
+        admin.post("/ui/campaigns/bump/kill", {"on": "false", "scope": "campaign"}).status_code
+        == 303
+    )
+    assert not status.campaign_status(ctx, "bump").killed
+    assert admin.post("/ui/campaigns/bump/kill", {"on": "true", "scope": "org"}).status_code == 422
 
 
 def test_start_preview_starts_a_run_and_opens_its_page(ui: RunningUi) -> None:

@@ -119,18 +119,23 @@ def pause(
     return _back(name)
 
 
-@router.post("/{name}/kill", summary="Turn the global kill switch on or off")
+@router.post("/{name}/kill", summary="Turn this campaign's or the global kill switch on or off")
 def kill(
     request: Request,
     principal: PageAdmin,
     name: str,
     on: Annotated[str, Form(max_length=5)],
     reason: Annotated[str, Form(max_length=500)] = "",
+    scope: Annotated[str, Form(pattern="^(global|campaign)$")] = "global",
 ) -> Response:
     ctx = context_of(request)
     ui_campaign.campaign_id_of(ctx, name)  # a page of a campaign that exists
     publishing.set_control(
-        ctx, principal=principal, campaign_ref=None, killed=_on(on), reason=reason
+        ctx,
+        principal=principal,
+        campaign_ref=name if scope == "campaign" else None,
+        killed=_on(on),
+        reason=reason,
     )
     return _back(name)
 
