@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from shoal.domain.changesets import Changeset, ChangesetState
 from shoal.store.campaign_overview import burndowns
-from shoal.store.changesets import get_changeset, state_expr
+from shoal.store.changesets import changeset_from_row, state_expr
 from shoal.store.tables import campaigns, changeset_events, changesets
 
 __all__ = [
@@ -137,7 +137,7 @@ def stuck(
     conditions = stuck_conditions(inactive_before)
     chosen = [conditions[r] for r in reasons]
     query = (
-        sa.select(changesets.c.id, *(conditions[r].label(r) for r in STUCK_REASONS))
+        sa.select(changesets, *(conditions[r].label(f"stuck_{r}") for r in STUCK_REASONS))
         .where(
             changesets.c.campaign_id == campaign_id,
             state_expr().in_(_OPEN),
@@ -148,10 +148,11 @@ def stuck(
     )
     if after_id is not None:
         query = query.where(changesets.c.id > after_id)
-    rows = list(conn.execute(query).mappings())
     return [
-        StuckChangeset(get_changeset(conn, row["id"]), tuple(r for r in STUCK_REASONS if row[r]))
-        for row in rows
+        StuckChangeset(
+            changeset_from_row(row), tuple(r for r in STUCK_REASONS if row[f"stuck_{r}"])
+        )
+        for row in conn.execute(query).mappings()
     ]
 
 
