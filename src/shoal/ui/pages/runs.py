@@ -4,12 +4,14 @@ log, and publishing a subset of the latest preview with a confirmation step."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from shoal.domain.auth import Principal
 from shoal.domain.errors import InvalidInputError
 from shoal.domain.executions import ExecutionState
 from shoal.services import artifacts, publishing, runs, ui_runs
@@ -231,40 +233,66 @@ def _publish_request(
     raise InvalidInputError(f"unknown selection {scope!r}: selected or matching")
 
 
-@router.post("/runs/{run_id}/publish/confirm", summary="What publishing would do")
-def confirm_publish(
-    request: Request,
-    principal: PageOperator,
-    run_id: int,
+@dataclass(frozen=True)
+class PublishForm:
+    """The publish form's fields, the same for the confirmation step and the publish itself."""
+
+    scope: str
+    repos: list[str]
+    org: str | None
+    repo: str | None
+    path: str | None
+    draft: bool
+
+
+def _publish_form(
     scope: Annotated[str, Form(max_length=20)] = "selected",
     repos: Annotated[list[str] | None, Form(max_length=300)] = None,
     org: _Field = None,
     repo: _Field = None,
     path: _Field = None,
     draft: Annotated[bool, Form()] = False,
-) -> Response:
+) -> PublishForm:
+    return PublishForm(scope, repos or [], org, repo, path, draft)
+
+
+_PublishFormFields = Annotated[PublishForm, Depends(_publish_form)]
+
+
+def _publish(
+    request: Request, principal: Principal, run_id: int, form: PublishForm, *, dry_run: bool
+) -> tuple[runs.RunView, ui_runs.RunFilters, publishing.PublishFilter, publishing.PublishResult]:
+    """Publish (or, with `dry_run`, forecast publishing) what the form selects of the run."""
     ctx = context_of(request)
-    filters, flt = _publish_request(scope, repos or [], org, repo, path)
+    filters, flt = _publish_request(form.scope, form.repos, form.org, form.repo, form.path)
     view = runs.get_run(ctx, run_id)
-    forecast = publishing.publish(
+    result = publishing.publish(
         ctx,
         view.run.campaign,
         principal=principal,
         flt=flt,
-        draft=True if draft else None,
+        draft=True if form.draft else None,
         run_id=run_id,
-        dry_run=True,
+        dry_run=dry_run,
     )
+    return view, filters, flt, result
+
+
+@router.post("/runs/{run_id}/publish/confirm", summary="What publishing would do")
+def confirm_publish(
+    request: Request, principal: PageOperator, run_id: int, form: _PublishFormFields
+) -> Response:
+    view, filters, flt, forecast = _publish(request, principal, run_id, form, dry_run=True)
     return render(
         request,
         "publish_confirm.html",
         {
             "section": "campaigns",
             "view": view,
-            "scope": scope,
+            "scope": form.scope,
             "repos": list(flt.repos),
             "filters": filters,
-            "draft": draft,
+            "draft": form.draft,
             "plan": confirmation(forecast),
         },
     )
@@ -272,27 +300,9 @@ def confirm_publish(
 
 @router.post("/runs/{run_id}/publish", summary="Publish a subset of the latest preview")
 def publish(
-    request: Request,
-    principal: PageOperator,
-    run_id: int,
-    scope: Annotated[str, Form(max_length=20)] = "selected",
-    repos: Annotated[list[str] | None, Form(max_length=300)] = None,
-    org: _Field = None,
-    repo: _Field = None,
-    path: _Field = None,
-    draft: Annotated[bool, Form()] = False,
+    request: Request, principal: PageOperator, run_id: int, form: _PublishFormFields
 ) -> Response:
-    ctx = context_of(request)
-    _, flt = _publish_request(scope, repos or [], org, repo, path)
-    view = runs.get_run(ctx, run_id)
-    result = publishing.publish(
-        ctx,
-        view.run.campaign,
-        principal=principal,
-        flt=flt,
-        draft=True if draft else None,
-        run_id=run_id,
-    )
+    view, _, _, result = _publish(request, principal, run_id, form, dry_run=False)
     return render(
         request,
         "publish_done.html",
@@ -301,6 +311,6 @@ def publish(
             "view": view,
             "plan": confirmation(result),
             "result": result,
-            "draft": draft,
+            "draft": form.draft,
         },
     )
