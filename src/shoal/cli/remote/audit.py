@@ -41,6 +41,30 @@ SinceFilter = Annotated[
 UntilFilter = Annotated[str | None, typer.Option(help="Events before this time (ISO 8601).")]
 
 
+def _filters(
+    campaign: str | None,
+    actor: str | None,
+    action: str | None,
+    outcome: str | None,
+    target: str | None,
+    repo: str | None,
+    since: str | None,
+    until: str | None,
+) -> dict[str, str | None]:
+    """The filter options as the query of `GET /audit` and `GET /audit/export` (and as the
+    options of the next page's command)."""
+    return {
+        "campaign": campaign,
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "target": target,
+        "repo": repo,
+        "since": since,
+        "until": until,
+    }
+
+
 @audit_app.command("list")
 def list_events(
     campaign: CampaignFilter = None,
@@ -62,16 +86,7 @@ def list_events(
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """List audit events, oldest first; a cut list says how to get the next page."""
-    filters = {
-        "campaign": campaign,
-        "actor": actor,
-        "action": action,
-        "outcome": outcome,
-        "target": target,
-        "repo": repo,
-        "since": since,
-        "until": until,
-    }
+    filters = _filters(campaign, actor, action, outcome, target, repo, since, until)
     page = client().page(
         "/audit",
         **filters,
@@ -130,16 +145,7 @@ def export(
 ) -> None:
     """Write the audit events matching the filters (all by default), oldest first, to stdout
     as JSON lines or CSV (a cell a spreadsheet would run as a formula starts with ')."""
-    filters = {
-        "campaign": campaign,
-        "actor": actor,
-        "action": action,
-        "outcome": outcome,
-        "target": target,
-        "repo": repo,
-        "since": since,
-        "until": until,
-    }
+    filters = _filters(campaign, actor, action, outcome, target, repo, since, until)
     client().download("/audit/export", sys.stdout.buffer, **filters, format=format.value)
     sys.stdout.flush()
 

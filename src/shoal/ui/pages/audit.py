@@ -3,10 +3,10 @@ export of what the filters select (the same bytes as `GET /api/v1/audit/export`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from shoal.services import audit, ui_audit
@@ -20,8 +20,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix=UI_PREFIX, include_in_schema=False)
 
-FILTER_FIELDS = ("campaign", "actor", "action", "outcome", "target", "repo", "since", "until")
 _MAX_ID = 2**63 - 1
+
+Text = Annotated[str | None, Query(max_length=500)]
+Moment = Annotated[str | None, Query(max_length=60)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,60 +35,60 @@ class PageFilters:
     filter: audit.AuditFilter
 
 
-def _filters(
-    campaign: str | None,
-    actor: str | None,
-    action: str | None,
-    outcome: str | None,
-    target: str | None,
-    repo: str | None,
-    since: str | None,
-    until: str | None,
-) -> PageFilters:
-    typed = {
-        "campaign": campaign,
-        "actor": actor,
-        "action": action,
-        "outcome": outcome,
-        "target": target,
-        "repo": repo,
-        "since": since,
-        "until": until,
-    }
-    flt = audit.AuditFilter(
-        actor=ui_audit.text_filter(actor),
-        action=ui_audit.text_filter(action),
-        outcome=ui_audit.text_filter(outcome),
-        target=ui_audit.text_filter(target),
-        repo=ui_audit.text_filter(repo),
-        since=ui_audit.moment(since, "since"),
-        until=ui_audit.moment(until, "until"),
-    )
-    return PageFilters(
-        form={k: v or "" for k, v in typed.items()},
-        campaign=ui_audit.text_filter(campaign),
-        filter=flt,
-    )
+@dataclass(frozen=True, slots=True)
+class FilterFields:
+    """The filter form's fields as typed: the query of the audit page and of its export."""
+
+    campaign: str | None
+    actor: str | None
+    action: str | None
+    outcome: str | None
+    target: str | None
+    repo: str | None
+    since: str | None
+    until: str | None
+
+    def parse(self) -> PageFilters:
+        flt = audit.AuditFilter(
+            actor=ui_audit.text_filter(self.actor),
+            action=ui_audit.text_filter(self.action),
+            outcome=ui_audit.text_filter(self.outcome),
+            target=ui_audit.text_filter(self.target),
+            repo=ui_audit.text_filter(self.repo),
+            since=ui_audit.moment(self.since, "since"),
+            until=ui_audit.moment(self.until, "until"),
+        )
+        return PageFilters(
+            form={k: v or "" for k, v in asdict(self).items()},
+            campaign=ui_audit.text_filter(self.campaign),
+            filter=flt,
+        )
 
 
-Text = Annotated[str | None, Query(max_length=500)]
-
-
-@router.get("/audit", summary="Audit log")
-def audit_page(
-    request: Request,
-    _: PageViewer,
+def _filter_fields(
     campaign: Text = None,
     actor: Text = None,
     action: Text = None,
     outcome: Text = None,
     target: Text = None,
     repo: Text = None,
-    since: Annotated[str | None, Query(max_length=60)] = None,
-    until: Annotated[str | None, Query(max_length=60)] = None,
+    since: Moment = None,
+    until: Moment = None,
+) -> FilterFields:
+    return FilterFields(campaign, actor, action, outcome, target, repo, since, until)
+
+
+Filters = Annotated[FilterFields, Depends(_filter_fields)]
+
+
+@router.get("/audit", summary="Audit log")
+def audit_page(
+    request: Request,
+    _: PageViewer,
+    fields: Filters,
     before: Annotated[int | None, Query(ge=0, le=_MAX_ID)] = None,
 ) -> Response:
-    chosen = _filters(campaign, actor, action, outcome, target, repo, since, until)
+    chosen = fields.parse()
     flt = chosen.filter
     if before is not None:
         flt = replace(flt, before_id=before)
@@ -109,18 +111,11 @@ def audit_page(
 def audit_export(
     request: Request,
     _: PageAdmin,
+    fields: Filters,
     format: ExportFormat = ExportFormat.JSONL,
-    campaign: Text = None,
-    actor: Text = None,
-    action: Text = None,
-    outcome: Text = None,
-    target: Text = None,
-    repo: Text = None,
-    since: Annotated[str | None, Query(max_length=60)] = None,
-    until: Annotated[str | None, Query(max_length=60)] = None,
 ) -> StreamingResponse:
     ctx = context_of(request)
-    chosen = _filters(campaign, actor, action, outcome, target, repo, since, until)
+    chosen = fields.parse()
     flt = chosen.filter
     if chosen.campaign is not None:
         flt = replace(flt, campaign_id=get_campaign(ctx, chosen.campaign).id)
