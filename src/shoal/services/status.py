@@ -184,9 +184,7 @@ def campaign_status(ctx: AppContext, campaign_ref: str) -> CampaignStatus:
         named = changeset_store.needing_attention(conn, campaign.id, limit=STATUS_ATTENTION)
         orgs = [q.org for q in queues]
         usage = budget_store.budget_usage(conn, orgs, day)
-        caps = {
-            org: budget_store.org_cap(conn, org, settings.max_prs_per_day_per_org) for org in orgs
-        }
+        caps = budget_store.org_caps(conn, orgs, settings.max_prs_per_day_per_org)
     budgets = [
         OrgBudget(
             org=q.org,
