@@ -177,6 +177,7 @@ def test_oidc_values_reach_the_api_only() -> None:
     env = {v["name"]: v for v in api["env"]}
     assert env["SHOAL_UI_OIDC_ISSUER"]["value"] == "https://sso.acme.dev/realms/engineering"
     assert env["SHOAL_UI_OIDC_CLIENT_ID"]["value"] == "shoal"
+    assert env["SHOAL_UI_SESSION_HOURS"]["value"] == "12"
     assert env["SHOAL_UI_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
         "name": "shoal-oidc",
         "key": "client-secret",

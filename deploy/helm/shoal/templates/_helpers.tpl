@@ -169,9 +169,11 @@ podAntiAffinity:
             {{- include "shoal.selector" . | nindent 12 }}
 {{- end -}}
 
-{{/* OpenID Connect sign-in to the web UI: the api only. */}}
+{{/* Sign-in to the web UI (session length, OpenID Connect): the api only. */}}
 {{- define "shoal.oidcEnv" -}}
 {{- $o := .Values.oidc -}}
+- name: SHOAL_UI_SESSION_HOURS
+  value: {{ .Values.ui.sessionHours | quote }}
 {{- if $o.issuer }}
 - name: SHOAL_UI_OIDC_ISSUER
   value: {{ $o.issuer | quote }}
