@@ -27,7 +27,6 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -36,7 +35,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from harness import fresh_database, note
+from harness import fresh_database, note, write_figures
 from shoal.blobs.filesystem import FilesystemObjectStore
 from shoal.config import Settings
 from shoal.domain.budgets import budget_day
@@ -225,15 +224,13 @@ def main() -> None:
 
     def put(name: str, value: float, unit: str) -> None:
         results[name] = {"value": round(value, 3), "unit": unit}
-        sys.stdout.write(f"{name}: {round(value, 3)} {unit}\n")
 
     for name, value in found.items():
         put(name, value, "ms")
     for figure in ("claim", "refused_locked"):
         ratio = found[f"{figure}_ms_{large}"] / found[f"{figure}_ms_{small}"]
         put(f"{figure}_ratio_{large}_to_{small}", ratio, "x")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, RESULTS, value_format="")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import httpx
 import psutil
 
-from harness import free_port, note, stop_process
+from harness import free_port, note, stop_process, write_figures
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cli.json"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bump-checkout-v4.yaml"
@@ -223,10 +223,8 @@ def main() -> None:
             f"before a sample (median); load average {load_before[0]:.1f} before the "
             f"benchmark, {load_after[0]:.1f} after",
         }
-        sys.stdout.write(f"{name}: {value} s\n")
         note(f"{name}: runs {walls}, CPU {cpu:.2f} s, machine busy before {busy:.0%}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, RESULTS, value_format="")
 
 
 if __name__ == "__main__":

@@ -67,12 +67,15 @@ def redis_url(db: int) -> str:
     return os.environ.get("SHOAL_BENCH_REDIS", "redis://127.0.0.1:6379").rstrip("/") + f"/{db}"
 
 
-def write_figures(figures: dict[str, dict[str, Any]], output: Path | None) -> None:
+def write_figures(
+    figures: dict[str, dict[str, Any]], output: Path | None, *, value_format: str = "g"
+) -> None:
     """A benchmark's figures, the way every benchmark reports them: one `name: value unit`
     line per figure on stdout, and the same figures (each at least `value` and `unit`, with
-    any `note`, `runs` or `target`) as JSON in `output` (None: printed only)."""
+    any `note`, `runs` or `target`) as JSON in `output` (None: printed only). `value_format`
+    is the format spec of the printed value ("" prints it as `str` does)."""
     for name, entry in figures.items():
-        print(f"{name}: {entry['value']:g} {entry['unit']}".rstrip())
+        print(f"{name}: {entry['value']:{value_format}} {entry['unit']}".rstrip())
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(figures, indent=2) + "\n")

@@ -71,6 +71,7 @@ from harness import (
     running_api,
     running_worker,
     stop_py_spy,
+    write_figures,
 )
 from shoal.config import Settings
 from shoal.domain.clock import ScaledClock
@@ -680,13 +681,11 @@ def main() -> None:
     for name, unit in UNITS.items():
         raw = float(measured[name])
         value: float | int = int(raw) if raw.is_integer() else round(raw, 3)
-        print(f"{name}: {value:g} {unit}")
         entry: dict[str, Any] = {"value": value, "unit": unit}
         if name in notes:
             entry["note"] = notes[name]
         results[name] = entry
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, args.output)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from harness import (
     running_sim_process,
     running_worker,
     stop_py_spy,
+    write_figures,
 )
 from scale import PG_SHARED, Cpu, Postgres, Processes, Watcher, run_cli, sim_pulls
 from shoal.config import Settings
@@ -267,8 +268,5 @@ def main() -> None:
     for name, unit in UNITS.items():
         raw = float(m[name])
         value: float | int = int(raw) if raw.is_integer() else round(raw, 4)
-        print(f"{name}: {value:g} {unit}")
         results[name] = {"value": value, "unit": unit, "note": notes[name]}
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, output)

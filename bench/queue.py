@@ -19,6 +19,8 @@ from pathlib import Path
 # import: keep the script's own folder off the import path so they get the real one.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
+# ...and at the end of it, where `harness` (the benchmarks' shared module) is still found.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
 import json
@@ -34,6 +36,7 @@ from multiprocessing.synchronize import Event as MpEvent
 
 import sqlalchemy as sa
 
+from harness import write_figures
 from shoal.config import Settings
 from shoal.domain.clock import SystemClock
 from shoal.domain.tasks import NewTask, Outcome, Task
@@ -165,9 +168,7 @@ def main() -> None:
         values = [r[name] for r in runs]
         value = round(statistics.median(values), 2)
         results[name] = {"value": value, "unit": unit, "runs": [round(v, 2) for v in values]}
-        sys.stdout.write(f"{name}: {value} {unit}\n")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, RESULTS, value_format="")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
-import json
 import os
 import random
 import secrets
@@ -61,7 +60,15 @@ import redis
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import free_port, fresh_database, local_keys, note, redis_url, running_worker
+from harness import (
+    free_port,
+    fresh_database,
+    local_keys,
+    note,
+    redis_url,
+    running_worker,
+    write_figures,
+)
 from shoal.config import Settings
 from shoal.domain.changesets import Desired, Observed, ReconcilerState
 from shoal.reconcile import text_sha256
@@ -404,12 +411,9 @@ def main() -> None:
         figures = run(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for name, (value, unit) in figures.items():
-        print(f"{name}: {value} {unit}")
+    body = {name: {"value": value, "unit": unit} for name, (value, unit) in figures.items()}
+    write_figures(body, None if args.quick else RESULTS, value_format="")
     if not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        body = {name: {"value": value, "unit": unit} for name, (value, unit) in figures.items()}
-        RESULTS.write_text(json.dumps(body, indent=2) + "\n")
         note(f"wrote {RESULTS}")
 
 

@@ -35,7 +35,6 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
-import json
 import os
 import resource
 import secrets
@@ -69,6 +68,7 @@ from harness import (
     running_sim_process,
     running_worker,
     stop_py_spy,
+    write_figures,
 )
 from shoal.config import Settings
 from shoal.observability.logs import configure_logging
@@ -652,11 +652,8 @@ def main() -> None:
     for name, unit in UNITS.items():
         raw = float(m[name])
         value: float | int = int(raw) if raw.is_integer() else round(raw, 4)
-        print(f"{name}: {value:g} {unit}")
         results[name] = {"value": value, "unit": unit, "note": notes[name]}
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, output)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 sys.path.append(str(Path(__file__).resolve().parent))
 
 import argparse
-import json
 import secrets
 import shutil
 import statistics
@@ -48,7 +47,7 @@ from typing import Any
 import redis
 from pydantic import SecretStr
 
-from harness import fresh_database, local_keys, note, redis_url
+from harness import fresh_database, local_keys, note, redis_url, write_figures
 from shoal.config import Settings
 from shoal.domain.auth import Principal, Role
 from shoal.domain.runs import RunKind
@@ -256,15 +255,13 @@ def main() -> None:
     for name, unit in UNITS.items():
         values = [r[name] for r in measured]
         value = round(statistics.median(values), 2)
-        print(f"{name}: {value:g} {unit}")
         entry: dict[str, Any] = {"value": value, "unit": unit}
         if args.runs > 1:
             entry["runs"] = [round(v, 2) for v in values]
         if name in notes:
             entry["note"] = notes[name]
         results[name] = entry
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, args.output)
 
 
 if __name__ == "__main__":

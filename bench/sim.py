@@ -21,6 +21,16 @@ stderr) and writes ``bench/results/sim.json``. ``--runs N`` repeats and reports 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the standard library's `queue`, which concurrent.futures
+# imports: keep this script's folder off the import path so it gets the real one...
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+# ...and at the end of it, where `harness` (the benchmarks' shared module) is still found.
+sys.path.append(str(Path(__file__).resolve().parent))
+
 import argparse
 import json
 import os
@@ -42,6 +52,8 @@ from typing import Any
 import httpx
 import jwt
 import yaml
+
+from harness import note, write_figures
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sim.json"
 ORG = "bench"
@@ -110,10 +122,6 @@ class Server:
     url: str
     info: dict[str, Any]
     process: subprocess.Popen[str]
-
-
-def note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 def disk_usage(root: Path) -> int:
@@ -324,15 +332,13 @@ def main() -> None:
     for figures in zip(*runs, strict=True):
         first = figures[0]
         value = statistics.median(f.value for f in figures)
-        print(f"{first.name}: {value} {first.unit}")
         entry: dict[str, Any] = {"value": value, "unit": first.unit}
         if args.runs > 1:
             entry["runs"] = [f.value for f in figures]
         if first.note:
             entry["note"] = first.note
         results[first.name] = entry
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    write_figures(results, args.output, value_format="")
 
 
 if __name__ == "__main__":
