@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 
 from shoal.domain.auth import Role
 from shoal.services import pruning, tokens
+from tests.servers import api_settings, running_api
 from tests.ui.conftest import SIGN_IN_CSRF, RunningUi
 
 
@@ -121,3 +124,27 @@ def test_retention_deletes_ended_sessions_and_keeps_live_ones(ui: RunningUi) -> 
     assert done.counts["sessions"] == 1
     assert live.get("/ui/").status_code == 200
     assert pruning.prune(ctx, now=ctx.clock.now()).counts["sessions"] == 0
+
+
+def test_a_post_from_the_public_url_is_ours_behind_a_proxy(db_url: str, redis_url: str) -> None:
+    public = "https://shoal.example.com"
+    settings = api_settings(db_url, redis_url, public_url=public, ui_secure_cookies=False)
+    with running_api(settings) as api:
+        # Reached directly, as the proxy reaches it.
+        ui = RunningUi(api=dataclasses.replace(api, url=f"http://127.0.0.1:{settings.api_port}"))
+        try:
+            browser = ui.browser(Role.VIEWER)
+            # A proxy that sets its own Host: the browser's Origin is the public URL.
+            answer = browser.http.post(
+                "/ui/sign-out", data={"csrf_token": browser.csrf}, headers={"Origin": public}
+            )
+            assert answer.status_code == 303
+            other = ui.browser(Role.VIEWER)
+            refused = other.http.post(
+                "/ui/sign-out",
+                data={"csrf_token": other.csrf},
+                headers={"Origin": "https://shoal.example.com.evil.example"},
+            )
+            assert refused.status_code == 403
+        finally:
+            ui.close()

@@ -65,8 +65,12 @@ def check_same_origin(request: Request) -> None:
         raise CsrfRefused("a request from another site cannot change anything here")
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        host = request.headers.get("host", "")
-        if urlsplit(origin).netloc != host:
+        # This server as the browser reached it (Host), or as Shoal is published
+        # (`public_url`, for a proxy that does not pass the Host on).
+        ours = {request.headers.get("host", "")}
+        if public_url := context_of(request).settings.public_url:
+            ours.add(urlsplit(public_url).netloc)
+        if urlsplit(origin).netloc not in ours:
             raise CsrfRefused(f"a request from {origin} cannot change anything here")
     elif origin == "null":
         raise CsrfRefused("a request from an opaque origin cannot change anything here")
