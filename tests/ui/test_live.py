@@ -4,6 +4,7 @@ row changes for the changesets list, and the stream's bounds (session, lifetime,
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -186,3 +187,33 @@ def test_a_stream_needs_a_session_and_a_campaign(live_ui: RunningUi) -> None:
     with httpx.Client(base_url=live_ui.url) as anonymous:
         assert anonymous.get("/ui/campaigns/bump/live").status_code == 303
     assert live_ui.browser(Role.VIEWER).get("/ui/campaigns/nope/live").status_code == 404
+
+
+def test_the_server_stops_at_once_with_live_streams_open(db_url: str, redis_url: str) -> None:
+    settings = api_settings(db_url, redis_url)
+    lines: list[str] = []
+    with running_api(settings) as api:
+        ui = RunningUi(api=api)
+        rows.apply(api.ctx, rows.spec("bump"))
+        browser = ui.browser(Role.VIEWER)
+        ended = threading.Event()
+
+        def follow() -> None:
+            try:
+                with browser.http.stream("GET", "/ui/campaigns/bump/live", timeout=60) as answer:
+                    lines.extend(answer.iter_lines())
+            except httpx.HTTPError as exc:
+                lines.append(repr(exc))
+            finally:
+                ended.set()
+
+        threading.Thread(target=follow, daemon=True).start()
+        deadline = time.monotonic() + 10
+        while not any(line.startswith("event: counts") for line in lines):
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.05)
+        stopping = time.monotonic()
+    # running_api waits up to 10 s for the server: a stream that held it would take that long.
+    assert time.monotonic() - stopping < 5
+    assert ended.wait(5)
+    ui.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -22,6 +23,14 @@ class ApiServer(uvicorn.Server):
     before `shoal up` can stop its worker (finish or release tasks) and the embedded servers.
     Here a signal only asks the server to stop; the caller decides what happens next.
     """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Live UI streams never finish by themselves: end them first, or uvicorn would wait
+        # for them (until their lifetime) before it stops.
+        hub = getattr(getattr(self.config.app, "state", None), "live_hub", None)
+        if hub is not None:
+            hub.close()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -46,5 +55,8 @@ def api_server(ctx: AppContext) -> ApiServer:
         access_log=False,  # the request middleware logs each request once
         server_header=False,
         proxy_headers=False,
+        # Whatever still runs this long after a stop is asked is cancelled (below the 30 s a
+        # Kubernetes pod gets by default before it is killed).
+        timeout_graceful_shutdown=20,
     )
     return ApiServer(config)

@@ -151,9 +151,20 @@ class LiveHub:
         self.watches: dict[int, _Watch] = {}
         self.streams = 0
         self.per_session: dict[int, int] = {}
+        self.closing = False
+
+    def close(self) -> None:
+        """Ends every stream at once (the server is stopping): each returns at its next wake,
+        which this gives it, and browsers reconnect to another server."""
+        self.closing = True
+        for watch in list(self.watches.values()):
+            for sub in list(watch.subscribers):
+                sub.wake.set()
 
     def refusal(self, session_key: int) -> str | None:
         """Why one more stream for this session is refused, or None."""
+        if self.closing:
+            return "this server is stopping; retry shortly"
         if self.streams >= self.limits.max_streams:
             return "too many live streams on this server; retry shortly"
         if self.per_session.get(session_key, 0) >= self.limits.max_per_session:
@@ -214,7 +225,7 @@ class LiveHub:
             next_heartbeat = started + limits.heartbeat_s
             while True:
                 now = loop.time()
-                if now - started >= limits.lifetime_s:
+                if self.closing or now - started >= limits.lifetime_s:
                     return
                 if now >= next_session_check:
                     alive = await anyio.to_thread.run_sync(ui_sessions.find, self.ctx, cookie)
@@ -231,6 +242,8 @@ class LiveHub:
                 except TimeoutError:
                     continue
                 sub.wake.clear()
+                if self.closing:
+                    return
                 counts, sub.counts = sub.counts, None
                 rows, sub.rows_changed = sub.rows_changed, 0
                 if counts is not None:
