@@ -62,7 +62,14 @@ def url_with(request: Request, **changes: object) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+def is_web_url(value: object) -> bool:
+    """A link Shoal may render from stored text (a PR's URL as GitHub gave it): http(s)
+    only, never `javascript:` or `data:`."""
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
 templates.env.filters["age"] = humanize_age
+templates.env.tests["web_url"] = is_web_url
 templates.env.globals["UI"] = UI_PREFIX
 templates.env.globals["version"] = shoal.__version__
 templates.env.globals["url_with"] = url_with
